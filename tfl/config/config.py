@@ -1,0 +1,318 @@
+"""The experiment configuration: frozen dataclasses, loaded from and saved to YAML.
+
+Unknown keys are errors that name the key and its closest known spelling;
+renamed keys are migrated in `migrate`, the only place that knows old names.
+"""
+
+import dataclasses
+import difflib
+import os
+import types
+import typing
+
+import yaml
+
+from tfl.config.stage import Stage
+
+CONFIG_VERSION = 1
+
+FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical")
+POOLINGS = ("avg", "max")
+
+
+@dataclasses.dataclass(frozen=True)
+class AugmentationConfig:
+    """Random augmentation layers, active only in training. All off by default.
+
+    Args:
+        flip: None, "horizontal", "vertical" or "horizontal_and_vertical".
+        rotation: maximum rotation as a fraction of a full turn (0.1 = 36 deg).
+        zoom: maximum zoom in or out as a fraction of the image size.
+        contrast: maximum contrast change as a fraction (0.2 = +-20%).
+    """
+
+    flip: str | None = None
+    rotation: float = 0.0
+    zoom: float = 0.0
+    contrast: float = 0.0
+
+    def __post_init__(self):
+        if self.flip is not None and self.flip not in FLIP_MODES:
+            raise ValueError(
+                f"Unknown flip {self.flip!r}. Known: {', '.join(FLIP_MODES)} (or null)."
+            )
+        for name in ("rotation", "zoom", "contrast"):
+            value = getattr(self, name)
+            if not 0 <= value < 1:
+                raise ValueError(
+                    f"{name} is a fraction in [0, 1). Received: {name}={value!r}"
+                )
+
+    @property
+    def enabled(self):
+        return bool(self.flip or self.rotation or self.zoom or self.contrast)
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Where the data comes from and how it is batched.
+
+    Args:
+        source: a folder with one sub-folder per class, `"tfds:NAME"` for a
+            TensorFlow Datasets name, or `"digits"` for the embedded demo data.
+        validation_source: an optional folder of held-out images with the same
+            class folders. Without it, `validation_split` of each class is held
+            out (a deterministic, seeded, stratified split).
+        validation_split: fraction of each class held out for evaluation.
+        batch_size: examples per batch.
+        seed: seed of the split, the shuffle and the weight initialisation.
+        cache: keep decoded, resized images in memory after the first epoch.
+        skip_bad_files: if True, unreadable image files are skipped, counted
+            and logged; if False (the default) they are an error naming them.
+        tfds_data_dir: `data_dir` for TensorFlow Datasets.
+        tfds_train_split: the TFDS split to train on.
+        tfds_validation_split: the TFDS split to evaluate on.
+    """
+
+    source: str | None = None
+    validation_source: str | None = None
+    validation_split: float = 0.2
+    batch_size: int = 32
+    seed: int = 1337
+    cache: bool = True
+    skip_bad_files: bool = False
+    tfds_data_dir: str | None = None
+    tfds_train_split: str = "train"
+    tfds_validation_split: str = "test"
+
+    def __post_init__(self):
+        if not 0 < self.validation_split < 1:
+            raise ValueError(
+                "validation_split is the held-out fraction, in (0, 1). "
+                f"Received: validation_split={self.validation_split!r}"
+            )
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1. Received: batch_size={self.batch_size!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """The classifier: backbone, weights, input size and head.
+
+    Args:
+        backbone: a name from `tfl backbones`, e.g. "resnet50" or
+            "mobilenet_v3_small".
+        weights: "imagenet" (downloaded once to the Keras cache), None for a
+            random initialisation, or a path to a `.weights.h5`, legacy `.h5`
+            or `.keras` file holding this backbone's weights.
+        image_size: (height, width) the images are resized to; an int means a
+            square. None uses the backbone's default size.
+        pooling: "avg" or "max" pooling of the backbone's feature map.
+        dropout: dropout rate before the head.
+        multi_label: sigmoid outputs, one per class, instead of a softmax.
+        augmentation: random augmentation before the backbone.
+    """
+
+    backbone: str = "mobilenet_v3_small"
+    weights: str | None = "imagenet"
+    image_size: tuple[int, int] | None = None
+    pooling: str = "avg"
+    dropout: float = 0.2
+    multi_label: bool = False
+    augmentation: AugmentationConfig = AugmentationConfig()
+
+    def __post_init__(self):
+        if isinstance(self.image_size, int) and not isinstance(self.image_size, bool):
+            object.__setattr__(self, "image_size", (self.image_size, self.image_size))
+        if self.image_size is not None:
+            if len(self.image_size) != 2 or min(self.image_size) < 1:
+                raise ValueError(
+                    "image_size is (height, width) or one int for a square. "
+                    f"Received: image_size={self.image_size!r}"
+                )
+            object.__setattr__(self, "image_size", tuple(int(v) for v in self.image_size))
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"Unknown pooling {self.pooling!r}. Known: {', '.join(POOLINGS)}.")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1). Received: dropout={self.dropout!r}")
+        if isinstance(self.weights, str) and self.weights.strip().lower() in ("none", "null", ""):
+            object.__setattr__(self, "weights", None)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """The training plan.
+
+    Args:
+        stages: the stages to run, in order. None uses the default plan:
+            with pretrained weights, a head stage on the frozen backbone
+            followed by the top 2 backbone stages at a tenth of the rate;
+            with `weights=None`, one stage that trains the whole network
+            (BatchNorm included, its statistics recomputed afterwards).
+        epochs: epochs of each stage of the default plan.
+    """
+
+    stages: tuple[Stage, ...] | None = None
+    epochs: int = 5
+
+    def __post_init__(self):
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1. Received: epochs={self.epochs!r}")
+        if self.stages is not None and not self.stages:
+            raise ValueError("stages is empty. Give at least one stage, or null for the default plan.")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """A whole experiment: data, model and training plan.
+
+    Examples:
+
+    >>> config = Config.from_dict({"model": {"backbone": "resnet50", "weights": None}})
+    >>> config.model.backbone
+    'resnet50'
+    """
+
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    version: int = CONFIG_VERSION
+
+    @classmethod
+    def from_dict(cls, raw):
+        return _from_dict(cls, migrate(dict(raw or {})), "")
+
+    @classmethod
+    def from_yaml(cls, path):
+        """Loads a YAML config file. Unknown keys and wrong types are errors."""
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"Config file not found: {path}")
+        with open(path, encoding="utf-8") as f:
+            try:
+                raw = yaml.safe_load(f)
+            except yaml.YAMLError as e:
+                raise ValueError(f"{path} is not valid YAML: {e}") from None
+        if raw is not None and not isinstance(raw, dict):
+            raise ValueError(f"{path} must hold a mapping of sections (data, model, train).")
+        try:
+            return cls.from_dict(raw)
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from None
+
+    def to_dict(self):
+        return _to_plain(self)
+
+    def to_yaml(self):
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def replace(self, **sections):
+        """Returns a copy with fields replaced by dotted keys, e.g.
+        `config.replace(**{"model.backbone": "resnet50"})`."""
+        updated = self.to_dict()
+        for dotted, value in sections.items():
+            node = updated
+            *parents, leaf = dotted.split(".")
+            for key in parents:
+                node = node[key]
+            node[leaf] = _to_plain(value)
+        return Config.from_dict(updated)
+
+
+def migrate(raw):
+    """Brings a config dict written by an older tfl to the current version.
+
+    Every key rename goes here, with the version that made it, so old config
+    files keep loading.
+    """
+    version = raw.get("version", CONFIG_VERSION)
+    if not isinstance(version, int) or version > CONFIG_VERSION:
+        raise ValueError(
+            f"This config has version {version!r}, newer than this tfl understands "
+            f"({CONFIG_VERSION}). Upgrade tfl."
+        )
+    raw["version"] = CONFIG_VERSION
+    return raw
+
+
+def _from_dict(cls, raw, path):
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path or 'config'} must be a mapping. Received: {raw!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    for key in raw:
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), fields, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ValueError(
+                f"Unknown config key {_join(path, key)!r}.{hint} "
+                f"Known keys{' of ' + path if path else ''}: {', '.join(fields)}."
+            )
+    kwargs = {k: _coerce(v, hints[k], _join(path, k)) for k, v in raw.items()}
+    try:
+        return cls(**kwargs)
+    except ValueError as e:
+        raise ValueError(f"{path + ': ' if path else ''}{e}") from None
+
+
+def _coerce(value, annotation, path):
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        options = [a for a in args if a is not type(None)]
+        errors = []
+        for option in options:
+            try:
+                return _coerce(value, option, path)
+            except ValueError as e:
+                errors.append(str(e))
+        raise ValueError(errors[0])
+    if dataclasses.is_dataclass(annotation):
+        return _from_dict(annotation, value, path)
+    if origin is tuple:
+        if isinstance(value, int) and args == (int, int):
+            return value  # a square size, expanded by ModelConfig
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"{path} must be a list. Received: {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(v, args[0], f"{path}[{i}]") for i, v in enumerate(value))
+        if len(value) != len(args):
+            raise ValueError(f"{path} must have {len(args)} items. Received: {value!r}")
+        return tuple(_coerce(v, a, f"{path}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        raise ValueError(f"{path} must be true or false. Received: {value!r}")
+    if annotation is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ValueError(f"{path} must be an integer. Received: {value!r}")
+    if annotation is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):  # YAML 1.1 reads 1e-3 as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ValueError(f"{path} must be a number. Received: {value!r}")
+    if annotation is str:
+        if isinstance(value, str):
+            return value
+        if path.endswith("unfreeze") and isinstance(value, (int, list)):
+            return value  # normalised by Stage
+        raise ValueError(f"{path} must be a string. Received: {value!r}")
+    raise TypeError(f"Unsupported config type {annotation!r} at {path}")  # a bug in tfl
+
+
+def _to_plain(value):
+    if dataclasses.is_dataclass(value):
+        return {f.name: _to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [_to_plain(v) for v in value]
+    return value
+
+
+def _join(path, key):
+    return f"{path}.{key}" if path else str(key)

@@ -1,0 +1,166 @@
+"""`Stage`: one step of a staged fine-tuning plan, as plain data."""
+
+import dataclasses
+import re
+
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+SCHEDULES = ("constant", "cosine")
+
+_TOP_K = re.compile(r"^top\s*(\d+)$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    """One training stage: which backbone stages train, for how long, how fast.
+
+    A plan is a list of stages run in order by `tfl.train.train`. Each stage
+    sets the `trainable` flags of the backbone, compiles the model again (in
+    Keras 3 a `trainable` change is ignored until the next `compile()`), and
+    continues the epoch count of the previous stage.
+
+    Args:
+        unfreeze: which named backbone stages train. `"none"` (alias `"head"`)
+            trains the head on a frozen backbone; `"all"` trains every stage;
+            `"top N"` the last N stages; or stage names joined by `+`, e.g.
+            `"conv4+conv5"`. Names are checked against the backbone when the
+            stage runs.
+        epochs: number of epochs of this stage (at least 1).
+        learning_rate: peak learning rate of this stage.
+        optimizer: one of `"adam"`, `"adamw"`, `"sgd"`, `"rmsprop"`.
+        schedule: `"constant"` or `"cosine"` (cosine decay to 0 over the stage).
+        lr_decay: discriminative learning rates. If set (0 < lr_decay <= 1),
+            the top unfrozen backbone stage trains at `learning_rate *
+            lr_decay`, the one below at `learning_rate * lr_decay**2`, and so
+            on; the head keeps `learning_rate`. `None` trains all at one rate.
+        train_batchnorm: if True, BatchNorm layers of the unfrozen stages
+            update their moving statistics and their scale and offset, and the
+            statistics are recomputed over the training data after the stage.
+            Keep False when fine-tuning pretrained weights; the default plan
+            for `weights=None` sets it.
+
+    Examples:
+
+    >>> Stage(unfreeze="top 2", epochs=3, learning_rate=1e-4)
+    Stage(unfreeze='top 2', epochs=3, learning_rate=0.0001, ...)
+    >>> Stage.parse("conv5:2:1e-5")
+    Stage(unfreeze='conv5', epochs=2, learning_rate=1e-05, ...)
+    """
+
+    unfreeze: str = "none"
+    epochs: int = 1
+    learning_rate: float = 1e-3
+    optimizer: str = "adam"
+    schedule: str = "constant"
+    lr_decay: float | None = None
+    train_batchnorm: bool = False
+
+    def __post_init__(self):
+        object.__setattr__(self, "unfreeze", normalize_unfreeze(self.unfreeze))
+        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
+            raise ValueError(
+                f"A stage needs a whole number of epochs >= 1. Received: epochs={self.epochs!r}"
+            )
+        if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
+            raise ValueError(
+                "A stage needs a learning rate > 0. "
+                f"Received: learning_rate={self.learning_rate!r}"
+            )
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(
+                f"Unknown optimizer {self.optimizer!r}. Known: {', '.join(OPTIMIZERS)}."
+            )
+        if self.schedule not in SCHEDULES:
+            raise ValueError(
+                f"Unknown schedule {self.schedule!r}. Known: {', '.join(SCHEDULES)}."
+            )
+        if self.lr_decay is not None and not 0 < self.lr_decay <= 1:
+            raise ValueError(
+                "lr_decay multiplies the learning rate of each lower backbone stage and "
+                f"must be in (0, 1]. Received: lr_decay={self.lr_decay!r}"
+            )
+
+    @property
+    def trains_backbone(self):
+        return self.unfreeze != "none"
+
+    @classmethod
+    def parse(cls, text, *, epochs=None, learning_rate=None):
+        """Parses `UNFREEZE[:EPOCHS[:LEARNING_RATE]]`, e.g. `"top2:3:1e-4"`.
+
+        Missing parts come from `epochs` and `learning_rate`, or the defaults.
+        """
+        parts = [p.strip() for p in text.split(":")]
+        if not 1 <= len(parts) <= 3 or not parts[0]:
+            raise ValueError(
+                f"Cannot read stage {text!r}. Write UNFREEZE[:EPOCHS[:LEARNING_RATE]], "
+                "e.g. 'none:5:1e-3' or 'top2:3:1e-4'."
+            )
+        kwargs = {"unfreeze": parts[0]}
+        try:
+            if len(parts) > 1 and parts[1]:
+                kwargs["epochs"] = int(parts[1])
+            elif epochs is not None:
+                kwargs["epochs"] = epochs
+            if len(parts) > 2 and parts[2]:
+                kwargs["learning_rate"] = float(parts[2])
+            elif learning_rate is not None:
+                kwargs["learning_rate"] = learning_rate
+        except ValueError:
+            raise ValueError(
+                f"Cannot read stage {text!r}: EPOCHS must be an integer and "
+                "LEARNING_RATE a number, e.g. 'top2:3:1e-4'."
+            ) from None
+        return cls(**kwargs)
+
+
+def parse_stages(text, *, epochs=None):
+    """Parses a comma-separated plan such as `"none:5:1e-3,top2:3:1e-4"`.
+
+    Stages without a learning rate get 1e-3 for a head stage and 1e-4 for a
+    stage that trains part of the backbone.
+    """
+    stages = []
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        stage = Stage.parse(item, epochs=epochs)
+        if len(item.split(":")) < 3 and stage.trains_backbone:
+            stage = dataclasses.replace(stage, learning_rate=1e-4)
+        stages.append(stage)
+    if not stages:
+        raise ValueError(f"No stages in {text!r}. Example: 'none:5:1e-3,top2:3:1e-4'.")
+    return tuple(stages)
+
+
+def normalize_unfreeze(value):
+    """Returns the canonical text of an `unfreeze` value, or raises.
+
+    Canonical forms: `"none"`, `"all"`, `"top N"`, or names joined by `+`.
+    """
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return "none"
+        if not all(isinstance(v, str) and v.strip() for v in value):
+            raise ValueError(f"Stage names must be non-empty strings. Received: unfreeze={value!r}")
+        return "+".join(v.strip() for v in value)
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ValueError(
+            "unfreeze must be 'none', 'all', 'top N', or stage names. "
+            f"Received: unfreeze={value!r}"
+        )
+    text = str(value).strip().lower() if not isinstance(value, int) else f"top {value}"
+    if text in ("none", "head", ""):
+        return "none"
+    if text == "all":
+        return "all"
+    match = _TOP_K.match(text)
+    if match:
+        k = int(match.group(1))
+        if k < 1:
+            raise ValueError(f"'top N' needs N >= 1. Received: unfreeze={value!r}")
+        return f"top {k}"
+    names = [n.strip() for n in str(value).split("+")]
+    if not all(names):
+        raise ValueError(f"Empty stage name in unfreeze={value!r}. Example: 'conv4+conv5'.")
+    return "+".join(names)
