@@ -1,0 +1,41 @@
+"""tfl: transfer learning for Keras 3 on TensorFlow.
+
+The public API is imported lazily, so `tfl --help` and `import tfl` stay fast
+and TensorFlow loads only when a function that needs it is first used.
+
+Examples:
+
+>>> import tfl
+>>> data = tfl.data.from_directory("flowers/", image_size=(224, 224))
+>>> model = tfl.build_model(tfl.ModelConfig(backbone="resnet50"), data.class_names)
+>>> history = tfl.train(model, data, tfl.default_stages(model))
+>>> report = tfl.evaluate_model(model, data.validation, data.class_names)
+"""
+
+import importlib
+
+__version__ = "0.1.0"
+
+# Public name -> module that defines it.
+_LAZY = {
+    "Config": "tfl.config",
+    "DataConfig": "tfl.config",
+    "ModelConfig": "tfl.config",
+    "TrainConfig": "tfl.config",
+    "AugmentationConfig": "tfl.config",
+    "Stage": "tfl.config",
+    "parse_stages": "tfl.config",
+}
+_SUBPACKAGES = ("config", "data", "backbones", "model", "train", "evaluate", "cli")
+
+
+def __getattr__(name):
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"tfl.{name}")
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'tfl' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBPACKAGES))
