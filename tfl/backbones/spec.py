@@ -1,0 +1,80 @@
+"""`BackboneSpec`: everything tfl needs to know about one backbone, as plain data."""
+
+import dataclasses
+from typing import Callable
+
+PREPROCESSING_MODES = ("caffe", "tf", "torch", "none")
+
+
+@dataclasses.dataclass(frozen=True)
+class Boundary:
+    """Where a named stage begins, found by a regular expression on layer names.
+
+    `starts_at(pattern)`: the stage begins with the first layer (in the model's
+    topological order) whose name matches; the previous stage ends at that
+    layer's immediate dominator, the last layer every path to it goes through.
+    This is the block input, whether or not that layer has a stable name
+    (Inception's stem ends in an auto-named `max_pooling2d_1`).
+
+    `starts_after(pattern)`: the previous stage ends with the last matching
+    layer itself (for cells that read the two previous cells, as in NASNet).
+    """
+
+    pattern: str
+    after: bool = False
+
+
+def starts_at(pattern):
+    return Boundary(pattern)
+
+
+def starts_after(pattern):
+    return Boundary(pattern, after=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class BackboneSpec:
+    """A backbone of `keras.applications`, described as data.
+
+    Args:
+        name: tfl's name for it, e.g. "resnet50".
+        constructor: the Keras application function, e.g.
+            `keras.applications.ResNet50`.
+        module: the `keras.applications` module holding its
+            `preprocess_input`, e.g. "resnet".
+        preprocessing: how raw pixels in [0, 255] are prepared: "caffe" (RGB
+            to BGR, ImageNet mean subtracted), "tf" (scaled to [-1, 1]),
+            "torch" (scaled to [0, 1], ImageNet mean and std), or "none" (the
+            model has its own preprocessing layers).
+        default_size: the input size its ImageNet weights were trained at.
+        min_size: the smallest input height and width it accepts.
+        feature_dim: channels of its last feature map (the pooled feature size).
+        stages: names of its stages from input to output. The first is a name;
+            each later one is `(name, Boundary)`. Every layer belongs to exactly
+            one stage; layers after the last boundary belong to the last stage.
+        family: the model family, for listing.
+        kwargs: extra keyword arguments for `constructor`.
+    """
+
+    name: str
+    constructor: Callable
+    module: str
+    preprocessing: str
+    default_size: int
+    min_size: int
+    feature_dim: int
+    stages: tuple
+    family: str
+    kwargs: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.preprocessing not in PREPROCESSING_MODES:
+            raise ValueError(f"{self.name}: unknown preprocessing {self.preprocessing!r}")
+
+    @property
+    def stage_names(self):
+        return (self.stages[0],) + tuple(name for name, _ in self.stages[1:])
+
+    @property
+    def keras_name(self):
+        return self.constructor.__name__

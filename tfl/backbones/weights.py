@@ -1,0 +1,156 @@
+"""Backbone weights: ImageNet through Keras' own download and cache, or a local file.
+
+Offline, Keras' download fails (or, on some networks, hangs); tfl bounds it
+with a socket timeout and turns the failure into an error that says where to
+put the file and what to pass instead.
+"""
+
+import contextlib
+import os
+import re
+import socket
+import warnings
+
+import keras
+
+# Seconds a stalled connection may take before the download is given up.
+DOWNLOAD_TIMEOUT_S = float(os.environ.get("TFL_DOWNLOAD_TIMEOUT", "30"))
+
+WEIGHT_FILE_SUFFIXES = (".weights.h5", ".h5", ".keras")
+
+
+class WeightsUnavailableError(RuntimeError):
+    """Pretrained weights could not be downloaded or read."""
+
+
+def keras_cache_dir():
+    """The folder where Keras keeps downloaded application weights.
+
+    `$KERAS_HOME/models`, or `~/.keras/models`; Keras falls back to
+    `/tmp/.keras/models` when the home folder is not writable.
+    """
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    if not os.access(os.path.dirname(home) if not os.path.exists(home) else home, os.W_OK):
+        home = os.path.join("/tmp", ".keras")
+    return os.path.join(home, "models")
+
+
+@contextlib.contextmanager
+def _socket_timeout(seconds):
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def _is_download_failure(error):
+    text = str(error)
+    return (
+        isinstance(error, (OSError, socket.timeout))
+        or "URL fetch failure" in text
+        or "HTTP error" in text
+    )
+
+
+def build_imagenet(spec, input_shape):
+    """Builds `spec`'s backbone with ImageNet weights (downloaded once, then cached).
+
+    Raises:
+        WeightsUnavailableError: when the download fails or stalls, naming the
+            backbone, the cache folder and file name, and the alternatives.
+    """
+    try:
+        with _socket_timeout(DOWNLOAD_TIMEOUT_S):
+            return spec.constructor(
+                include_top=False, weights="imagenet", input_shape=input_shape, **spec.kwargs
+            )
+    except Exception as error:
+        if not _is_download_failure(error):
+            raise
+        url = re.search(r"https?://\S+?\.h5", str(error))
+        where = keras_cache_dir()
+        file_hint = (
+            f"download {url.group(0)} on a machine with network and place it in {where}/"
+            if url
+            else f"place the Keras weights file of {spec.keras_name} (include_top=False) in {where}/"
+        )
+        raise WeightsUnavailableError(
+            f"Could not download the ImageNet weights of backbone {spec.name!r} "
+            f"(keras.applications.{spec.keras_name}): {_first_line(error)}. "
+            f"To use them offline, {file_hint}. Or pass weights=PATH with a weights file "
+            "of this backbone (.weights.h5, .h5 or a .keras model saved by tfl), or "
+            "weights=None to start from random weights."
+        ) from error
+
+
+def load_weights_file(backbone, path, spec):
+    """Loads a backbone's weights from `path` into `backbone` (built with `spec`).
+
+    Accepts `.weights.h5` (e.g. written by `tfl.backbones.save_backbone`),
+    Keras' legacy `.h5` weight files (such as its own ImageNet downloads), and
+    `.keras` files holding this backbone, alone or inside a tfl classifier.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        WeightsUnavailableError: the file holds weights of another architecture.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"Weights file not found: {path}. Pass weights='imagenet', weights=None, "
+            f"or the path of a weights file of backbone {spec.name!r}."
+        )
+    if not path.endswith(WEIGHT_FILE_SUFFIXES):
+        raise WeightsUnavailableError(
+            f"Cannot read weights from {path}: tfl reads {', '.join(WEIGHT_FILE_SUFFIXES)} files."
+        )
+    try:
+        if path.endswith(".keras"):
+            _copy_from_keras_file(backbone, path)
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                backbone.load_weights(path)
+    except (ValueError, KeyError, TypeError) as error:
+        raise WeightsUnavailableError(
+            f"{path} does not hold weights of backbone {spec.name!r} "
+            f"(keras.applications.{spec.keras_name}): {_first_line(error)}. "
+            "Pass a weights file written for this backbone, or the backbone it was written for."
+        ) from None
+
+
+def _copy_from_keras_file(backbone, path):
+    loaded = keras.saving.load_model(path, compile=False)
+    source = _find_matching_model(loaded, backbone)
+    if source is None:
+        raise ValueError(f"no model inside {os.path.basename(path)} has this backbone's layers")
+    for target_layer, source_layer in zip(backbone.layers, source.layers):
+        target_layer.set_weights(source_layer.get_weights())
+
+
+def _find_matching_model(model, backbone):
+    """`model` or the first model nested in it with `backbone`'s architecture."""
+    if _same_architecture(model, backbone):
+        return model
+    for layer in getattr(model, "layers", []):
+        if isinstance(layer, keras.Model):
+            found = _find_matching_model(layer, backbone)
+            if found is not None:
+                return found
+    return None
+
+
+def _same_architecture(a, b):
+    if not isinstance(a, keras.Model) or len(a.layers) != len(b.layers):
+        return False
+    return all(
+        type(x) is type(y) and [w.shape for w in x.weights] == [w.shape for w in y.weights]
+        for x, y in zip(a.layers, b.layers)
+    )
+
+
+def _first_line(error):
+    text = str(error).strip().splitlines()
+    return text[0].split(" Example error message")[0] if text else type(error).__name__
