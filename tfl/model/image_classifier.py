@@ -1,0 +1,148 @@
+"""`ImageClassifier`: raw images -> resize -> augmentation -> preprocessing -> backbone -> head."""
+
+import keras
+
+from tfl.api_export import tfl_export
+from tfl.backbones import get_backbone_spec
+from tfl.backbones import stage_layers
+from tfl.model.augmentation import build_augmentation
+from tfl.model.preprocessing import BackbonePreprocessing
+
+POOLINGS = {"avg": keras.layers.GlobalAveragePooling2D, "max": keras.layers.GlobalMaxPooling2D}
+INPUT_NAME = "images"
+
+
+@tfl_export
+class ImageClassifier(keras.Model):
+    """A functional image classifier around a `keras.applications` backbone.
+
+    Takes RGB images of any size with pixel values in [0, 255] (uint8 or
+    float) under the input name `images`, and returns class probabilities
+    (softmax, or one sigmoid per class when `multi_label`). The class names
+    travel with the model, through `.keras` files included.
+
+    Args:
+        backbone: the headless backbone model (see `tfl.backbones.build_backbone`).
+        class_names: the names of the classes, in output order.
+        backbone_name: the backbone's registry name; gives its preprocessing
+            and named stages.
+        image_size: (height, width) the images are resized to.
+        pooling: "avg" or "max" pooling of the feature map.
+        dropout: dropout rate before the output layer.
+        multi_label: sigmoid outputs (several classes per image) instead of a
+            softmax.
+        augmentation: dict of `tfl.config.AugmentationConfig` fields, or None.
+        seed: seed of the augmentation layers.
+        **kwargs: passed to `keras.Model` (e.g. `name`).
+
+    Examples:
+
+    >>> backbone = tfl.backbones.build_backbone("resnet50", weights=None, image_size=64)
+    >>> model = ImageClassifier(backbone, ["cat", "dog"], backbone_name="resnet50",
+    ...                         image_size=(64, 64))
+    >>> model.predict({"images": np.zeros((1, 100, 80, 3))}).shape
+    (1, 2)
+    """
+
+    def __init__(
+        self,
+        backbone,
+        class_names,
+        backbone_name,
+        image_size,
+        pooling="avg",
+        dropout=0.2,
+        multi_label=False,
+        augmentation=None,
+        seed=None,
+        **kwargs,
+    ):
+        class_names = [str(name) for name in class_names]
+        if len(class_names) < (1 if multi_label else 2):
+            raise ValueError(
+                "A single-label classifier needs at least 2 classes. "
+                f"Received: class_names={class_names!r}"
+            )
+        if len(set(class_names)) != len(class_names):
+            raise ValueError(f"Class names must be unique. Received: class_names={class_names!r}")
+        if pooling not in POOLINGS:
+            raise ValueError(f"Unknown pooling {pooling!r}. Known: {', '.join(POOLINGS)}.")
+        spec = get_backbone_spec(backbone_name)
+        image_size = tuple(int(v) for v in image_size)
+
+        # === Layers ===
+        self.backbone = backbone
+        self.resizing = keras.layers.Resizing(*image_size, name="resize")
+        self.augmenter = build_augmentation(augmentation or {}, seed=seed)
+        self.preprocessor = BackbonePreprocessing(spec.preprocessing, name="preprocessing")
+        self.pooler = POOLINGS[pooling](name="pooling")
+        self.head_dropout = keras.layers.Dropout(dropout, name="dropout")
+        self.head = keras.layers.Dense(
+            len(class_names),
+            activation="sigmoid" if multi_label else "softmax",
+            dtype="float32",
+            name="predictions",
+        )
+
+        # === Functional model ===
+        images = keras.Input(shape=(None, None, 3), name=INPUT_NAME)
+        x = self.resizing(images)
+        if self.augmenter is not None:
+            x = self.augmenter(x)
+        x = self.preprocessor(x)
+        features = self.backbone(x)
+        pooled = self.pooler(features)
+        outputs = self.head(self.head_dropout(pooled))
+        super().__init__(inputs={INPUT_NAME: images}, outputs=outputs, **kwargs)
+
+        # === Config ===
+        self.class_names = class_names
+        self.backbone_name = spec.name
+        self.image_size = image_size
+        self.pooling = pooling
+        self.dropout = dropout
+        self.multi_label = multi_label
+        self.augmentation = dict(augmentation) if augmentation else None
+        self.seed = seed
+
+    @property
+    def num_classes(self):
+        return len(self.class_names)
+
+    def stage_layers(self):
+        """The backbone's layers per named stage, from input to output."""
+        return stage_layers(self.backbone, get_backbone_spec(self.backbone_name))
+
+    def head_layers(self):
+        """The layers after the backbone: they train in every stage."""
+        return [self.pooler, self.head_dropout, self.head]
+
+    def backbone_input_model(self):
+        """A model from this model's inputs to the backbone's input (in inference
+        mode: resized and preprocessed, not augmented)."""
+        return keras.Model(self.inputs, self.preprocessor.output)
+
+    def feature_model(self):
+        """A model from this model's inputs to the pooled features."""
+        return keras.Model(self.inputs, self.pooler.output)
+
+    def get_config(self):
+        return {
+            "backbone": keras.layers.serialize(self.backbone),
+            "class_names": self.class_names,
+            "backbone_name": self.backbone_name,
+            "image_size": list(self.image_size),
+            "pooling": self.pooling,
+            "dropout": self.dropout,
+            "multi_label": self.multi_label,
+            "augmentation": self.augmentation,
+            "seed": self.seed,
+            "name": self.name,
+            "trainable": self.trainable,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["backbone"] = keras.layers.deserialize(config["backbone"])
+        return cls(**config)

@@ -1,0 +1,125 @@
+"""Setting `trainable` flags for a stage: which named backbone stages train.
+
+Two facts of Keras 3 shape this module (both checked by tests):
+- a `trainable` change after `compile()` is ignored until the next `compile()`,
+  so the stage loop compiles after calling `apply_stage`;
+- `fit` passes `training=True` through a functional model, overriding
+  `backbone(x, training=False)`, so a BatchNorm layer keeps its statistics
+  only when it is itself `trainable=False`; `apply_stage` sets that per layer.
+"""
+
+import dataclasses
+
+import keras
+
+from tfl.config.stage import Stage
+
+_BATCHNORM = keras.layers.BatchNormalization
+
+
+@dataclasses.dataclass(frozen=True)
+class StagePlan:
+    """What a stage trains, as applied to one model.
+
+    Attributes:
+        trainable_stages: backbone stage names that train, from input to output.
+        frozen_stages: backbone stage names that stay frozen.
+        batchnorm_layers: BatchNorm layers that train (update their statistics).
+        lr_multipliers: {variable path: learning-rate multiplier} for
+            discriminative rates; empty when all train at the stage's rate.
+        trainable_params: number of trainable parameters.
+    """
+
+    trainable_stages: tuple
+    frozen_stages: tuple
+    batchnorm_layers: tuple
+    lr_multipliers: dict
+    trainable_params: int
+
+
+def resolve_unfreeze(unfreeze, stage_names):
+    """Returns the stage names an `unfreeze` value selects, from input to output.
+
+    Raises:
+        ValueError: for a stage name the backbone does not have, or a `top N`
+            larger than the number of stages, naming the backbone's stages.
+    """
+    stage_names = list(stage_names)
+    unfreeze = Stage(unfreeze=unfreeze).unfreeze
+    if unfreeze == "none":
+        return []
+    if unfreeze == "all":
+        return stage_names
+    if unfreeze.startswith("top "):
+        k = int(unfreeze.split()[1])
+        if k > len(stage_names):
+            raise ValueError(
+                f"unfreeze='top {k}' asks for more stages than the backbone has ({len(stage_names)}: "
+                f"{', '.join(stage_names)}). Use 'all' or 'top {len(stage_names)}' or fewer."
+            )
+        return stage_names[-k:]
+    wanted = unfreeze.split("+")
+    unknown = [name for name in wanted if name not in stage_names]
+    if unknown:
+        raise ValueError(
+            f"Unknown backbone stage {unknown[0]!r}. This backbone's stages are: "
+            f"{', '.join(stage_names)} (or 'none', 'all', 'top N'). Received: unfreeze={unfreeze!r}"
+        )
+    return [name for name in stage_names if name in wanted]
+
+
+def apply_stage(model, stage):
+    """Sets the `trainable` flags of `model` for `stage`; returns a `StagePlan`.
+
+    The head always trains. Backbone layers train when their named stage is
+    selected. BatchNorm layers train only in selected stages and only when
+    `stage.train_batchnorm`; otherwise they stay frozen in inference mode.
+    Compile the model after this call: Keras ignores the change until then.
+
+    Args:
+        model: a tfl classifier (it has `backbone`, `stage_layers()` and
+            `head_layers()`).
+        stage: a `tfl.config.Stage`.
+    """
+    stages = model.stage_layers()
+    selected = resolve_unfreeze(stage.unfreeze, stages)
+    model.trainable = True
+    model.backbone.trainable = True
+    trained_batchnorm = []
+    for name, layers in stages.items():
+        for layer in layers:
+            train = name in selected
+            _set_trainable(layer, train, stage.train_batchnorm, trained_batchnorm)
+    for layer in model.head_layers():
+        layer.trainable = True
+    return StagePlan(
+        trainable_stages=tuple(selected),
+        frozen_stages=tuple(name for name in stages if name not in selected),
+        batchnorm_layers=tuple(trained_batchnorm),
+        lr_multipliers=_lr_multipliers(stages, selected, stage.lr_decay),
+        trainable_params=sum(int(keras.ops.size(w)) for w in model.trainable_weights),
+    )
+
+
+def _set_trainable(layer, train, train_batchnorm, trained_batchnorm):
+    if isinstance(layer, _BATCHNORM):
+        layer.trainable = train and train_batchnorm
+        if layer.trainable:
+            trained_batchnorm.append(layer)
+        return
+    layer.trainable = train
+    if train and isinstance(layer, keras.Model):  # nested blocks (ConvNeXt): BN inside stays frozen too
+        for inner in layer.layers:
+            _set_trainable(inner, train, train_batchnorm, trained_batchnorm)
+
+
+def _lr_multipliers(stages, selected, lr_decay):
+    """Top selected stage gets lr_decay, the next lower lr_decay**2, ..."""
+    if lr_decay is None or lr_decay == 1 or not selected:
+        return {}
+    multipliers = {}
+    for depth, name in enumerate(reversed(selected), start=1):
+        for layer in stages[name]:
+            for variable in layer.trainable_weights:
+                multipliers[variable.path] = lr_decay**depth
+    return multipliers

@@ -1,0 +1,82 @@
+"""`TrainingHistory`: one history across all stages, with the stage boundaries."""
+
+import dataclasses
+
+
+@dataclasses.dataclass
+class StageRecord:
+    """What one stage did.
+
+    Attributes:
+        index: position of the stage in the plan.
+        unfreeze: the stage's `unfreeze` value.
+        trainable_stages: backbone stages that trained.
+        first_epoch: the global index of its first epoch.
+        epochs: number of epochs.
+        learning_rate: its learning rate.
+        lr_decay: its discriminative decay, or None.
+        train_batchnorm: whether BatchNorm layers trained (and were recalibrated).
+        trainable_params: trainable parameters in this stage.
+        seconds: wall time of the stage, recalibration included.
+        history: {metric: [value per epoch]} as Keras reports it.
+        after_recalibration: validation metrics after BatchNorm statistics were
+            recomputed at the end of the stage, or None.
+    """
+
+    index: int
+    unfreeze: str
+    trainable_stages: list
+    first_epoch: int
+    epochs: int
+    learning_rate: float
+    lr_decay: float | None
+    train_batchnorm: bool
+    trainable_params: int
+    seconds: float
+    history: dict
+    after_recalibration: dict | None = None
+
+
+@dataclasses.dataclass
+class TrainingHistory:
+    """The combined history of a staged run.
+
+    Examples:
+
+    >>> history = tfl.train.train(model, data, stages)
+    >>> history.history["val_accuracy"]   # every epoch, all stages
+    >>> history.boundaries                 # the epoch each stage starts at
+    """
+
+    stages: list = dataclasses.field(default_factory=list)
+
+    @property
+    def history(self):
+        """{metric: [value per epoch]} across all stages."""
+        combined = {}
+        for record in self.stages:
+            for key, values in record.history.items():
+                combined.setdefault(key, []).extend(values)
+        return combined
+
+    @property
+    def epoch_stages(self):
+        """The stage index of each epoch."""
+        return [record.index for record in self.stages for _ in range(record.epochs)]
+
+    @property
+    def boundaries(self):
+        """The global epoch index at which each stage starts."""
+        return [record.first_epoch for record in self.stages]
+
+    @property
+    def seconds(self):
+        return sum(record.seconds for record in self.stages)
+
+    def to_dict(self):
+        return {
+            "stages": [dataclasses.asdict(record) for record in self.stages],
+            "boundaries": self.boundaries,
+            "history": self.history,
+            "seconds": self.seconds,
+        }
