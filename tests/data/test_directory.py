@@ -1,0 +1,279 @@
+import collections
+import logging
+import os
+
+import numpy as np
+import pytest
+
+from tests.data import fakes
+from tfl.data import from_directory
+
+COUNTS = {"cats": 10, "dogs": 5, "owls": 2}
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """Three classes of constant PNGs whose grey value identifies the file."""
+    root = tmp_path / "animals"
+    owners = fakes.write_id_images(root, COUNTS)
+    return root, owners
+
+
+def _load(root, **kwargs):
+    kwargs = {"image_size": (4, 4), "batch_size": 4, **kwargs}
+    return from_directory(root, **kwargs)
+
+
+def test_class_names_are_the_sorted_folder_names_and_labels_match(folder):
+    root, owners = folder
+    data = _load(root)
+
+    ids, labels = fakes.ids_and_labels(data.train)
+    held_out_ids, held_out_labels = fakes.ids_and_labels(data.validation)
+
+    assert data.class_names == ("cats", "dogs", "owls")
+    for i, label in zip(ids + held_out_ids, labels + held_out_labels):
+        assert data.class_names[label] == owners[i]
+
+
+def test_batches_are_float32_rgb_images_in_0_255_with_int32_labels(tmp_path):
+    for name in ("a", "b"):
+        for i in range(3):
+            fakes.write(tmp_path / name / f"{i}.jpg", fakes.jpeg(fakes.noise(i, (20, 30, 3))))
+    data = from_directory(tmp_path, image_size=(8, 12), batch_size=2)
+
+    features, labels = next(iter(data.train))
+
+    images = features["images"].numpy()
+    assert images.dtype == np.float32 and images.shape == (2, 8, 12, 3)
+    assert 0 <= images.min() and images.max() <= 255 and images.max() > 1
+    assert labels.dtype == "int32" and labels.shape == (2,)
+    assert data.image_size == (8, 12) and not data.multi_label
+
+
+def test_split_is_stratified_disjoint_and_complete(folder):
+    root, owners = folder
+    data = _load(root, validation_split=0.2)
+
+    ids, _ = fakes.ids_and_labels(data.train)
+    held_out_ids, _ = fakes.ids_and_labels(data.validation)
+
+    assert not set(ids) & set(held_out_ids)
+    assert sorted(ids + held_out_ids) == sorted(owners)
+    held_out_per_class = collections.Counter(owners[i] for i in held_out_ids)
+    assert held_out_per_class == {"cats": 2, "dogs": 1, "owls": 1}  # >= 1 each, rounded
+    assert (data.num_train, data.num_validation) == (len(ids), len(held_out_ids)) == (13, 4)
+
+
+def test_split_is_the_same_for_the_same_seed_and_differs_for_another(folder):
+    root, _ = folder
+
+    def held_out(seed):
+        return sorted(fakes.ids_and_labels(_load(root, seed=seed).validation)[0])
+
+    assert held_out(1) == held_out(1)
+    assert held_out(1) != held_out(2)
+
+
+def test_validation_is_not_shuffled_and_labels_are_in_its_order(folder):
+    root, _ = folder
+    data = _load(root)
+
+    first, labels = fakes.ids_and_labels(data.validation)
+    second, _ = fakes.ids_and_labels(data.validation)
+
+    assert first == second
+    np.testing.assert_array_equal(data.validation_labels, labels)
+
+
+def test_training_is_shuffled_each_epoch(folder):
+    root, _ = folder
+    data = _load(root)
+
+    assert fakes.ids_and_labels(data.train)[0] != fakes.ids_and_labels(data.train)[0]
+
+
+def test_images_in_nested_folders_and_upper_case_extensions_count(tmp_path):
+    fakes.write(tmp_path / "a" / "x" / "y" / "deep.PNG", fakes.png(fakes.noise(0)))
+    fakes.write(tmp_path / "a" / "top.JPEG", fakes.jpeg(fakes.noise(1)))
+    fakes.write(tmp_path / "b" / "one.Gif", fakes.gif(fakes.noise(2)[..., 0]))
+    fakes.write(tmp_path / "b" / "two.bmp", fakes.bmp(fakes.noise(3)))
+
+    data = from_directory(tmp_path, image_size=4)
+
+    assert data.num_train + data.num_validation == 4
+
+
+def test_hidden_files_and_os_litter_are_ignored(folder):
+    root, owners = folder
+    fakes.write(root / "cats" / ".DS_Store", b"\0\0\0\1Bud1")
+    fakes.write(root / "cats" / "Thumbs.db", b"\xd0\xcf\x11\xe0")
+    fakes.write(root / "dogs" / "desktop.ini", b"[.ShellClassInfo]")
+    fakes.write(root / "dogs" / "._000.png", b"\0\5\26\7 AppleDouble")
+    fakes.write(root / ".hidden_class" / "a.png", fakes.png(fakes.noise(0)))
+    fakes.write(root / "owls" / ".ipynb_checkpoints" / "a.png", b"junk")
+
+    data = _load(root)
+
+    assert data.class_names == ("cats", "dogs", "owls")
+    assert data.num_train + data.num_validation == len(owners)
+
+
+def test_validation_path_is_the_held_out_set(folder, tmp_path):
+    root, owners = folder
+    held_out_root = tmp_path / "held_out"
+    held_out_owners = fakes.write_id_images(held_out_root, {"cats": 2, "dogs": 1, "owls": 3}, start=40)
+
+    data = _load(root, validation_path=held_out_root)
+
+    assert sorted(fakes.ids_and_labels(data.train)[0]) == sorted(owners)
+    held_out_ids, labels = fakes.ids_and_labels(data.validation)
+    assert sorted(held_out_ids) == sorted(held_out_owners)
+    assert [data.class_names[label] for label in labels] == [held_out_owners[i] for i in held_out_ids]
+
+
+def test_validation_path_with_other_classes_names_them(folder, tmp_path):
+    root, _ = folder
+    fakes.write_id_images(tmp_path / "held_out", {"cats": 1, "dgos": 1, "owls": 1})
+
+    with pytest.raises(ValueError, match=r"missing from validation_path: 'dogs'.*only in validation_path: 'dgos'"):
+        _load(root, validation_path=tmp_path / "held_out")
+
+
+def test_a_class_with_one_image_trains_only_and_is_logged(tmp_path, caplog):
+    fakes.write_id_images(tmp_path, {"many": 5, "single": 1})
+
+    with caplog.at_level(logging.WARNING, logger="tfl"):
+        data = from_directory(tmp_path, image_size=4)
+
+    assert (data.num_train, data.num_validation) == (5, 1)
+    assert "single" in caplog.text
+
+
+# Each builds a bad folder below `root` and returns the text the error must contain.
+def _missing(root):
+    return str(root / "nowhere"), FileNotFoundError, "not found.*nowhere"
+
+
+def _a_file(root):
+    path = fakes.write(root / "image.png", fakes.png(fakes.noise(0)))
+    return path, ValueError, "is a file, not a folder"
+
+
+def _no_class_folders(root):
+    fakes.write(root / "loose.png", fakes.png(fakes.noise(0)))
+    return root, ValueError, "No class folders.*1 image files directly"
+
+
+def _one_class(root):
+    fakes.write_id_images(root, {"cats": 3})
+    return root, ValueError, "one class folder \\('cats'\\).*at least 2 classes"
+
+
+def _empty_class(root):
+    fakes.write_id_images(root, {"cats": 3, "dogs": 3})
+    os.makedirs(root / "emus")
+    return root, ValueError, "Class folder 'emus' has no images.*Add images or remove the folder"
+
+
+def _class_of_litter(root):
+    fakes.write_id_images(root, {"cats": 3, "dogs": 3})
+    fakes.write(root / "emus" / "Thumbs.db", b"\xd0\xcf")
+    return root, ValueError, "Class folder 'emus' has no images"
+
+
+BAD_FOLDERS = {
+    "missing": _missing,
+    "a_file": _a_file,
+    "no_class_folders": _no_class_folders,
+    "one_class": _one_class,
+    "empty_class": _empty_class,
+    "class_of_only_litter": _class_of_litter,
+}
+
+
+@pytest.mark.parametrize("make", BAD_FOLDERS.values(), ids=BAD_FOLDERS.keys())
+def test_bad_folder_is_an_error_that_says_what_to_fix(make, tmp_path):
+    path, error, message = make(tmp_path)
+
+    with pytest.raises(error, match=message):
+        from_directory(path, image_size=4)
+
+
+# name -> (file name in class 'cats', bytes, reason in the message)
+BAD_FILES = {
+    "zero_bytes": ("empty.jpg", b"", "empty file"),
+    "text_named_png": ("notes.png", b"hello, I am text", "not an image: its first bytes"),
+    "not_an_image_extension": ("readme.txt", b"some notes", r"not an image file \(\.txt\)"),
+    "truncated_jpeg": ("cut.jpg", fakes.truncated(fakes.jpeg(fakes.noise(0, (32, 32, 3)))), "corrupt or truncated"),
+    "truncated_png": ("cut.png", fakes.truncated(fakes.png(fakes.noise(0, (32, 32, 3)))), "corrupt or truncated"),
+    "jpeg_magic_then_junk": ("junk.jpg", b"\xff\xd8\xff\xe0" + b"\0" * 60, "corrupt or truncated"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_FILES.values(), ids=BAD_FILES.keys())
+def test_bad_file_is_an_error_naming_it(case, folder):
+    root, _ = folder
+    name, content, reason = case
+    fakes.write(root / "cats" / "sub" / name, content)
+
+    with pytest.raises(ValueError, match=rf"(?s)1 of 18 files.*cats.sub.{name}: {reason}.*skip_bad_files=True"):
+        _load(root)
+
+
+@pytest.mark.parametrize("case", BAD_FILES.values(), ids=BAD_FILES.keys())
+def test_skipped_bad_file_is_counted_logged_and_the_rest_is_used(case, folder, caplog):
+    root, owners = folder
+    name, content, _ = case
+    path = fakes.write(root / "cats" / name, content)
+
+    with caplog.at_level(logging.WARNING, logger="tfl"):
+        data = _load(root, skip_bad_files=True)
+
+    assert data.skipped_files == (path,)
+    assert "Skipped 1 bad files of 18" in caplog.text and name in caplog.text
+    ids = fakes.ids_and_labels(data.train)[0] + fakes.ids_and_labels(data.validation)[0]
+    assert sorted(ids) == sorted(owners)
+
+
+def test_every_bad_file_is_named_in_one_error(folder):
+    root, _ = folder
+    fakes.write(root / "cats" / "a.jpg", b"")
+    fakes.write(root / "owls" / "b.png", b"text")
+
+    with pytest.raises(ValueError, match=r"(?s)2 of 19 files.*a\.jpg: empty.*b\.png: not an image"):
+        _load(root)
+
+
+def test_skipping_every_file_of_a_class_is_an_error(tmp_path):
+    fakes.write_id_images(tmp_path, {"cats": 3})
+    fakes.write(tmp_path / "dogs" / "a.jpg", b"")
+
+    with pytest.raises(ValueError, match="Class folder 'dogs' has no readable images after skipping"):
+        from_directory(tmp_path, image_size=4, skip_bad_files=True)
+
+
+def test_bad_file_in_validation_path_is_named(folder, tmp_path):
+    root, _ = folder
+    fakes.write_id_images(tmp_path / "held_out", {"cats": 1, "dogs": 1, "owls": 1})
+    fakes.write(tmp_path / "held_out" / "dogs" / "broken.png", b"")
+
+    with pytest.raises(ValueError, match="broken.png: empty file"):
+        _load(root, validation_path=tmp_path / "held_out")
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"validation_split": 0.0}, "validation_split is the held-out fraction"),
+        ({"validation_split": 1.5}, "validation_split is the held-out fraction"),
+        ({"batch_size": 0}, "batch_size must be an int >= 1"),
+        ({"image_size": (4,)}, "image_size is"),
+    ],
+    ids=["split_zero", "split_above_one", "batch_size_zero", "image_size_one_number"],
+)
+def test_bad_argument_is_an_error_naming_it(kwargs, message, folder):
+    root, _ = folder
+
+    with pytest.raises(ValueError, match=message):
+        _load(root, **kwargs)

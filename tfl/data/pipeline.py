@@ -1,0 +1,124 @@
+"""The shared tail of every source: decode, resize, cache, shuffle, batch, prefetch.
+
+A source (a folder, arrays, TFDS) hands `build_pipeline` a dataset of
+`(raw, label)` pairs and a function turning one `raw` into a uint8 RGB image of
+the target size. Decoding and resizing live here once, so training, evaluation
+and `load_images` see exactly the same pixels.
+"""
+
+import tensorflow as tf
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+def normalize_image_size(image_size):
+    """Returns `(height, width)` from one int (a square) or a pair of ints.
+
+    Args:
+        image_size: an int, or a `(height, width)` pair of positive ints.
+
+    Examples:
+
+    >>> normalize_image_size(32)
+    (32, 32)
+    """
+    if isinstance(image_size, int) and not isinstance(image_size, bool):
+        image_size = (image_size, image_size)
+    try:
+        height, width = image_size
+        valid = all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in image_size)
+    except (TypeError, ValueError):
+        valid = False
+    if not valid:
+        raise ValueError(
+            "image_size is (height, width) in pixels, or one int for a square. "
+            f"Received: image_size={image_size!r}"
+        )
+    return (height, width)
+
+
+def check_batch_size(batch_size):
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ValueError(f"batch_size must be an int >= 1. Received: batch_size={batch_size!r}")
+
+
+def to_rgb(image):
+    """Makes an image of 1 to 4 channels an image of 3 channels.
+
+    Grey (1 channel) and grey with alpha (2 channels) repeat the grey value;
+    the alpha channel of RGBA is dropped, as PIL's `convert("RGB")` does.
+    """
+    channels = tf.shape(image)[-1]
+    index = tf.where(channels < 3, tf.zeros([3], tf.int32), tf.range(3))
+    return tf.gather(image, index, axis=-1)
+
+
+def decode_image(contents):
+    """Decodes JPEG, PNG, GIF or BMP bytes to float32 `[h, w, 3]` in [0, 255].
+
+    A 16-bit PNG keeps its precision until the final rounding (65535 -> 255,
+    value v -> v / 257); an animated GIF gives its first frame.
+    """
+    image = tf.io.decode_image(contents, channels=0, dtype=tf.float32, expand_animations=False)
+    image.set_shape([None, None, None])
+    return to_rgb(image) * 255.0
+
+
+def resize_to_uint8(image, image_size):
+    """Resizes a float `[h, w, 3]` image in [0, 255] (bilinear) and rounds it to uint8."""
+    image = tf.image.resize(image, image_size, method="bilinear")
+    image = tf.cast(tf.clip_by_value(tf.round(image), 0.0, 255.0), tf.uint8)
+    return tf.ensure_shape(image, [*image_size, 3])
+
+
+def load_image_file(path, image_size):
+    """Reads, decodes and resizes one image file to uint8 `[height, width, 3]`."""
+    return resize_to_uint8(decode_image(tf.io.read_file(path)), image_size)
+
+
+def build_pipeline(
+    dataset, load_fn, *, num_examples, batch_size, seed, cache, shuffle, shuffle_buffer=None
+):
+    """Turns `(raw, label)` pairs into batches of `({"images": float32}, labels)`.
+
+    Args:
+        dataset: a `tf.data.Dataset` of `(raw, label)` pairs, in a fixed order.
+        load_fn: maps one `raw` to a uint8 `[height, width, 3]` image.
+        num_examples: the number of pairs; the shuffle buffer holds them all.
+        batch_size: examples per batch (the last batch may be smaller).
+        seed: the shuffle seed.
+        cache: keep the resized uint8 images in memory after the first pass.
+        shuffle: shuffle, with a new order each epoch (training data only).
+        shuffle_buffer: a smaller buffer for sources too large to hold whole
+            when not cached. Defaults to `num_examples`.
+
+    Returns:
+        A batched, prefetched `tf.data.Dataset`; images are float32 `[B, H, W, 3]`
+        with values in [0, 255].
+
+    Examples:
+
+    >>> pairs = tf.data.Dataset.from_tensor_slices((["a.png", "b.png"], [0, 1]))
+    >>> ds = build_pipeline(pairs, lambda p: load_image_file(p, (32, 32)),
+    ...     num_examples=2, batch_size=2, seed=1, cache=True, shuffle=True)
+    """
+    buffer = max(1, shuffle_buffer or num_examples)
+
+    def shuffled(ds):
+        return ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+
+    # Without a cache, shuffle the cheap raw items (paths, bytes) before decoding;
+    # with one, shuffle after it, or every epoch would replay the first order.
+    if shuffle and not cache:
+        dataset = shuffled(dataset)
+    dataset = dataset.map(lambda raw, label: (load_fn(raw), label), num_parallel_calls=AUTOTUNE)
+    if cache:
+        dataset = dataset.cache()
+        if shuffle:
+            dataset = shuffled(dataset)
+    dataset = dataset.batch(batch_size)
+    dataset = dataset.map(
+        lambda images, labels: ({"images": tf.cast(images, tf.float32)}, labels),
+        num_parallel_calls=AUTOTUNE,
+    )
+    return dataset.prefetch(AUTOTUNE)
