@@ -115,6 +115,7 @@ def train(model, data, stages, *, callbacks=None, verbose="auto"):
                 initial_epoch=epoch,
                 epochs=epoch + stage.epochs,
                 callbacks=list(callbacks or []),
+                shuffle=False,  # the tf.data pipeline shuffles, with its seed
                 verbose=verbose,
             )
         finally:

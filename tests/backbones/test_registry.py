@@ -1,0 +1,86 @@
+import keras
+import pytest
+
+from tfl.backbones import backbone_names
+from tfl.backbones import build_backbone
+from tfl.backbones import get_backbone_spec
+from tfl.backbones import list_backbones
+from tfl.backbones import resolve_image_size
+from tfl.backbones import stage_layer_names
+from tfl.backbones.stages import layer_graph
+
+# Over 100M parameters, or slow to build on 2 cores.
+LARGE = {
+    "nasnet_large", "convnext_large", "convnext_xlarge", "convnext_base",
+    "efficientnet_b6", "efficientnet_b7", "efficientnet_v2_m", "efficientnet_v2_l",
+    "resnet152", "resnet152_v2", "vgg19",
+}
+FAST = {"mobilenet", "mobilenet_v2", "mobilenet_v3_small", "vgg16", "resnet50", "efficientnet_b0"}
+
+
+def _marks(name):
+    if name in LARGE:
+        return [pytest.mark.slow, pytest.mark.large]
+    return [] if name in FAST else [pytest.mark.slow]
+
+
+ALL = [pytest.param(name, id=name, marks=_marks(name)) for name in backbone_names()]
+
+
+def test_registry_holds_every_image_classifier_of_keras_applications():
+    keras_classes = {
+        name for name in dir(keras.applications) if name[0].isupper() and callable(getattr(keras.applications, name))
+    }
+    registered = {get_backbone_spec(name).keras_name for name in backbone_names()}
+    assert keras_classes == registered
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_backbone_builds_at_min_size_and_stages_cover_every_layer_once_in_order(name):
+    spec = get_backbone_spec(name)
+    backbone = build_backbone(name, weights=None, image_size=spec.min_size)
+    assert backbone.output.shape[-1] == spec.feature_dim
+
+    stages = stage_layer_names(backbone, spec)
+    assert list(stages) == list(spec.stage_names)
+    assert all(stages.values()), {k: len(v) for k, v in stages.items()}
+    flat = [layer for layers in stages.values() for layer in layers]
+    assert sorted(flat) == sorted(layer.name for layer in backbone.layers)
+    assert len(flat) == len(set(flat))
+
+    # Data flows forward: no layer reads from a later stage.
+    stage_of = {layer: i for i, layers in enumerate(stages.values()) for layer in layers}
+    _, parents = layer_graph(backbone)
+    for layer, index in stage_of.items():
+        for parent in parents[layer]:
+            if parent in stage_of:
+                assert stage_of[parent] <= index, (layer, parent)
+
+
+def test_list_backbones_is_one_row_per_backbone_with_its_stages():
+    rows = list_backbones()
+    assert [row["name"] for row in rows] == backbone_names()
+    resnet = next(row for row in rows if row["name"] == "resnet50")
+    assert resnet["stages"] == ["stem", "conv2", "conv3", "conv4", "conv5"]
+    assert resnet["preprocessing"] == "caffe" and resnet["feature_dim"] == 2048
+
+
+@pytest.mark.parametrize(
+    "spelling", ["ResNet50V2", "resnet50_v2", "resnet50-v2", "RESNET50V2"], ids=str
+)
+def test_lookup_ignores_case_and_separators(spelling):
+    assert get_backbone_spec(spelling).name == "resnet50_v2"
+
+
+def test_unknown_backbone_lists_close_matches():
+    with pytest.raises(ValueError, match=r"Unknown backbone 'resnet5'\. Did you mean: resnet50"):
+        get_backbone_spec("resnet5")
+
+
+def test_image_size_below_minimum_names_the_minimum():
+    with pytest.raises(ValueError, match=r"'inception_v3' needs images of at least 75x75.*image_size=\(32, 32\)"):
+        resolve_image_size(get_backbone_spec("inception_v3"), 32)
+
+
+def test_default_image_size_is_the_backbones_own():
+    assert resolve_image_size(get_backbone_spec("efficientnet_b3")) == (300, 300)

@@ -1,0 +1,29 @@
+"""Tiny learnable image data for training tests, as an `ImageData`-shaped object."""
+
+import types
+
+import numpy as np
+import tensorflow as tf
+
+
+def tiny_image_data(n=24, size=32, batch_size=8, seed=0):
+    """Bright images are class 1, dark ones class 0."""
+    rng = np.random.RandomState(seed)
+    labels = np.arange(n) % 2
+    images = rng.uniform(0, 120, (n, size, size, 3)) + labels[:, None, None, None] * 120
+    images = images.astype("float32")
+
+    def pipeline(shuffle):
+        ds = tf.data.Dataset.from_tensor_slices(({"images": images}, labels.astype("int32")))
+        if shuffle:
+            ds = ds.shuffle(n, seed=seed)
+        return ds.batch(batch_size)
+
+    return types.SimpleNamespace(
+        train=pipeline(True),
+        validation=pipeline(False),
+        num_train=n,
+        class_names=("dark", "bright"),
+        images=images,
+        labels=labels,
+    )
