@@ -49,7 +49,8 @@ def gif(grey):
     bits = "".join(format(code, "09b")[::-1] for code in codes)  # least significant bit first
     bits += "0" * (-len(bits) % 8)
     data = bytes(int(bits[i : i + 8][::-1], 2) for i in range(0, len(bits), 8))
-    blocks = b"".join(bytes([len(data[i : i + 255])]) + data[i : i + 255] for i in range(0, len(data), 255))
+    chunks = [data[i : i + 255] for i in range(0, len(data), 255)]
+    blocks = b"".join(bytes([len(chunk)]) + chunk for chunk in chunks)
     return screen + descriptor + bytes([8]) + blocks + b"\0;"
 
 
@@ -85,7 +86,8 @@ def write_id_images(root, counts, start=0):
     for name, count in counts.items():
         for i in range(count):
             value = 3 * next_id
-            write(os.path.join(root, name, f"{i:03d}.png"), png(np.full((4, 4, 1), value, np.uint8)))
+            image = png(np.full((4, 4, 1), value, np.uint8))
+            write(os.path.join(root, name, f"{i:03d}.png"), image)
             owners[value] = name
             next_id += 1
     return owners

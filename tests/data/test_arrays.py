@@ -21,7 +21,7 @@ PIXEL = np.array([10, 120, 250], np.uint8)
 SHAPES = {
     "grey_3d": (np.full((6, 5, 5), 10, np.uint8), [10, 10, 10]),
     "grey_4d": (np.full((6, 5, 5, 1), 10, np.uint8), [10, 10, 10]),
-    "grey_alpha": (np.stack([np.full((6, 5, 5), 10), np.full((6, 5, 5), 99)], -1).astype(np.uint8), [10, 10, 10]),
+    "grey_alpha": (np.stack([np.full((6, 5, 5), 10), np.full((6, 5, 5), 99)], -1), [10, 10, 10]),
     "rgb": (np.broadcast_to(PIXEL, (6, 5, 5, 3)), PIXEL.tolist()),
     "rgba": (np.broadcast_to(np.append(PIXEL, 7), (6, 5, 5, 4)), PIXEL.tolist()),
 }
@@ -126,7 +126,7 @@ ERRORS = {
     "label_above_range": (_id_images(4), [0, 1, 2, 5], {"class_names": ["a", "b", "c"]},
                           r"Label 5 \(y\[3\]\) is outside 0\.\.2"),
     "negative_label": (_id_images(4), [0, 1, -1, 1], {}, r"Label -1 \(y\[2\]\) is outside"),
-    "fractional_label": (_id_images(4), [0, 1, 1.5, 1], {}, r"y\[2\] is 1\.5; class ids are whole numbers"),
+    "fractional_label": (_id_images(4), [0, 1, 1.5, 1], {}, r"y\[2\] is 1\.5; class ids are whole"),
     "nan_label": (_id_images(4), [0, 1, np.nan, 1], {}, "NaN labels.*index 2"),
     "single_class_ids": (_id_images(4), [0, 0, 0, 0], {}, r"single class \('0'\)"),
     "single_class_present": (_id_images(4), [1, 1, 1, 1], {"class_names": ["a", "b"]},
@@ -136,13 +136,15 @@ ERRORS = {
                        "not class names: 'emu'"),
     "length_mismatch": (_id_images(4), [0, 1, 0], {}, "4 images but 3 labels"),
     "empty": (np.zeros((0, 4, 4), np.uint8), [], {}, "x is empty"),
-    "five_channels": (np.zeros((2, 4, 4, 5), np.uint8), [0, 1], {}, r"shape \(N, H, W\).*\(2, 4, 4, 5\)"),
+    "five_channels": (np.zeros((2, 4, 4, 5)), [0, 1], {}, r"shape \(N, H, W\).*\(2, 4, 4, 5\)"),
     "float_0_1_default_range": (np.full((2, 4, 4), 0.5), [0, 1], {}, r"Pass value_range=\(0, 1\)"),
-    "outside_value_range": (np.full((2, 4, 4), 300), [0, 1], {}, r"\[300, 300\], outside value_range=\(0, 255\)"),
+    "outside_value_range": (np.full((2, 4, 4), 300), [0, 1], {},
+                            r"\[300, 300\], outside value_range=\(0, 255\)"),
     "nan_pixels": (np.full((2, 4, 4), np.nan), [0, 1], {}, "x holds NaN"),
     "multi_hot_not_binary": (_id_images(2), [[1, 0.5], [0, 1]], {}, r"y\[0, 1\] is 0\.5"),
     "multi_hot_names_mismatch": (_id_images(2), [[1, 0], [0, 1]], {"class_names": ["a", "b", "c"]},
                                  "2 columns but class_names has 3"),
+    "multi_hot_all_zero": (_id_images(2), [[0, 0], [0, 0]], {}, "no positive label"),
     "bad_value_range": (_id_images(2), [0, 1], {"value_range": (1, 0)}, "value_range is"),
     "duplicate_class_names": (_id_images(2), [0, 1], {"class_names": ["a", "a"]}, "repeats 'a'"),
 }
@@ -157,5 +159,6 @@ def test_bad_arrays_are_an_error_naming_the_problem(case):
 
 
 def test_validation_labels_outside_the_classes_are_an_error():
-    with pytest.raises(ValueError, match=r"Label 4 \(validation_data\[1\]\[0\]\) is outside 0\.\.1"):
+    message = r"Label 4 \(validation_data\[1\]\[0\]\) is outside 0\.\.1"
+    with pytest.raises(ValueError, match=message):
         _load(_id_images(4), [0, 1, 0, 1], validation_data=(_id_images(1), [4]))

@@ -34,7 +34,7 @@ DECODE_CASES = {
     ),
     "jpeg_rgb_flat": (fakes.jpeg(np.full((8, 8, 3), (200, 40, 90), np.uint8)),
                       np.full((8, 8, 3), (200, 40, 90), np.uint8), 3),
-    "jpeg_grey": (fakes.jpeg(np.full((8, 8, 1), 77, np.uint8)), np.full((8, 8, 3), 77, np.uint8), 1),
+    "jpeg_grey": (fakes.jpeg(np.full((8, 8, 1), 77, np.uint8)), np.full((8, 8, 3), 77), 1),
     "bmp_rgb": (fakes.bmp(RGB), RGB, 0),
     "gif_grey": (fakes.gif(GREY[..., 0]), _rgb_of_grey(GREY), 0),
 }
@@ -70,7 +70,9 @@ def test_resize_is_bilinear_with_half_pixel_centres(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "size, expected", [(8, (8, 8)), ((8, 12), (8, 12)), ([3, 5], (3, 5))], ids=["int", "tuple", "list"]
+    "size, expected",
+    [(8, (8, 8)), ((8, 12), (8, 12)), ([3, 5], (3, 5))],
+    ids=["int", "tuple", "list"],
 )
 def test_image_size_accepts_an_int_or_a_pair(size, expected):
     assert normalize_image_size(size) == expected
@@ -93,7 +95,13 @@ def _numbered_pipeline(count, *, seed=7, cache=True, shuffle=True, batch_size=4,
 
     pairs = tf.data.Dataset.from_tensor_slices((np.arange(count), np.arange(count, dtype=np.int32)))
     return build_pipeline(
-        pairs, load, num_examples=count, batch_size=batch_size, seed=seed, cache=cache, shuffle=shuffle
+        pairs,
+        load,
+        num_examples=count,
+        batch_size=batch_size,
+        seed=seed,
+        cache=cache,
+        shuffle=shuffle,
     )
 
 

@@ -99,5 +99,6 @@ def test_prepared_data_set_reads_its_splits_and_pixels(tiny_shapes_dir):
 
 
 def test_unknown_split_is_an_error_listing_the_splits(tiny_shapes_dir):
-    with pytest.raises(ValueError, match=r"no split 'test' \(validation_split='test'\).*Its splits: train, validation"):
+    message = r"no split 'test' \(validation_split='test'\).*Its splits: train, validation"
+    with pytest.raises(ValueError, match=message):
         from_tfds("tiny_shapes", image_size=8, data_dir=tiny_shapes_dir)

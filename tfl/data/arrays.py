@@ -211,7 +211,6 @@ def _encode_multi_hot(y, class_names, name):
             f"{name} has {num_classes} columns but class_names has {len(class_names)} names. "
             "Give one name per column."
         )
-    _check_at_least_two(class_names, name)
     return values.astype(np.float32), class_names, True
 
 
@@ -289,7 +288,11 @@ def _check_at_least_two(class_names, name):
 
 
 def _check_classes_present(labels, class_names, multi_label):
-    present = np.flatnonzero(labels.any(axis=0)) if multi_label else np.unique(labels)
+    if multi_label:
+        if not labels.any():
+            raise ValueError("y holds no positive label (every multi-hot row is all 0).")
+        return
+    present = np.unique(labels)
     if len(present) < 2:
         only = ", ".join(repr(class_names[i]) for i in present) or "none"
         raise ValueError(

@@ -43,10 +43,10 @@ def load_data(data_config, image_size):
         )
     is_tfds = source.startswith(TFDS_PREFIX)
     if c.validation_source is not None and (source == DIGITS or is_tfds):
+        instead = ", and set data.tfds_validation_split" if is_tfds else ""
         raise ValueError(
             f"data.validation_source is a folder of held-out images, for folder sources "
-            f"only; source is {source!r}. Remove validation_source"
-            + (", and choose the held-out split with data.tfds_validation_split." if is_tfds else ".")
+            f"only; source is {source!r}. Remove validation_source{instead}."
         )
     common = dict(image_size=image_size, batch_size=c.batch_size, seed=c.seed, cache=c.cache)
     if source == DIGITS:
