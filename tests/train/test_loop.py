@@ -50,9 +50,10 @@ def test_unfreezing_stage_changes_only_the_named_stage(model):
     bn = _snapshot(batchnorm_layers(model))
     trainable_in_stride32 = {p for p in stride32 if p not in bn}
     assert changed <= trainable_in_stride32  # nothing outside stride32, no BatchNorm weight
-    # Most of stride32 trained (a random MobileNetV3's squeeze-excite gradients are
-    # too small to change a float32 weight in one step).
-    assert len(changed) >= 0.8 * len(trainable_in_stride32)
+    # Everything else in stride32 trained. (A random MobileNetV3's squeeze-excite
+    # kernels get gradients too small to change a float32 weight in one step.)
+    unchanged = trainable_in_stride32 - changed
+    assert all("squeeze_excite" in path and path.endswith("kernel") for path in unchanged), unchanged
     assert not changed & set(bn)
 
 
