@@ -8,7 +8,7 @@ Examples:
 >>> import tfl
 >>> data = tfl.data.from_directory("flowers/", image_size=(224, 224))
 >>> model = tfl.build_model(tfl.ModelConfig(backbone="resnet50"), data.class_names)
->>> history = tfl.train(model, data, tfl.default_stages(model))
+>>> history = tfl.train(model, data, tfl.default_stages(weights="imagenet"))
 >>> report = tfl.evaluate_model(model, data.validation, data.class_names)
 """
 
@@ -25,6 +25,18 @@ _LAZY = {
     "AugmentationConfig": "tfl.config",
     "Stage": "tfl.config",
     "parse_stages": "tfl.config",
+    "ImageData": "tfl.data",
+    "load_data": "tfl.data",
+    "list_backbones": "tfl.backbones",
+    "build_backbone": "tfl.backbones",
+    "save_backbone": "tfl.backbones",
+    "ImageClassifier": "tfl.model",
+    "build_model": "tfl.model",
+    "load_model": "tfl.model",
+    "train": "tfl.train",
+    "default_stages": "tfl.train",
+    "evaluate_model": "tfl.evaluate",
+    "classification_metrics": "tfl.evaluate",
 }
 _SUBPACKAGES = ("config", "data", "backbones", "model", "train", "evaluate", "cli")
 

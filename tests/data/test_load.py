@@ -40,11 +40,11 @@ def test_folder_source_passes_skip_bad_files(tmp_path):
     assert len(data.skipped_files) == 1
 
 
-def test_tfds_source_uses_the_tfds_fields(tmp_path):
+def test_tfds_source_uses_the_tfds_fields(tmp_path, tfds_mock):
     config = DataConfig(
         source="tfds:mnist", tfds_data_dir=str(tmp_path), tfds_validation_split="test[:50%]"
     )
-    with tfds.testing.mock_data(num_examples=4):
+    with tfds_mock(num_examples=4):
         data = load_data(config, 8)
 
     assert data.class_names == tuple("0123456789")

@@ -1,8 +1,12 @@
+import socket
+
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
 from tfl.data import from_tfds
+from tfl.data import tfds_source
+
 
 
 class TinyShapes(tfds.core.GeneratorBasedBuilder):
@@ -33,8 +37,8 @@ class TinyShapes(tfds.core.GeneratorBasedBuilder):
             yield i, {"image": np.full((5, 7, 3), 10 * i, np.uint8), "label": i % 2}
 
 
-def test_mocked_mnist_gives_its_class_names_and_rgb_batches(tmp_path):
-    with tfds.testing.mock_data(num_examples=12):
+def test_mocked_mnist_gives_its_class_names_and_rgb_batches(tmp_path, tfds_mock):
+    with tfds_mock(num_examples=12):
         data = from_tfds("mnist", image_size=(8, 8), data_dir=str(tmp_path), batch_size=5)
         features, labels = next(iter(data.train))
 
@@ -47,8 +51,8 @@ def test_mocked_mnist_gives_its_class_names_and_rgb_batches(tmp_path):
     assert labels.dtype == "int32" and labels.shape == (5,)
 
 
-def test_mocked_validation_is_in_a_fixed_order_with_its_labels(tmp_path):
-    with tfds.testing.mock_data(num_examples=9):
+def test_mocked_validation_is_in_a_fixed_order_with_its_labels(tmp_path, tfds_mock):
+    with tfds_mock(num_examples=9):
         data = from_tfds("mnist", image_size=4, data_dir=str(tmp_path), batch_size=4)
         first = np.concatenate([y.numpy() for _, y in data.validation])
         second = np.concatenate([y.numpy() for _, y in data.validation])
@@ -62,19 +66,35 @@ def test_unknown_name_is_an_error_with_close_matches():
         from_tfds("mnistt", image_size=8)
 
 
-def test_unprepared_data_set_without_network_is_a_clear_error(tmp_path, monkeypatch):
-    def offline(self, *args, **kwargs):
+def test_unprepared_data_set_without_network_fails_fast_without_trying_the_download(tmp_path, monkeypatch):
+    attempts = []
+
+    def no_route(*args, **kwargs):
+        raise OSError(101, "Network is unreachable")
+
+    monkeypatch.setattr(socket, "create_connection", no_route)
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", lambda *a, **k: attempts.append(a))
+
+    with pytest.raises(FileNotFoundError, match=rf"(?s)'mnist' is not prepared in {tmp_path}.*"
+                       r"cannot reach storage.googleapis.com.*tfds build mnist --data_dir DIR"):
+        from_tfds("mnist", image_size=8, data_dir=str(tmp_path))
+    assert attempts == []  # TFDS' own retries take minutes offline
+
+
+def test_a_failed_download_is_a_clear_error(tmp_path, monkeypatch):
+    def failing(self, *args, **kwargs):
         raise ConnectionError("Failed to resolve 'storage.googleapis.com'")
 
-    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", offline)
+    monkeypatch.setattr(tfds_source, "_network_error", lambda: None)
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", failing)
 
     with pytest.raises(FileNotFoundError, match=rf"(?s)'mnist' is not prepared in {tmp_path}.*"
                        r"ConnectionError.*tfds build mnist --data_dir DIR"):
         from_tfds("mnist", image_size=8, data_dir=str(tmp_path))
 
 
-def test_unknown_feature_key_is_an_error_listing_the_features(tmp_path):
-    with tfds.testing.mock_data(num_examples=2):
+def test_unknown_feature_key_is_an_error_listing_the_features(tmp_path, tfds_mock):
+    with tfds_mock(num_examples=2):
         with pytest.raises(ValueError, match="no feature 'img'. Its features: image, label"):
             from_tfds("mnist", image_size=8, data_dir=str(tmp_path), image_key="img")
 
