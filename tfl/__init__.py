@@ -8,7 +8,7 @@ Examples:
 >>> import tfl
 >>> data = tfl.data.from_directory("flowers/", image_size=(224, 224))
 >>> model = tfl.build_model(tfl.ModelConfig(backbone="resnet50"), data.class_names)
->>> history = tfl.train(model, data, tfl.default_stages(weights="imagenet"))
+>>> history = tfl.fit_stages(model, data, tfl.default_stages(weights="imagenet"))
 >>> report = tfl.evaluate_model(model, data.validation, data.class_names)
 """
 
@@ -33,7 +33,7 @@ _LAZY = {
     "ImageClassifier": "tfl.model",
     "build_model": "tfl.model",
     "load_model": "tfl.model",
-    "train": "tfl.train",
+    "fit_stages": "tfl.train",
     "default_stages": "tfl.train",
     "evaluate_model": "tfl.evaluate",
     "classification_metrics": "tfl.evaluate",

@@ -7,7 +7,7 @@ from tfl.config import ModelConfig
 from tfl.config import Stage
 from tfl.model import build_model
 from tfl.train import ScaledUpdates
-from tfl.train import train
+from tfl.train import fit_stages
 
 
 def _run(optimizer, steps=3):
@@ -49,7 +49,7 @@ def _one_step_updates(lr_decay):
     groups["head"] = [model.head.kernel]
     before = {name: [k.numpy().copy() for k in ks] for name, ks in groups.items()}
     stage = Stage(unfreeze="top 2", epochs=1, learning_rate=0.1, optimizer="sgd", lr_decay=lr_decay)
-    train(model, tiny_image_data(n=8, batch_size=8), [stage], verbose=0)  # one step
+    fit_stages(model, tiny_image_data(n=8, batch_size=8), [stage], verbose=0)  # one step
     return {name: np.concatenate([(k.numpy() - b).ravel() for k, b in zip(ks, before[name])]) for name, ks in groups.items()}
 
 
@@ -69,7 +69,7 @@ def test_each_group_moves_by_its_own_rate_in_fit():
 
 def test_scaled_updates_survive_a_keras_round_trip(tmp_path):
     model = build_model(ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32), ["a", "b"])
-    train(model, tiny_image_data(n=8), [Stage(unfreeze="top 1", epochs=1, lr_decay=0.5)], verbose=0)
+    fit_stages(model, tiny_image_data(n=8), [Stage(unfreeze="top 1", epochs=1, lr_decay=0.5)], verbose=0)
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras")
     assert isinstance(loaded.optimizer, ScaledUpdates)

@@ -9,7 +9,7 @@ from tfl.model import batchnorm_layers
 from tfl.model import build_model
 from tfl.train import default_stages
 from tfl.train import recalibrate_batchnorm
-from tfl.train import train
+from tfl.train import fit_stages
 
 
 def _snapshot(layers):
@@ -32,7 +32,7 @@ def test_frozen_stage_leaves_backbone_and_batchnorm_statistics_bit_identical(mod
     before = _snapshot(model.backbone.layers)
     head_before = _snapshot([model.head])
 
-    train(model, data, [Stage(unfreeze="none", epochs=2, learning_rate=1e-2)], verbose=0)
+    fit_stages(model, data, [Stage(unfreeze="none", epochs=2, learning_rate=1e-2)], verbose=0)
 
     assert _changed(before, _snapshot(model.backbone.layers)) == set()
     assert _changed(head_before, _snapshot([model.head])) == set(head_before)
@@ -43,7 +43,7 @@ def test_unfreezing_stage_changes_only_the_named_stage(model):
     stages = model.stage_layers()
     before = _snapshot(model.backbone.layers)
 
-    train(model, data, [Stage(unfreeze="stride32", epochs=1, learning_rate=1e-2)], verbose=0)
+    fit_stages(model, data, [Stage(unfreeze="stride32", epochs=1, learning_rate=1e-2)], verbose=0)
 
     changed = _changed(before, _snapshot(model.backbone.layers))
     stride32 = _snapshot(stages["stride32"])
@@ -59,7 +59,7 @@ def test_unfreezing_stage_changes_only_the_named_stage(model):
 
 def test_stages_continue_the_epoch_count_in_one_history(model):
     data = tiny_image_data()
-    history = train(
+    history = fit_stages(
         model,
         data,
         [Stage(unfreeze="none", epochs=2, learning_rate=1e-3), Stage(unfreeze="top 1", epochs=3, learning_rate=1e-4)],
@@ -97,7 +97,7 @@ def test_recalibration_sets_statistics_to_the_inputs_population_moments(model):
 
 def test_stage_training_batchnorm_ends_with_recalibrated_statistics_and_its_validation(model):
     data = tiny_image_data()
-    history = train(model, data, [Stage(unfreeze="all", epochs=1, train_batchnorm=True)], verbose=0)
+    history = fit_stages(model, data, [Stage(unfreeze="all", epochs=1, train_batchnorm=True)], verbose=0)
     record = history.stages[0]
     assert record.after_recalibration is not None and "accuracy" in record.after_recalibration
     moving = batchnorm_layers(model)[0].moving_variance.numpy()

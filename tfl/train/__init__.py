@@ -12,7 +12,7 @@ from tfl.train.history import TrainingHistory
 from tfl.train.loop import compile_for
 from tfl.train.loop import default_stages
 from tfl.train.loop import make_optimizer
-from tfl.train.loop import train
+from tfl.train.loop import fit_stages
 
 __all__ = [
     "ScaledUpdates",
@@ -23,9 +23,9 @@ __all__ = [
     "apply_stage",
     "compile_for",
     "default_stages",
+    "fit_stages",
     "make_optimizer",
     "parse_stages",
     "recalibrate_batchnorm",
     "resolve_unfreeze",
-    "train",
 ]

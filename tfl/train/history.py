@@ -43,7 +43,7 @@ class TrainingHistory:
 
     Examples:
 
-    >>> history = tfl.train.train(model, data, stages)
+    >>> history = tfl.fit_stages(model, data, stages)
     >>> history.history["val_accuracy"]   # every epoch, all stages
     >>> history.boundaries                 # the epoch each stage starts at
     """

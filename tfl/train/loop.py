@@ -67,7 +67,7 @@ def compile_for(model, optimizer):
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
 
 
-def train(model, data, stages, *, callbacks=None, verbose="auto"):
+def fit_stages(model, data, stages, *, callbacks=None, verbose="auto"):
     """Trains `model` on `data` through `stages`, in order.
 
     Each stage sets the `trainable` flags (see `apply_stage`), compiles the
@@ -89,13 +89,13 @@ def train(model, data, stages, *, callbacks=None, verbose="auto"):
 
     >>> stages = [Stage("none", epochs=5, learning_rate=1e-3),
     ...           Stage("top 2", epochs=3, learning_rate=1e-4)]
-    >>> history = train(model, data, stages)
+    >>> history = fit_stages(model, data, stages)
     >>> history.boundaries
     [0, 5]
     """
     stages = tuple(stages)
     if not stages:
-        raise ValueError("train() needs at least one stage.")
+        raise ValueError("fit_stages() needs at least one stage.")
     steps = steps_per_epoch(data.train, data.num_train)
     history = TrainingHistory()
     epoch = 0
@@ -163,4 +163,4 @@ def _format(metrics):
     return ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
 
 
-__all__ = ["compile_for", "default_stages", "make_optimizer", "train"]
+__all__ = ["compile_for", "default_stages", "fit_stages", "make_optimizer"]
