@@ -12,7 +12,7 @@ Examples:
 
 from tfl.data.arrays import from_arrays
 from tfl.data.digits import load_digits
-from tfl.data.directory import from_directory
+from tfl.data.directory import from_directory, from_directory_for_evaluation
 from tfl.data.image_data import ImageData
 from tfl.data.image_files import IMAGE_EXTENSIONS, list_image_files
 from tfl.data.load import load_data, load_images
@@ -24,6 +24,7 @@ __all__ = [
     "ImageData",
     "from_arrays",
     "from_directory",
+    "from_directory_for_evaluation",
     "from_tfds",
     "list_image_files",
     "load_data",

@@ -131,8 +131,45 @@ def from_directory(
     )
 
 
-def _scan(path, skip_bad_files, argument):
-    """Finds the class folders and image files below `path` and checks them."""
+def from_directory_for_evaluation(path, *, image_size, class_names, batch_size=32, skip_bad_files=False):
+    """Every image of a folder of class folders, labelled in a model's class order.
+
+    For evaluating a trained model on a test folder: nothing is split off, and
+    label `i` means `class_names[i]`, the model's class, whatever folders the
+    test folder holds. A class the model does not know is an error.
+
+    Args:
+        path: the folder of class folders.
+        image_size: `(height, width)` the images are resized to, or one int.
+        class_names: the model's class names, in its output order.
+        batch_size: examples per batch.
+        skip_bad_files: skip unreadable files instead of raising an error.
+
+    Returns:
+        `(dataset, labels)`: batches in a fixed order, and their labels (numpy).
+    """
+    image_size = normalize_image_size(image_size)
+    check_batch_size(batch_size)
+    folder = _scan(path, skip_bad_files, "path", known_classes=tuple(class_names))
+    pairs = tf.data.Dataset.from_tensor_slices((folder.paths, folder.labels))
+    dataset = build_pipeline(
+        pairs,
+        lambda p: load_image_file(p, image_size),
+        num_examples=len(folder.paths),
+        batch_size=batch_size,
+        seed=0,
+        cache=False,
+        shuffle=False,
+    )
+    return dataset, folder.labels
+
+
+def _scan(path, skip_bad_files, argument, known_classes=None):
+    """Finds the class folders and image files below `path` and checks them.
+
+    With `known_classes`, the folders must be among them and label `i` means
+    `known_classes[i]`; otherwise the sorted folders are the classes.
+    """
     root = os.fspath(path)
     if not os.path.exists(root):
         raise FileNotFoundError(
@@ -154,7 +191,14 @@ def _scan(path, skip_bad_files, argument):
             f"No class folders in {root}.{found} Put the images of each class in their "
             f"own sub-folder: {os.path.join(root, 'CLASS_NAME', 'image.jpg')}"
         )
-    if len(class_names) < 2:
+    if known_classes is not None:
+        unknown = [name for name in class_names if name not in known_classes]
+        if unknown:
+            raise ValueError(
+                f"Class folder {unknown[0]!r} in {root} is not a class of the model. "
+                f"The model's classes: {', '.join(known_classes)}. Rename or remove the folder."
+            )
+    elif len(class_names) < 2:
         raise ValueError(
             f"Found one class folder ({class_names[0]!r}) in {root}; a classifier needs "
             "at least 2 classes. Add a sub-folder of images for each other class."
@@ -194,7 +238,9 @@ def _scan(path, skip_bad_files, argument):
             describe_bad_files(bad, root, limit=5),
         )
     paths, labels = [], []
-    for label, name in enumerate(class_names):
+    label_of = {name: i for i, name in enumerate(known_classes or class_names)}
+    for name in class_names:
+        label = label_of[name]
         kept = [p for p in files[name] if p not in bad]
         if not kept:
             raise ValueError(
@@ -203,7 +249,7 @@ def _scan(path, skip_bad_files, argument):
             )
         paths.extend(kept)
         labels.extend([label] * len(kept))
-    return _Folder(class_names, paths, np.array(labels, dtype=np.int32), list(bad))
+    return _Folder(known_classes or class_names, paths, np.array(labels, dtype=np.int32), list(bad))
 
 
 def _check_same_classes(train, held_out, path, validation_path):

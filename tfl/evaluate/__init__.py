@@ -1,5 +1,6 @@
 """Evaluation: predictions over a dataset, classification metrics, JSON reports."""
 
+from tfl.evaluate.compare import format_table
 from tfl.evaluate.metrics import THRESHOLD, classification_metrics, confusion_matrix, roc_auc
 from tfl.evaluate.predict import predict_dataset, top_k
 from tfl.evaluate.report import evaluate_model, to_json, write_json
@@ -9,6 +10,7 @@ __all__ = [
     "classification_metrics",
     "confusion_matrix",
     "evaluate_model",
+    "format_table",
     "predict_dataset",
     "roc_auc",
     "to_json",

@@ -1,0 +1,141 @@
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import yaml
+
+from tfl.cli.main import main
+from tfl.model import load_model
+
+TINY = ["--backbone", "mobilenet_v3_small", "--weights", "none", "--image-size", "32", "--batch-size", "8"]
+
+
+@pytest.fixture(scope="module")
+def image_folder(tmp_path_factory):
+    """Two classes of 16x16 PNGs: dark and bright."""
+    root = tmp_path_factory.mktemp("images")
+    rng = np.random.RandomState(0)
+    for name, low in (("dark", 0), ("bright", 140)):
+        os.makedirs(root / name)
+        for i in range(8):
+            pixels = rng.randint(low, low + 100, (16, 16, 3)).astype("uint8")
+            (root / name / f"{i}.png").write_bytes(tf.io.encode_png(pixels).numpy())
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained_run(image_folder, tmp_path_factory):
+    output = tmp_path_factory.mktemp("run") / "out"
+    code = main(["train", "--data", str(image_folder), *TINY, "--stages", "all:1:1e-3", "--output", str(output), "--verbose", "0"])
+    assert code == 0
+    return output
+
+
+def test_train_writes_model_report_and_config(trained_run):
+    assert sorted(os.listdir(trained_run)) == ["config.yaml", "model.keras", "report.json"]
+    report = json.loads((trained_run / "report.json").read_text())
+    for key in ("accuracy", "macro_f1", "auc_roc", "confusion_matrix", "class_names", "stages", "seconds", "config"):
+        assert key in report, key
+    assert report["class_names"] == ["bright", "dark"]
+    assert report["num_examples"] == 4  # the held-out 20% of 16 images, stratified
+    assert sum(map(sum, report["confusion_matrix"])) == 4
+    assert report["stages"][0]["unfreeze"] == "all" and report["stages"][0]["seconds"] > 0
+    config = yaml.safe_load((trained_run / "config.yaml").read_text())
+    assert config["model"]["backbone"] == "mobilenet_v3_small" and config["model"]["image_size"] == [32, 32]
+    assert config["train"]["stages"][0]["epochs"] == 1
+
+
+def test_written_model_reloads_with_its_class_names(trained_run):
+    model = load_model(trained_run / "model.keras")
+    assert model.class_names == ["bright", "dark"]
+
+
+def test_evaluate_uses_every_image_of_a_folder(trained_run, image_folder, capsys, tmp_path):
+    assert main(["evaluate", str(trained_run), str(image_folder), "--output", str(tmp_path / "r.json")]) == 0
+    out = capsys.readouterr().out
+    assert "16 examples" in out and "macro-F1" in out
+    assert json.loads((tmp_path / "r.json").read_text())["num_examples"] == 16
+
+
+def test_predict_prints_top_k_class_names(trained_run, image_folder, capsys):
+    files = [str(image_folder / "dark" / "0.png"), str(image_folder / "bright" / "1.png")]
+    assert main(["predict", str(trained_run / "model.keras"), *files, "--top-k", "2", "--json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["file"] for line in lines] == files
+    for line in lines:
+        assert {c["class"] for c in line["top_k"]} == {"bright", "dark"}
+        assert abs(sum(c["probability"] for c in line["top_k"]) - 1) < 1e-5
+
+
+def test_output_folder_with_files_is_refused_and_left_untouched(image_folder, tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    code = main(["train", "--data", str(image_folder), *TINY, "--output", str(tmp_path)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "is not empty" in err and "--overwrite" in err
+    assert os.listdir(tmp_path) == ["notes.txt"] and (tmp_path / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize(
+    "yaml_text, message",
+    [
+        pytest.param("model:\n  backbon: resnet50\n", "Unknown config key 'model.backbon'. Did you mean 'backbone'", id="unknown-key"),
+        pytest.param("train:\n  epochs: -2\n", "epochs must be >= 1", id="negative-epochs"),
+        pytest.param("data:\n  batch_size: many\n", "data.batch_size must be an integer", id="wrong-type"),
+    ],
+)
+def test_bad_config_file_is_named_without_a_traceback(tmp_path, capsys, yaml_text, message):
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml_text)
+    assert main(["train", "--config", str(path), "--output", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and str(path) in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        pytest.param(["--backbone", "resnet5"], "Did you mean: resnet50", id="unknown-backbone"),
+        pytest.param(["--stages", "conv9:1"], "Unknown backbone stage 'conv9'", id="unknown-stage"),
+        pytest.param(["--image-size", "16"], "at least 32x32", id="image-too-small"),
+    ],
+)
+def test_bad_flags_fail_before_any_training(image_folder, tmp_path, capsys, flags, message):
+    args = ["train", "--data", str(image_folder), "--weights", "none", "--output", str(tmp_path / "o"), *flags]
+    if "--backbone" not in flags:
+        args += ["--backbone", "resnet50"]
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "o" / "model.keras").exists()
+
+
+def test_train_on_a_mocked_tfds_data_set(tmp_path, tfds_mock):
+    with tfds_mock(num_examples=20):
+        code = main(["train", "--data", "tfds:mnist", *TINY, "--stages", "none:1", "--output", str(tmp_path / "o"), "--verbose", "0"])
+    assert code == 0
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert report["class_names"] == [str(i) for i in range(10)]
+
+
+def test_backbones_lists_every_backbone_with_its_stages(capsys):
+    assert main(["backbones"]) == 0
+    out = capsys.readouterr().out
+    assert "resnet50" in out and "stem, conv2, conv3, conv4, conv5" in out
+    assert len(out.strip().splitlines()) == 1 + 40
+
+
+def test_console_script_runs_without_importing_tensorflow_for_help():
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    code = "import sys; from tfl.cli.main import build_parser; build_parser(); print('tensorflow' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert result.stdout.strip() == "False"
+
+
+def test_installed_tfl_command_answers():
+    tfl = os.path.join(os.path.dirname(sys.executable), "tfl")  # the venv's console script
+    result = subprocess.run([tfl, "--version"], capture_output=True, text=True, check=True)
+    assert result.stdout.startswith("tfl ")

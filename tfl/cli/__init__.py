@@ -1,0 +1,1 @@
+"""The `tfl` command line: `tfl train`, `evaluate`, `predict`, `backbones`, `demo`."""

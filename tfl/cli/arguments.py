@@ -1,0 +1,45 @@
+"""Argument types shared by subcommands."""
+
+import argparse
+
+
+def image_size(text):
+    """'224' -> (224, 224); '240x320' -> (240, 320)."""
+    try:
+        parts = [int(p) for p in text.lower().split("x")]
+    except ValueError:
+        parts = []
+    if len(parts) == 1:
+        parts = parts * 2
+    if len(parts) != 2 or min(parts) < 1:
+        raise argparse.ArgumentTypeError(f"expected N or HxW (e.g. 224 or 240x320), got {text!r}")
+    return tuple(parts)
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def augmentation(text):
+    """'flip,rotation=0.1,zoom=0.1' -> {'flip': 'horizontal', 'rotation': 0.1, 'zoom': 0.1}."""
+    result = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        key, _, value = item.partition("=")
+        if key == "flip":
+            result["flip"] = value or "horizontal"
+        elif key in ("rotation", "zoom", "contrast"):
+            try:
+                result[key] = float(value or 0.1)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"{key} needs a number, e.g. {key}=0.1; got {item!r}") from None
+        else:
+            raise argparse.ArgumentTypeError(
+                f"unknown augmentation {key!r}; known: flip[=horizontal|vertical], rotation=F, zoom=F, contrast=F"
+            )
+    return result

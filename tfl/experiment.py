@@ -1,0 +1,155 @@
+"""`run_experiment`: a `Config` in, a run folder out (model, report, config).
+
+What `tfl train` does, callable from Python and notebooks:
+
+    data -> model -> staged training -> evaluation on the held-out split -> files
+
+The run folder holds `model.keras`, `report.json` and `config.yaml`, each
+written to a temporary name and renamed into place, so an interrupted run
+never leaves a truncated file.
+"""
+
+import dataclasses
+import os
+import time
+
+import keras
+
+from tfl.backbones import get_backbone_spec
+from tfl.backbones import resolve_image_size
+from tfl.config import Config
+from tfl.data import load_data
+from tfl.evaluate import evaluate_model
+from tfl.evaluate import write_json
+from tfl.model import build_model
+from tfl.train import default_stages
+from tfl.train import fit_stages
+from tfl.train import resolve_unfreeze
+
+MODEL_FILE = "model.keras"
+REPORT_FILE = "report.json"
+CONFIG_FILE = "config.yaml"
+
+
+@dataclasses.dataclass
+class ExperimentResult:
+    """What `run_experiment` made: the trained model and its report."""
+
+    model: keras.Model
+    data: object
+    history: object
+    report: dict
+    output_dir: str | None
+
+
+def prepare_output_dir(path, overwrite=False):
+    """Creates `path`, refusing a folder that holds files unless `overwrite`.
+
+    With `overwrite`, tfl replaces its own files there and leaves others alone.
+    """
+    path = os.fspath(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise FileExistsError(f"--output {path} is a file, not a folder. Choose another path.")
+    if os.path.isdir(path) and os.listdir(path) and not overwrite:
+        raise FileExistsError(
+            f"--output {path} is not empty. Choose a new folder, or pass --overwrite "
+            "(overwrite=True) to replace tfl's files in it."
+        )
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def save_model(model, path):
+    """Saves `model` as `.keras` atomically: a temporary file, then a rename."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    temporary = os.path.join(directory, f".{os.path.basename(path)}.partial.keras")
+    try:
+        model.save(temporary)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+    return path
+
+
+def write_text(path, text):
+    """Writes `text` to `path` atomically."""
+    temporary = f"{path}.partial"
+    with open(temporary, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(temporary, path)
+
+
+def resolved_stages(config):
+    """The stages a config runs: its own, or the default plan for its weights."""
+    return config.train.stages or default_stages(config.model.weights, config.train.epochs)
+
+
+def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto"):
+    """Trains and evaluates the classifier `config` describes.
+
+    Args:
+        config: a `tfl.config.Config`.
+        output_dir: the run folder to write; None writes nothing.
+        overwrite: allow a non-empty `output_dir` (tfl's files are replaced).
+        verbose: Keras verbosity; 0 is silent.
+
+    Returns:
+        An `ExperimentResult`. Its `report` holds the held-out metrics
+        (accuracy, macro_f1, auc_roc, confusion_matrix, per_class, ...), the
+        per-stage history and seconds, and the resolved config.
+
+    Examples:
+
+    >>> config = Config.from_dict({"data": {"source": "digits"},
+    ...     "model": {"backbone": "mobilenet_v3_small", "weights": None, "image_size": 32}})
+    >>> result = run_experiment(config, "runs/digits")
+    >>> result.report["accuracy"]
+    """
+    start = time.perf_counter()
+    if output_dir is not None:
+        prepare_output_dir(output_dir, overwrite)
+    spec = get_backbone_spec(config.model.backbone)
+    image_size = resolve_image_size(spec, config.model.image_size)
+    stages = resolved_stages(config)
+    for stage in stages:  # a stage name the backbone lacks fails now, not after loading data
+        resolve_unfreeze(stage.unfreeze, spec.stage_names)
+    config = config.replace(
+        **{"model.backbone": spec.name, "model.image_size": list(image_size), "train.stages": stages}
+    )
+    keras.utils.set_random_seed(config.data.seed)
+
+    data = load_data(config.data, image_size)
+    if data.multi_label != config.model.multi_label:
+        config = config.replace(**{"model.multi_label": data.multi_label})
+    model = build_model(config.model, data.class_names, seed=config.data.seed)
+    history = fit_stages(model, data, stages, verbose=verbose)
+    evaluation = evaluate_model(model, data.validation, data.class_names, multi_label=data.multi_label)
+
+    report = dict(evaluation)
+    report.update(
+        {
+            "evaluated_on": "validation",
+            "backbone": spec.name,
+            "image_size": list(image_size),
+            "num_train": data.num_train,
+            "num_validation": data.num_validation,
+            "stages": history.to_dict()["stages"],
+            "boundaries": history.boundaries,
+            "training_seconds": history.seconds,
+            "seconds": time.perf_counter() - start,
+            "config": config.to_dict(),
+        }
+    )
+    if output_dir is not None:
+        save_model(model, os.path.join(output_dir, MODEL_FILE))
+        write_text(os.path.join(output_dir, CONFIG_FILE), config.to_yaml())
+        report["seconds"] = time.perf_counter() - start
+        write_json(os.path.join(output_dir, REPORT_FILE), report)
+    return ExperimentResult(model=model, data=data, history=history, report=report, output_dir=output_dir)
+
+
+__all__ = ["Config", "ExperimentResult", "prepare_output_dir", "resolved_stages", "run_experiment", "save_model"]
