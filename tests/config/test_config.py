@@ -1,0 +1,123 @@
+import os
+
+import pytest
+
+from tfl.config import CONFIG_VERSION
+from tfl.config import Config
+from tfl.config import Stage
+from tfl.config import parse_stages
+from tfl.config.reference import config_reference
+
+EXAMPLE = """\
+data:
+  source: flowers/
+  batch_size: 16
+model:
+  backbone: resnet50
+  weights: none
+  image_size: 64
+  augmentation: {flip: horizontal, zoom: 0.1}
+train:
+  stages:
+    - {unfreeze: head, epochs: 2, learning_rate: 1e-3}
+    - {unfreeze: [conv4, conv5], epochs: 1, learning_rate: 1e-5, lr_decay: 0.5}
+"""
+
+
+@pytest.fixture
+def example(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text(EXAMPLE)
+    return path
+
+
+def test_yaml_values_arrive_typed_and_normalised(example):
+    config = Config.from_yaml(example)
+    assert config.model.weights is None
+    assert config.model.image_size == (64, 64)
+    assert config.model.augmentation.flip == "horizontal" and config.model.augmentation.enabled
+    head, top = config.train.stages
+    assert head.unfreeze == "none" and head.learning_rate == 1e-3  # YAML reads 1e-3 as a string
+    assert top.unfreeze == "conv4+conv5" and top.lr_decay == 0.5
+
+
+def test_yaml_round_trip_is_identical(example, tmp_path):
+    config = Config.from_yaml(example)
+    again = tmp_path / "again.yaml"
+    again.write_text(config.to_yaml())
+    assert Config.from_yaml(again) == config
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        pytest.param({"modle": {}}, r"Unknown config key 'modle'\. Did you mean 'model'\?", id="unknown-section"),
+        pytest.param({"train": {"stages": [{"unfreze": "all"}]}},
+                     r"Unknown config key 'train\.stages\[0\]\.unfreze'\. Did you mean 'unfreeze'", id="unknown-nested"),
+        pytest.param({"data": {"batch_size": "big"}}, r"data\.batch_size must be an integer\. Received: 'big'", id="wrong-int"),
+        pytest.param({"data": {"cache": "yes"}}, r"data\.cache must be true or false", id="wrong-bool"),
+        pytest.param({"model": {"dropout": "lots"}}, r"model\.dropout must be a number", id="wrong-float"),
+        pytest.param({"train": {"epochs": -1}}, r"train: epochs must be >= 1\. Received: epochs=-1", id="negative-epochs"),
+        pytest.param({"train": {"stages": [{"epochs": 0}]}}, r"train\.stages\[0\]: A stage needs a whole number of epochs >= 1", id="zero-stage-epochs"),
+        pytest.param({"train": {"stages": [{"optimizer": "adagrad"}]}}, r"Unknown optimizer 'adagrad'\. Known: adam, adamw, sgd, rmsprop", id="optimizer"),
+        pytest.param({"model": {"pooling": "mean"}}, r"Unknown pooling 'mean'\. Known: avg, max", id="pooling"),
+        pytest.param({"data": {"validation_split": 1.5}}, r"validation_split is the held-out fraction, in \(0, 1\)", id="split"),
+        pytest.param({"version": CONFIG_VERSION + 1}, r"newer than this tfl understands", id="future-version"),
+    ],
+)
+def test_bad_values_name_the_key_and_the_fix(raw, message):
+    with pytest.raises(ValueError, match=message):
+        Config.from_dict(raw)
+
+
+def test_yaml_error_names_the_file(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("model:\n  backbone: [unclosed\n")
+    with pytest.raises(ValueError, match="bad.yaml is not valid YAML"):
+        Config.from_yaml(path)
+
+
+def test_replace_applies_dotted_keys_and_validates():
+    config = Config().replace(**{"model.backbone": "vgg16", "data.batch_size": 8})
+    assert (config.model.backbone, config.data.batch_size) == ("vgg16", 8)
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        config.replace(**{"data.batch_size": 0})
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        pytest.param("none:5:1e-3", [("none", 5, 1e-3)], id="head"),
+        pytest.param("none:5,top2:3", [("none", 5, 1e-3), ("top 2", 3, 1e-4)], id="default-rates"),
+        pytest.param("all", [("all", 7, 1e-4)], id="epochs-from-flag"),
+        pytest.param("conv4+conv5:2:3e-5", [("conv4+conv5", 2, 3e-5)], id="names"),
+    ],
+)
+def test_parse_stages(text, expected):
+    stages = parse_stages(text, epochs=7)
+    assert [(s.unfreeze, s.epochs, s.learning_rate) for s in stages] == expected
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        pytest.param("none:x", "EPOCHS must be an integer", id="epochs-not-int"),
+        pytest.param("a:1:2:3", r"Write UNFREEZE\[:EPOCHS\[:LEARNING_RATE\]\]", id="too-many-parts"),
+        pytest.param(":3", r"Write UNFREEZE\[:EPOCHS", id="no-unfreeze"),
+        pytest.param(",", "No stages in ','", id="empty"),
+    ],
+)
+def test_unreadable_stage_text_shows_the_format(text, message):
+    with pytest.raises(ValueError, match=message):
+        parse_stages(text)
+
+
+def test_stage_rejects_bad_lr_decay():
+    with pytest.raises(ValueError, match=r"lr_decay .* must be in \(0, 1\]"):
+        Stage(lr_decay=2.0)
+
+
+def test_config_reference_in_docs_is_current():
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "config.md")
+    with open(path, encoding="utf-8") as f:
+        assert f.read() == config_reference(), "Run: python -m tfl.config.reference > docs/config.md"
