@@ -1,0 +1,30 @@
+import json
+import os
+
+import pytest
+
+from tfl.cli.main import main
+
+
+@pytest.mark.slow
+def test_demo_writes_source_targets_and_the_comparison_table(tmp_path, capsys):
+    output = tmp_path / "demo"
+    code = main([
+        "demo", "--output", str(output), "--labels-per-class", "2", "--source-epochs", "1", "--steps", "3",
+    ])
+    assert code == 0
+    summary = json.loads((output / "summary.json").read_text())
+    assert [(r["labels_per_class"], r["method"]) for r in summary["rows"]] == [(2, "transfer"), (2, "scratch")]
+    assert summary["target_test_images"] == 449  # half of the 898 images of digits 5-9
+    assert all(0 <= r["accuracy"] <= 1 for r in summary["rows"])
+    assert sorted(os.listdir(output / "source")) == ["backbone.weights.h5", "model.keras", "report.json"]
+    assert sorted(os.listdir(output / "target-2")) == ["scratch.json", "transfer.json"]
+    transfer = json.loads((output / "target-2" / "transfer.json").read_text())
+    assert [s["unfreeze"] for s in transfer["stages"]] == ["none", "top 2"]
+    out = capsys.readouterr().out
+    assert "labels_per_class  method    accuracy" in out and "transfer" in out and "scratch" in out
+
+
+def test_demo_refuses_labels_beyond_the_training_pool(tmp_path, capsys):
+    assert main(["demo", "--output", str(tmp_path / "d"), "--labels-per-class", "500"]) == 2
+    assert "between 1 and 80" in capsys.readouterr().err
