@@ -14,13 +14,17 @@ def test_demo_writes_source_targets_and_the_comparison_table(tmp_path, capsys):
     ])
     assert code == 0
     summary = json.loads((output / "summary.json").read_text())
-    assert [(r["labels_per_class"], r["method"]) for r in summary["rows"]] == [(2, "transfer"), (2, "scratch")]
+    assert [(r["labels_per_class"], r["method"]) for r in summary["rows"]] == [
+        (2, "transfer"), (2, "scratch"), (2, "head only")
+    ]
     assert summary["target_test_images"] == 449  # half of the 898 images of digits 5-9
     assert all(0 <= r["accuracy"] <= 1 for r in summary["rows"])
     assert sorted(os.listdir(output / "source")) == ["backbone.weights.h5", "model.keras", "report.json"]
-    assert sorted(os.listdir(output / "target-2")) == ["scratch.json", "transfer.json"]
-    transfer = json.loads((output / "target-2" / "transfer.json").read_text())
-    assert [s["unfreeze"] for s in transfer["stages"]] == ["none", "top 2"]
+    assert sorted(os.listdir(output / "target-2")) == ["head_only-draw0.json", "scratch-draw0.json", "transfer-draw0.json"]
+    transfer = json.loads((output / "target-2" / "transfer-draw0.json").read_text())
+    head = json.loads((output / "target-2" / "head_only-draw0.json").read_text())
+    assert [s["unfreeze"] for s in transfer["stages"]] == ["all"]
+    assert [s["unfreeze"] for s in head["stages"]] == ["none"]
     out = capsys.readouterr().out
     assert "labels_per_class  method    accuracy" in out and "transfer" in out and "scratch" in out
 
