@@ -17,7 +17,6 @@ import keras
 
 from tfl.backbones import get_backbone_spec
 from tfl.backbones import resolve_image_size
-from tfl.config import Config
 from tfl.data import load_data
 from tfl.evaluate import evaluate_model
 from tfl.evaluate import write_json
@@ -152,4 +151,4 @@ def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto"):
     return ExperimentResult(model=model, data=data, history=history, report=report, output_dir=output_dir)
 
 
-__all__ = ["Config", "ExperimentResult", "prepare_output_dir", "resolved_stages", "run_experiment", "save_model"]
+__all__ = ["ExperimentResult", "prepare_output_dir", "resolved_stages", "run_experiment", "save_model"]

@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-import tensorflow_datasets as tfds
 
 from tests.data import fakes
 from tfl.config import DataConfig
