@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -54,11 +55,20 @@ def test_written_model_reloads_with_its_class_names(trained_run):
     assert model.class_names == ["bright", "dark"]
 
 
-def test_evaluate_uses_every_image_of_a_folder(trained_run, image_folder, capsys, tmp_path):
+def test_evaluate_on_the_training_folder_scores_only_the_runs_held_out_split(trained_run, image_folder, capsys, tmp_path):
     assert main(["evaluate", str(trained_run), str(image_folder), "--output", str(tmp_path / "r.json")]) == 0
     out = capsys.readouterr().out
-    assert "16 examples" in out and "macro-F1" in out
-    assert json.loads((tmp_path / "r.json").read_text())["num_examples"] == 16
+    assert "4 examples" in out and "held-out split" in out and "macro-F1" in out
+    report = json.loads((tmp_path / "r.json").read_text())
+    trained = json.loads((trained_run / "report.json").read_text())
+    assert report["confusion_matrix"] == trained["confusion_matrix"]  # the same images as train's own evaluation
+
+
+def test_evaluate_uses_every_image_of_another_folder(trained_run, image_folder, capsys, tmp_path):
+    other = tmp_path / "test_images"
+    shutil.copytree(image_folder, other)
+    assert main(["evaluate", str(trained_run), str(other), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["num_examples"] == 16
 
 
 def test_predict_prints_top_k_class_names(trained_run, image_folder, capsys):

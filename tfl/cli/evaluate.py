@@ -10,7 +10,9 @@ def add_parser(subparsers):
         help="evaluate a trained model on a folder, tfds:NAME or digits",
         description=(
             "Evaluate a model written by `tfl train`. DATA is a folder of class folders "
-            "(every image is used), tfds:NAME (its test split), or 'digits' (the held-out split)."
+            "(every image is used), tfds:NAME (its test split), or 'digits'. When DATA is the "
+            "source the run trained on, its held-out split is used, as the run's config.yaml "
+            "defines it (seed, split fraction), so training images are never scored."
         ),
     )
     parser.add_argument("model", help="a .keras file, or a run folder holding model.keras")
@@ -33,26 +35,53 @@ def model_path(path):
     return path
 
 
-def evaluation_data(model, args):
-    """(dataset, description) of DATA, labelled in the model's class order."""
+def run_data_config(model_file):
+    """The `DataConfig` of the run that wrote `model_file`, or None."""
+    from tfl.config import Config
+
+    path = os.path.join(os.path.dirname(os.path.abspath(model_file)), "config.yaml")
+    return Config.from_yaml(path).data if os.path.isfile(path) else None
+
+
+def _same_source(data, trained_on):
+    if trained_on is None or trained_on.source is None:
+        return False
+    if data in ("digits",) or data.startswith("tfds:"):
+        return data == trained_on.source
+    return os.path.realpath(data) == os.path.realpath(trained_on.source)
+
+
+def evaluation_data(model, args, trained_on=None):
+    """(dataset, description) of DATA, labelled in the model's class order.
+
+    `trained_on` is the run's `DataConfig`: when DATA is its source, the
+    run's own held-out split is used.
+    """
+    import dataclasses
+
     from tfl.config import DataConfig
     from tfl.data import from_directory_for_evaluation
     from tfl.data import load_data
 
-    if args.data == "digits" or args.data.startswith("tfds:"):
-        config = DataConfig(
-            source=args.data,
-            batch_size=args.batch_size,
-            tfds_data_dir=args.tfds_data_dir,
-            tfds_validation_split=args.tfds_split,
-        )
+    same = _same_source(args.data, trained_on)
+    if same or args.data == "digits" or args.data.startswith("tfds:"):
+        if same:
+            config = dataclasses.replace(trained_on, batch_size=args.batch_size)
+        else:
+            config = DataConfig(
+                source=args.data,
+                batch_size=args.batch_size,
+                tfds_data_dir=args.tfds_data_dir,
+                tfds_validation_split=args.tfds_split,
+            )
         data = load_data(config, model.image_size)
         if list(data.class_names) != list(model.class_names):
             raise ValueError(
                 f"{args.data} has classes {list(data.class_names)}, the model {model.class_names}. "
                 "Evaluate on data with the model's classes."
             )
-        return data.validation, f"{args.data} (held-out split)"
+        held_out = "the run's held-out split" if same else "held-out split"
+        return data.validation, f"{args.data} ({held_out})"
     dataset, _ = from_directory_for_evaluation(
         args.data,
         image_size=model.image_size,
@@ -69,8 +98,9 @@ def run(args):
     from tfl.evaluate import write_json
     from tfl.model import load_model
 
-    model = load_model(model_path(args.model))
-    dataset, description = evaluation_data(model, args)
+    path = model_path(args.model)
+    model = load_model(path)
+    dataset, description = evaluation_data(model, args, run_data_config(path))
     report = evaluate_model(model, dataset, model.class_names, multi_label=model.multi_label)
     report["evaluated_on"] = description
     if args.output:
