@@ -10,11 +10,10 @@ pooled features and on a random network's.
     python bench/transfer_recipes.py [--draws 3] [--labels-per-class 2,5] [--json out.json]
 
 Prints a table (mean accuracy and range over draws) and writes JSON. Takes
-about 20 minutes on 2 CPU cores.
+about 25 minutes on 2 CPU cores.
 """
 
 import argparse
-import json
 import os
 import time
 
