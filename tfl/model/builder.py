@@ -45,7 +45,7 @@ def build_model(config, class_names, *, seed=None):
         class_names,
         backbone_name=spec.name,
         image_size=image_size,
-        pooling=config.pooling,
+        pooling=config.pooling or "avg",
         dropout=config.dropout,
         multi_label=config.multi_label,
         augmentation=dataclasses.asdict(config.augmentation) if config.augmentation.enabled else None,
