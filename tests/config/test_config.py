@@ -61,7 +61,7 @@ def test_yaml_round_trip_is_identical(example, tmp_path):
         pytest.param({"train": {"stages": [{"epochs": 0}]}}, r"train\.stages\[0\]: A stage needs a whole number of epochs >= 1", id="zero-stage-epochs"),
         pytest.param({"train": {"stages": [{"optimizer": "adagrad"}]}}, r"Unknown optimizer 'adagrad'\. Known: adam, adamw, sgd, rmsprop", id="optimizer"),
         pytest.param({"model": {"pooling": "median"}}, r"Unknown pooling 'median'\. Known: avg, max for images, cls, mean, lstm for text", id="pooling"),
-        pytest.param({"task": "image", "model": {"pooling": "mean"}}, r"pooling 'mean' is not an image pooling\. Known for image: avg, max", id="pooling-of-other-task"),
+        pytest.param({"task": "image", "model": {"pooling": "mean"}}, r"pooling 'mean' does not apply to task 'image'\. Known for image: avg, max", id="pooling-of-other-task"),
         pytest.param({"task": "audio"}, r"Unknown task 'audio'\. Known: image, text", id="task"),
         pytest.param({"model": {"sequence_length": 2}}, r"sequence_length counts tokens .* >= 8\. Received: sequence_length=2", id="sequence-length"),
         pytest.param({"data": {"validation_split": 1.5}}, r"validation_split is the held-out fraction, in \(0, 1\)", id="split"),
