@@ -1,4 +1,4 @@
-"""`build_model`: a `ModelConfig` and class names -> an `ImageClassifier`."""
+"""`build_model`: a `ModelConfig` and class names -> an `ImageClassifier` or a `TextClassifier`."""
 
 import dataclasses
 
@@ -7,25 +7,31 @@ import keras
 from tfl.backbones import build_backbone
 from tfl.backbones import get_backbone_spec
 from tfl.backbones import resolve_image_size
+from tfl.backbones.encoders import build_encoder
 from tfl.config import ModelConfig
+from tfl.config.config import DEFAULT_POOLING
+from tfl.config.config import TASKS
 from tfl.model.batchnorm import freeze_batchnorm
 from tfl.model.image_classifier import ImageClassifier
+from tfl.model.text_classifier import TextClassifier
 
 
-def build_model(config, class_names, *, seed=None):
+def build_model(config, class_names, *, task="image", seed=None):
     """Builds a classifier from a `tfl.config.ModelConfig`.
 
-    The backbone gets its weights (ImageNet, a file, or random) and every
-    BatchNormalization layer is frozen (inference mode, statistics kept); the
-    training stages decide what else trains.
+    Images: the backbone gets its weights (ImageNet, a file, or random) and
+    every BatchNormalization layer is frozen (inference mode, statistics
+    kept). Text: the pretrained encoder and its preprocessor are loaded from
+    `config.encoder`. The training stages decide what else trains.
 
     Args:
         config: a `ModelConfig`, or a dict of its fields.
         class_names: the class names, in output order.
+        task: "image" or "text".
         seed: seed of the augmentation layers.
 
     Returns:
-        An `ImageClassifier`.
+        An `ImageClassifier` or a `TextClassifier`.
 
     Examples:
 
@@ -36,6 +42,20 @@ def build_model(config, class_names, *, seed=None):
     """
     if isinstance(config, dict):
         config = ModelConfig(**config)
+    if task not in TASKS:
+        raise ValueError(f"Unknown task {task!r}. Known: {', '.join(TASKS)}.")
+    if task == "text":
+        encoder, preprocessor = build_encoder(config.encoder, config.sequence_length)
+        return TextClassifier(
+            encoder,
+            preprocessor,
+            class_names,
+            encoder_name=config.encoder,
+            pooling=config.pooling or DEFAULT_POOLING["text"],
+            dropout=config.dropout,
+            multi_label=config.multi_label,
+            name="text_classifier",
+        )
     spec = get_backbone_spec(config.backbone)
     image_size = resolve_image_size(spec, config.image_size)
     backbone = build_backbone(spec.name, weights=config.weights, image_size=image_size)
@@ -45,7 +65,7 @@ def build_model(config, class_names, *, seed=None):
         class_names,
         backbone_name=spec.name,
         image_size=image_size,
-        pooling=config.pooling or "avg",
+        pooling=config.pooling or DEFAULT_POOLING["image"],
         dropout=config.dropout,
         multi_label=config.multi_label,
         augmentation=dataclasses.asdict(config.augmentation) if config.augmentation.enabled else None,

@@ -72,7 +72,7 @@ def apply_stage(model, stage):
     """Sets the `trainable` flags of `model` for `stage`; returns a `StagePlan`.
 
     The head always trains. Backbone layers train when their named stage is
-    selected. BatchNorm layers train only in selected stages and only when
+    selected; layers in no stage never train. BatchNorm layers train only in selected stages and only when
     `stage.train_batchnorm`; otherwise they stay frozen in inference mode.
     Compile the model after this call: Keras ignores the change until then.
 
@@ -86,10 +86,15 @@ def apply_stage(model, stage):
     model.trainable = True
     model.backbone.trainable = True
     trained_batchnorm = []
+    in_a_stage = set()
     for name, layers in stages.items():
         for layer in layers:
             train = name in selected
             _set_trainable(layer, train, stage.train_batchnorm, trained_batchnorm)
+            in_a_stage.add(id(layer))
+    for layer in model.backbone.layers:  # e.g. a text encoder's pooler the pooling does not use
+        if id(layer) not in in_a_stage:
+            layer.trainable = False
     for layer in model.head_layers():
         layer.trainable = True
     return StagePlan(

@@ -1,0 +1,165 @@
+"""`TextClassifier`: token ids -> pretrained text encoder -> pooling -> head."""
+
+import keras
+
+from tfl.api_export import tfl_export
+from tfl.backbones.encoders import encoder_stages
+from tfl.model.text_pooling import BidirectionalLSTMPooling
+from tfl.model.text_pooling import FirstTokenPooling
+from tfl.model.text_pooling import MaskedMeanPooling
+
+POOLINGS = ("cls", "mean", "lstm")
+TOKEN_INPUTS = ("token_ids", "segment_ids", "padding_mask")
+
+
+@tfl_export
+class TextClassifier(keras.Model):
+    """A functional text classifier around a KerasHub BERT-family encoder.
+
+    Takes the outputs of the encoder's own preprocessor under the input names
+    `token_ids`, `segment_ids` (BERT and ALBERT only) and `padding_mask`, and
+    returns class probabilities (softmax, or one sigmoid per class when
+    `multi_label`). The preprocessor travels with the model (its vocabulary
+    included, through `.keras` files) as `model.preprocessor`, so raw text can
+    be tokenized exactly as in training.
+
+    Args:
+        encoder: a KerasHub backbone (see `tfl.backbones.build_encoder`).
+        preprocessor: its KerasHub `TextClassifierPreprocessor`.
+        class_names: the names of the classes, in output order.
+        encoder_name: what the encoder was loaded from (preset name or folder),
+            for reports.
+        pooling: "cls" (the encoder's pooled [CLS] output, or the first token
+            for encoders without a pooler), "mean" (masked mean of the token
+            outputs) or "lstm" (a bidirectional LSTM over the token outputs).
+        dropout: dropout rate before the output layer.
+        multi_label: sigmoid outputs (several classes per text) instead of a
+            softmax.
+        lstm_units: units per direction of the "lstm" pooling.
+        **kwargs: passed to `keras.Model` (e.g. `name`).
+
+    Examples:
+
+    >>> encoder, preprocessor = tfl.backbones.build_encoder("all_minilm_l6_v2", 64)
+    >>> model = TextClassifier(encoder, preprocessor, ["negative", "positive"],
+    ...                        encoder_name="all_minilm_l6_v2")
+    >>> model.predict(preprocessor(tf.constant(["What a lovely day"]))).shape
+    (1, 2)
+    """
+
+    def __init__(
+        self,
+        encoder,
+        preprocessor,
+        class_names,
+        encoder_name,
+        pooling="mean",
+        dropout=0.2,
+        multi_label=False,
+        lstm_units=64,
+        **kwargs,
+    ):
+        class_names = [str(name) for name in class_names]
+        if len(class_names) < (1 if multi_label else 2):
+            raise ValueError(
+                "A single-label classifier needs at least 2 classes. "
+                f"Received: class_names={class_names!r}"
+            )
+        if len(set(class_names)) != len(class_names):
+            raise ValueError(f"Class names must be unique. Received: class_names={class_names!r}")
+        if pooling not in POOLINGS:
+            raise ValueError(f"Unknown text pooling {pooling!r}. Known: {', '.join(POOLINGS)}.")
+
+        has_pooler = isinstance(encoder.output, dict) and "pooled_output" in encoder.output
+
+        # === Layers ===
+        self.backbone = encoder
+        self.preprocessor = preprocessor
+        if pooling == "mean":
+            self.pooler = MaskedMeanPooling(name="pooling")
+        elif pooling == "lstm":
+            self.pooler = BidirectionalLSTMPooling(lstm_units, name="pooling")
+        elif has_pooler:
+            self.pooler = keras.layers.Identity(name="pooling")
+        else:
+            self.pooler = FirstTokenPooling(name="pooling")
+        self.head_dropout = keras.layers.Dropout(dropout, name="dropout")
+        self.head = keras.layers.Dense(
+            len(class_names),
+            activation="sigmoid" if multi_label else "softmax",
+            dtype="float32",
+            name="predictions",
+        )
+
+        # === Functional model ===
+        names = [name for name in TOKEN_INPUTS if name in _input_names(encoder)]
+        inputs = {
+            name: keras.Input(shape=(None,), dtype="int32", name=name) for name in names
+        }
+        outputs = encoder(inputs)
+        sequence = outputs["sequence_output"] if isinstance(outputs, dict) else outputs
+        if pooling == "cls":
+            features = self.pooler(outputs["pooled_output"] if has_pooler else sequence)
+        else:
+            features = self.pooler(sequence, inputs["padding_mask"])
+        predictions = self.head(self.head_dropout(features))
+        super().__init__(inputs=inputs, outputs=predictions, **kwargs)
+
+        # === Config ===
+        self.class_names = class_names
+        self.encoder_name = str(encoder_name)
+        self.pooling = pooling
+        self.dropout = dropout
+        self.multi_label = multi_label
+        self.lstm_units = lstm_units
+
+    @property
+    def num_classes(self):
+        return len(self.class_names)
+
+    @property
+    def sequence_length(self):
+        return self.preprocessor.sequence_length
+
+    def stage_layers(self):
+        """The encoder's layers per named stage, from input to output:
+        `embeddings`, `layer_0` ... `layer_{n-1}`, and `pooler` when the
+        pooling uses it ("cls" on BERT and ALBERT)."""
+        stages = encoder_stages(self.backbone)
+        if self.pooling != "cls":
+            stages.pop("pooler", None)  # unused: it stays frozen
+        return stages
+
+    def head_layers(self):
+        """The layers after the encoder: they train in every stage."""
+        return [self.pooler, self.head_dropout, self.head]
+
+    def feature_model(self):
+        """A model from this model's inputs to the pooled features."""
+        return keras.Model(self.inputs, self.pooler.output)
+
+    def get_config(self):
+        return {
+            "encoder": keras.layers.serialize(self.backbone),
+            "preprocessor": keras.layers.serialize(self.preprocessor),
+            "class_names": self.class_names,
+            "encoder_name": self.encoder_name,
+            "pooling": self.pooling,
+            "dropout": self.dropout,
+            "multi_label": self.multi_label,
+            "lstm_units": self.lstm_units,
+            "name": self.name,
+            "trainable": self.trainable,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["encoder"] = keras.layers.deserialize(config["encoder"])
+        config["preprocessor"] = keras.layers.deserialize(config["preprocessor"])
+        return cls(**config)
+
+
+def _input_names(encoder):
+    inputs = encoder.input
+    return set(inputs) if isinstance(inputs, dict) else {"token_ids"}
