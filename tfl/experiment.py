@@ -17,7 +17,10 @@ import keras
 
 from tfl.backbones import get_backbone_spec
 from tfl.backbones import resolve_image_size
+from tfl.backbones.encoders import build_text_preprocessor
+from tfl.data import detect_task
 from tfl.data import load_data
+from tfl.data import load_text_data
 from tfl.evaluate import evaluate_model
 from tfl.evaluate import write_json
 from tfl.model import build_model
@@ -82,13 +85,18 @@ def write_text(path, text):
     os.replace(temporary, path)
 
 
-def resolved_stages(config):
-    """The stages a config runs: its own, or the default plan for its weights."""
-    return config.train.stages or default_stages(config.model.weights, config.train.epochs)
+def resolved_task(config):
+    """The config's task, or the one its data source implies."""
+    return config.task or detect_task(config.data.source)
+
+
+def resolved_stages(config, task="image"):
+    """The stages a config runs: its own, or the default plan for its task and weights."""
+    return config.train.stages or default_stages(config.model.weights, config.train.epochs, task=task)
 
 
 def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto"):
-    """Trains and evaluates the classifier `config` describes.
+    """Trains and evaluates the image or text classifier `config` describes.
 
     Args:
         config: a `tfl.config.Config`.
@@ -111,20 +119,40 @@ def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto"):
     start = time.perf_counter()
     if output_dir is not None:
         prepare_output_dir(output_dir, overwrite)
-    spec = get_backbone_spec(config.model.backbone)
-    image_size = resolve_image_size(spec, config.model.image_size)
-    stages = resolved_stages(config)
-    for stage in stages:  # a stage name the backbone lacks fails now, not after loading data
-        resolve_unfreeze(stage.unfreeze, spec.stage_names)
-    config = config.replace(
-        **{"model.backbone": spec.name, "model.image_size": list(image_size), "train.stages": stages}
-    )
-    keras.utils.set_random_seed(config.data.seed)
-
-    data = load_data(config.data, image_size)
+    task = resolved_task(config)
+    stages = resolved_stages(config, task)
+    if task == "text":
+        config = config.replace(**{"task": task, "train.stages": stages})
+        keras.utils.set_random_seed(config.data.seed)
+        preprocessor = build_text_preprocessor(config.model.encoder, config.model.sequence_length)
+        data = load_text_data(config.data, preprocessor)
+        model_description = {
+            "encoder": config.model.encoder,
+            "sequence_length": config.model.sequence_length,
+            "truncated": data.truncated,
+            "skipped_rows": len(data.skipped_rows),
+        }
+    else:
+        spec = get_backbone_spec(config.model.backbone)
+        image_size = resolve_image_size(spec, config.model.image_size)
+        for stage in stages:  # a stage name the backbone lacks fails now, not after loading data
+            resolve_unfreeze(stage.unfreeze, spec.stage_names)
+        config = config.replace(
+            **{
+                "task": task,
+                "model.backbone": spec.name,
+                "model.image_size": list(image_size),
+                "train.stages": stages,
+            }
+        )
+        keras.utils.set_random_seed(config.data.seed)
+        data = load_data(config.data, image_size)
+        model_description = {"backbone": spec.name, "image_size": list(image_size)}
     if data.multi_label != config.model.multi_label:
         config = config.replace(**{"model.multi_label": data.multi_label})
-    model = build_model(config.model, data.class_names, seed=config.data.seed)
+    model = build_model(config.model, data.class_names, task=task, seed=config.data.seed)
+    for stage in stages:  # text: the encoder's stage names are known once it is built
+        resolve_unfreeze(stage.unfreeze, model.stage_layers())
     history = fit_stages(model, data, stages, verbose=verbose)
     evaluation = evaluate_model(model, data.validation, data.class_names, multi_label=data.multi_label)
 
@@ -132,8 +160,8 @@ def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto"):
     report.update(
         {
             "evaluated_on": "validation",
-            "backbone": spec.name,
-            "image_size": list(image_size),
+            "task": task,
+            **model_description,
             "num_train": data.num_train,
             "num_validation": data.num_validation,
             "stages": history.to_dict()["stages"],
@@ -151,4 +179,11 @@ def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto"):
     return ExperimentResult(model=model, data=data, history=history, report=report, output_dir=output_dir)
 
 
-__all__ = ["ExperimentResult", "prepare_output_dir", "resolved_stages", "run_experiment", "save_model"]
+__all__ = [
+    "ExperimentResult",
+    "prepare_output_dir",
+    "resolved_stages",
+    "resolved_task",
+    "run_experiment",
+    "save_model",
+]

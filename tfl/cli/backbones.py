@@ -1,4 +1,5 @@
-"""`tfl backbones`: the registered backbones, their sizes and named stages."""
+"""`tfl backbones`: the registered image backbones (or, with --text, the text
+encoders), their sizes and named stages."""
 
 import json
 
@@ -6,15 +7,21 @@ import json
 def add_parser(subparsers):
     parser = subparsers.add_parser(
         "backbones",
-        help="list the backbones and their named stages",
-        description="List every backbone tfl can use, with its preprocessing, sizes and named stages.",
+        help="list the backbones and their named stages (--text: the text encoders)",
+        description=(
+            "List every image backbone tfl can use, with its preprocessing, sizes and named "
+            "stages; with --text, the BERT-family text encoders known by name."
+        ),
     )
+    parser.add_argument("--text", action="store_true", help="list the text encoders instead")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(run=run)
     return parser
 
 
 def run(args):
+    if args.text:
+        return _run_text(args)
     from tfl.backbones import list_backbones
 
     rows = list_backbones()
@@ -27,4 +34,22 @@ def run(args):
             f"{row['name']:<22}{row['keras_class']:<20}{row['preprocessing']:<15}{row['default_size']:>5}"
             f"{row['min_size']:>5}{row['feature_dim']:>9}  {', '.join(row['stages'])}"
         )
+    return 0
+
+
+def _run_text(args):
+    from tfl.backbones.encoders import list_encoders
+
+    rows = list_encoders()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'name':<38}{'family':<12}{'params':>13}  description")
+    for row in rows:
+        params = f"{row['params']:,}" if row["params"] else "?"
+        print(f"{row['name']:<38}{row['family']:<12}{params:>13}  {row['description'][:70]}")
+    print(
+        "\nAlso: a local KerasHub preset folder or Hugging Face checkpoint folder. Stages: "
+        "embeddings, layer_0 ... layer_{n-1}, pooler."
+    )
     return 0

@@ -43,9 +43,12 @@ def main(argv=None):
 
 
 def _weights_error():
-    if "tfl.backbones" not in sys.modules:
-        return ()
-    return (sys.modules["tfl.backbones"].WeightsUnavailableError,)
+    errors = ()
+    if "tfl.backbones" in sys.modules:
+        errors += (sys.modules["tfl.backbones"].WeightsUnavailableError,)
+    if "tfl.backbones.encoders" in sys.modules:
+        errors += (sys.modules["tfl.backbones.encoders"].EncoderUnavailableError,)
+    return errors
 
 
 if __name__ == "__main__":

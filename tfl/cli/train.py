@@ -11,14 +11,31 @@ def add_parser(subparsers):
         "train",
         help="train a classifier (feature extraction, then staged fine-tuning)",
         description=(
-            "Train an image classifier on a pretrained backbone and write model.keras, "
-            "report.json and config.yaml to --output. Flags override the config file."
+            "Train an image classifier on a pretrained backbone, or a text classifier on a "
+            "pretrained BERT-family encoder, and write model.keras, report.json and "
+            "config.yaml to --output. Flags override the config file."
         ),
     )
     parser.add_argument("--config", help="YAML config file (see docs/config.md)")
-    parser.add_argument("--data", help="folder of class folders, tfds:NAME, or 'digits'")
-    parser.add_argument("--val-data", help="folder of held-out images (else a split of --data)")
-    parser.add_argument("--backbone", help="backbone name, see `tfl backbones`")
+    parser.add_argument(
+        "--data",
+        help="images: folder of class folders, tfds:NAME, or 'digits'; "
+        "text: a .csv/.tsv/.jsonl file, tfds:NAME, or 'tweets'",
+    )
+    parser.add_argument("--val-data", help="held-out images folder or text file (else a split of --data)")
+    parser.add_argument("--task", choices=("image", "text"), help="default: detected from --data")
+    parser.add_argument("--text-column", help="text: the column holding the text (default: text)")
+    parser.add_argument("--text-pair-column", help="text: a second text column, for sentence pairs")
+    parser.add_argument("--label-column", help="text: the column holding the label (default: label)")
+    parser.add_argument("--label-separator", help="text: splits a label cell into several labels (multi-label)")
+    parser.add_argument("--backbone", help="images: backbone name, see `tfl backbones`")
+    parser.add_argument(
+        "--encoder",
+        help="text: KerasHub preset name, local preset or Hugging Face folder, or "
+        "all_minilm_l6_v2 (the default); see `tfl backbones --text`",
+    )
+    parser.add_argument("--sequence-length", type=arguments.positive_int, help="text: tokens per example")
+    parser.add_argument("--pooling", help="images: avg, max; text: cls, mean, lstm")
     parser.add_argument("--weights", help="imagenet, none, or a weights file (.weights.h5/.h5/.keras)")
     parser.add_argument("--image-size", type=arguments.image_size, help="N or HxW (default: the backbone's)")
     parser.add_argument(
@@ -30,7 +47,9 @@ def add_parser(subparsers):
     parser.add_argument("--batch-size", type=arguments.positive_int)
     parser.add_argument("--seed", type=int)
     parser.add_argument("--augment", type=arguments.augmentation, help="e.g. 'flip,rotation=0.1,zoom=0.1'")
-    parser.add_argument("--skip-bad-files", action="store_true", default=None, help="skip unreadable images")
+    parser.add_argument(
+        "--skip-bad-files", action="store_true", default=None, help="skip unreadable images and bad text rows"
+    )
     parser.add_argument("--output", help="run folder to write (default: runs/BACKBONE-TIMESTAMP)")
     parser.add_argument("--overwrite", action="store_true", help="allow a non-empty --output folder")
     parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="Keras verbosity")
@@ -46,7 +65,15 @@ def config_from_args(args):
     config = Config.from_yaml(args.config) if args.config else Config()
     overrides = {}
     for flag, key in (
+        ("task", "task"),
         ("data", "data.source"),
+        ("text_column", "data.text_column"),
+        ("text_pair_column", "data.text_pair_column"),
+        ("label_column", "data.label_column"),
+        ("label_separator", "data.label_separator"),
+        ("encoder", "model.encoder"),
+        ("sequence_length", "model.sequence_length"),
+        ("pooling", "model.pooling"),
         ("val_data", "data.validation_source"),
         ("batch_size", "data.batch_size"),
         ("seed", "data.seed"),
@@ -70,12 +97,14 @@ def config_from_args(args):
 
 
 def run(args):
-    config = config_from_args(args)
-    output = args.output or os.path.join(
-        "runs", f"{config.model.backbone}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
-    )
     from tfl.experiment import prepare_output_dir
+    from tfl.experiment import resolved_task
     from tfl.experiment import run_experiment
+
+    config = config_from_args(args)
+    task = resolved_task(config)
+    name = config.model.backbone if task == "image" else os.path.basename(config.model.encoder.rstrip("/"))
+    output = args.output or os.path.join("runs", f"{name}-{datetime.datetime.now():%Y%m%d-%H%M%S}")
 
     prepare_output_dir(output, args.overwrite)  # fail before loading anything
     result = run_experiment(config, output, overwrite=True, verbose=args.verbose)

@@ -187,11 +187,13 @@ class TrainConfig:
     """The training plan.
 
     Args:
-        stages: the stages to run, in order. None uses the default plan:
-            with pretrained weights, a head stage on the frozen backbone
-            followed by the top 2 backbone stages at a tenth of the rate;
-            with `weights=None`, one stage that trains the whole network
-            (BatchNorm included, its statistics recomputed afterwards).
+        stages: the stages to run, in order. None uses the default plan.
+            Images with pretrained weights: a head stage on the frozen
+            backbone followed by the top 2 backbone stages at a tenth of the
+            rate; with `weights=None`, one stage that trains the whole network
+            (BatchNorm included, its statistics recomputed afterwards). Text:
+            a head stage on the frozen encoder at 1e-3, then the whole encoder
+            at 5e-5 (AdamW).
         epochs: epochs of each stage of the default plan.
     """
 

@@ -26,15 +26,23 @@ _OPTIMIZERS = {
 }
 
 
-def default_stages(weights, epochs=5):
-    """The default plan for a backbone with `weights`.
+def default_stages(weights="imagenet", epochs=5, task="image"):
+    """The default plan for a task and a backbone with `weights`.
 
-    Pretrained weights: the head on the frozen backbone at 1e-3, then the top
-    2 backbone stages at 1e-4, `epochs` each (BatchNorm frozen throughout).
-    `weights=None`: a head on random features learns little, so one stage
-    trains the whole network at 1e-3, BatchNorm included, with its statistics
-    recomputed at the end.
+    Images with pretrained weights: the head on the frozen backbone at 1e-3,
+    then the top 2 backbone stages at 1e-4, `epochs` each (BatchNorm frozen
+    throughout). Images with `weights=None`: a head on random features learns
+    little, so one stage trains the whole network at 1e-3, BatchNorm
+    included, with its statistics recomputed at the end.
+    Text (`weights` is ignored: encoders come pretrained): the head on the
+    frozen encoder at 1e-3, then the whole encoder at 5e-5 with AdamW, the
+    usual rate for fine-tuning BERT (Devlin et al. 2019 searched 2e-5 to 5e-5).
     """
+    if task == "text":
+        return (
+            Stage(unfreeze="none", epochs=epochs, learning_rate=1e-3),
+            Stage(unfreeze="all", epochs=epochs, learning_rate=5e-5, optimizer="adamw"),
+        )
     if weights is None:
         return (Stage(unfreeze="all", epochs=epochs, learning_rate=1e-3, train_batchnorm=True),)
     return (
@@ -77,7 +85,8 @@ def fit_stages(model, data, stages, *, callbacks=None, verbose="auto"):
 
     Args:
         model: a tfl classifier, e.g. from `tfl.model.build_model`.
-        data: a `tfl.data.ImageData` (it has `train`, `validation`, `num_train`).
+        data: a `tfl.data.ImageData` or `tfl.data.TextData` (it has `train`,
+            `validation`, `num_train`).
         stages: a sequence of `tfl.config.Stage`.
         callbacks: Keras callbacks passed to every `fit`.
         verbose: passed to `fit`; 0 also silences the stage headers.
