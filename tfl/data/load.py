@@ -1,5 +1,7 @@
-"""Entry points from a config and for prediction: `load_data` and `load_images`."""
+"""Entry points from a config and for prediction: `load_data`, `load_text_data`,
+`detect_task` and `load_images`."""
 
+import dataclasses
 import os
 
 import numpy as np
@@ -10,9 +12,14 @@ from tfl.data.digits import load_digits
 from tfl.data.directory import from_directory
 from tfl.data.image_files import describe_bad_files, find_bad_files
 from tfl.data.pipeline import AUTOTUNE, load_image_file, normalize_image_size
-from tfl.data.tfds_source import from_tfds
+from tfl.data.text_arrays import from_texts
+from tfl.data.text_file import TEXT_FILE_EXTENSIONS, from_text_file, is_text_file
+from tfl.data.text_tfds import from_tfds_text, text_features
+from tfl.data.tfds_source import _builder, from_tfds
+from tfl.data.tweets import load_tweets
 
 DIGITS = "digits"
+TWEETS = "tweets"
 TFDS_PREFIX = "tfds:"
 
 
@@ -48,7 +55,7 @@ def load_data(data_config, image_size):
             f"data.validation_source is a folder of held-out images, for folder sources "
             f"only; source is {source!r}. Remove validation_source{instead}."
         )
-    common = dict(image_size=image_size, batch_size=c.batch_size, seed=c.seed, cache=c.cache)
+    common = {"image_size": image_size, "batch_size": c.batch_size, "seed": c.seed, "cache": c.cache}
     if source == DIGITS:
         images, labels = load_digits()
         return from_arrays(
@@ -73,6 +80,143 @@ def load_data(data_config, image_size):
         skip_bad_files=c.skip_bad_files,
         **common,
     )
+
+
+def detect_task(source, *, tfds_data_dir=None):
+    """Tells whether a data source holds images or text.
+
+    Args:
+        source: a `DataConfig.source`: a `.csv`, `.tsv` or `.jsonl` file or
+            `"tweets"` (text); a folder or `"digits"` (images); or
+            `"tfds:NAME"`, text when the data set has a `tfds.features.Text`
+            feature (known without downloading it).
+        tfds_data_dir: `data_dir` for TensorFlow Datasets.
+
+    Returns:
+        "text" or "image".
+
+    Examples:
+
+    >>> detect_task("reviews.csv"), detect_task("tfds:imdb_reviews"), detect_task("digits")
+    ('text', 'text', 'image')
+    """
+    if not source:
+        raise ValueError(f"data.source is not set. {_SOURCES}")
+    source = os.fspath(source)
+    if source in (TWEETS, DIGITS):
+        return "text" if source == TWEETS else "image"
+    if source.startswith(TFDS_PREFIX):
+        import tensorflow_datasets as tfds
+
+        name = source[len(TFDS_PREFIX) :]
+        features = _builder(tfds, name, tfds_data_dir).info.features
+        return "text" if text_features(tfds, features) else "image"
+    if is_text_file(source):
+        return "text"
+    if os.path.isdir(source):
+        return "image"
+    if not os.path.exists(source):
+        raise FileNotFoundError(f"data.source not found: {source}. {_SOURCES}")
+    raise ValueError(
+        f"Cannot tell what data {source} holds: it is a file, but not "
+        f"{', '.join(TEXT_FILE_EXTENSIONS)}. {_SOURCES}"
+    )
+
+
+_SOURCES = (
+    f"Give a folder with one sub-folder of images per class, a "
+    f"{'/'.join(TEXT_FILE_EXTENSIONS)} text file, '{TFDS_PREFIX}NAME' for a TensorFlow "
+    f"Datasets data set, or '{DIGITS}' / '{TWEETS}' for the demo data."
+)
+
+
+def load_text_data(data_config, preprocessor):
+    """Builds the training and held-out text pipelines that a `DataConfig` describes.
+
+    Args:
+        data_config: a `tfl.config.DataConfig`. Its `source` is a `.csv`,
+            `.tsv` or `.jsonl` file (columns `text_column`, `label_column`,
+            `text_pair_column`; `label_separator` for multi-label cells),
+            `"tfds:NAME"` for a TensorFlow Datasets text data set, or
+            `"tweets"` for the demo's tweets. `skip_bad_files` skips bad rows.
+            For TFDS, the default `text_column` ("text") means the data set's
+            only text feature, whatever its name.
+        preprocessor: a KerasHub `TextClassifierPreprocessor`, or None for
+            raw strings.
+
+    Returns:
+        A `TextData`.
+
+    Examples:
+
+    >>> config = DataConfig(source="reviews.csv", text_column="review", label_column="stars")
+    >>> data = load_text_data(config, preprocessor)
+    >>> data.truncated
+    {'train': 3, 'validation': 1}
+    """
+    c = data_config
+    source = c.source
+    if not source:
+        raise ValueError(
+            f"data.source is not set. Give a {'/'.join(TEXT_FILE_EXTENSIONS)} file, "
+            f"'{TFDS_PREFIX}NAME' for a TensorFlow Datasets data set, or '{TWEETS}'."
+        )
+    source = os.fspath(source)
+    is_tfds = source.startswith(TFDS_PREFIX)
+    if c.validation_source is not None and (source == TWEETS or is_tfds):
+        instead = ", and set data.tfds_validation_split" if is_tfds else ""
+        raise ValueError(
+            f"data.validation_source is a held-out text file, for file sources only; source "
+            f"is {source!r}. Remove validation_source{instead}."
+        )
+    if c.label_separator is not None and (source == TWEETS or is_tfds):
+        raise ValueError(
+            f"data.label_separator splits label cells of text files; source is {source!r}. "
+            "Remove label_separator."
+        )
+    common = {
+        "preprocessor": preprocessor,
+        "batch_size": c.batch_size,
+        "seed": c.seed,
+        "cache": c.cache,
+        "skip_bad_rows": c.skip_bad_files,
+    }
+    if source == TWEETS:
+        tweets = load_tweets()
+        return from_texts(
+            tweets.texts, tweets.labels, validation_split=c.validation_split, **common
+        )
+    if is_tfds:
+        default_text_column = _default(c, "text_column")
+        return from_tfds_text(
+            source[len(TFDS_PREFIX) :],
+            text_column=None if c.text_column == default_text_column else c.text_column,
+            text_pair_column=c.text_pair_column,
+            label_column=c.label_column,
+            data_dir=c.tfds_data_dir,
+            train_split=c.tfds_train_split,
+            validation_split=c.tfds_validation_split,
+            **common,
+        )
+    if source == DIGITS or os.path.isdir(source):
+        raise ValueError(
+            f"data.source {source!r} holds images, not text. Set task: image (or leave task "
+            "unset to detect it), or give a text source."
+        )
+    return from_text_file(
+        source,
+        text_column=c.text_column,
+        label_column=c.label_column,
+        text_pair_column=c.text_pair_column,
+        label_separator=c.label_separator,
+        validation_path=c.validation_source,
+        validation_split=c.validation_split,
+        **common,
+    )
+
+
+def _default(config, field):
+    return next(f.default for f in dataclasses.fields(config) if f.name == field)
 
 
 def load_images(paths, image_size):

@@ -1,0 +1,158 @@
+"""From checked-nothing rows to `TextData`: the one path every text source takes.
+
+Bad rows, labels, the held-out split, classes, truncation and the pipelines
+are handled here once, so a CSV file, a data frame and a TFDS data set fail,
+skip, split and count in exactly the same way.
+"""
+
+import logging
+
+import numpy as np
+
+from tfl.data.pipeline import check_batch_size
+from tfl.data.split import check_validation_split, stratified_split
+from tfl.data.text_data import TextData
+from tfl.data.text_labels import encode_labels
+from tfl.data.text_pipeline import (
+    build_text_pipeline,
+    check_preprocessor,
+    count_truncated,
+)
+from tfl.data.text_rows import clean_rows, handle_bad_rows
+
+logger = logging.getLogger("tfl")
+
+
+def build_text_data(
+    train,
+    held_out=None,
+    *,
+    preprocessor,
+    class_names=None,
+    validation_split=0.2,
+    batch_size=32,
+    seed=1337,
+    cache=True,
+    skip_bad_rows=False,
+):
+    """Checks, labels, splits and tokenizes rows into a `TextData`.
+
+    Args:
+        train: the training `TextRows`.
+        held_out: the held-out `TextRows`, or None to hold out
+            `validation_split` of each class of `train` (stratified, seeded;
+            multi-label rows by their first class).
+        preprocessor: a KerasHub `TextClassifierPreprocessor`, or None for
+            raw strings.
+        class_names: the class names, or None to take them from the labels.
+        validation_split: fraction of each class held out without `held_out`.
+        batch_size: examples per batch.
+        seed: seed of the split and of the shuffle.
+        cache: keep the tokenized examples in memory.
+        skip_bad_rows: skip (and log) bad rows instead of raising an error.
+
+    Returns:
+        A `TextData`.
+    """
+    sequence_length = check_preprocessor(preprocessor)
+    check_batch_size(batch_size)
+    if held_out is None:
+        check_validation_split(validation_split)
+    groups = [rows for rows in (train, held_out) if rows is not None]
+    if held_out is not None and (train.pairs is None) != (held_out.pairs is None):
+        with_pairs, without = (train, held_out) if train.pairs is not None else (held_out, train)
+        raise ValueError(
+            f"{with_pairs.source} has text pairs but {without.source} has single texts. "
+            "Give both the second text, or neither."
+        )
+    for rows in groups:
+        if not len(rows) and not rows.bad:
+            raise ValueError(f"{rows.source} holds no rows. Give at least one text per class.")
+    cleaned = [clean_rows(rows) for rows in groups]
+    bad = [d for _, descriptions in cleaned for d in descriptions]
+    num_rows = sum(len(rows) + len(rows.bad) for rows in groups)
+    skipped = handle_bad_rows(bad, num_rows, " and ".join(r.source for r in groups), skip_bad_rows)
+    for rows, (good, _) in zip(groups, cleaned):
+        if not len(good):
+            raise ValueError(
+                f"No usable row is left in {rows.source}: all {len(rows) + len(rows.bad)} "
+                "are bad. Check the columns and the file's content."
+            )
+    train = cleaned[0][0]
+    held_out = cleaned[1][0] if held_out is not None else None
+    y_train, y_held_out, class_names, multi_label = encode_labels(train, held_out, class_names)
+    if held_out is None:
+        keys = _first_class(y_train) if multi_label else y_train
+        train_index, held_out_index = stratified_split(keys, validation_split, seed)
+        if not len(held_out_index):
+            raise ValueError(
+                f"No row is left for validation in {train.source}: every class has a single "
+                "row. Add rows, or give held-out data (validation_data, validation_path)."
+            )
+        held_out, y_held_out = train.take(held_out_index), y_train[held_out_index]
+        train, y_train = train.take(train_index), y_train[train_index]
+    _warn_classes_without_training_rows(y_train, class_names, multi_label)
+
+    truncated = None
+    if preprocessor is not None:
+        counts = {
+            "train": count_truncated(train.texts, train.pairs, preprocessor),
+            "validation": count_truncated(held_out.texts, held_out.pairs, preprocessor),
+        }
+        if None not in counts.values():
+            truncated = counts
+            _warn_truncated(truncated, len(train), len(held_out), sequence_length)
+
+    def pipeline(rows, labels, shuffle):
+        return build_text_pipeline(
+            rows.texts,
+            rows.pairs,
+            labels,
+            preprocessor,
+            batch_size=batch_size,
+            seed=seed,
+            cache=cache,
+            shuffle=shuffle,
+        )
+
+    return TextData(
+        train=pipeline(train, y_train, shuffle=True),
+        validation=pipeline(held_out, y_held_out, shuffle=False),
+        class_names=class_names,
+        num_train=len(train),
+        num_validation=len(held_out),
+        multi_label=multi_label,
+        validation_labels=y_held_out,
+        sequence_length=sequence_length,
+        text_pairs=train.pairs is not None,
+        truncated=truncated,
+        skipped_rows=skipped,
+    )
+
+
+def _first_class(multi_hot):
+    """The first positive class of each multi-hot row, or -1 for a row of zeros."""
+    return np.where(multi_hot.any(axis=1), multi_hot.argmax(axis=1), -1)
+
+
+def _warn_classes_without_training_rows(y_train, class_names, multi_label):
+    trained = y_train.any(axis=0) if multi_label else np.isin(np.arange(len(class_names)), y_train)
+    if not trained.all():
+        names = ", ".join(repr(class_names[c]) for c in np.flatnonzero(~trained))
+        logger.warning(
+            "No training row has class %s; the model will not learn to predict it.", names
+        )
+
+
+def _warn_truncated(truncated, num_train, num_validation, sequence_length):
+    if not any(truncated.values()):
+        return
+    logger.warning(
+        "%d of %d training and %d of %d validation texts are longer than sequence_length=%d "
+        "tokens and were cut to fit; raise model.sequence_length to keep more of them.",
+        truncated["train"],
+        num_train,
+        truncated["validation"],
+        num_validation,
+        sequence_length,
+    )

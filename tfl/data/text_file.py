@@ -1,0 +1,248 @@
+"""Text classification data in a file: CSV, TSV (with a header row) or JSON Lines.
+
+Files are read as bytes and decoded per row, so a row that is not UTF-8 is
+named (or skipped) instead of failing the whole file.
+"""
+
+import csv
+import io
+import json
+import os
+
+from tfl.data.text_build import build_text_data
+from tfl.data.text_labels import split_labels
+from tfl.data.text_rows import TextRows, check_columns, utf8_problem
+
+TEXT_FILE_EXTENSIONS = (".csv", ".tsv", ".jsonl")
+
+
+def from_text_file(
+    path,
+    text_column="text",
+    label_column="label",
+    text_pair_column=None,
+    label_separator=None,
+    validation_path=None,
+    *,
+    class_names=None,
+    preprocessor=None,
+    validation_split=0.2,
+    batch_size=32,
+    seed=1337,
+    cache=True,
+    skip_bad_rows=False,
+):
+    """Builds text pipelines from a `.csv`, `.tsv` or `.jsonl` file.
+
+    A `.csv` file is comma-separated with a header row and standard quoting
+    ("a, b" in double quotes; a quote doubled inside). A `.tsv` file is
+    tab-separated with a header row and no quoting (tabs and line breaks
+    cannot occur in a cell). A `.jsonl` file holds one JSON object per line;
+    a list as label makes the data multi-label. Blank lines are ignored; a
+    leading UTF-8 byte order mark is dropped. Messages name rows by line
+    ("data.csv line 7: empty text").
+
+    Args:
+        path: the file.
+        text_column: the column (header name or JSON key) holding the text.
+        label_column: the column holding the label: a class name, or a whole
+            number (a CSV cell "3" is the class "3").
+        text_pair_column: an optional column holding a second text, for
+            sentence-pair tasks.
+        label_separator: splits a label cell at this separator (e.g. "|"),
+            which makes the data multi-label: "sports|politics".
+        validation_path: an optional held-out file with the same columns.
+            Without it, `validation_split` of each class is held out.
+        class_names: the class names, in the model's output order; labels must
+            be among them. Defaults to the sorted labels (numerically sorted
+            when all are whole numbers).
+        preprocessor: a KerasHub `TextClassifierPreprocessor`, or None for
+            raw strings.
+        validation_split: fraction of each class held out (stratified, seeded).
+        batch_size: examples per batch.
+        seed: seed of the split and of the shuffle.
+        cache: keep the tokenized examples in memory.
+        skip_bad_rows: skip bad rows (empty text, missing label, wrong number
+            of fields, not UTF-8, not JSON), counted in `skipped_rows` and
+            logged, instead of raising an error naming them.
+
+    Returns:
+        A `TextData`.
+
+    Examples:
+
+    >>> data = from_text_file("reviews.csv", text_column="review", label_column="stars")
+    >>> data.class_names
+    ('1', '2', '3', '4', '5')
+    """
+    columns = {
+        "text_column": text_column,
+        "label_column": label_column,
+        "text_pair_column": text_pair_column,
+    }
+    train = read_text_file(path, columns, label_separator, "path")
+    held_out = None
+    if validation_path is not None:
+        held_out = read_text_file(validation_path, columns, label_separator, "validation_path")
+    return build_text_data(
+        train,
+        held_out,
+        preprocessor=preprocessor,
+        class_names=class_names,
+        validation_split=validation_split,
+        batch_size=batch_size,
+        seed=seed,
+        cache=cache,
+        skip_bad_rows=skip_bad_rows,
+    )
+
+
+def is_text_file(path):
+    """True if `path` ends in .csv, .tsv or .jsonl (any case)."""
+    return os.fspath(path).lower().endswith(TEXT_FILE_EXTENSIONS)
+
+
+def read_text_file(path, columns, label_separator, argument):
+    """Reads the wanted columns of a text file into `TextRows`.
+
+    Args:
+        path: a `.csv`, `.tsv` or `.jsonl` file.
+        columns: `{"text_column": ..., "label_column": ...,
+            "text_pair_column": ... or None}`.
+        label_separator: splits label cells into lists, or None.
+        argument: the argument that named the file, for messages.
+
+    Returns:
+        A `TextRows` whose `bad` holds the rows that could not be read.
+    """
+    name = os.fspath(path)
+    if not os.path.exists(name):
+        raise FileNotFoundError(f"Text file not found: {name}. Check {argument}={name!r}.")
+    if os.path.isdir(name):
+        raise ValueError(
+            f"{argument}={name!r} is a folder; text data is one {', '.join(TEXT_FILE_EXTENSIONS)} "
+            "file. (A folder of class folders is image data.)"
+        )
+    if not is_text_file(name):
+        raise ValueError(
+            f"Unknown text file type: {name}. Known: {', '.join(TEXT_FILE_EXTENSIONS)} "
+            "(a .json file of one object per line is .jsonl). Rename or convert the file."
+        )
+    with open(name, "rb") as f:
+        data = f.read()
+    if name.lower().endswith(".jsonl"):
+        header, records, bad = _read_jsonl(data, name)
+        check_columns(header, columns, name)
+
+        def column(key):
+            return [record.get(key) for _, record in records]
+
+    else:
+        tsv = name.lower().endswith(".tsv")
+        header, records, bad = read_delimited(
+            data, name, "\t" if tsv else ",", csv.QUOTE_NONE if tsv else csv.QUOTE_MINIMAL
+        )
+        check_columns(header, columns, name)
+
+        def column(key):
+            i = header.index(key)
+            return [fields[i] for _, fields in records]
+
+    pair_column = columns.get("text_pair_column")
+    return TextRows(
+        source=name,
+        texts=column(columns["text_column"]),
+        labels=split_labels(column(columns["label_column"]), label_separator),
+        pairs=None if pair_column is None else column(pair_column),
+        place=f"{name} line {{}}",
+        numbers=[line for line, _ in records],
+        bad=tuple(bad),
+    )
+
+
+def read_delimited(data, name, delimiter=",", quoting=csv.QUOTE_MINIMAL):
+    """Parses CSV or TSV bytes with a header row, keeping undecodable bytes.
+
+    The bytes are decoded with `errors="surrogateescape"`, so that a cell that
+    is not UTF-8 can be found later (`utf8_problem`) and its row named, instead
+    of failing the whole file.
+
+    Args:
+        data: the file's bytes.
+        name: the file, for messages.
+        delimiter: "," or "\\t".
+        quoting: `csv.QUOTE_MINIMAL` (CSV) or `csv.QUOTE_NONE` (TSV).
+
+    Returns:
+        `(header, records, bad)`: the stripped column names, a list of
+        `(line, fields)` with one field per column, and descriptions of rows
+        with another number of fields.
+    """
+    text = data.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting)
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise ValueError(f"{name} is empty. It needs a header row, e.g. text,label.")
+        header = [h.strip() for h in header]
+        problem = next(filter(None, map(utf8_problem, header)), None)
+        if problem:
+            raise ValueError(f"The header row of {name} is {problem}. Save the file as UTF-8.")
+        duplicates = sorted({h for h in header if header.count(h) > 1})
+        if duplicates:
+            raise ValueError(
+                f"The header row of {name} repeats {', '.join(map(repr, duplicates))}. "
+                "Give every column its own name."
+            )
+        records, bad = [], []
+        line = reader.line_num + 1
+        for fields in reader:
+            if fields and not (len(fields) == 1 and not fields[0].strip() and len(header) > 1):
+                if len(fields) == len(header):
+                    records.append((line, fields))
+                else:
+                    bad.append(
+                        f"{name} line {line}: {len(fields)} fields, the header has "
+                        f"{len(header)}{_field_hint(delimiter)}"
+                    )
+            line = reader.line_num + 1
+    except csv.Error as e:
+        raise ValueError(
+            f"{name} line {reader.line_num}: cannot be read as "
+            f"{'TSV' if delimiter == chr(9) else 'CSV'} ({e})."
+        ) from None
+    return header, records, bad
+
+
+def _field_hint(delimiter):
+    if delimiter == ",":
+        return " (quote a text that holds commas: \"a, b\")"
+    return " (a tab inside a text?)"
+
+
+def _read_jsonl(data, name):
+    """Returns `(keys, records, bad)`: all keys seen, `(line, object)` pairs, bad lines."""
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    keys, records, bad = {}, [], []
+    for line, raw in enumerate(data.split(b"\n"), start=1):
+        if not raw.strip():
+            continue
+        try:
+            value = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError as e:
+            bad.append(f"{name} line {line}: not UTF-8 (byte 0x{raw[e.start]:02x} at position {e.start})")
+            continue
+        except json.JSONDecodeError as e:
+            bad.append(f"{name} line {line}: not valid JSON ({e.msg} at column {e.colno})")
+            continue
+        if not isinstance(value, dict):
+            bad.append(f"{name} line {line}: a JSON {type(value).__name__}, not an object {{...}}")
+            continue
+        keys.update(dict.fromkeys(value))
+        records.append((line, value))
+    if not records and not bad:
+        raise ValueError(
+            f"{name} holds no rows. Give one JSON object per line, e.g. "
+            '{"text": "a fine film", "label": "pos"}'
+        )
+    return list(keys), records, bad

@@ -1,0 +1,136 @@
+"""The shared tail of every text source: tokenize, cache, shuffle, batch, prefetch.
+
+The preprocessor is a KerasHub `TextClassifierPreprocessor` passed in by the
+caller (tfl.data never imports KerasHub). Only this much of it is used:
+
+- `preprocessor(texts)` -> `{"token_ids", "segment_ids", "padding_mask"}`,
+  each `[B, sequence_length]`, for a `tf.string` batch `[B]`;
+- `preprocessor(x=(first, second))` for pairs (a bare tuple would be read as
+  `(x, y)`);
+- `preprocessor.sequence_length`;
+- `preprocessor.tokenizer(texts)` -> ragged token ids, to count truncation.
+"""
+
+import numbers
+
+import numpy as np
+import tensorflow as tf
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+# Texts are tokenized in batches of this many; the batches are split again
+# before the shuffle, so it does not change what a training batch holds.
+TOKENIZE_BATCH = 256
+
+# Special tokens a BERT-style preprocessor adds: [CLS] t [SEP], [CLS] a [SEP] b [SEP].
+_SPECIAL_TOKENS = {False: 2, True: 3}
+
+
+def check_preprocessor(preprocessor):
+    """Returns the preprocessor's `sequence_length`, or None for no preprocessor."""
+    if preprocessor is None:
+        return None
+    length = getattr(preprocessor, "sequence_length", None)
+    if not callable(preprocessor) or not isinstance(length, numbers.Integral) or length < 1:
+        raise TypeError(
+            "preprocessor is a KerasHub TextClassifierPreprocessor (callable, with an int "
+            "sequence_length), e.g. keras_hub.models.TextClassifierPreprocessor.from_preset("
+            "PRESET, sequence_length=128), or None for raw strings. Received: "
+            f"{type(preprocessor).__name__} with sequence_length={length!r}"
+        )
+    return int(length)
+
+
+def _tokenize(preprocessor, texts, pairs=None):
+    if pairs is None:
+        return preprocessor(texts)
+    return preprocessor(x=(texts, pairs))
+
+
+def build_text_pipeline(texts, pairs, labels, preprocessor, *, batch_size, seed, cache, shuffle):
+    """Turns texts and labels into batches of `(inputs, labels)`.
+
+    Args:
+        texts: a list of N str.
+        pairs: the second texts (a list of N str), or None.
+        labels: int32 `[N]` or float32 `[N, C]` numpy labels.
+        preprocessor: tokenizes a batch of strings (see the module doc), or
+            None to keep the strings: `{"text": tf.string [B]}` (and
+            `"text_pair"`).
+        batch_size: examples per batch (the last batch may be smaller).
+        seed: the shuffle seed.
+        cache: keep the tokenized examples in memory after the first pass.
+        shuffle: shuffle, with a new order each epoch (training data only).
+
+    Returns:
+        A batched, prefetched `tf.data.Dataset`.
+
+    Examples:
+
+    >>> ds = build_text_pipeline(["a cat", "a dog"], None, np.array([0, 1], np.int32),
+    ...     None, batch_size=2, seed=1, cache=True, shuffle=False)
+    >>> next(iter(ds))[0]["text"].numpy()
+    array([b'a cat', b'a dog'], dtype=object)
+    """
+    columns = {"text": tf.constant(texts, tf.string)}
+    if pairs is not None:
+        columns["text_pair"] = tf.constant(pairs, tf.string)
+    dataset = tf.data.Dataset.from_tensor_slices((columns, labels))
+    buffer = max(1, len(texts))
+
+    def shuffled(ds):
+        return ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+
+    if preprocessor is None:
+        if shuffle:
+            dataset = shuffled(dataset)
+        return dataset.batch(batch_size).prefetch(AUTOTUNE)
+    # Without a cache, shuffle the cheap strings before tokenizing; with one,
+    # after it, or every epoch would replay the first order.
+    if shuffle and not cache:
+        dataset = shuffled(dataset)
+    dataset = dataset.batch(TOKENIZE_BATCH).map(
+        lambda x, y: (_tokenize(preprocessor, x["text"], x.get("text_pair")), y),
+        num_parallel_calls=AUTOTUNE,
+    )
+    dataset = dataset.unbatch()
+    if cache:
+        dataset = dataset.cache()
+        if shuffle:
+            dataset = shuffled(dataset)
+    return dataset.batch(batch_size).prefetch(AUTOTUNE)
+
+
+def count_truncated(texts, pairs, preprocessor):
+    """How many texts (or pairs) have more tokens than fit in `sequence_length`.
+
+    A single text is cut when its token count exceeds `sequence_length - 2`
+    ([CLS] and [SEP]); a pair when the sum exceeds `sequence_length - 3`.
+
+    Args:
+        texts: a list of str.
+        pairs: the second texts, or None.
+        preprocessor: the preprocessor, with a `tokenizer` and a `sequence_length`.
+
+    Returns:
+        The count, or None when it cannot be known (no preprocessor, or a
+        tokenizer that does not return ragged token ids).
+    """
+    tokenizer = getattr(preprocessor, "tokenizer", None)
+    if tokenizer is None or not texts:
+        return None if tokenizer is None else 0
+    limit = preprocessor.sequence_length - _SPECIAL_TOKENS[pairs is not None]
+    ragged = []
+
+    def lengths(*columns):
+        ids = [tokenizer(c) for c in columns]
+        if not all(isinstance(i, tf.RaggedTensor) for i in ids):
+            ragged.append(False)
+            return tf.zeros_like(columns[0], tf.int64)
+        return tf.add_n([i.row_lengths() for i in ids])
+
+    columns = (texts,) if pairs is None else (texts, pairs)
+    dataset = tf.data.Dataset.from_tensor_slices(tuple(tf.constant(c, tf.string) for c in columns))
+    dataset = dataset.batch(TOKENIZE_BATCH).map(lengths, num_parallel_calls=AUTOTUNE)
+    count = sum(int(np.sum(n > limit)) for n in dataset.as_numpy_iterator())
+    return None if ragged else count

@@ -1,0 +1,155 @@
+"""Text classification data sets from TensorFlow Datasets (TFDS), e.g. imdb_reviews.
+
+Finding, preparing (with the fast offline failure) and split checking are
+shared with the image source in `tfds_source`.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from tfl.data import tfds_source
+from tfl.data.pipeline import check_batch_size
+from tfl.data.text_build import build_text_data
+from tfl.data.text_pipeline import check_preprocessor
+from tfl.data.text_rows import TextRows
+
+_READ_BATCH = 4096
+
+
+def from_tfds_text(
+    name,
+    *,
+    preprocessor=None,
+    text_column=None,
+    text_pair_column=None,
+    label_column="label",
+    data_dir=None,
+    train_split="train",
+    validation_split="test",
+    batch_size=32,
+    seed=1337,
+    cache=True,
+    skip_bad_rows=False,
+):
+    """Builds text pipelines from a TensorFlow Datasets text data set.
+
+    The data set is read from `data_dir`; if it is not prepared there, TFDS is
+    asked to download and prepare it, which needs network access (offline,
+    this fails at once with the `tfds build` command to run elsewhere). The
+    texts of both splits are read into memory and checked like any other
+    text source.
+
+    Args:
+        name: the TFDS name, optionally with a config and version, e.g.
+            "imdb_reviews", "ag_news_subset" or "glue/mrpc".
+        preprocessor: a KerasHub `TextClassifierPreprocessor`, or None for
+            raw strings.
+        text_column: the text feature (a `tfds.features.Text`). None uses the
+            data set's only text feature (besides `text_pair_column`); a data
+            set with several, such as ag_news_subset (title, description),
+            needs it named.
+        text_pair_column: an optional second text feature, for sentence pairs
+            (e.g. "sentence2" of glue/mrpc).
+        label_column: the label feature (a `tfds.features.ClassLabel`); its
+            names are the class names.
+        data_dir: the TFDS data folder; None uses TFDS' default
+            (~/tensorflow_datasets).
+        train_split: the split to train on; slicing works, e.g. "train[:80%]".
+        validation_split: the held-out split, e.g. "test" or "train[80%:]".
+        batch_size: examples per batch.
+        seed: seed of the shuffle.
+        cache: keep the tokenized examples in memory.
+        skip_bad_rows: skip examples with empty text (counted and logged)
+            instead of raising an error naming them.
+
+    Returns:
+        A `TextData`.
+
+    Examples:
+
+    >>> data = from_tfds_text("ag_news_subset", text_column="description")
+    >>> data.class_names
+    ('World', 'Sports', 'Business', 'Sci/Tech')
+    """
+    import tensorflow_datasets as tfds
+
+    check_preprocessor(preprocessor)
+    check_batch_size(batch_size)
+    builder = tfds_source._builder(tfds, name, data_dir)
+    features = builder.info.features
+    text_column = _check_features(
+        tfds, features, name, text_column, text_pair_column, label_column
+    )
+    tfds_source._prepare(builder, name, data_dir)
+    for argument, split in (("train_split", train_split), ("validation_split", validation_split)):
+        tfds_source._check_split(builder, name, argument, split)
+    keys = [k for k in (text_column, text_pair_column, label_column) if k is not None]
+
+    def read(split):
+        examples = builder.as_dataset(split=split, shuffle_files=False)
+        columns = examples.map(
+            lambda ex: tuple(ex[k] for k in keys), num_parallel_calls=tf.data.AUTOTUNE
+        )
+        batches = list(columns.batch(_READ_BATCH).as_numpy_iterator())
+        values = [
+            np.concatenate([b[i] for b in batches]).tolist() if batches else [] for i in range(len(keys))
+        ]
+        return TextRows(
+            source=f"{name} {split}",
+            texts=values[0],
+            labels=values[-1],
+            pairs=values[1] if text_pair_column is not None else None,
+            place=f"{name} {split} example {{}}",
+        )
+
+    return build_text_data(
+        read(train_split),
+        read(validation_split),
+        preprocessor=preprocessor,
+        class_names=tuple(features[label_column].names),
+        batch_size=batch_size,
+        seed=seed,
+        cache=cache,
+        skip_bad_rows=skip_bad_rows,
+    )
+
+
+def text_features(tfds, features):
+    """The names of the top-level `tfds.features.Text` features."""
+    return [k for k, f in features.items() if isinstance(f, tfds.features.Text)]
+
+
+def _check_features(tfds, features, name, text_column, text_pair_column, label_column):
+    """Checks the feature names and kinds; returns the text feature to read."""
+    keys = ", ".join(features.keys())
+    texts = text_features(tfds, features)
+    if text_column is None:
+        candidates = [k for k in texts if k != text_pair_column]
+        if len(candidates) != 1:
+            found = f"text features {', '.join(candidates)}" if candidates else "no text feature"
+            image = " It looks like image data: use from_tfds." if not texts else ""
+            raise ValueError(
+                f"TFDS data set {name!r} has {found} (its features: {keys}).{image} "
+                "Pass text_column= the feature to classify (data.text_column in a config), "
+                "and text_pair_column= a second one for sentence pairs."
+            )
+        text_column = candidates[0]
+    for argument, key, kind in (
+        ("text_column", text_column, tfds.features.Text),
+        ("text_pair_column", text_pair_column, tfds.features.Text),
+        ("label_column", label_column, tfds.features.ClassLabel),
+    ):
+        if key is None:
+            continue
+        if key not in features:
+            raise ValueError(
+                f"TFDS data set {name!r} has no feature {key!r}. Its features: {keys}. "
+                f"Pass {argument}=..."
+            )
+        if not isinstance(features[key], kind):
+            raise TypeError(
+                f"Feature {key!r} of TFDS data set {name!r} is a {type(features[key]).__name__}, "
+                f"not a {kind.__name__}. Pass {argument}= one of: "
+                f"{', '.join(k for k, f in features.items() if isinstance(f, kind)) or 'none'}."
+            )
+    return text_column
