@@ -9,11 +9,12 @@ from tfl.cli.main import main
 
 @pytest.mark.slow
 def test_demo_writes_source_targets_and_the_comparison_table(tmp_path, capsys):
-    output = tmp_path / "demo"
     code = main([
-        "demo", "--output", str(output), "--labels-per-class", "2", "--source-epochs", "1", "--steps", "3",
+        "demo", "--part", "image", "--output", str(tmp_path / "demo"), "--labels-per-class", "2",
+        "--source-epochs", "1", "--steps", "3",
     ])
     assert code == 0
+    output = tmp_path / "demo" / "image"
     summary = json.loads((output / "summary.json").read_text())
     assert [(r["labels_per_class"], r["method"]) for r in summary["rows"]] == [
         (2, "transfer"), (2, "scratch"), (2, "head only")
@@ -34,3 +35,30 @@ def test_demo_writes_source_targets_and_the_comparison_table(tmp_path, capsys):
 def test_demo_refuses_labels_beyond_the_training_pool(tmp_path, capsys):
     assert main(["demo", "--output", str(tmp_path / "d"), "--labels-per-class", "500"]) == 2
     assert "between 1 and 80" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_text_demo_compares_minilm_transfer_with_scratch(tmp_path):
+    from tfl.demo import TextDemoSettings
+    from tfl.demo import run_text_demo
+
+    settings = TextDemoSettings(
+        labels_per_class=(4,), pool_per_class=12, test_per_class=20, head_steps=20,
+        fine_tune_steps=2, fine_tune_epochs=1, scratch_steps=5,
+    )
+    lines = []
+    summary = run_text_demo(str(tmp_path / "text"), settings, log=lines.append)
+    assert [(r["labels_per_class"], r["method"]) for r in summary["rows"]] == [
+        (4, "transfer, fine-tuned"), (4, "transfer, head only"), (4, "scratch"),
+        ("all", "transfer, fine-tuned"), ("all", "transfer, head only"), ("all", "scratch"),
+    ]
+    assert summary["test_tweets"] == 60 and summary["pool_tweets"] == 36
+    assert summary["inference_sentences_per_second"] > 0 and summary["training_sentences_per_second"] > 0
+    assert sorted(os.listdir(tmp_path / "text" / "labels-4")) == [
+        "scratch.json", "transfer-fine-tuned.json", "transfer-head_only.json"
+    ]
+    report = json.loads((tmp_path / "text" / "labels-all" / "transfer-head_only.json").read_text())
+    assert report["num_examples"] == 60 and report["class_names"] == ["negative", "neutral", "positive"]
+    table = "\n".join(lines)
+    assert re.search(r"^all\s+transfer, fine-tuned\s+0\.\d{4}", table, re.M)
+    assert "sentences/s inference" in table
