@@ -16,7 +16,8 @@ from tfl.data.text_labels import encode_labels
 from tfl.data.text_pipeline import (
     build_text_pipeline,
     check_preprocessor,
-    count_truncated,
+    token_counts,
+    truncation_limit,
 )
 from tfl.data.text_rows import clean_rows, handle_bad_rows
 
@@ -81,6 +82,12 @@ def build_text_data(
     train = cleaned[0][0]
     held_out = cleaned[1][0] if held_out is not None else None
     y_train, y_held_out, class_names, multi_label = encode_labels(train, held_out, class_names)
+    # Tokens are counted once, over all rows, before any split.
+    counts = None
+    if preprocessor is not None:
+        groups = [train] if held_out is None else [train, held_out]
+        pairs = None if train.pairs is None else [p for rows in groups for p in rows.pairs]
+        counts = token_counts([t for rows in groups for t in rows.texts], pairs, preprocessor)
     if held_out is None:
         keys = _first_class(y_train) if multi_label else y_train
         train_index, held_out_index = stratified_split(keys, validation_split, seed)
@@ -91,17 +98,19 @@ def build_text_data(
             )
         held_out, y_held_out = train.take(held_out_index), y_train[held_out_index]
         train, y_train = train.take(train_index), y_train[train_index]
+    else:
+        train_index = np.arange(len(train))
+        held_out_index = np.arange(len(train), len(train) + len(held_out))
     _warn_classes_without_training_rows(y_train, class_names, multi_label)
 
     truncated = None
-    if preprocessor is not None:
-        counts = {
-            "train": count_truncated(train.texts, train.pairs, preprocessor),
-            "validation": count_truncated(held_out.texts, held_out.pairs, preprocessor),
+    if counts is not None:
+        limit = truncation_limit(preprocessor, train.pairs is not None)
+        truncated = {
+            "train": int(np.sum(counts[train_index] > limit)),
+            "validation": int(np.sum(counts[held_out_index] > limit)),
         }
-        if None not in counts.values():
-            truncated = counts
-            _warn_truncated(truncated, len(train), len(held_out), sequence_length)
+        _warn_truncated(truncated, len(train), len(held_out), sequence_length)
 
     def pipeline(rows, labels, shuffle):
         return build_text_pipeline(

@@ -5,6 +5,7 @@ floats such as 2.0 from a pandas column with gaps); a list of labels per row
 (multi-label); or a 2-D 0/1 numpy array (multi-hot, multi-label).
 """
 
+import math
 import re
 
 import numpy as np
@@ -123,7 +124,7 @@ def _kind(groups, values):
             for x in v if isinstance(v, list) else [v]:
                 if isinstance(x, str):
                     kinds.setdefault("str", (rows, i, x))
-                elif isinstance(x, int) or isinstance(x, float) and x == int(x):
+                elif isinstance(x, int) or isinstance(x, float) and math.isfinite(x) and x == int(x):
                     kinds.setdefault("int", (rows, i, x))
                 else:
                     raise ValueError(

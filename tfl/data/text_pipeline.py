@@ -101,25 +101,23 @@ def build_text_pipeline(texts, pairs, labels, preprocessor, *, batch_size, seed,
     return dataset.batch(batch_size).prefetch(AUTOTUNE)
 
 
-def count_truncated(texts, pairs, preprocessor):
-    """How many texts (or pairs) have more tokens than fit in `sequence_length`.
-
-    A single text is cut when its token count exceeds `sequence_length - 2`
-    ([CLS] and [SEP]); a pair when the sum exceeds `sequence_length - 3`.
+def token_counts(texts, pairs, preprocessor):
+    """The number of tokens of each text (or pair), without special tokens.
 
     Args:
         texts: a list of str.
-        pairs: the second texts, or None.
-        preprocessor: the preprocessor, with a `tokenizer` and a `sequence_length`.
+        pairs: the second texts, or None; a pair counts the tokens of both.
+        preprocessor: the preprocessor; its `tokenizer` does the counting.
 
     Returns:
-        The count, or None when it cannot be known (no preprocessor, or a
-        tokenizer that does not return ragged token ids).
+        An int64 array `[N]`, or None when it cannot be known (no tokenizer,
+        or one that does not return ragged token ids).
     """
     tokenizer = getattr(preprocessor, "tokenizer", None)
-    if tokenizer is None or not texts:
-        return None if tokenizer is None else 0
-    limit = preprocessor.sequence_length - _SPECIAL_TOKENS[pairs is not None]
+    if tokenizer is None:
+        return None
+    if not texts:
+        return np.zeros([0], np.int64)
     ragged = []
 
     def lengths(*columns):
@@ -132,5 +130,33 @@ def count_truncated(texts, pairs, preprocessor):
     columns = (texts,) if pairs is None else (texts, pairs)
     dataset = tf.data.Dataset.from_tensor_slices(tuple(tf.constant(c, tf.string) for c in columns))
     dataset = dataset.batch(TOKENIZE_BATCH).map(lengths, num_parallel_calls=AUTOTUNE)
-    count = sum(int(np.sum(n > limit)) for n in dataset.as_numpy_iterator())
-    return None if ragged else count
+    counts = np.concatenate(list(dataset.as_numpy_iterator()))
+    return None if ragged else counts
+
+
+def truncation_limit(preprocessor, pairs):
+    """The most tokens that fit uncut: a single text is cut beyond
+    `sequence_length - 2` ([CLS], [SEP]); a pair beyond `sequence_length - 3`."""
+    return preprocessor.sequence_length - _SPECIAL_TOKENS[pairs]
+
+
+def count_truncated(texts, pairs, preprocessor):
+    """How many texts (or pairs) have more tokens than fit in `sequence_length`.
+
+    Args:
+        texts: a list of str.
+        pairs: the second texts, or None.
+        preprocessor: the preprocessor, with a `tokenizer` and a `sequence_length`.
+
+    Returns:
+        The count, or None when it cannot be known (see `token_counts`).
+
+    Examples:
+
+    >>> count_truncated(["a short text", "a much longer text ..."], None, preprocessor)
+    1
+    """
+    counts = token_counts(texts, pairs, preprocessor)
+    if counts is None:
+        return None
+    return int(np.sum(counts > truncation_limit(preprocessor, pairs is not None)))
