@@ -202,8 +202,9 @@ def read_delimited(data, name, delimiter=",", quoting=csv.QUOTE_MINIMAL):
                     records.append((line, fields))
                 else:
                     bad.append(
-                        f"{name} line {line}: {len(fields)} fields, the header has "
-                        f"{len(header)}{_field_hint(delimiter)}"
+                        f"{name} line {line}: {len(fields)} field{'s' * (len(fields) != 1)}, "
+                        f"the header has {len(header)}"
+                        f"{_field_hint(delimiter) if len(fields) > len(header) else ''}"
                     )
             line = reader.line_num + 1
     except csv.Error as e:
