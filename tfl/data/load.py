@@ -14,7 +14,7 @@ from tfl.data.image_files import describe_bad_files, find_bad_files
 from tfl.data.pipeline import AUTOTUNE, load_image_file, normalize_image_size
 from tfl.data.text_arrays import from_texts
 from tfl.data.text_file import TEXT_FILE_EXTENSIONS, from_text_file, is_text_file
-from tfl.data.text_tfds import from_tfds_text, text_features
+from tfl.data.text_tfds import from_tfds_text, holds_text
 from tfl.data.tfds_source import _builder, from_tfds
 from tfl.data.tweets import load_tweets
 
@@ -89,7 +89,8 @@ def detect_task(source, *, tfds_data_dir=None):
         source: a `DataConfig.source`: a `.csv`, `.tsv` or `.jsonl` file or
             `"tweets"` (text); a folder or `"digits"` (images); or
             `"tfds:NAME"`, text when the data set has a `tfds.features.Text`
-            feature (known without downloading it).
+            feature and no image (known without downloading it; cifar10's
+            "id" is a Text feature, yet cifar10 is image data).
         tfds_data_dir: `data_dir` for TensorFlow Datasets.
 
     Returns:
@@ -110,7 +111,7 @@ def detect_task(source, *, tfds_data_dir=None):
 
         name = source[len(TFDS_PREFIX) :]
         features = _builder(tfds, name, tfds_data_dir).info.features
-        return "text" if text_features(tfds, features) else "image"
+        return "text" if holds_text(tfds, features) else "image"
     if is_text_file(source):
         return "text"
     if os.path.isdir(source):

@@ -119,15 +119,26 @@ def text_features(tfds, features):
     return [k for k, f in features.items() if isinstance(f, tfds.features.Text)]
 
 
+def holds_text(tfds, features):
+    """True for a text data set: a Text feature and no Image or Video feature.
+
+    Image sets may carry a Text feature too (cifar10 has an "id").
+    """
+    visual = (tfds.features.Image, tfds.features.Video)
+    if any(isinstance(f, visual) for f in features.values()):
+        return False
+    return bool(text_features(tfds, features))
+
+
 def _check_features(tfds, features, name, text_column, text_pair_column, label_column):
     """Checks the feature names and kinds; returns the text feature to read."""
     keys = ", ".join(features.keys())
     texts = text_features(tfds, features)
     if text_column is None:
         candidates = [k for k in texts if k != text_pair_column]
-        if len(candidates) != 1:
+        if len(candidates) != 1 or not holds_text(tfds, features):
             found = f"text features {', '.join(candidates)}" if candidates else "no text feature"
-            image = " It looks like image data: use from_tfds." if not texts else ""
+            image = "" if holds_text(tfds, features) else " It looks like image data: use from_tfds."
             raise ValueError(
                 f"TFDS data set {name!r} has {found} (its features: {keys}).{image} "
                 "Pass text_column= the feature to classify (data.text_column in a config), "
