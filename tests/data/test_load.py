@@ -9,7 +9,7 @@ from tfl.data import list_image_files, load_data, load_images
 def test_digits_source_gives_all_ten_classes():
     data = load_data(DataConfig(source="digits", validation_split=0.25, batch_size=50), (16, 16))
 
-    features, labels = next(iter(data.train))
+    features, _ = next(iter(data.train))
 
     assert data.class_names == tuple("0123456789")
     assert data.num_train + data.num_validation == 1797

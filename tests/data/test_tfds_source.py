@@ -4,9 +4,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from tfl.data import from_tfds
-from tfl.data import tfds_source
-
+from tfl.data import from_tfds, tfds_source
 
 
 class TinyShapes(tfds.core.GeneratorBasedBuilder):
@@ -94,9 +92,9 @@ def test_a_failed_download_is_a_clear_error(tmp_path, monkeypatch):
 
 
 def test_unknown_feature_key_is_an_error_listing_the_features(tmp_path, tfds_mock):
-    with tfds_mock(num_examples=2):
-        with pytest.raises(ValueError, match="no feature 'img'. Its features: image, label"):
-            from_tfds("mnist", image_size=8, data_dir=str(tmp_path), image_key="img")
+    message = "no feature 'img'. Its features: image, label"
+    with tfds_mock(num_examples=2), pytest.raises(ValueError, match=message):
+        from_tfds("mnist", image_size=8, data_dir=str(tmp_path), image_key="img")
 
 
 @pytest.fixture(scope="module")

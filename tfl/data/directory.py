@@ -209,7 +209,7 @@ def _scan(path, skip_bad_files, argument, known_classes=None):
             "Ignored %d image files directly in %s (not in a class folder), e.g. %s",
             len(loose),
             root,
-            sorted(loose)[0],
+            min(loose),
         )
     files = {}
     for name in class_names:

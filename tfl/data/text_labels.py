@@ -51,11 +51,12 @@ def encode_labels(train, held_out, class_names):
     Args:
         train: the training `TextRows` (labels already checked as present).
         held_out: the held-out `TextRows`, or None.
-        class_names: the class names, or None to take them from the training
-            labels: the sorted unique strings (numerically sorted when all are
-            whole numbers, "2" before "10"), or the sorted unique numbers as
-            strings. With `class_names`, string labels must be among them and
-            numbers are indices into them.
+        class_names: the class names, or None to take them from the labels
+            of all rows: the sorted unique strings (numerically sorted when all
+            are whole numbers, "2" before "10"), or the sorted unique numbers
+            as strings. With `class_names`, string labels must be among them
+            and numbers are indices into them. Either way, a class that only
+            held-out rows have is an error.
 
     Returns:
         `(y_train, y_held_out, class_names, multi_label)`: int32 ids `[N]`, or

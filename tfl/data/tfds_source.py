@@ -182,7 +182,7 @@ def _check_features(tfds, features, name, image_key, label_key):
                 f"Pass {argument}=..."
             )
         if not isinstance(features[key], kind):
-            raise ValueError(
+            raise TypeError(
                 f"Feature {key!r} of TFDS data set {name!r} is a "
                 f"{type(features[key]).__name__}, not a {kind.__name__}. Pass {argument}= "
                 f"one of: {keys}."
