@@ -87,7 +87,7 @@ def write_text(path, text):
 
 def resolved_task(config):
     """The config's task, or the one its data source implies."""
-    return config.task or detect_task(config.data.source)
+    return config.task or detect_task(config.data.source, tfds_data_dir=config.data.tfds_data_dir)
 
 
 def resolved_stages(config, task="image"):

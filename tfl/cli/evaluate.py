@@ -7,16 +7,21 @@ import os
 def add_parser(subparsers):
     parser = subparsers.add_parser(
         "evaluate",
-        help="evaluate a trained model on a folder, tfds:NAME or digits",
+        help="evaluate a trained model on a folder, a text file, tfds:NAME, digits or tweets",
         description=(
-            "Evaluate a model written by `tfl train`. DATA is a folder of class folders "
-            "(every image is used), tfds:NAME (its test split), or 'digits'. When DATA is the "
-            "source the run trained on, its held-out split is used, as the run's config.yaml "
-            "defines it (seed, split fraction), so training images are never scored."
+            "Evaluate a model written by `tfl train`. DATA for an image model is a folder of "
+            "class folders (every image is used), tfds:NAME (its test split), or 'digits'; for "
+            "a text model a .csv/.tsv/.jsonl file (every row is used), tfds:NAME, or 'tweets'. "
+            "When DATA is the source the run trained on, its held-out split is used, as the "
+            "run's config.yaml defines it (seed, split fraction), so training examples are "
+            "never scored."
         ),
     )
     parser.add_argument("model", help="a .keras file, or a run folder holding model.keras")
-    parser.add_argument("data", help="folder of class folders, tfds:NAME, or 'digits'")
+    parser.add_argument("data", help="folder, text file, tfds:NAME, 'digits' or 'tweets'")
+    parser.add_argument("--text-column", help="text: the text column (default: the run's, else text)")
+    parser.add_argument("--text-pair-column", help="text: the second text column (default: the run's)")
+    parser.add_argument("--label-column", help="text: the label column (default: the run's, else label)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--tfds-split", default="test", help="the TFDS split to evaluate on")
     parser.add_argument("--tfds-data-dir", help="the TFDS data folder")
@@ -46,7 +51,7 @@ def run_data_config(model_file):
 def _same_source(data, trained_on):
     if trained_on is None or trained_on.source is None:
         return False
-    if data in ("digits",) or data.startswith("tfds:"):
+    if data in ("digits", "tweets") or data.startswith("tfds:"):
         return data == trained_on.source
     return os.path.realpath(data) == os.path.realpath(trained_on.source)
 
@@ -63,6 +68,8 @@ def evaluation_data(model, args, trained_on=None):
     from tfl.data import from_directory_for_evaluation
     from tfl.data import load_data
 
+    if hasattr(model, "encoder_name"):
+        return _text_evaluation_data(model, args, trained_on)
     same = _same_source(args.data, trained_on)
     if same or args.data == "digits" or args.data.startswith("tfds:"):
         if same:
@@ -90,6 +97,42 @@ def evaluation_data(model, args, trained_on=None):
         skip_bad_files=args.skip_bad_files,
     )
     return dataset, args.data
+
+
+def _text_evaluation_data(model, args, trained_on):
+    import dataclasses
+
+    from tfl.config import DataConfig
+    from tfl.data import load_text_data
+
+    same = _same_source(args.data, trained_on)
+    columns = {}
+    for key in ("text_column", "text_pair_column", "label_column"):
+        value = getattr(args, key) or (getattr(trained_on, key) if trained_on is not None else None)
+        if value is not None:
+            columns[key] = value
+    if same:
+        config = dataclasses.replace(trained_on, batch_size=args.batch_size, **columns)
+    else:
+        config = DataConfig(
+            source=args.data,
+            batch_size=args.batch_size,
+            tfds_data_dir=args.tfds_data_dir,
+            tfds_validation_split=args.tfds_split,
+            skip_bad_files=args.skip_bad_files,
+            **columns,
+        )
+        if not (args.data == "tweets" or args.data.startswith("tfds:")):
+            config = dataclasses.replace(config, validation_source=args.data)  # score every row
+    data = load_text_data(config, model.preprocessor)
+    if list(data.class_names) != list(model.class_names):
+        raise ValueError(
+            f"{args.data} has classes {list(data.class_names)}, the model {model.class_names}. "
+            "Evaluate on data with the model's classes."
+        )
+    held_out = "the run's held-out split" if same else "held-out split"
+    every_row = config.validation_source == args.data and not same
+    return data.validation, args.data if every_row else f"{args.data} ({held_out})"
 
 
 def run(args):

@@ -1,4 +1,4 @@
-"""`tfl predict MODEL FILES...`: the top-k classes of each image."""
+"""`tfl predict MODEL INPUTS...`: the top-k classes of each image file, or of each text."""
 
 import json
 
@@ -8,11 +8,14 @@ from tfl.cli.evaluate import model_path
 def add_parser(subparsers):
     parser = subparsers.add_parser(
         "predict",
-        help="top-k classes of image files",
-        description="Predict the classes of image files with a model written by `tfl train`.",
+        help="top-k classes of image files or texts",
+        description=(
+            "Predict the classes of image files (image model) or of texts given as arguments "
+            "(text model) with a model written by `tfl train`."
+        ),
     )
     parser.add_argument("model", help="a .keras file, or a run folder holding model.keras")
-    parser.add_argument("files", nargs="+", help="image files (jpg, png, bmp, gif)")
+    parser.add_argument("files", nargs="+", metavar="INPUT", help="image files (jpg, png, bmp, gif), or texts")
     parser.add_argument("--top-k", type=int, default=3, help="classes to show per image")
     parser.add_argument("--json", action="store_true", help="print JSON lines")
     parser.set_defaults(run=run)
@@ -27,12 +30,19 @@ def run(args):
     if args.top_k < 1:
         raise ValueError(f"--top-k must be >= 1. Received: {args.top_k}")
     model = load_model(model_path(args.model))
-    images = load_images(args.files, model.image_size)
-    probabilities = model.predict({"images": images}, verbose=0)
+    if hasattr(model, "encoder_name"):  # a text model: the inputs are texts
+        import tensorflow as tf
+
+        key = "text"
+        probabilities = model.predict(model.preprocessor(tf.constant(args.files)), verbose=0)
+    else:
+        key = "file"
+        images = load_images(args.files, model.image_size)
+        probabilities = model.predict({"images": images}, verbose=0)
     k = min(args.top_k, model.num_classes)
     for path, ranked in zip(args.files, top_k(probabilities, model.class_names, k)):
         if args.json:
-            print(json.dumps({"file": path, "top_k": [{"class": c, "probability": round(float(p), 6)} for c, p in ranked]}))
+            print(json.dumps({key: path, "top_k": [{"class": c, "probability": round(float(p), 6)} for c, p in ranked]}))
         else:
             print(f"{path}: " + ", ".join(f"{c} {p:.3f}" for c, p in ranked))
     return 0

@@ -93,7 +93,8 @@ def build_text_pipeline(texts, pairs, labels, preprocessor, *, batch_size, seed,
         lambda x, y: (_tokenize(preprocessor, x["text"], x.get("text_pair")), y),
         num_parallel_calls=AUTOTUNE,
     )
-    dataset = dataset.unbatch()
+    # unbatch() loses the count; Keras then warns that the input "ran out of data".
+    dataset = dataset.unbatch().apply(tf.data.experimental.assert_cardinality(len(texts)))
     if cache:
         dataset = dataset.cache()
         if shuffle:

@@ -77,7 +77,7 @@ class TextDemoSettings:
     test_per_class: int = 300
     min_confidence: float = 0.9
     head_steps: int = 300
-    fine_tune_steps: int = 30
+    fine_tune_steps: int = 10
     fine_tune_epochs: int = 2
     fine_tune_learning_rate: float = 5e-5
     scratch_steps: int = 300
@@ -102,17 +102,25 @@ def _balanced_split(labels, classes, pool_per_class, test_per_class, seed):
     return np.sort(np.concatenate(pool)), np.sort(np.concatenate(test))
 
 
-def _first_per_class(labels, classes, per_class):
-    """The first `per_class` pool tweets of each class: nested draws, so
-    the 32-label set contains the 8-label one."""
-    return np.sort(np.concatenate([np.flatnonzero(labels == c)[:per_class] for c in classes]))
+def _nested_draw(labels, classes, per_class, seed):
+    """`per_class` pool tweets of each class, drawn at random; draws with
+    the same seed are nested (the 32-label set contains the 8-label one)."""
+    order = np.random.default_rng(seed).permutation(len(labels))
+    picked = [order[labels[order] == c][:per_class] for c in classes]
+    return np.sort(np.concatenate(picked))
 
 
 def _train_head(features, labels, num_classes, steps, seed):
-    """A softmax head fitted on cached features, full batch."""
+    """A softmax head fitted on cached features, full batch, with a little L2
+    (it helps at a few labels per class: 0.63 vs 0.61 at 8, over 5 draws)."""
     keras.utils.set_random_seed(seed)
     head = keras.Sequential(
-        [keras.Input((features.shape[1],)), keras.layers.Dense(num_classes, activation="softmax")]
+        [
+            keras.Input((features.shape[1],)),
+            keras.layers.Dense(
+                num_classes, activation="softmax", kernel_regularizer=keras.regularizers.L2(1e-3)
+            ),
+        ]
     )
     head.compile(keras.optimizers.Adam(1e-2), keras.losses.SparseCategoricalCrossentropy())
     head.fit(features, labels, batch_size=len(features), epochs=steps, verbose=0)
@@ -185,7 +193,7 @@ def run_text_demo(output_dir, settings=TextDemoSettings(), *, overwrite=False, v
     common = dict(class_names=classes, batch_size=s.batch_size, seed=s.seed)
     for per_class in sizes:
         chosen = (
-            np.arange(len(pool_y)) if per_class == ALL else _first_per_class(pool_labels, classes, per_class)
+            np.arange(len(pool_y)) if per_class == ALL else _nested_draw(pool_labels, classes, per_class, s.seed)
         )
         folder = os.path.join(output_dir, f"labels-{per_class}")
         os.makedirs(folder, exist_ok=True)

@@ -1,0 +1,105 @@
+"""`tfl train / evaluate / predict` on text: the same commands and report as for images."""
+
+import csv
+import json
+
+import pytest
+import yaml
+
+from tests.text_fakes import tiny_encoder_folder
+from tfl.cli.main import main
+
+POSITIVE = ["a good movie", "great fun", "very good film", "the acting was great", "really fun plot",
+            "good acting", "a great film", "fun movie"]
+NEGATIVE = ["a bad movie", "awful film", "very boring", "the plot was bad", "not fun really",
+            "bad acting", "an awful plot", "boring film"]
+
+
+def _write_csv(path, rows):
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["review", "sentiment"])
+        writer.writerows(rows)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def text_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("text")
+    encoder = tiny_encoder_folder(root / "encoder")
+    data = _write_csv(root / "reviews.csv", [(t, "pos") for t in POSITIVE] + [(t, "neg") for t in NEGATIVE])
+    output = root / "run"
+    code = main([
+        "train", "--data", data, "--encoder", encoder, "--text-column", "review", "--label-column", "sentiment",
+        "--sequence-length", "16", "--stages", "none:2:1e-2,top1:1:1e-3", "--batch-size", "4",
+        "--output", str(output), "--verbose", "0",
+    ])
+    assert code == 0
+    return root, data, encoder, output
+
+
+def test_train_detects_text_and_writes_the_image_report_keys(text_run):
+    _, _, encoder, output = text_run
+    report = json.loads((output / "report.json").read_text())
+    assert report["task"] == "text" and report["encoder"] == encoder
+    assert report["class_names"] == ["neg", "pos"]
+    assert report["num_train"] + report["num_validation"] == 16
+    assert [s["unfreeze"] for s in report["stages"]] == ["none", "top 1"]
+    assert report["stages"][1]["trainable_stages"] == ["layer_1"]
+    for key in ("accuracy", "macro_f1", "auc_roc", "confusion_matrix", "per_class", "boundaries", "seconds"):
+        assert key in report
+    assert report["truncated"] == {"train": 0, "validation": 0}
+    config = yaml.safe_load((output / "config.yaml").read_text())
+    assert config["task"] == "text" and config["data"]["text_column"] == "review"
+
+
+def test_evaluate_scores_the_runs_held_out_rows(text_run, capsys):
+    root, data, _, output = text_run
+    report_file = root / "evaluation.json"
+    assert main(["evaluate", str(output), data, "--output", str(report_file)]) == 0
+    report = json.loads(report_file.read_text())
+    trained = json.loads((output / "report.json").read_text())
+    assert report["num_examples"] == trained["num_validation"]
+    assert report["accuracy"] == pytest.approx(trained["accuracy"])
+    assert "held-out split" in report["evaluated_on"]
+
+
+def test_evaluate_on_another_file_scores_every_row(text_run, tmp_path):
+    root, _, _, output = text_run
+    other = _write_csv(tmp_path / "more.csv", [("good fun", "pos"), ("bad plot", "neg"), ("great", "pos")])
+    report_file = tmp_path / "evaluation.json"
+    assert main(["evaluate", str(output), other, "--output", str(report_file)]) == 0
+    assert json.loads(report_file.read_text())["num_examples"] == 3
+
+
+def test_predict_ranks_the_classes_of_each_text(text_run, capsys):
+    _, _, _, output = text_run
+    assert main(["predict", str(output), "a good movie", "an awful plot", "--json", "--top-k", "2"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert [line["text"] for line in lines] == ["a good movie", "an awful plot"]
+    assert sorted(c["class"] for c in lines[0]["top_k"]) == ["neg", "pos"]
+
+
+def test_a_missing_label_column_lists_the_columns(text_run, tmp_path, capsys):
+    _, data, encoder, _ = text_run
+    code = main(["train", "--data", data, "--encoder", encoder, "--text-column", "review",
+                 "--label-column", "sentimnet", "--output", str(tmp_path / "r")])
+    assert code == 2
+    error = capsys.readouterr().err
+    assert "sentimnet" in error and "review" in error and "sentiment" in error
+
+
+def test_an_unknown_text_stage_is_named_before_training(text_run, tmp_path, capsys):
+    _, data, encoder, _ = text_run
+    code = main(["train", "--data", data, "--encoder", encoder, "--text-column", "review",
+                 "--label-column", "sentiment", "--stages", "layer_7:1", "--output", str(tmp_path / "r")])
+    assert code == 2
+    assert "Unknown backbone stage 'layer_7'" in capsys.readouterr().err
+
+
+def test_image_pooling_for_text_is_refused(text_run, tmp_path, capsys):
+    _, data, encoder, _ = text_run
+    code = main(["train", "--task", "text", "--data", data, "--encoder", encoder, "--pooling", "avg",
+                 "--output", str(tmp_path / "r")])
+    assert code == 2
+    assert "pooling 'avg' does not apply to task 'text'" in capsys.readouterr().err
