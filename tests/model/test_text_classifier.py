@@ -109,3 +109,17 @@ def test_build_model_loads_the_encoder_of_the_config(tmp_path):
 def test_build_model_rejects_an_unknown_task():
     with pytest.raises(ValueError, match=r"Unknown task 'audio'\. Known: image, text"):
         build_model(ModelConfig(), ["a", "b"], task="audio")
+
+
+def test_frozen_encoder_layers_stay_frozen_through_a_keras_file(tmp_path):
+    from tfl.config import Stage
+    from tfl.train import apply_stage
+
+    model = _model()
+    apply_stage(model, Stage("top 1"))
+    path = str(tmp_path / "staged.keras")
+    model.save(path)
+    loaded = load_model(path)
+    assert len(loaded.trainable_weights) == len(model.trainable_weights)
+    assert not loaded.backbone.get_layer("transformer_layer_0").trainable
+    assert loaded.backbone.get_layer("transformer_layer_1").trainable

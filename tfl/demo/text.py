@@ -71,7 +71,7 @@ class TextDemoSettings:
     """
 
     encoder: str = MINILM
-    sequence_length: int = 48
+    sequence_length: int = 64
     labels_per_class: tuple = (8, 32)
     pool_per_class: int = 300
     test_per_class: int = 300

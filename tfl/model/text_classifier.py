@@ -150,14 +150,25 @@ class TextClassifier(keras.Model):
             "lstm_units": self.lstm_units,
             "name": self.name,
             "trainable": self.trainable,
+            # A KerasHub backbone's config keeps no per-layer `trainable`;
+            # without this, a loaded model has more trainable variables than
+            # the saved optimizer state, which Keras then skips.
+            "frozen_encoder_layers": [
+                layer.name for layer in self.backbone.layers if layer.weights and not layer.trainable
+            ],
         }
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
+        frozen = set(config.pop("frozen_encoder_layers", ()))
         config["encoder"] = keras.layers.deserialize(config["encoder"])
         config["preprocessor"] = keras.layers.deserialize(config["preprocessor"])
-        return cls(**config)
+        model = cls(**config)
+        for layer in model.backbone.layers:
+            if layer.name in frozen:
+                layer.trainable = False
+        return model
 
 
 def _input_names(encoder):
