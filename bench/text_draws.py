@@ -91,7 +91,8 @@ def main():
             rows.append({
                 "labels_per_class": per_class, "method": "transfer, head only" if method == "transfer" else method,
                 "mean": float(np.mean(values)), "min": float(np.min(values)), "max": float(np.max(values)),
-                "transfer_wins": f"{sum(r['transfer'] > r['scratch'] for r in mine)}/{len(mine)}",
+                "transfer_wins": f"{sum(r['transfer'] > r['scratch'] for r in mine)}/{len(mine)}"
+                if method == "transfer" else "",
             })
     print(format_table(rows, ["labels_per_class", "method", "mean", "min", "max", "transfer_wins"]))
     write_json(args.json, {"settings": vars(args), "test_tweets": len(test), "rows": rows, "runs": runs})
