@@ -18,25 +18,25 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-from tfl.config import ModelConfig  # noqa: E402
-from tfl.data import from_texts  # noqa: E402
-from tfl.data import load_tweets  # noqa: E402
-from tfl.data.text_pipeline import build_text_pipeline  # noqa: E402
-from tfl.demo.text import TextDemoSettings  # noqa: E402
-from tfl.demo.text import _balanced_split  # noqa: E402
-from tfl.demo.text import _nested_draw  # noqa: E402
-from tfl.demo.text import _repeated  # noqa: E402
-from tfl.demo.text import _train_head  # noqa: E402
-from tfl.evaluate import evaluate_model  # noqa: E402
-from tfl.evaluate import format_table  # noqa: E402
-from tfl.evaluate import write_json  # noqa: E402
-from tfl.evaluate.predict import predict_dataset  # noqa: E402
-from tfl.model import build_model  # noqa: E402
-from tfl.model.text_baseline import build_scratch_text_model  # noqa: E402
-from tfl.train import compile_for  # noqa: E402
+from tfl.config import ModelConfig
+from tfl.data import from_texts
+from tfl.data import load_tweets
+from tfl.data.text_pipeline import build_text_pipeline
+from tfl.demo.text import TextDemoSettings
+from tfl.demo.text import _balanced_split
+from tfl.demo.text import _nested_draw
+from tfl.demo.text import _repeated
+from tfl.demo.text import _train_head
+from tfl.evaluate import evaluate_model
+from tfl.evaluate import format_table
+from tfl.evaluate import write_json
+from tfl.evaluate.predict import predict_dataset
+from tfl.model import build_model
+from tfl.model.text_baseline import build_scratch_text_model
+from tfl.train import compile_for
 
 CLASSES = ("negative", "neutral", "positive")
 

@@ -18,20 +18,20 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import keras
+import numpy as np
+import tensorflow as tf
 
-from tfl.config import ModelConfig  # noqa: E402
-from tfl.config import Stage  # noqa: E402
-from tfl.data import load_tweets  # noqa: E402
-from tfl.data.text_pipeline import build_text_pipeline  # noqa: E402
-from tfl.evaluate import format_table  # noqa: E402
-from tfl.evaluate import write_json  # noqa: E402
-from tfl.model import build_model  # noqa: E402
-from tfl.train import compile_for  # noqa: E402
-from tfl.train import make_optimizer  # noqa: E402
-from tfl.train.freezing import apply_stage  # noqa: E402
+from tfl.config import ModelConfig
+from tfl.config import Stage
+from tfl.data import load_tweets
+from tfl.data.text_pipeline import build_text_pipeline
+from tfl.evaluate import format_table
+from tfl.evaluate import write_json
+from tfl.model import build_model
+from tfl.train import compile_for
+from tfl.train import make_optimizer
+from tfl.train.freezing import apply_stage
 
 
 def _median_rate(count, run, repeats):

@@ -19,29 +19,29 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
+import keras
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
 
-from tfl.backbones import save_backbone  # noqa: E402
-from tfl.config import ModelConfig  # noqa: E402
-from tfl.config import Stage  # noqa: E402
-from tfl.data import from_arrays  # noqa: E402
-from tfl.data import load_digits  # noqa: E402
-from tfl.data import stratified_split  # noqa: E402
-from tfl.demo.image import MIN_STEPS_PER_EPOCH  # noqa: E402
-from tfl.demo.image import SOURCE_CLASSES  # noqa: E402
-from tfl.demo.image import TARGET_CLASSES  # noqa: E402
-from tfl.demo.image import _epochs_for  # noqa: E402
-from tfl.demo.image import _few_labels  # noqa: E402
-from tfl.demo.image import _subset  # noqa: E402
-from tfl.demo.image import _with_epochs_of_at_least  # noqa: E402
-from tfl.evaluate import evaluate_model  # noqa: E402
-from tfl.evaluate import format_table  # noqa: E402
-from tfl.evaluate import write_json  # noqa: E402
-from tfl.model import build_model  # noqa: E402
-from tfl.train import fit_stages  # noqa: E402
+from tfl.backbones import save_backbone
+from tfl.config import ModelConfig
+from tfl.config import Stage
+from tfl.data import from_arrays
+from tfl.data import load_digits
+from tfl.data import stratified_split
+from tfl.demo.image import MIN_STEPS_PER_EPOCH
+from tfl.demo.image import SOURCE_CLASSES
+from tfl.demo.image import TARGET_CLASSES
+from tfl.demo.image import _epochs_for
+from tfl.demo.image import _few_labels
+from tfl.demo.image import _subset
+from tfl.demo.image import _with_epochs_of_at_least
+from tfl.evaluate import evaluate_model
+from tfl.evaluate import format_table
+from tfl.evaluate import write_json
+from tfl.model import build_model
+from tfl.train import fit_stages
 
 BACKBONE = "mobilenet_v3_small"
 SIZE = (32, 32)

@@ -24,8 +24,7 @@ def _tfl_imports(path):
             names = [node.module]
         else:
             continue
-        for name in names:
-            yield name
+        yield from names
 
 
 def _folder(path):

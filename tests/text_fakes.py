@@ -3,10 +3,7 @@
 from tfl.backbones.encoders import random_bert_encoder
 from tfl.backbones.encoders import save_encoder
 
-VOCABULARY = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + (
-    "the a cat dog sat on mat good bad great awful movie film was is very not "
-    "really plot acting fun boring"
-).split()
+VOCABULARY = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + ["the", "a", "cat", "dog", "sat", "on", "mat", "good", "bad", "great", "awful", "movie", "film", "was", "is", "very", "not", "really", "plot", "acting", "fun", "boring"]
 
 
 def tiny_encoder(sequence_length=16, num_layers=2, hidden_dim=16):

@@ -10,7 +10,6 @@ import tensorflow as tf
 
 from tests.text_fakes import VOCABULARY
 from tests.text_fakes import tiny_encoder
-from tests.text_fakes import tiny_encoder_folder
 from tfl.backbones.encoders import MINILM
 from tfl.backbones.encoders import EncoderUnavailableError
 from tfl.backbones.encoders import build_encoder

@@ -65,7 +65,7 @@ def test_evaluate_scores_the_runs_held_out_rows(text_run, capsys):
 
 
 def test_evaluate_on_another_file_scores_every_row(text_run, tmp_path):
-    root, _, _, output = text_run
+    _root, _, _, output = text_run
     other = _write_csv(tmp_path / "more.csv", [("good fun", "pos"), ("bad plot", "neg"), ("great", "pos")])
     report_file = tmp_path / "evaluation.json"
     assert main(["evaluate", str(output), other, "--output", str(report_file)]) == 0

@@ -46,7 +46,7 @@ def test_batches_are_float32_rgb_images_in_0_255_with_int32_labels(tmp_path):
 
     images = features["images"].numpy()
     assert images.dtype == np.float32 and images.shape == (2, 8, 12, 3)
-    assert 0 <= images.min() and images.max() <= 255 and images.max() > 1
+    assert images.min() >= 0 and images.max() <= 255 and images.max() > 1
     assert labels.dtype == "int32" and labels.shape == (2,)
     assert data.image_size == (8, 12) and not data.multi_label
 

@@ -3,7 +3,9 @@ import pytest
 
 from tests.data import fakes
 from tfl.config import DataConfig
-from tfl.data import list_image_files, load_data, load_images
+from tfl.data import list_image_files
+from tfl.data import load_data
+from tfl.data import load_images
 
 
 def test_digits_source_gives_all_ten_classes():

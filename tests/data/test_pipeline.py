@@ -3,12 +3,10 @@ import pytest
 import tensorflow as tf
 
 from tests.data import fakes
-from tfl.data.pipeline import (
-    build_pipeline,
-    decode_image,
-    load_image_file,
-    normalize_image_size,
-)
+from tfl.data.pipeline import build_pipeline
+from tfl.data.pipeline import decode_image
+from tfl.data.pipeline import load_image_file
+from tfl.data.pipeline import normalize_image_size
 
 RGB = fakes.noise(0, (5, 7, 3))
 GREY = fakes.noise(1, (5, 7, 1))

@@ -7,8 +7,12 @@ import pandas as pd
 import pytest
 
 from tests.data import text_fakes
-from tests.data.text_fakes import CLS, ID, PAD, SEP
-from tfl.data import from_dataframe, from_texts
+from tests.data.text_fakes import CLS
+from tests.data.text_fakes import ID
+from tests.data.text_fakes import PAD
+from tests.data.text_fakes import SEP
+from tfl.data import from_dataframe
+from tfl.data import from_texts
 
 
 def _numbered(counts):

@@ -1,9 +1,11 @@
 import numpy as np
 import pytest
 
-from tests.data import fakes, text_fakes
+from tests.data import fakes
+from tests.data import text_fakes
 from tfl.config import DataConfig
-from tfl.data import detect_task, load_text_data
+from tfl.data import detect_task
+from tfl.data import load_text_data
 
 
 @pytest.mark.parametrize(

@@ -2,11 +2,9 @@ import numpy as np
 import pytest
 
 from tests.data import text_fakes
-from tfl.data.text_pipeline import (
-    build_text_pipeline,
-    check_preprocessor,
-    count_truncated,
-)
+from tfl.data.text_pipeline import build_text_pipeline
+from tfl.data.text_pipeline import check_preprocessor
+from tfl.data.text_pipeline import count_truncated
 
 
 def test_the_minilm_preprocessor_gives_segment_ids_0_then_1_for_a_pair():

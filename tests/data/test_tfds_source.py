@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from tfl.data import from_tfds, tfds_source
+from tfl.data import from_tfds
+from tfl.data import tfds_source
 
 
 class TinyShapes(tfds.core.GeneratorBasedBuilder):
@@ -45,7 +46,7 @@ def test_mocked_mnist_gives_its_class_names_and_rgb_batches(tmp_path, tfds_mock)
     images = features["images"].numpy()
     assert images.dtype == np.float32 and images.shape == (5, 8, 8, 3)
     np.testing.assert_array_equal(images[..., 0], images[..., 2])  # grey -> RGB
-    assert 0 <= images.min() and images.max() <= 255 and images.max() > 1
+    assert images.min() >= 0 and images.max() <= 255 and images.max() > 1
     assert labels.dtype == "int32" and labels.shape == (5,)
 
 

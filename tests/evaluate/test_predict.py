@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfl.evaluate import predict_dataset, top_k
+from tfl.evaluate import predict_dataset
+from tfl.evaluate import top_k
 
 NUM_EXAMPLES = 10
 

@@ -9,8 +9,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfl.evaluate import classification_metrics, evaluate_model, to_json, write_json
+from tfl.evaluate import classification_metrics
+from tfl.evaluate import evaluate_model
 from tfl.evaluate import report as report_module
+from tfl.evaluate import to_json
+from tfl.evaluate import write_json
 
 
 @pytest.mark.parametrize(

@@ -45,7 +45,7 @@ def _one_step_updates(lr_decay):
     """
     keras.utils.set_random_seed(7)  # the same initial weights for every call
     model = build_model(ModelConfig(backbone="vgg16", weights=None, image_size=32, dropout=0.0), ["d", "b"])
-    groups = {name: [l.kernel for l in layers if hasattr(l, "kernel")] for name, layers in model.stage_layers().items()}
+    groups = {name: [layer.kernel for layer in layers if hasattr(layer, "kernel")] for name, layers in model.stage_layers().items()}
     groups["head"] = [model.head.kernel]
     before = {name: [k.numpy().copy() for k in ks] for name, ks in groups.items()}
     stage = Stage(unfreeze="top 2", epochs=1, learning_rate=0.1, optimizer="sgd", lr_decay=lr_decay)

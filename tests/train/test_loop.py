@@ -8,8 +8,8 @@ from tfl.config import Stage
 from tfl.model import batchnorm_layers
 from tfl.model import build_model
 from tfl.train import default_stages
-from tfl.train import recalibrate_batchnorm
 from tfl.train import fit_stages
+from tfl.train import recalibrate_batchnorm
 
 
 def _snapshot(layers):

@@ -2,7 +2,6 @@
 
 import os
 
-
 from tfl.backbones.registry import get_backbone_spec
 from tfl.backbones.stages import stage_layers
 from tfl.backbones.weights import build_imagenet

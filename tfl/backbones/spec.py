@@ -1,7 +1,7 @@
 """`BackboneSpec`: everything tfl needs to know about one backbone, as plain data."""
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 PREPROCESSING_MODES = ("caffe", "tf", "torch", "none")
 

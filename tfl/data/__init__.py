@@ -16,17 +16,25 @@ Examples:
 
 from tfl.data.arrays import from_arrays
 from tfl.data.digits import load_digits
-from tfl.data.directory import from_directory, from_directory_for_evaluation
+from tfl.data.directory import from_directory
+from tfl.data.directory import from_directory_for_evaluation
 from tfl.data.image_data import ImageData
-from tfl.data.image_files import IMAGE_EXTENSIONS, list_image_files
-from tfl.data.load import detect_task, load_data, load_images, load_text_data
+from tfl.data.image_files import IMAGE_EXTENSIONS
+from tfl.data.image_files import list_image_files
+from tfl.data.load import detect_task
+from tfl.data.load import load_data
+from tfl.data.load import load_images
+from tfl.data.load import load_text_data
 from tfl.data.split import stratified_split
-from tfl.data.text_arrays import from_dataframe, from_texts
+from tfl.data.text_arrays import from_dataframe
+from tfl.data.text_arrays import from_texts
 from tfl.data.text_data import TextData
-from tfl.data.text_file import TEXT_FILE_EXTENSIONS, from_text_file
+from tfl.data.text_file import TEXT_FILE_EXTENSIONS
+from tfl.data.text_file import from_text_file
 from tfl.data.text_tfds import from_tfds_text
 from tfl.data.tfds_source import from_tfds
-from tfl.data.tweets import Tweets, load_tweets
+from tfl.data.tweets import Tweets
+from tfl.data.tweets import load_tweets
 
 __all__ = [
     "IMAGE_EXTENSIONS",

@@ -4,14 +4,13 @@ import numpy as np
 import tensorflow as tf
 
 from tfl.data.image_data import ImageData
-from tfl.data.pipeline import (
-    build_pipeline,
-    check_batch_size,
-    normalize_image_size,
-    resize_to_uint8,
-    to_rgb,
-)
-from tfl.data.split import check_validation_split, stratified_split
+from tfl.data.pipeline import build_pipeline
+from tfl.data.pipeline import check_batch_size
+from tfl.data.pipeline import normalize_image_size
+from tfl.data.pipeline import resize_to_uint8
+from tfl.data.pipeline import to_rgb
+from tfl.data.split import check_validation_split
+from tfl.data.split import stratified_split
 
 _SHAPES = "(N, H, W) or (N, H, W, C) with C = 1, 2, 3 or 4"
 

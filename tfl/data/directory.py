@@ -8,21 +8,18 @@ import numpy as np
 import tensorflow as tf
 
 from tfl.data.image_data import ImageData
-from tfl.data.image_files import (
-    IMAGE_EXTENSIONS,
-    describe_bad_files,
-    find_bad_files,
-    has_image_extension,
-    is_ignored,
-    list_files,
-)
-from tfl.data.pipeline import (
-    build_pipeline,
-    check_batch_size,
-    load_image_file,
-    normalize_image_size,
-)
-from tfl.data.split import check_validation_split, stratified_split
+from tfl.data.image_files import IMAGE_EXTENSIONS
+from tfl.data.image_files import describe_bad_files
+from tfl.data.image_files import find_bad_files
+from tfl.data.image_files import has_image_extension
+from tfl.data.image_files import is_ignored
+from tfl.data.image_files import list_files
+from tfl.data.pipeline import build_pipeline
+from tfl.data.pipeline import check_batch_size
+from tfl.data.pipeline import load_image_file
+from tfl.data.pipeline import normalize_image_size
+from tfl.data.split import check_validation_split
+from tfl.data.split import stratified_split
 
 logger = logging.getLogger("tfl")
 

@@ -11,7 +11,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from tfl.data.pipeline import AUTOTUNE, decode_image
+from tfl.data.pipeline import AUTOTUNE
+from tfl.data.pipeline import decode_image
 
 IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "bmp", "gif")
 IGNORED_NAMES = frozenset({"thumbs.db", "desktop.ini", "__macosx"})

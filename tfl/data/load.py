@@ -10,12 +10,19 @@ import tensorflow as tf
 from tfl.data.arrays import from_arrays
 from tfl.data.digits import load_digits
 from tfl.data.directory import from_directory
-from tfl.data.image_files import describe_bad_files, find_bad_files
-from tfl.data.pipeline import AUTOTUNE, load_image_file, normalize_image_size
+from tfl.data.image_files import describe_bad_files
+from tfl.data.image_files import find_bad_files
+from tfl.data.pipeline import AUTOTUNE
+from tfl.data.pipeline import load_image_file
+from tfl.data.pipeline import normalize_image_size
 from tfl.data.text_arrays import from_texts
-from tfl.data.text_file import TEXT_FILE_EXTENSIONS, from_text_file, is_text_file
-from tfl.data.text_tfds import from_tfds_text, holds_text
-from tfl.data.tfds_source import _builder, from_tfds
+from tfl.data.text_file import TEXT_FILE_EXTENSIONS
+from tfl.data.text_file import from_text_file
+from tfl.data.text_file import is_text_file
+from tfl.data.text_tfds import from_tfds_text
+from tfl.data.text_tfds import holds_text
+from tfl.data.tfds_source import _builder
+from tfl.data.tfds_source import from_tfds
 from tfl.data.tweets import load_tweets
 
 DIGITS = "digits"

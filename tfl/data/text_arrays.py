@@ -2,7 +2,8 @@
 
 from tfl.data.text_build import build_text_data
 from tfl.data.text_labels import split_labels
-from tfl.data.text_rows import TextRows, check_columns
+from tfl.data.text_rows import TextRows
+from tfl.data.text_rows import check_columns
 
 
 def from_texts(

@@ -97,7 +97,7 @@ def _is_multi_hot(labels):
 
 
 def _is_label_list(value):
-    return isinstance(value, (list, tuple, set)) or hasattr(value, "ndim") and value.ndim == 1
+    return isinstance(value, (list, tuple, set)) or (hasattr(value, "ndim") and value.ndim == 1)
 
 
 def _normalize(rows, multi_label):
@@ -125,7 +125,7 @@ def _kind(groups, values):
             for x in v if isinstance(v, list) else [v]:
                 if isinstance(x, str):
                     kinds.setdefault("str", (rows, i, x))
-                elif isinstance(x, int) or isinstance(x, float) and math.isfinite(x) and x == int(x):
+                elif isinstance(x, int) or (isinstance(x, float) and math.isfinite(x) and x == int(x)):
                     kinds.setdefault("int", (rows, i, x))
                 else:
                     raise ValueError(

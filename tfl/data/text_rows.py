@@ -118,13 +118,13 @@ def label_problem(value):
     """None for a present label, else why it is missing."""
     if hasattr(value, "ndim") and value.ndim == 1 and value.dtype.kind == "f":
         return "missing label (NaN in the multi-hot row)" if np.isnan(value).any() else None
-    if isinstance(value, (list, tuple, set)) or hasattr(value, "ndim") and value.ndim == 1:
+    if isinstance(value, (list, tuple, set)) or (hasattr(value, "ndim") and value.ndim == 1):
         for item in value:
             problem = label_problem(item)
             if problem:
                 return f"{problem} in the label list"
         return None
-    if is_missing(value) or isinstance(value, str) and not value.strip():
+    if is_missing(value) or (isinstance(value, str) and not value.strip()):
         return "missing label"
     if isinstance(value, str):
         problem = utf8_problem(value)

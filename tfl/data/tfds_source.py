@@ -11,13 +11,11 @@ import numpy as np
 import tensorflow as tf
 
 from tfl.data.image_data import ImageData
-from tfl.data.pipeline import (
-    build_pipeline,
-    check_batch_size,
-    decode_image,
-    normalize_image_size,
-    resize_to_uint8,
-)
+from tfl.data.pipeline import build_pipeline
+from tfl.data.pipeline import check_batch_size
+from tfl.data.pipeline import decode_image
+from tfl.data.pipeline import normalize_image_size
+from tfl.data.pipeline import resize_to_uint8
 
 # TFDS downloads from Google Cloud Storage first. Offline, its retries take
 # minutes (measured: 3 min 24 s for mnist) before it gives up; one quick

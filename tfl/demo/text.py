@@ -247,8 +247,8 @@ def run_text_demo(output_dir, settings=TextDemoSettings(), *, overwrite=False, v
     ]
     summary = {
         "settings": dataclasses.asdict(settings),
-        "test_tweets": int(len(test_index)),
-        "pool_tweets": int(len(pool_index)),
+        "test_tweets": len(test_index),
+        "pool_tweets": len(pool_index),
         "truncated": truncated,
         "inference_sentences_per_second": inference_rate,
         "training_sentences_per_second": float(np.median(train_rates)),

@@ -1,9 +1,15 @@
 """Evaluation: predictions over a dataset, classification metrics, JSON reports."""
 
 from tfl.evaluate.compare import format_table
-from tfl.evaluate.metrics import THRESHOLD, classification_metrics, confusion_matrix, roc_auc
-from tfl.evaluate.predict import predict_dataset, top_k
-from tfl.evaluate.report import evaluate_model, to_json, write_json
+from tfl.evaluate.metrics import THRESHOLD
+from tfl.evaluate.metrics import classification_metrics
+from tfl.evaluate.metrics import confusion_matrix
+from tfl.evaluate.metrics import roc_auc
+from tfl.evaluate.predict import predict_dataset
+from tfl.evaluate.predict import top_k
+from tfl.evaluate.report import evaluate_model
+from tfl.evaluate.report import to_json
+from tfl.evaluate.report import write_json
 
 __all__ = [
     "THRESHOLD",

@@ -11,8 +11,8 @@ from tfl.train.history import StageRecord
 from tfl.train.history import TrainingHistory
 from tfl.train.loop import compile_for
 from tfl.train.loop import default_stages
-from tfl.train.loop import make_optimizer
 from tfl.train.loop import fit_stages
+from tfl.train.loop import make_optimizer
 
 __all__ = [
     "ScaledUpdates",
