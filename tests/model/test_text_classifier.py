@@ -90,7 +90,7 @@ def test_multi_label_outputs_independent_sigmoids():
     [
         pytest.param({"pooling": "avg"}, r"Unknown text pooling 'avg'\. Known: cls, mean, lstm", id="pooling"),
         pytest.param({"classes": ("one",)}, r"at least 2 classes", id="one-class"),
-        pytest.param({"classes": ("a", "a")}, r"Class names must be unique", id="duplicates"),
+        pytest.param({"classes": ("a", "a")}, r"Class names must be unique; repeated: a\.", id="duplicates"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, message):

@@ -82,11 +82,7 @@ def evaluation_data(model, args, trained_on=None):
                 tfds_validation_split=args.tfds_split,
             )
         data = load_data(config, model.image_size)
-        if list(data.class_names) != list(model.class_names):
-            raise ValueError(
-                f"{args.data} has classes {list(data.class_names)}, the model {model.class_names}. "
-                "Evaluate on data with the model's classes."
-            )
+        _check_classes(data, model, args.data)
         held_out = "the run's held-out split" if same else "held-out split"
         return data.validation, f"{args.data} ({held_out})"
     dataset, _ = from_directory_for_evaluation(
@@ -97,6 +93,14 @@ def evaluation_data(model, args, trained_on=None):
         skip_bad_files=args.skip_bad_files,
     )
     return dataset, args.data
+
+
+def _check_classes(data, model, source):
+    if list(data.class_names) != list(model.class_names):
+        raise ValueError(
+            f"{source} has classes {list(data.class_names)}, the model {model.class_names}. "
+            "Evaluate on data with the model's classes."
+        )
 
 
 def _text_evaluation_data(model, args, trained_on):
@@ -125,11 +129,7 @@ def _text_evaluation_data(model, args, trained_on):
         if not (args.data == "tweets" or args.data.startswith("tfds:")):
             config = dataclasses.replace(config, validation_source=args.data)  # score every row
     data = load_text_data(config, model.preprocessor)
-    if list(data.class_names) != list(model.class_names):
-        raise ValueError(
-            f"{args.data} has classes {list(data.class_names)}, the model {model.class_names}. "
-            "Evaluate on data with the model's classes."
-        )
+    _check_classes(data, model, args.data)
     held_out = "the run's held-out split" if same else "held-out split"
     every_row = config.validation_source == args.data and not same
     return data.validation, args.data if every_row else f"{args.data} ({held_out})"

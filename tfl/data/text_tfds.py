@@ -152,15 +152,5 @@ def _check_features(tfds, features, name, text_column, text_pair_column, label_c
     ):
         if key is None:
             continue
-        if key not in features:
-            raise ValueError(
-                f"TFDS data set {name!r} has no feature {key!r}. Its features: {keys}. "
-                f"Pass {argument}=..."
-            )
-        if not isinstance(features[key], kind):
-            raise TypeError(
-                f"Feature {key!r} of TFDS data set {name!r} is a {type(features[key]).__name__}, "
-                f"not a {kind.__name__}. Pass {argument}= one of: "
-                f"{', '.join(k for k, f in features.items() if isinstance(f, kind)) or 'none'}."
-            )
+        tfds_source.check_feature(features, name, argument, key, kind)
     return text_column

@@ -169,22 +169,32 @@ def _prepare(builder, name, data_dir):
 
 
 def _check_features(tfds, features, name, image_key, label_key):
-    keys = ", ".join(features.keys())
     for argument, key, kind in (
         ("image_key", image_key, tfds.features.Image),
         ("label_key", label_key, tfds.features.ClassLabel),
     ):
-        if key not in features:
-            raise ValueError(
-                f"TFDS data set {name!r} has no feature {key!r}. Its features: {keys}. "
-                f"Pass {argument}=..."
-            )
-        if not isinstance(features[key], kind):
-            raise TypeError(
-                f"Feature {key!r} of TFDS data set {name!r} is a "
-                f"{type(features[key]).__name__}, not a {kind.__name__}. Pass {argument}= "
-                f"one of: {keys}."
-            )
+        check_feature(features, name, argument, key, kind)
+
+
+def check_feature(features, name, argument, key, kind):
+    """Checks that TFDS data set `name` has a feature `key` of type `kind`.
+
+    Raises:
+        ValueError: naming the data set's features, when there is no `key`.
+        TypeError: naming the features of the right kind, when `key` is of
+            another kind.
+    """
+    if key not in features:
+        raise ValueError(
+            f"TFDS data set {name!r} has no feature {key!r}. Its features: "
+            f"{', '.join(features.keys())}. Pass {argument}=..."
+        )
+    if not isinstance(features[key], kind):
+        raise TypeError(
+            f"Feature {key!r} of TFDS data set {name!r} is a {type(features[key]).__name__}, "
+            f"not a {kind.__name__}. Pass {argument}= one of: "
+            f"{', '.join(k for k, f in features.items() if isinstance(f, kind)) or 'none'}."
+        )
 
 
 def _check_split(builder, name, argument, split):

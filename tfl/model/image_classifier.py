@@ -6,6 +6,7 @@ from tfl.api_export import tfl_export
 from tfl.backbones import get_backbone_spec
 from tfl.backbones import stage_layers
 from tfl.model.augmentation import build_augmentation
+from tfl.model.class_names import check_class_names
 from tfl.model.preprocessing import BackbonePreprocessing
 
 POOLINGS = {"avg": keras.layers.GlobalAveragePooling2D, "max": keras.layers.GlobalMaxPooling2D}
@@ -57,14 +58,7 @@ class ImageClassifier(keras.Model):
         seed=None,
         **kwargs,
     ):
-        class_names = [str(name) for name in class_names]
-        if len(class_names) < (1 if multi_label else 2):
-            raise ValueError(
-                "A single-label classifier needs at least 2 classes. "
-                f"Received: class_names={class_names!r}"
-            )
-        if len(set(class_names)) != len(class_names):
-            raise ValueError(f"Class names must be unique. Received: class_names={class_names!r}")
+        class_names = check_class_names(class_names, multi_label)
         if pooling not in POOLINGS:
             raise ValueError(f"Unknown pooling {pooling!r}. Known: {', '.join(POOLINGS)}.")
         spec = get_backbone_spec(backbone_name)

@@ -4,6 +4,7 @@ import keras
 
 from tfl.api_export import tfl_export
 from tfl.backbones.encoders import encoder_stages
+from tfl.model.class_names import check_class_names
 from tfl.model.text_pooling import BidirectionalLSTMPooling
 from tfl.model.text_pooling import FirstTokenPooling
 from tfl.model.text_pooling import MaskedMeanPooling
@@ -59,14 +60,7 @@ class TextClassifier(keras.Model):
         lstm_units=64,
         **kwargs,
     ):
-        class_names = [str(name) for name in class_names]
-        if len(class_names) < (1 if multi_label else 2):
-            raise ValueError(
-                "A single-label classifier needs at least 2 classes. "
-                f"Received: class_names={class_names!r}"
-            )
-        if len(set(class_names)) != len(class_names):
-            raise ValueError(f"Class names must be unique. Received: class_names={class_names!r}")
+        class_names = check_class_names(class_names, multi_label)
         if pooling not in POOLINGS:
             raise ValueError(f"Unknown text pooling {pooling!r}. Known: {', '.join(POOLINGS)}.")
 
