@@ -150,7 +150,13 @@ def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto"):
         model_description = {"backbone": spec.name, "image_size": list(image_size)}
     if data.multi_label != config.model.multi_label:
         config = config.replace(**{"model.multi_label": data.multi_label})
-    model = build_model(config.model, data.class_names, task=task, seed=config.data.seed)
+    model = build_model(
+        config.model,
+        data.class_names,
+        task=task,
+        seed=config.data.seed,
+        text_pairs=getattr(data, "text_pairs", False),
+    )
     for stage in stages:  # text: the encoder's stage names are known once it is built
         resolve_unfreeze(stage.unfreeze, model.stage_layers())
     history = fit_stages(model, data, stages, verbose=verbose)

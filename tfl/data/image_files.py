@@ -16,7 +16,7 @@ from tfl.data.pipeline import decode_image
 
 IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "bmp", "gif")
 IGNORED_NAMES = frozenset({"thumbs.db", "desktop.ini", "__macosx"})
-_MAGIC = ((b"\xff\xd8", "JPEG"), (b"\x89PNG", "PNG"), (b"GIF8", "GIF"), (b"BM", "BMP"))
+IMAGE_MAGIC = ((b"\xff\xd8", "JPEG"), (b"\x89PNG", "PNG"), (b"GIF8", "GIF"), (b"BM", "BMP"))
 _HEADER_BYTES = 8
 
 
@@ -67,8 +67,8 @@ def header_problem(path, *, check_extension=True):
         return f"cannot be read ({e.strerror or e})"
     if not header:
         return "empty file (0 bytes)"
-    if not any(header.startswith(magic) for magic, _ in _MAGIC):
-        formats = ", ".join(name for _, name in _MAGIC)
+    if not any(header.startswith(magic) for magic, _ in IMAGE_MAGIC):
+        formats = ", ".join(name for _, name in IMAGE_MAGIC)
         return f"not an image: its first bytes {header!r} are no {formats} header"
     return None
 

@@ -16,7 +16,7 @@ from tfl.model.image_classifier import ImageClassifier
 from tfl.model.text_classifier import TextClassifier
 
 
-def build_model(config, class_names, *, task="image", seed=None):
+def build_model(config, class_names, *, task="image", seed=None, text_pairs=False):
     """Builds a classifier from a `tfl.config.ModelConfig`.
 
     Images: the backbone gets its weights (ImageNet, a file, or random) and
@@ -29,6 +29,7 @@ def build_model(config, class_names, *, task="image", seed=None):
         class_names: the class names, in output order.
         task: "image" or "text".
         seed: seed of the augmentation layers.
+        text_pairs: text: the model classifies sentence pairs.
 
     Returns:
         An `ImageClassifier` or a `TextClassifier`.
@@ -54,6 +55,7 @@ def build_model(config, class_names, *, task="image", seed=None):
             pooling=config.pooling or DEFAULT_POOLING["text"],
             dropout=config.dropout,
             multi_label=config.multi_label,
+            text_pairs=text_pairs,
             name="text_classifier",
         )
     spec = get_backbone_spec(config.backbone)

@@ -37,6 +37,8 @@ class TextClassifier(keras.Model):
         multi_label: sigmoid outputs (several classes per text) instead of a
             softmax.
         lstm_units: units per direction of the "lstm" pooling.
+        text_pairs: whether it classifies sentence pairs (two segments); the
+            export then serves pairs of strings.
         **kwargs: passed to `keras.Model` (e.g. `name`).
 
     Examples:
@@ -58,6 +60,7 @@ class TextClassifier(keras.Model):
         dropout=0.2,
         multi_label=False,
         lstm_units=64,
+        text_pairs=False,
         **kwargs,
     ):
         class_names = check_class_names(class_names, multi_label)
@@ -106,6 +109,7 @@ class TextClassifier(keras.Model):
         self.dropout = dropout
         self.multi_label = multi_label
         self.lstm_units = lstm_units
+        self.text_pairs = bool(text_pairs)
 
     @property
     def num_classes(self):
@@ -142,6 +146,7 @@ class TextClassifier(keras.Model):
             "dropout": self.dropout,
             "multi_label": self.multi_label,
             "lstm_units": self.lstm_units,
+            "text_pairs": self.text_pairs,
             "name": self.name,
             "trainable": self.trainable,
             # A KerasHub backbone's config keeps no per-layer `trainable`;

@@ -1,0 +1,25 @@
+"""Export for TF Serving: raw-input signatures in a versioned, atomically published layout."""
+
+from tfl.export.export import DEFAULT_BASE
+from tfl.export.export import ExportResult
+from tfl.export.export import check_export_name
+from tfl.export.export import export_model
+from tfl.export.export import next_version
+from tfl.export.export import versions
+from tfl.export.signatures import OUTPUTS
+from tfl.export.signatures import image_signatures
+from tfl.export.signatures import serving_signatures
+from tfl.export.signatures import text_signatures
+
+__all__ = [
+    "DEFAULT_BASE",
+    "OUTPUTS",
+    "ExportResult",
+    "check_export_name",
+    "export_model",
+    "image_signatures",
+    "next_version",
+    "serving_signatures",
+    "text_signatures",
+    "versions",
+]

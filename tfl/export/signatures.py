@@ -1,0 +1,136 @@
+"""Serving signatures: what clients send in, probabilities and top-k classes out.
+
+Every signature is a `tf.function` with named `tf.TensorSpec` inputs (the
+names clients send) and the same outputs:
+
+- `probabilities`: float32 `[batch, classes]`;
+- `class_ids`: int32 `[batch, k]`, the k most probable classes, best first;
+- `class_names`: string `[batch, k]`, their names (baked in as a constant);
+- `scores`: float32 `[batch, k]`, their probabilities.
+
+Images: `serving_default` takes encoded image bytes (`images`, a batch of
+JPEG/PNG/BMP/GIF strings of any size, grey or colour) and decodes and resizes
+them in the graph exactly as `tfl.data` does for training; `serving_pixels`
+takes float pixels in [0, 255] (`images`, `[batch, height, width, 3]`).
+Text: `serving_default` takes raw strings (`text`), or for a model trained on
+sentence pairs, pairs of strings (`text`, `text_pair`); the encoder's own
+tokenizer runs in the graph.
+"""
+
+import tensorflow as tf
+
+from tfl.data.image_files import IMAGE_MAGIC
+from tfl.data.pipeline import decode_image
+from tfl.data.pipeline import resize_to_uint8
+
+DEFAULT_TOP_K = 5
+OUTPUTS = ("probabilities", "class_ids", "class_names", "scores")
+
+
+def _classify_nonempty(classify, batch_size, class_names, top_k):
+    """`classify()`, or empty outputs for an empty batch (some backbones'
+    kernels fail on a batch of 0 images)."""
+    k = min(top_k, len(class_names))
+
+    def empty():
+        return {
+            "probabilities": tf.zeros([0, len(class_names)], tf.float32),
+            "class_ids": tf.zeros([0, k], tf.int32),
+            "class_names": tf.zeros([0, k], tf.string),
+            "scores": tf.zeros([0, k], tf.float32),
+        }
+
+    return tf.cond(batch_size > 0, classify, empty)
+
+
+def _top_k_outputs(probabilities, class_names, top_k):
+    k = min(top_k, len(class_names))
+    top = tf.math.top_k(probabilities, k=k)
+    return {
+        "probabilities": probabilities,
+        "class_ids": top.indices,
+        "class_names": tf.gather(tf.constant(class_names), top.indices),
+        "scores": top.values,
+    }
+
+
+def _is_encoded_image(contents):
+    return tf.reduce_any(
+        [tf.strings.substr(contents, 0, len(magic)) == magic for magic, _ in IMAGE_MAGIC]
+    )
+
+
+def image_signatures(model, top_k=DEFAULT_TOP_K):
+    """The serving functions of an `ImageClassifier`: {signature name: tf.function}."""
+    class_names = list(model.class_names)
+    height, width = model.image_size
+
+    def decode(element):
+        contents, index = element
+        check = tf.debugging.Assert(
+            _is_encoded_image(contents),
+            [tf.strings.format("images[{}] is not an encoded JPEG, PNG, BMP or GIF image", index)],
+        )
+        with tf.control_dependencies([check]):
+            image = resize_to_uint8(decode_image(contents), (height, width))
+        return tf.cast(image, tf.float32)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="images")])
+    def serve_image_bytes(images):
+        def classify():
+            pixels = tf.map_fn(
+                decode,
+                (images, tf.range(tf.shape(images)[0])),
+                fn_output_signature=tf.TensorSpec([height, width, 3], tf.float32),
+            )
+            return _top_k_outputs(model({"images": pixels}, training=False), class_names, top_k)
+
+        return _classify_nonempty(classify, tf.shape(images)[0], class_names, top_k)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32, name="images")])
+    def serve_pixels(images):
+        def classify():
+            return _top_k_outputs(model({"images": images}, training=False), class_names, top_k)
+
+        return _classify_nonempty(classify, tf.shape(images)[0], class_names, top_k)
+
+    return {"serving_default": serve_image_bytes, "serving_pixels": serve_pixels}
+
+
+def text_signatures(model, top_k=DEFAULT_TOP_K):
+    """The serving functions of a `TextClassifier`: {signature name: tf.function}."""
+    class_names = list(model.class_names)
+    preprocessor = model.preprocessor
+    input_names = list(model.input)
+
+    def classify(tokens):
+        inputs = {name: tokens[name] for name in input_names}
+        return _top_k_outputs(model(inputs, training=False), class_names, top_k)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    def serve_text(text):
+        return classify(preprocessor(text))
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None], tf.string, name="text"),
+            tf.TensorSpec([None], tf.string, name="text_pair"),
+        ]
+    )
+    def serve_text_pairs(text, text_pair):
+        return classify(preprocessor(x=(text, text_pair)))
+
+    # One signature: each copy of the tokenizer's graph adds ~3 MB to saved_model.pb.
+    return {"serving_default": serve_text_pairs if model.text_pairs else serve_text}
+
+
+def serving_signatures(model, top_k=DEFAULT_TOP_K):
+    """The serving functions of a tfl classifier, image or text."""
+    if hasattr(model, "encoder_name"):
+        return text_signatures(model, top_k)
+    if hasattr(model, "image_size"):
+        return image_signatures(model, top_k)
+    raise ValueError(
+        f"Cannot export a {type(model).__name__}: tfl exports its own classifiers "
+        "(ImageClassifier, TextClassifier), e.g. from tfl.load_model('runs/x/model.keras')."
+    )
