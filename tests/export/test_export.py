@@ -1,0 +1,250 @@
+"""Exports load without tfl, in TF Serving's C++ loader too, and answer like the Keras model."""
+
+import os
+import pathlib
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.text_fakes import tiny_encoder_folder
+from tests.train.helpers import tiny_image_data
+from tfl.config import ModelConfig
+from tfl.config import Stage
+from tfl.data import load_images
+from tfl.export import export_model
+from tfl.export import versions
+from tfl.export.export import weights_bytes
+from tfl.model import build_model
+from tfl.train import fit_stages
+
+SERVING_PROCESS = str(pathlib.Path(__file__).with_name("serving_process.py"))
+SAVED_MODEL_CLI = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+
+
+def _serve(export_dir, signature, inputs, batch_sizes, tmp_path, text=False):
+    """The signature's outputs per batch size, computed in a fresh process."""
+    inputs_path, outputs_path = tmp_path / "inputs.npz", tmp_path / "outputs.npz"
+    np.savez(inputs_path, batch_sizes=np.array(batch_sizes), **inputs)
+    command = [sys.executable, SERVING_PROCESS, export_dir, signature, str(inputs_path), str(outputs_path)]
+    subprocess.run(command + (["--text"] if text else []), check=True, capture_output=True, timeout=300)
+    outputs = dict(np.load(outputs_path))
+    assert list(outputs.pop("imported")) == ["none"]  # neither tfl nor keras_hub
+    return outputs
+
+
+@pytest.fixture(scope="module")
+def image_model():
+    """A MobileNetV3Small trained a little (BatchNorm statistics recomputed), so
+    its outputs depend on the image."""
+    keras.utils.set_random_seed(0)
+    data = tiny_image_data(n=16, size=32)
+    model = build_model(ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32), ["dark", "bright"])
+    fit_stages(model, data, [Stage("all", epochs=1, learning_rate=1e-3, train_batchnorm=True)], verbose=0)
+    return model
+
+
+@pytest.fixture(scope="module")
+def image_files(tmp_path_factory):
+    """PNG and JPEG files of several sizes, colour and grey."""
+    root = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(0)
+    paths = []
+    for i, (height, width, channels, encode) in enumerate([
+        (32, 32, 3, tf.io.encode_png), (50, 20, 3, tf.io.encode_png), (17, 64, 1, tf.io.encode_png),
+        (40, 40, 3, tf.io.encode_jpeg), (24, 30, 1, tf.io.encode_jpeg),
+    ]):
+        pixels = rng.integers(0, 256, (height, width, channels), dtype=np.uint8)
+        path = root / f"{i}.{'png' if encode is tf.io.encode_png else 'jpg'}"
+        path.write_bytes(encode(pixels).numpy())
+        paths.append(str(path))
+    return paths
+
+
+@pytest.fixture(scope="module")
+def image_export(image_model, tmp_path_factory):
+    base = tmp_path_factory.mktemp("saved_models")
+    return export_model(image_model, "digits", base=str(base))
+
+
+def test_image_bytes_answer_like_the_keras_model_at_two_batch_sizes(image_model, image_export, image_files, tmp_path):
+    expected = image_model.predict({"images": load_images(image_files, (32, 32))}, verbose=0)
+    assert expected.std(axis=0).max() > 1e-4  # the outputs depend on the image
+    contents = np.array([pathlib.Path(p).read_bytes() for p in image_files], dtype=bytes)
+    outputs = _serve(image_export.path, "serving_default", {"images": contents}, [1, 5], tmp_path)
+    for size in (1, 5):
+        np.testing.assert_allclose(outputs[f"{size}/probabilities"], expected[:size], atol=1e-5)
+    np.testing.assert_array_equal(outputs["5/class_ids"][:, 0], expected.argmax(axis=1))
+    names = np.array(["dark", "bright"])
+    np.testing.assert_array_equal(outputs["5/class_names"], names[outputs["5/class_ids"]])
+    np.testing.assert_allclose(outputs["5/scores"][:, 0], expected.max(axis=1), atol=1e-5)
+
+
+def test_float_pixels_signature(image_model, image_export, tmp_path):
+    pixels = np.random.default_rng(1).uniform(0, 255, (3, 32, 32, 3)).astype(np.float32)
+    outputs = _serve(image_export.path, "serving_pixels", {"images": pixels}, [3], tmp_path)
+    np.testing.assert_allclose(
+        outputs["3/probabilities"], image_model.predict({"images": pixels}, verbose=0), atol=1e-5
+    )
+
+
+def test_weights_are_stored_once(image_model, image_export):
+    variables = os.path.join(image_export.path, "variables", "variables.data-00000-of-00001")
+    assert image_export.weights_bytes == weights_bytes(image_model)
+    assert abs(os.path.getsize(variables) - image_export.weights_bytes) < 0.01 * image_export.weights_bytes
+
+
+def test_an_undecodable_image_names_its_position(image_export, image_files):
+    function = tf.saved_model.load(image_export.path).signatures["serving_default"]
+    good = pathlib.Path(image_files[0]).read_bytes()
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"images\[1\] is not an encoded JPEG, PNG, BMP or GIF"):
+        function(images=tf.constant([good, b"not an image", good]))
+
+
+def test_an_empty_batch_gives_empty_outputs(image_export):
+    function = tf.saved_model.load(image_export.path).signatures["serving_default"]
+    outputs = function(images=tf.constant([], tf.string))
+    assert outputs["probabilities"].shape == (0, 2) and outputs["class_names"].shape == (0, 2)
+
+
+def test_saved_model_cli_shows_and_runs_the_export(image_export, tmp_path):
+    shown = subprocess.run(
+        [SAVED_MODEL_CLI, "show", "--all", "--dir", image_export.path], capture_output=True, text=True, check=True
+    ).stdout
+    assert "signature_def['serving_default']" in shown and "signature_def['serving_pixels']" in shown
+    assert "inputs['images'] tensor_info:\n        dtype: DT_STRING" in shown
+    for name in ("probabilities", "class_ids", "class_names", "scores"):
+        assert f"outputs['{name}']" in shown
+    pixels = tmp_path / "pixels.npy"
+    np.save(pixels, np.full((2, 32, 32, 3), 100.0, np.float32))
+    run = subprocess.run(
+        [SAVED_MODEL_CLI, "run", "--dir", image_export.path, "--tag_set", "serve",
+         "--signature_def", "serving_pixels", "--inputs", f"images={pixels}"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "Result for output key probabilities" in run.stdout
+
+
+def test_a_predict_request_carries_the_signature_inputs(image_export, image_files):
+    from tensorflow_serving.apis import predict_pb2
+
+    function = tf.saved_model.load(image_export.path).signatures["serving_default"]
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "digits"
+    request.model_spec.signature_name = "serving_default"
+    contents = [pathlib.Path(p).read_bytes() for p in image_files[:2]]
+    request.inputs["images"].CopyFrom(tf.make_tensor_proto(contents, dtype=tf.string))
+    assert set(request.inputs) == set(function.structured_input_signature[1])
+    received = {name: tf.make_ndarray(proto) for name, proto in request.inputs.items()}
+    assert function(**{k: tf.constant(v) for k, v in received.items()})["probabilities"].shape == (2, 2)
+
+
+def test_versions_count_up_and_are_never_overwritten(image_model, tmp_path):
+    first = export_model(image_model, "m", base=str(tmp_path))
+    second = export_model(image_model, "m", base=str(tmp_path))
+    assert (first.version, second.version) == (1, 2)
+    with pytest.raises(FileExistsError, match=r"versions are never overwritten.*next free one \(3\)"):
+        export_model(image_model, "m", base=str(tmp_path), version=2)
+    assert export_model(image_model, "m", base=str(tmp_path), version=7).version == 7
+    assert versions(tmp_path / "m") == [1, 2, 7]
+    assert sorted(os.listdir(tmp_path / "m")) == ["1", "2", "7"]  # no temporary folder left
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", "/abs", "", ".hidden", "sp ace", "x" * 200])
+def test_names_that_could_leave_the_base_folder_are_refused(image_model, tmp_path, name):
+    with pytest.raises(ValueError, match="is not allowed"):
+        export_model(image_model, name, base=str(tmp_path))
+    assert not any(tmp_path.iterdir())
+
+
+def test_only_tfl_classifiers_and_built_models_are_exported(tmp_path):
+    with pytest.raises(ValueError, match="unbuilt layers"):
+        export_model(keras.Sequential([keras.layers.Dense(2)]), "m", base=str(tmp_path))
+    plain = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match="Cannot export a Sequential"):
+        export_model(plain, "m", base=str(tmp_path))
+
+
+_EXPORT_LOOP = """
+import sys
+import keras
+from tfl.config import ModelConfig
+from tfl.export import export_model
+from tfl.model import build_model
+model = build_model(ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32), ["a", "b"])
+print("ready", flush=True)
+while True:
+    export_model(model, "m", base=sys.argv[1])
+"""
+
+
+@pytest.mark.slow
+def test_a_killed_export_never_leaves_a_broken_version(tmp_path):
+    """SIGKILL an exporting process at random moments: every integer version present loads."""
+    script = tmp_path / "loop.py"
+    script.write_text(_EXPORT_LOOP)
+    base = tmp_path / "saved_models"
+    rng = random.Random(0)
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    for _ in range(4):
+        process = subprocess.Popen([sys.executable, str(script), str(base)], stdout=subprocess.PIPE, env=env)
+        assert process.stdout.readline().strip() == b"ready"
+        time.sleep(rng.uniform(0.5, 6.0))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    present = versions(base / "m")
+    assert present, "no export finished; the kills came too early"
+    for version in present:
+        function = tf.saved_model.load(str(base / "m" / str(version))).signatures["serving_default"]
+        assert function(images=tf.constant([], tf.string))["probabilities"].shape == (0, 2)
+    leftovers = [e for e in os.listdir(base / "m") if not e.isdigit()]
+    assert all(e.startswith(".partial-") for e in leftovers)  # hidden: TF Serving ignores them
+
+
+@pytest.fixture(scope="module")
+def text_model(tmp_path_factory):
+    keras.utils.set_random_seed(0)
+    folder = tiny_encoder_folder(tmp_path_factory.mktemp("encoder") / "tiny")
+    return build_model(ModelConfig(encoder=folder, sequence_length=16), ["neg", "pos", "meh"], task="text")
+
+
+TEXTS = np.array(["the cat sat on the mat", "", "a very good movie", "not fun at all, really boring"])
+
+
+def test_text_strings_answer_like_the_keras_model_at_two_batch_sizes(text_model, tmp_path):
+    result = export_model(text_model, "reviews", base=str(tmp_path / "saved_models"))
+    assert result.signatures == ("serving_default",)
+    expected = keras.ops.convert_to_numpy(text_model(text_model.preprocessor(tf.constant(TEXTS))))
+    outputs = _serve(result.path, "serving_default", {"text": TEXTS}, [1, 4], tmp_path, text=True)
+    for size in (1, 4):
+        np.testing.assert_allclose(outputs[f"{size}/probabilities"], expected[:size], atol=1e-5)
+    assert outputs["4/class_names"].shape == (4, 3)  # an empty string is answered too
+
+
+def test_a_pair_model_serves_pairs_of_strings(tmp_path):
+    folder = tiny_encoder_folder(tmp_path / "encoder")
+    model = build_model(ModelConfig(encoder=folder, sequence_length=16), ["a", "b"], task="text", text_pairs=True)
+    result = export_model(model, "pairs", base=str(tmp_path / "saved_models"))
+    first, second = np.array(["the cat", "a dog"]), np.array(["sat on the mat", "was bad"])
+    expected = keras.ops.convert_to_numpy(model(model.preprocessor(x=(tf.constant(first), tf.constant(second)))))
+    outputs = _serve(result.path, "serving_default", {"text": first, "text_pair": second}, [2], tmp_path, text=True)
+    np.testing.assert_allclose(outputs["2/probabilities"], expected, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_minilm_export_stores_its_weights_once_and_answers_like_keras(tmp_path):
+    model = build_model(ModelConfig(encoder="all_minilm_l6_v2", sequence_length=64), ["neg", "pos"], task="text")
+    result = export_model(model, "minilm", base=str(tmp_path / "saved_models"))
+    assert result.weights_bytes > 80e6
+    assert result.size_bytes < 1.06 * result.weights_bytes  # measured: +4.2% (graph and vocabulary)
+    texts = np.array(["What a lovely day!", "My flight was cancelled again."])
+    expected = keras.ops.convert_to_numpy(model(model.preprocessor(tf.constant(texts))))
+    outputs = _serve(result.path, "serving_default", {"text": texts}, [1, 2], tmp_path, text=True)
+    np.testing.assert_allclose(outputs["2/probabilities"], expected, atol=1e-5)
