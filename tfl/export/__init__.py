@@ -6,6 +6,11 @@ from tfl.export.export import check_export_name
 from tfl.export.export import export_model
 from tfl.export.export import next_version
 from tfl.export.export import versions
+from tfl.export.serve_check import ServeCheckError
+from tfl.export.serve_check import serve_check
+from tfl.export.serving_files import ServingFiles
+from tfl.export.serving_files import read_signatures
+from tfl.export.serving_files import write_serving_files
 from tfl.export.signatures import OUTPUTS
 from tfl.export.signatures import image_signatures
 from tfl.export.signatures import serving_signatures
@@ -15,11 +20,16 @@ __all__ = [
     "DEFAULT_BASE",
     "OUTPUTS",
     "ExportResult",
+    "ServeCheckError",
+    "ServingFiles",
     "check_export_name",
     "export_model",
     "image_signatures",
     "next_version",
+    "read_signatures",
+    "serve_check",
     "serving_signatures",
     "text_signatures",
     "versions",
+    "write_serving_files",
 ]

@@ -1,0 +1,105 @@
+"""`serve_check`: load an export as a serving host would, send its example requests, time them.
+
+The check runs in a fresh Python process that imports TensorFlow only (and
+`tensorflow_text` when the graph has TF Text ops), never tfl, Keras code of
+tfl or KerasHub: an export that passes needs nothing of the training
+environment. The process reports the modules of tfl and KerasHub it ended up
+with, so a test can hold that true.
+"""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+
+from tfl.export.export import versions
+from tfl.export.serving_files import REQUESTS_FOLDER
+
+WORKER = pathlib.Path(__file__).with_name("serve_check_worker.py")
+# `python -c`, not `python WORKER`: a script's folder (tfl/export) would go first on sys.path.
+_RUN_WORKER = "import sys; path = sys.argv.pop(1); exec(compile(open(path).read(), path, 'exec'))"
+
+
+class ServeCheckError(RuntimeError):
+    """The export failed to load or to answer its example requests."""
+
+
+def _version_dir(model_dir, version):
+    if not os.path.isdir(model_dir):
+        raise FileNotFoundError(f"No export folder {model_dir}. Give <base>/<name>, e.g. saved_models/flowers.")
+    present = versions(model_dir)
+    if not present:
+        raise FileNotFoundError(
+            f"{model_dir} has no versions (integer folders). Export one with `tfl export RUN --name NAME`."
+        )
+    if version is None:
+        return present[-1]
+    if version not in present:
+        raise FileNotFoundError(
+            f"{model_dir} has no version {version}. Present: {', '.join(map(str, present))}."
+        )
+    return version
+
+
+def serve_check(model_dir, version=None, *, batch_sizes=(1, 8), repeats=10, timeout=600):
+    """Loads a version of an export in a fresh process and sends it `requests/*.json`.
+
+    Args:
+        model_dir: `<base>/<name>`, the folder of the versions and of
+            `requests/` (from `write_serving_files`).
+        version: the version to check; None checks the highest.
+        batch_sizes: each request's instances are repeated to these batch
+            sizes and timed.
+        repeats: timed calls per batch size (after one warm-up call); the
+            median is reported.
+        timeout: seconds the process may take.
+
+    Returns:
+        A JSON-serialisable dict: `version`, `path`, `load_seconds`,
+        `import_seconds` (TensorFlow's), `custom_ops` and `tensorflow_text`
+        (whether it had to be imported), `imported` (the tfl and KerasHub
+        modules the process imported: none), and `requests`: per request body,
+        its `signature_name`, `predictions` (TF Serving's row format) and
+        `latency_ms` {batch size: median milliseconds a call}.
+
+    Examples:
+
+    >>> report = serve_check("saved_models/flowers")
+    >>> report["load_seconds"], report["requests"][0]["latency_ms"]
+    """
+    model_dir = os.fspath(model_dir)
+    version = _version_dir(model_dir, version)
+    requests_dir = os.path.join(model_dir, REQUESTS_FOLDER)
+    request_files = sorted(
+        os.path.join(requests_dir, entry) for entry in os.listdir(requests_dir) if entry.endswith(".json")
+    ) if os.path.isdir(requests_dir) else []
+    if not request_files:
+        raise FileNotFoundError(
+            f"No request bodies in {requests_dir}. Write them with "
+            f"tfl.export.write_serving_files({model_dir!r}) (tfl export does)."
+        )
+    version_dir = os.path.join(model_dir, str(version))
+    with tempfile.TemporaryDirectory() as folder:
+        output = os.path.join(folder, "report.json")
+        command = [
+            sys.executable, "-c", _RUN_WORKER, str(WORKER), version_dir, *request_files,
+            "--output", output, "--batch-sizes", ",".join(map(str, batch_sizes)), "--repeats", str(repeats),
+        ]
+        environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+        try:
+            process = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=environment)
+        except subprocess.TimeoutExpired:
+            raise ServeCheckError(f"Checking {version_dir} took over {timeout} s.") from None
+        if process.returncode != 0:
+            raise ServeCheckError(f"Checking {version_dir} failed:\n{_error_lines(process.stderr)}")
+        with open(output, encoding="utf-8") as f:
+            report = json.load(f)
+    return {"model_dir": model_dir, "version": version, "path": version_dir, **report}
+
+
+def _error_lines(stderr, count=15):
+    """The end of the process's traceback, without TensorFlow's log lines."""
+    lines = [line for line in stderr.splitlines() if line.strip() and not line.startswith(("I0000", "W0000", "E0000"))]
+    return "\n".join(lines[-count:])

@@ -1,0 +1,416 @@
+"""`write_serving_files`: what a TF Serving user needs, beside the versions of an export.
+
+`export_model` writes `<base>/<name>/<version>/`; this writes next to the
+versions, in `<base>/<name>/`:
+
+- `models.config`: a TF Serving model config file for this model;
+- `README.md`: what the model is, its signatures, the `docker run` and `curl`
+  commands for this folder, and how to load it in Python;
+- `requests/<signature>.json`: an example REST request body per signature.
+
+Everything is read from the SavedModel of the highest version (the one TF
+Serving serves): signature names, input names, dtypes and shapes come from its
+`saved_model.pb`, not from what tfl meant to write. TF Serving ignores entries
+of the base folder that are not integers, so these files never look like a
+version.
+"""
+
+import base64
+import dataclasses
+import json
+import os
+import uuid
+
+import numpy as np
+import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
+
+from tfl.export.export import check_export_name
+from tfl.export.export import versions
+
+DOCKER_IMAGE = "tensorflow/serving"
+REST_PORT = 8501
+CONFIG_FILE = "models.config"
+README_FILE = "README.md"
+REQUESTS_FOLDER = "requests"
+EXAMPLE_TEXTS = ("a good movie with great acting", "the plot was boring")
+EXAMPLE_TEXT_PAIRS = (("a man is playing a guitar", "someone plays music"), ("the cat sat on the mat", "it is raining"))
+
+
+@dataclasses.dataclass(frozen=True)
+class TensorInfo:
+    """One input or output of a signature, as the SavedModel declares it."""
+
+    dtype: str
+    shape: tuple  # None for an unknown dimension
+
+    def describe(self):
+        return f"{self.dtype} [{', '.join('None' if d is None else str(d) for d in self.shape)}]"
+
+
+@dataclasses.dataclass(frozen=True)
+class Signature:
+    """A serving signature: its named inputs and outputs."""
+
+    name: str
+    inputs: dict
+    outputs: dict
+
+
+@dataclasses.dataclass(frozen=True)
+class ServingFiles:
+    """What `write_serving_files` wrote.
+
+    Attributes:
+        config: the path of `models.config`.
+        readme: the path of `README.md`.
+        requests: {signature name: path of its example request body}.
+        version: the version the files describe (the highest).
+        docker_command: the `docker run` command that serves the folder.
+    """
+
+    config: str
+    readme: str
+    requests: dict
+    version: int
+    docker_command: str
+
+
+def _meta_graph(version_dir):
+    path = os.path.join(version_dir, "saved_model.pb")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No SavedModel at {version_dir}: {path} is missing.")
+    saved_model = saved_model_pb2.SavedModel()
+    with open(path, "rb") as f:
+        saved_model.ParseFromString(f.read())
+    return saved_model.meta_graphs[0]
+
+
+def _tensor_info(proto):
+    shape = tuple(None if d.size < 0 else int(d.size) for d in proto.tensor_shape.dim)
+    return TensorInfo(dtype=tf.dtypes.as_dtype(proto.dtype).name, shape=shape)
+
+
+def read_signatures(version_dir):
+    """The serving signatures of a SavedModel, read from its `saved_model.pb`.
+
+    Returns:
+        {signature name: `Signature`}, `serving_default` first.
+    """
+    meta_graph = _meta_graph(version_dir)
+    signatures = {}
+    for name in sorted(meta_graph.signature_def, key=lambda n: (n != "serving_default", n)):
+        if name.startswith("__"):  # __saved_model_init_op: not callable by clients
+            continue
+        definition = meta_graph.signature_def[name]
+        signatures[name] = Signature(
+            name=name,
+            inputs={key: _tensor_info(definition.inputs[key]) for key in sorted(definition.inputs)},
+            outputs={key: _tensor_info(definition.outputs[key]) for key in sorted(definition.outputs)},
+        )
+    return signatures
+
+
+def custom_ops(version_dir):
+    """Op types of the SavedModel's graph that core TensorFlow lacks, e.g. TF Text's
+    `CaseFoldUTF8`: a Python process must register them (`import tensorflow_text`)
+    before `tf.saved_model.load`."""
+    graph = _meta_graph(version_dir).graph_def
+    functions = {f.signature.name for f in graph.library.function}
+    ops = {node.op for node in graph.node} | {node.op for f in graph.library.function for node in f.node_def}
+    return sorted(op for op in ops - functions if not hasattr(tf.raw_ops, op))
+
+
+def docker_command(model_dir, name, config_file=False):
+    """The `docker run` command that serves `model_dir` (`<base>/<name>`) on port 8501.
+
+    A relative `model_dir` is written as `$(pwd)/model_dir`: run the command in
+    the folder the export was made from.
+    """
+    source = model_dir if os.path.isabs(model_dir) else f"$(pwd)/{model_dir}"
+    mount = f"--mount type=bind,source={source},target=/models/{name}"
+    command = f"docker run -p {REST_PORT}:{REST_PORT} {mount}"
+    if config_file:
+        return f"{command} -t {DOCKER_IMAGE} --model_config_file=/models/{name}/{CONFIG_FILE}"
+    return f"{command} -e MODEL_NAME={name} -t {DOCKER_IMAGE}"
+
+
+def model_config(name):
+    """TF Serving's model config file (text protobuf) serving `/models/<name>`."""
+    return (
+        "model_config_list {\n"
+        "  config {\n"
+        f'    name: "{name}"\n'
+        f'    base_path: "/models/{name}"\n'
+        '    model_platform: "tensorflow"\n'
+        "  }\n"
+        "}\n"
+    )
+
+
+def _example_pngs(count):
+    """Small, distinct PNG images (8x8 colour gradients), deterministic."""
+    ramp = np.linspace(0, 255, 8, dtype=np.float32)
+    images = []
+    for i in range(count):
+        pixels = np.stack(np.broadcast_arrays(ramp[:, None], ramp[None, :], np.full((8, 8), 60.0 + 120 * i)), -1)
+        images.append(tf.io.encode_png(pixels.astype(np.uint8)).numpy())
+    return images
+
+
+def _cycle(values, count):
+    return [values[i % len(values)] for i in range(count)]
+
+
+def _example_values(name, signature, count):
+    """`count` example values of one input, as TF Serving's JSON expects them."""
+    info = signature.inputs[name]
+    rank = len(info.shape)
+    if info.dtype == "string" and rank == 1 and name == "images":
+        return [{"b64": base64.b64encode(png).decode("ascii")} for png in _example_pngs(count)]
+    if info.dtype == "string" and rank == 1 and "text_pair" in signature.inputs:
+        return _cycle([pair[name == "text_pair"] for pair in EXAMPLE_TEXT_PAIRS], count)
+    if info.dtype == "string" and rank == 1:
+        return _cycle(EXAMPLE_TEXTS, count)
+    if info.dtype.startswith("float") and rank == 4 and info.shape[-1] == 3:
+        return [np.full((4, 4, 3), 64.0 * (i % 3 + 1)).tolist() for i in range(count)]
+    raise ValueError(f"No example value for input {name!r} ({info.describe()}) of signature {signature.name!r}.")
+
+
+def example_request(signature, count=2):
+    """A REST request body for `signature` in TF Serving's row format.
+
+    One input: `instances` are its values (`{"b64": ...}` for binary strings
+    such as encoded images). Several: each instance names them.
+    """
+    columns = {name: _example_values(name, signature, count) for name in signature.inputs}
+    if len(columns) == 1:
+        instances = next(iter(columns.values()))
+    else:
+        instances = [{name: values[i] for name, values in columns.items()} for i in range(count)]
+    return {"signature_name": signature.name, "instances": instances}
+
+
+def request_json(body):
+    """A request body as JSON text, one instance a line."""
+    instances = ",\n".join(f"  {json.dumps(instance)}" for instance in body["instances"])
+    return f'{{"signature_name": {json.dumps(body["signature_name"])},\n "instances": [\n{instances}\n]}}\n'
+
+
+def _write_atomically(path, text):
+    temporary = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(temporary, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+def write_serving_files(model_dir, name=None, *, class_names=None):
+    """Writes `models.config`, `README.md` and `requests/*.json` into `model_dir`.
+
+    Call it after each export: it describes the highest version present. Each
+    file is replaced atomically; request bodies of signatures that no longer
+    exist are removed.
+
+    Args:
+        model_dir: `<base>/<name>`, the folder that holds the versions.
+        name: the model's name in TF Serving (the URL's `/v1/models/<name>`);
+            default: the folder's name.
+        class_names: the class names, for the README (the SavedModel holds
+            them only inside its graph); without them it gives their number.
+
+    Returns:
+        A `ServingFiles`.
+
+    Examples:
+
+    >>> result = export_model(model, "flowers")
+    >>> files = write_serving_files("saved_models/flowers", "flowers", class_names=model.class_names)
+    >>> print(files.docker_command)
+    """
+    model_dir = os.fspath(model_dir)
+    name = check_export_name(os.path.basename(os.path.normpath(model_dir)) if name is None else name)
+    present = versions(model_dir)
+    if not present:
+        raise FileNotFoundError(f"No versions in {model_dir}: export one first (tfl export RUN --name {name}).")
+    version = present[-1]
+    version_dir = os.path.join(model_dir, str(version))
+    signatures = read_signatures(version_dir)
+    if not signatures:
+        raise ValueError(f"{version_dir} has no serving signatures.")
+
+    requests_dir = os.path.join(model_dir, REQUESTS_FOLDER)
+    os.makedirs(requests_dir, exist_ok=True)
+    requests = {}
+    for signature in signatures.values():
+        requests[signature.name] = os.path.join(requests_dir, f"{signature.name}.json")
+        _write_atomically(requests[signature.name], request_json(example_request(signature)))
+    for entry in os.listdir(requests_dir):
+        if entry.endswith(".json") and entry[: -len(".json")] not in signatures:
+            os.remove(os.path.join(requests_dir, entry))
+
+    config = os.path.join(model_dir, CONFIG_FILE)
+    _write_atomically(config, model_config(name))
+    readme = os.path.join(model_dir, README_FILE)
+    text = readme_text(model_dir, name, version, present, signatures, custom_ops(version_dir), class_names)
+    _write_atomically(readme, text)
+    return ServingFiles(config, readme, requests, version, docker_command(model_dir, name))
+
+
+def describe_task(signatures):
+    """'image', 'text' or 'text pairs', from the default signature's inputs."""
+    inputs = set(next(iter(signatures.values())).inputs)
+    if "images" in inputs:
+        return "image"
+    return "text pairs" if "text_pair" in inputs else "text"
+
+
+def _python_call(signature):
+    arguments = []
+    for name, info in signature.inputs.items():
+        if name == "images" and info.dtype == "string":
+            arguments.append('images=tf.constant([open("photo.jpg", "rb").read()])')
+        elif info.dtype == "string":
+            text = EXAMPLE_TEXT_PAIRS[0][name == "text_pair"] if "text_pair" in signature.inputs else EXAMPLE_TEXTS[0]
+            arguments.append(f"{name}=tf.constant([{text!r}])")
+        else:
+            arguments.append(f"{name}=tf.zeros([1, 64, 64, 3])")
+    return ", ".join(arguments)
+
+
+def _curl_example(name, signature):
+    url = f"http://localhost:{REST_PORT}/v1/models/{name}:predict"
+    if "images" in signature.inputs and signature.inputs["images"].dtype == "string":
+        return (
+            "# an image file of your own (macOS: base64 -i photo.jpg)\n"
+            f"echo '{{\"instances\": [{{\"b64\": \"'\"$(base64 -w0 photo.jpg)\"'\"}}]}}' > photo.json\n"
+            f"curl -d @photo.json {url}"
+        )
+    if set(signature.inputs) == {"text"}:
+        return f"curl -d '{{\"instances\": [\"{EXAMPLE_TEXTS[0]}\"]}}' {url}"
+    if set(signature.inputs) == {"text", "text_pair"}:
+        first, second = EXAMPLE_TEXT_PAIRS[0]
+        return f"curl -d '{{\"instances\": [{{\"text\": \"{first}\", \"text_pair\": \"{second}\"}}]}}' {url}"
+    return None
+
+
+def readme_text(model_dir, name, version, present, signatures, ops, class_names=None):
+    """The README of an export folder."""
+    task = describe_task(signatures)
+    default = signatures["serving_default"] if "serving_default" in signatures else next(iter(signatures.values()))
+    num_classes = default.outputs["probabilities"].shape[-1] if "probabilities" in default.outputs else None
+    top_k = default.outputs["class_ids"].shape[-1] if "class_ids" in default.outputs else None
+    if class_names is not None:
+        classes = f"{len(class_names)} classes: " + ", ".join(f"`{c}`" for c in class_names)
+    else:
+        classes = f"{num_classes} classes (their names come back in `class_names`)"
+    lines = [
+        f"# {name}",
+        "",
+        f"A tfl {task} classifier, {classes}; exported as a SavedModel for TF Serving.",
+        f"Versions here: {', '.join(map(str, present))}. TF Serving serves the highest, **{version}**,",
+        "which this file describes (it is rewritten by each `tfl export`).",
+        "",
+        "## Layout",
+        "",
+        "```",
+        f"{model_dir}/",
+        *(f"  {v}/{' ' * (20 - len(str(v)))}a version: saved_model.pb, variables/, assets/" for v in present),
+        f"  {CONFIG_FILE}          TF Serving model config file",
+        f"  {REQUESTS_FOLDER}/              example REST request bodies, one per signature",
+        f"  {README_FILE}              this file",
+        "```",
+        "",
+        "## Signatures",
+        "",
+        "Read from the SavedModel. `None` is any size; the first dimension is the batch.",
+        "",
+    ]
+    for signature in signatures.values():
+        lines += [f"### `{signature.name}`", "", "| | name | dtype and shape |", "|---|---|---|"]
+        lines += [f"| input | `{n}` | {i.describe()} |" for n, i in signature.inputs.items()]
+        lines += [f"| output | `{n}` | {i.describe()} |" for n, i in signature.outputs.items()]
+        lines.append("")
+    if task == "image":
+        lines += [
+            "`images` of `serving_default` are encoded JPEG, PNG, BMP or GIF files of any size (grey or",
+            "colour), sent as `{\"b64\": \"...\"}`; decoding and resizing run in the graph. `serving_pixels`",
+            "takes float RGB pixels in [0, 255] of any size.",
+        ]
+    else:
+        lines += ["Raw strings in; the encoder's tokenizer runs in the graph."]
+    if top_k is not None:
+        lines += [
+            f"Outputs: `probabilities` of all {num_classes} classes, and the {top_k} most probable classes, best",
+            "first: `class_ids`, `class_names` and their `scores`.",
+        ]
+    lines += [
+        "",
+        "## Serve it with Docker",
+        "",
+        *(["In the folder the export was made from (the one holding this folder's base):", ""] if not os.path.isabs(model_dir) else []),
+        "```bash",
+        docker_command(model_dir, name),
+        "```",
+        "",
+        f"or with the model config file `{CONFIG_FILE}` (several models, version policies):",
+        "",
+        "```bash",
+        docker_command(model_dir, name, config_file=True),
+        "```",
+        "",
+        "Then (here in this folder):",
+        "",
+        "```bash",
+        f"curl http://localhost:{REST_PORT}/v1/models/{name}            # version status",
+        f"curl http://localhost:{REST_PORT}/v1/models/{name}/metadata   # signatures",
+    ]
+    for signature in signatures.values():
+        lines.append(f"curl -d @{REQUESTS_FOLDER}/{signature.name}.json http://localhost:{REST_PORT}/v1/models/{name}:predict")
+    example = _curl_example(name, default)
+    if example:
+        lines += [example]
+    lines += [
+        "```",
+        "",
+        'The answer is `{"predictions": [{"probabilities": [...], "class_ids": [...], "class_names": [...],',
+        '"scores": [...]}, ...]}`, one object per instance. Other signatures are chosen by',
+        '`"signature_name"` in the body.',
+        "",
+        "## Load it in Python",
+        "",
+        "```python",
+        "import tensorflow as tf",
+    ]
+    if ops:
+        lines.append("import tensorflow_text  # noqa: F401  registers the tokenizer's ops; before loading")
+    lines += [
+        "",
+        f'serve = tf.saved_model.load("{model_dir}/{version}").signatures["{default.name}"]',
+        f"outputs = serve({_python_call(default)})",
+        'print(outputs["class_names"], outputs["scores"])',
+        "```",
+        "",
+    ]
+    if ops:
+        lines += [
+            f"This model uses TF Text ops ({', '.join(ops)}):",
+            "a Python process must `import tensorflow_text` before `tf.saved_model.load`, or loading",
+            "fails with `Op type not registered`. TF Serving's model server links these ops itself.",
+            "",
+        ]
+    lines += [
+        "Check it without Docker (loads it in a fresh Python process, sends the example requests,",
+        "times them):",
+        "",
+        "```bash",
+        f"tfl serve-check {model_dir}",
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
