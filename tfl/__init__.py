@@ -10,6 +10,7 @@ Examples:
 >>> model = tfl.build_model(tfl.ModelConfig(backbone="resnet50"), data.class_names)
 >>> history = tfl.fit_stages(model, data, tfl.default_stages(weights="imagenet"))
 >>> report = tfl.evaluate_model(model, data.validation, data.class_names)
+>>> tfl.export_model(model, "flowers")     # saved_models/flowers/1, for TF Serving
 """
 
 import importlib
@@ -37,8 +38,12 @@ _LAZY = {
     "default_stages": "tfl.train",
     "evaluate_model": "tfl.evaluate",
     "classification_metrics": "tfl.evaluate",
+    "TextClassifier": "tfl.model",
+    "TextData": "tfl.data",
+    "load_text_data": "tfl.data",
+    "export_model": "tfl.export",
 }
-_SUBPACKAGES = ("config", "data", "backbones", "model", "train", "evaluate", "cli")
+_SUBPACKAGES = ("config", "data", "backbones", "model", "train", "evaluate", "export", "cli")
 
 
 def __getattr__(name):
