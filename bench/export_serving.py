@@ -21,14 +21,14 @@ import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import numpy as np
+import tensorflow as tf
 
-from tfl.config import ModelConfig  # noqa: E402
-from tfl.evaluate import format_table  # noqa: E402
-from tfl.evaluate import write_json  # noqa: E402
-from tfl.export import export_model  # noqa: E402
-from tfl.model import build_model  # noqa: E402
+from tfl.config import ModelConfig
+from tfl.evaluate import format_table
+from tfl.evaluate import write_json
+from tfl.export import export_model
+from tfl.model import build_model
 
 _TIMER = r"""
 import json, statistics, sys, time

@@ -248,3 +248,14 @@ def test_minilm_export_stores_its_weights_once_and_answers_like_keras(tmp_path):
     expected = keras.ops.convert_to_numpy(model(model.preprocessor(tf.constant(texts))))
     outputs = _serve(result.path, "serving_default", {"text": texts}, [1, 2], tmp_path, text=True)
     np.testing.assert_allclose(outputs["2/probabilities"], expected, atol=1e-5)
+
+
+def test_a_text_model_loaded_from_a_keras_file_exports(text_model, tmp_path):
+    from tfl.experiment import save_model
+    from tfl.model import load_model
+
+    loaded = load_model(save_model(text_model, str(tmp_path / "text.keras")))
+    result = export_model(loaded, "reloaded", base=str(tmp_path / "saved_models"))
+    expected = keras.ops.convert_to_numpy(text_model(text_model.preprocessor(tf.constant(TEXTS))))
+    outputs = _serve(result.path, "serving_default", {"text": TEXTS}, [4], tmp_path, text=True)
+    np.testing.assert_allclose(outputs["4/probabilities"], expected, atol=1e-5)

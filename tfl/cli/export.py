@@ -50,12 +50,6 @@ def run(args):
     path = model_path(args.model)
 
     model = load_model(path)
-    if hasattr(model, "preprocessor") and not model.preprocessor.built:
-        # A text model loaded from .keras has an unbuilt preprocessor, which
-        # ExportArchive.track refuses ("has not yet been built"); one call builds it.
-        import tensorflow as tf
-
-        model.preprocessor(tf.constant(["a"]))
     result = export_model(model, args.name, base=args.base, version=args.version, top_k=args.top_k)
     files = write_serving_files(model_dir, args.name, class_names=model.class_names)
     signatures = read_signatures(result.path)

@@ -136,6 +136,9 @@ def export_model(model, name, *, base=DEFAULT_BASE, version=None, top_k=DEFAULT_
     signatures = serving_signatures(model, top_k)
     archive = keras.export.ExportArchive()
     if hasattr(model, "preprocessor") and hasattr(model.preprocessor, "tokenizer"):
+        # A preprocessor loaded from a .keras file is unbuilt until first called,
+        # and ExportArchive.track refuses unbuilt layers.
+        model.preprocessor(tf.constant(["build"]))
         archive.track(model.preprocessor)  # its vocabulary tables (no weights: stored once)
     for signature, function in signatures.items():
         archive.add_endpoint(signature, function)
