@@ -73,7 +73,7 @@ def write_json(path, obj):
         with contextlib.suppress(FileNotFoundError):
             os.remove(temporary)
         raise
-    _fsync_folder(folder)
+    fsync_folder(folder)
     return path
 
 
@@ -121,7 +121,7 @@ def _json_key(key):
     )
 
 
-def _fsync_folder(folder):
+def fsync_folder(folder):
     """Makes the rename itself durable (POSIX; elsewhere a no-op)."""
     if os.name != "posix":
         return

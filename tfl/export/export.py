@@ -18,6 +18,7 @@ import uuid
 import keras
 import tensorflow as tf
 
+from tfl.evaluate.report import fsync_folder
 from tfl.export.signatures import DEFAULT_TOP_K
 from tfl.export.signatures import serving_signatures
 
@@ -147,7 +148,7 @@ def export_model(model, name, *, base=DEFAULT_BASE, version=None, top_k=DEFAULT_
         archive.write_out(partial, verbose=verbose)
         _fsync_tree(partial)
         os.rename(partial, target)  # atomic on one file system; fails if target appeared meanwhile
-        _fsync_dir(model_dir)
+        fsync_folder(model_dir)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
@@ -178,14 +179,4 @@ def _fsync_tree(root):
                 os.fsync(descriptor)
             finally:
                 os.close(descriptor)
-        _fsync_dir(folder)
-
-
-def _fsync_dir(folder):
-    if os.name != "posix":
-        return
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+        fsync_folder(folder)
