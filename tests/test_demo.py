@@ -22,6 +22,8 @@ def test_demo_writes_source_targets_and_the_comparison_table(tmp_path, capsys):
     assert summary["target_test_images"] == 449  # half of the 898 images of digits 5-9
     assert all(0 <= r["accuracy"] <= 1 for r in summary["rows"])
     assert sorted(os.listdir(output / "source")) == ["backbone.weights.h5", "model.keras", "report.json"]
+    assert summary["plots"] == ["transfer_vs_scratch.png"]
+    assert (output / "transfer_vs_scratch.png").read_bytes().startswith(b"\x89PNG")
     assert sorted(os.listdir(output / "target-2")) == ["head_only-draw0.json", "scratch-draw0.json", "transfer-draw0.json"]
     transfer = json.loads((output / "target-2" / "transfer-draw0.json").read_text())
     head = json.loads((output / "target-2" / "head_only-draw0.json").read_text())

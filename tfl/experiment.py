@@ -4,9 +4,10 @@ What `tfl train` does, callable from Python and notebooks:
 
     data -> model -> staged training -> evaluation on the held-out split -> files
 
-The run folder holds `model.keras`, `report.json` and `config.yaml`, each
-written to a temporary name and renamed into place, so an interrupted run
-never leaves a truncated file.
+The run folder holds `model.keras`, `report.json`, `config.yaml` and two
+figures, `training.png` (loss and accuracy by epoch, stages marked) and
+`confusion_matrix.png` (single-label runs), each written to a temporary name
+and renamed into place, so an interrupted run never leaves a truncated file.
 """
 
 import dataclasses
@@ -23,6 +24,9 @@ from tfl.data import load_data
 from tfl.data import load_text_data
 from tfl.evaluate import evaluate_model
 from tfl.evaluate import write_json
+from tfl.evaluate.plots import plot_confusion_matrix
+from tfl.evaluate.plots import plot_training
+from tfl.evaluate.plots import save_figure
 from tfl.model import build_model
 from tfl.train import default_stages
 from tfl.train import fit_stages
@@ -31,6 +35,8 @@ from tfl.train import resolve_unfreeze
 MODEL_FILE = "model.keras"
 REPORT_FILE = "report.json"
 CONFIG_FILE = "config.yaml"
+TRAINING_PLOT = "training.png"
+CONFUSION_MATRIX_PLOT = "confusion_matrix.png"
 
 
 @dataclasses.dataclass
@@ -93,6 +99,21 @@ def resolved_task(config):
 def resolved_stages(config, task="image"):
     """The stages a config runs: its own, or the default plan for its task and weights."""
     return config.train.stages or default_stages(config.model.weights, config.train.epochs, task=task)
+
+
+def write_plots(report, output_dir):
+    """Writes `training.png` and, for single-label runs, `confusion_matrix.png`.
+
+    Returns:
+        The file names written, relative to `output_dir`.
+    """
+    save_figure(plot_training(report["stages"], report["boundaries"]), os.path.join(output_dir, TRAINING_PLOT))
+    written = [TRAINING_PLOT]
+    if report.get("confusion_matrix") is not None:
+        figure = plot_confusion_matrix(report["confusion_matrix"], report["class_names"])
+        save_figure(figure, os.path.join(output_dir, CONFUSION_MATRIX_PLOT))
+        written.append(CONFUSION_MATRIX_PLOT)
+    return written
 
 
 def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto"):
@@ -180,6 +201,7 @@ def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto"):
     if output_dir is not None:
         save_model(model, os.path.join(output_dir, MODEL_FILE))
         write_text(os.path.join(output_dir, CONFIG_FILE), config.to_yaml())
+        report["plots"] = write_plots(report, output_dir)
         report["seconds"] = time.perf_counter() - start
         write_json(os.path.join(output_dir, REPORT_FILE), report)
     return ExperimentResult(model=model, data=data, history=history, report=report, output_dir=output_dir)
@@ -192,4 +214,5 @@ __all__ = [
     "resolved_task",
     "run_experiment",
     "save_model",
+    "write_plots",
 ]

@@ -37,8 +37,14 @@ def trained_run(image_folder, tmp_path_factory):
 
 
 def test_train_writes_model_report_and_config(trained_run):
-    assert sorted(os.listdir(trained_run)) == ["config.yaml", "model.keras", "report.json"]
+    assert sorted(os.listdir(trained_run)) == [
+        "config.yaml", "confusion_matrix.png", "model.keras", "report.json", "training.png"
+    ]
     report = json.loads((trained_run / "report.json").read_text())
+    assert report["plots"] == ["training.png", "confusion_matrix.png"]
+    for name in report["plots"]:
+        data = (trained_run / name).read_bytes()
+        assert data.startswith(b"\x89PNG") and len(data) > 1000, name
     for key in ("accuracy", "macro_f1", "auc_roc", "confusion_matrix", "class_names", "stages", "seconds", "config"):
         assert key in report, key
     assert report["class_names"] == ["bright", "dark"]

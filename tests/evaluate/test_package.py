@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from tfl.evaluate import metrics
+from tfl.evaluate import plots
 from tfl.evaluate import predict
 from tfl.evaluate import report
 
@@ -16,6 +17,7 @@ EXAMPLES = [
     metrics.confusion_matrix,
     metrics.roc_auc,
     metrics.classification_metrics,
+    plots.stage_label,
     predict.predict_dataset,
     predict.top_k,
     report.to_json,
@@ -32,7 +34,7 @@ def test_docstring_example_runs(function):
 
 
 FOLDER = pathlib.Path(metrics.__file__).parent
-ALLOWED = {"contextlib", "json", "math", "os", "uuid", "numpy", "tensorflow", "tfl"}
+ALLOWED = {"contextlib", "json", "math", "os", "uuid", "numpy", "matplotlib", "tensorflow", "tfl"}
 ALLOWED_TFL = ("tfl.evaluate", "tfl.config", "tfl.data")
 
 

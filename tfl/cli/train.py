@@ -12,8 +12,8 @@ def add_parser(subparsers):
         help="train a classifier (feature extraction, then staged fine-tuning)",
         description=(
             "Train an image classifier on a pretrained backbone, or a text classifier on a "
-            "pretrained BERT-family encoder, and write model.keras, report.json and "
-            "config.yaml to --output. Flags override the config file."
+            "pretrained BERT-family encoder, and write model.keras, report.json, "
+            "config.yaml, training.png and confusion_matrix.png to --output. Flags override the config file."
         ),
     )
     parser.add_argument("--config", help="YAML config file (see docs/config.md)")
@@ -116,4 +116,6 @@ def run(args):
         f"{report['seconds']:.1f} s"
     )
     print(f"Wrote {os.path.join(output, 'model.keras')}, report.json, config.yaml")
+    for name in report.get("plots", []):
+        print(f"Plot: {os.path.join(output, name)}")
     return 0

@@ -39,6 +39,8 @@ from tfl.data import load_digits
 from tfl.data import stratified_split
 from tfl.evaluate import evaluate_model
 from tfl.evaluate import format_table
+from tfl.evaluate import plot_transfer_vs_scratch
+from tfl.evaluate import save_figure
 from tfl.evaluate import write_json
 from tfl.experiment import prepare_output_dir
 from tfl.experiment import save_model
@@ -50,6 +52,7 @@ TARGET_CLASSES = (5, 6, 7, 8, 9)
 
 
 METHODS = ("transfer", "scratch", "head only")
+PLOT_FILE = "transfer_vs_scratch.png"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,7 +148,8 @@ def run_demo(output_dir, settings=DemoSettings(), *, overwrite=False, verbose=0,
 
     Writes `source/` (model.keras, backbone.weights.h5, report.json), one
     `target-K/` folder per labels-per-class value with a report per method and
-    draw, and `summary.json` with the table that is printed.
+    draw, `summary.json` with the table that is printed, and
+    `transfer_vs_scratch.png`, its accuracies as curves.
 
     Returns:
         The summary dict: source accuracy, a row per K and method (mean over
@@ -224,8 +228,10 @@ def run_demo(output_dir, settings=DemoSettings(), *, overwrite=False, verbose=0,
         "rows": rows,
         "runs": runs,
         "seconds": time.perf_counter() - started,
+        "plots": [PLOT_FILE],
     }
     write_json(os.path.join(output_dir, "summary.json"), summary)
+    save_figure(plot_transfer_vs_scratch(rows), os.path.join(output_dir, PLOT_FILE))
     log("")
     log(f"Transfer vs scratch on digits 5-9 ({summary['target_test_images']} held-out test images), "
         f"{s.backbone} at {s.image_size}x{s.image_size}:")

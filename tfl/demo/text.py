@@ -36,6 +36,8 @@ from tfl.data.text_pipeline import count_truncated
 from tfl.evaluate import classification_metrics
 from tfl.evaluate import evaluate_model
 from tfl.evaluate import format_table
+from tfl.evaluate import plot_transfer_vs_scratch
+from tfl.evaluate import save_figure
 from tfl.evaluate import write_json
 from tfl.evaluate.predict import predict_dataset
 from tfl.experiment import prepare_output_dir
@@ -46,6 +48,7 @@ from tfl.train import fit_stages
 
 METHODS = ("transfer, fine-tuned", "transfer, head only", "scratch")
 ALL = "all"
+PLOT_FILE = "transfer_vs_scratch.png"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,8 +138,9 @@ def _repeated(dataset, steps_needed, steps_per_epoch):
 def run_text_demo(output_dir, settings=TextDemoSettings(), *, overwrite=False, verbose=0, log=print):
     """Runs the text transfer-vs-scratch demo and writes everything under `output_dir`.
 
-    Writes one report per labels-per-class value and method, and
-    `summary.json` with the table that is printed.
+    Writes one report per labels-per-class value and method, `summary.json`
+    with the table that is printed, and `transfer_vs_scratch.png`, its
+    accuracies as curves.
 
     Returns:
         The summary dict: a row per labels-per-class value and method, and the
@@ -254,8 +258,10 @@ def run_text_demo(output_dir, settings=TextDemoSettings(), *, overwrite=False, v
         "training_sentences_per_second": float(np.median(train_rates)),
         "rows": rows,
         "seconds": time.perf_counter() - started,
+        "plots": [PLOT_FILE],
     }
     write_json(os.path.join(output_dir, "summary.json"), summary)
+    save_figure(plot_transfer_vs_scratch(rows), os.path.join(output_dir, PLOT_FILE))
     log("")
     log(f"Transfer vs scratch on tweet sentiment ({summary['test_tweets']} held-out test tweets, "
         f"3 classes), {s.encoder}:")

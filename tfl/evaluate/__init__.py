@@ -1,10 +1,14 @@
-"""Evaluation: predictions over a dataset, classification metrics, JSON reports."""
+"""Evaluation: predictions over a dataset, classification metrics, JSON reports, plots."""
 
 from tfl.evaluate.compare import format_table
 from tfl.evaluate.metrics import THRESHOLD
 from tfl.evaluate.metrics import classification_metrics
 from tfl.evaluate.metrics import confusion_matrix
 from tfl.evaluate.metrics import roc_auc
+from tfl.evaluate.plots import plot_confusion_matrix
+from tfl.evaluate.plots import plot_training
+from tfl.evaluate.plots import plot_transfer_vs_scratch
+from tfl.evaluate.plots import save_figure
 from tfl.evaluate.predict import predict_dataset
 from tfl.evaluate.predict import top_k
 from tfl.evaluate.report import evaluate_model
@@ -17,8 +21,12 @@ __all__ = [
     "confusion_matrix",
     "evaluate_model",
     "format_table",
+    "plot_confusion_matrix",
+    "plot_training",
+    "plot_transfer_vs_scratch",
     "predict_dataset",
     "roc_auc",
+    "save_figure",
     "to_json",
     "top_k",
     "write_json",

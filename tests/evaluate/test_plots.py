@@ -1,0 +1,128 @@
+import os
+
+import pytest
+import tensorflow as tf
+
+from tfl.evaluate.plots import BOUNDARY_GID
+from tfl.evaluate.plots import STAGE_LABEL_GID
+from tfl.evaluate.plots import plot_confusion_matrix
+from tfl.evaluate.plots import plot_training
+from tfl.evaluate.plots import plot_transfer_vs_scratch
+from tfl.evaluate.plots import save_figure
+from tfl.evaluate.plots import stage_label
+from tfl.train.history import StageRecord
+from tfl.train.history import TrainingHistory
+
+
+def _record(index, unfreeze, trainable_stages, first_epoch, epochs, after=None):
+    history = {
+        "loss": [1.0 / (first_epoch + i + 1) for i in range(epochs)],
+        "accuracy": [0.5 + 0.05 * (first_epoch + i) for i in range(epochs)],
+        "val_loss": [1.2 / (first_epoch + i + 1) for i in range(epochs)],
+        "val_accuracy": [0.45 + 0.05 * (first_epoch + i) for i in range(epochs)],
+    }
+    return StageRecord(
+        index=index, unfreeze=unfreeze, trainable_stages=trainable_stages, first_epoch=first_epoch,
+        epochs=epochs, learning_rate=1e-3, lr_decay=None, train_batchnorm=after is not None,
+        trainable_params=100, seconds=1.0, history=history, after_recalibration=after,
+    )
+
+
+def _three_stages():
+    return TrainingHistory(stages=[
+        _record(0, "none", [], 0, 3),
+        _record(1, "top 2", ["conv4", "conv5"], 3, 2),
+        _record(2, "all", ["conv1", "conv2", "conv3", "conv4", "conv5"], 5, 2, after={"loss": 0.2, "accuracy": 0.9}),
+    ])
+
+
+def _boundary_lines(figure):
+    return [line for ax in figure.axes for line in ax.lines if line.get_gid() == BOUNDARY_GID]
+
+
+def _stage_texts(figure):
+    return [text.get_text() for text in figure.axes[0].texts if text.get_gid() == STAGE_LABEL_GID]
+
+
+def test_three_stages_give_two_boundaries_named_by_their_unfrozen_stages():
+    figure = plot_training(_three_stages())
+    assert figure.stage_boundaries == [3, 5]
+    assert len(_boundary_lines(figure)) == 2 * len(figure.axes) == 4  # loss and accuracy
+    assert sorted({line.get_xdata()[0] for line in _boundary_lines(figure)}) == [3.5, 5.5]
+    assert all(line.get_linestyle() == "--" for line in _boundary_lines(figure))
+    assert _stage_texts(figure) == figure.stage_labels == ["head", "top 2: conv4, conv5", "all"]
+
+
+def test_report_stage_dicts_plot_like_the_history():
+    report = _three_stages().to_dict()
+    figure = plot_training(report["stages"], report["boundaries"])
+    assert figure.stage_boundaries == [3, 5]
+    assert _stage_texts(figure) == ["head", "top 2: conv4, conv5", "all"]
+    train_loss = figure.axes[0].lines[0]
+    assert list(train_loss.get_xdata()) == [1, 2, 3, 4, 5, 6, 7]  # epochs count from 1
+
+
+def test_one_stage_has_no_boundary():
+    figure = plot_training([_record(0, "all", [], 0, 2).__dict__])
+    assert figure.stage_boundaries == [] and _boundary_lines(figure) == []
+
+
+@pytest.mark.parametrize(
+    "unfreeze, stages, expected",
+    [
+        ("none", [], "head"),
+        ("conv5", ["conv5"], "conv5"),
+        ("conv4+conv5", ["conv4", "conv5"], "conv4, conv5"),
+        ("top 5", ["c1", "c2", "c3", "c4", "c5"], "top 5: c1 … c5"),
+    ],
+    ids=["head", "one_name", "two_names", "many_names_shortened"],
+)
+def test_stage_label(unfreeze, stages, expected):
+    assert stage_label(unfreeze, stages) == expected
+
+
+def test_training_png_is_written_and_decodes(tmp_path):
+    path = save_figure(plot_training(_three_stages()), tmp_path / "training.png")
+    data = path.read_bytes()
+    assert data.startswith(b"\x89PNG") and len(data) > 1000
+    image = tf.io.decode_png(data)
+    assert image.shape[0] == 420 and image.shape[1] == 1100  # 11 x 4.2 inches at 100 dpi
+    assert os.listdir(tmp_path) == ["training.png"]  # no temporary file left
+
+
+def test_confusion_matrix_has_class_names_on_both_axes(tmp_path):
+    names = ["cat", "dog", "bird"]
+    figure = plot_confusion_matrix([[5, 1, 0], [2, 3, 0], [0, 0, 0]], names)
+    ax = figure.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == names
+    assert [t.get_text() for t in ax.get_yticklabels()] == names
+    assert [t.get_text() for t in ax.texts][:3] == ["0.83", "0.17", "0.00"]  # row fractions
+    assert len(ax.texts) == 9
+    data = save_figure(figure, tmp_path / "cm.png").read_bytes()
+    assert data.startswith(b"\x89PNG") and tf.io.decode_png(data).shape[-1] in (3, 4)
+
+
+def test_confusion_matrix_counts_and_no_cell_text_for_many_classes():
+    counts = plot_confusion_matrix([[2, 1], [0, 4]], ["a", "b"], normalize=False)
+    assert [t.get_text() for t in counts.axes[0].texts] == ["2", "1", "0", "4"]
+    many = plot_confusion_matrix([[1] * 31] * 31, [f"c{i}" for i in range(31)])
+    assert len(many.axes[0].texts) == 0
+
+
+def test_confusion_matrix_shape_must_match_the_names():
+    with pytest.raises(ValueError, match="one row per class"):
+        plot_confusion_matrix([[1, 0], [0, 1]], ["a", "b", "c"])
+
+
+def test_transfer_curve_puts_all_last(tmp_path):
+    rows = [
+        {"labels_per_class": size, "method": method, "accuracy": accuracy}
+        for size, accuracy in (("all", 0.9), (10, 0.7), (2, 0.5))
+        for method, accuracy in (("transfer", accuracy), ("scratch", accuracy - 0.3))
+    ]
+    figure = plot_transfer_vs_scratch(rows)
+    ax = figure.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2", "10", "all"]
+    assert [line.get_label() for line in ax.lines] == ["transfer", "scratch"]
+    assert list(ax.lines[0].get_ydata()) == [0.5, 0.7, 0.9]
+    assert save_figure(figure, tmp_path / "t.png").read_bytes().startswith(b"\x89PNG")

@@ -1,0 +1,246 @@
+"""Figures of a run: training curves by stage, the confusion matrix, transfer vs scratch.
+
+Each function returns a `matplotlib.figure.Figure` built directly, without
+pyplot, so nothing depends on a display or a backend switch and figures can
+be made from several threads. `save_figure` writes one as PNG atomically.
+
+Figures carry what they mark, for code that checks them:
+`figure.stage_boundaries` (the epochs where a new stage starts, one dashed
+line each on every axes, with gid "stage_boundary") and `figure.stage_labels`
+(one per stage).
+"""
+
+import contextlib
+import os
+import uuid
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from tfl.evaluate.report import fsync_folder
+
+BOUNDARY_GID = "stage_boundary"
+STAGE_LABEL_GID = "stage_label"
+MAX_ANNOTATED_CLASSES = 30
+
+
+def stage_label(unfreeze, trainable_stages=(), max_names=3):
+    """A short name for a stage: "head", "all", "top 2: conv4, conv5", "conv5".
+
+    Examples:
+
+    >>> stage_label("top 3", ["conv3", "conv4", "conv5"])
+    'top 3: conv3, conv4, conv5'
+    >>> stage_label("top 5", ["c1", "c2", "c3", "c4", "c5"])
+    'top 5: c1 … c5'
+    """
+    if unfreeze == "none":
+        return "head"
+    if unfreeze == "all":
+        return "all"
+    names = list(trainable_stages) or str(unfreeze).split("+")
+    listed = ", ".join(names) if len(names) <= max_names else f"{names[0]} … {names[-1]}"
+    return f"{unfreeze}: {listed}" if str(unfreeze).startswith("top ") else listed
+
+
+def plot_training(history_or_report_stages, boundaries=None):
+    """Loss and accuracy against the global epoch, with the stages marked.
+
+    Args:
+        history_or_report_stages: a `TrainingHistory`, or the list of stage
+            dicts in `report["stages"]`.
+        boundaries: the epoch each stage starts at (`report["boundaries"]`);
+            by default each stage's `first_epoch`.
+
+    Returns:
+        A `Figure` with two axes (loss, accuracy). Epochs count from 1; a
+        dashed line separates consecutive stages and each stage is named at
+        the top ("head" for `unfreeze="none"`, else the stages it unfroze).
+
+    Examples:
+
+    >>> figure = plot_training(report["stages"], report["boundaries"])
+    >>> save_figure(figure, "runs/exp1/training.png")
+    """
+    stages = [_stage_dict(stage) for stage in getattr(history_or_report_stages, "stages", history_or_report_stages)]
+    if not stages:
+        raise ValueError("plot_training needs at least one stage. Received: an empty history")
+    if boundaries is None:
+        boundaries = [stage["first_epoch"] for stage in stages]
+    boundaries = [int(b) for b in boundaries]
+    if len(boundaries) != len(stages):
+        raise ValueError(
+            f"boundaries must give one epoch per stage ({len(stages)}). Received: boundaries={boundaries}"
+        )
+    labels = [stage_label(s["unfreeze"], s.get("trainable_stages") or ()) for s in stages]
+
+    figure = Figure(figsize=(11, 4.2), layout="constrained")
+    for ax, metric in zip(figure.subplots(1, 2), ("loss", "accuracy")):
+        for prefix, style in (("", "-"), ("val_", "--")):
+            x, y = [], []
+            for start, stage in zip(boundaries, stages):
+                values = stage["history"].get(prefix + metric, [])
+                x.extend(start + 1 + i for i in range(len(values)))
+                y.extend(values)
+            if y:
+                ax.plot(x, y, style, marker="o", markersize=3, label="validation" if prefix else "train")
+        recalibrated = [
+            (start + s["epochs"], s["after_recalibration"][metric])
+            for start, s in zip(boundaries, stages)
+            if s.get("after_recalibration") and metric in s["after_recalibration"]
+        ]
+        if recalibrated:
+            ax.plot(*zip(*recalibrated), "k*", markersize=9, label="validation, BatchNorm statistics recomputed")
+        for start in boundaries[1:]:
+            ax.axvline(start + 0.5, color="0.4", linestyle="--", linewidth=1, gid=BOUNDARY_GID)
+        for start, stage, label in zip(boundaries, stages, labels):
+            ax.text(
+                start + 0.5 + stage["epochs"] / 2, 0.98, label,
+                transform=ax.get_xaxis_transform(), ha="center", va="top", fontsize=8,
+                color="0.25", gid=STAGE_LABEL_GID, clip_on=True,
+            )
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.set_title(metric)
+        ax.set_xlim(boundaries[0] + 0.5, boundaries[-1] + stages[-1]["epochs"] + 0.5)
+        ax.margins(y=0.18)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="best", fontsize=8)
+    figure.stage_boundaries = boundaries[1:]
+    figure.stage_labels = labels
+    return figure
+
+
+def plot_confusion_matrix(confusion_matrix, class_names, normalize=True):
+    """A heatmap of a confusion matrix: true classes down, predictions across.
+
+    Args:
+        confusion_matrix: counts, shape `[C, C]` (rows: true classes).
+        class_names: C names, for both axes.
+        normalize: colour and write row fractions (recall on the diagonal)
+            rather than counts; a row without examples stays 0.
+
+    Returns:
+        A `Figure`. Cells carry their value up to 30 classes (a smaller font
+        beyond 20), none beyond.
+
+    Examples:
+
+    >>> figure = plot_confusion_matrix(report["confusion_matrix"], report["class_names"])
+    """
+    counts = np.asarray(confusion_matrix, dtype=np.float64)
+    names = [str(name) for name in class_names]
+    if counts.ndim != 2 or counts.shape[0] != counts.shape[1] or counts.shape[0] != len(names):
+        raise ValueError(
+            f"confusion_matrix must be square with one row per class ({len(names)} names). "
+            f"Received: confusion_matrix with shape {counts.shape}"
+        )
+    n = len(names)
+    if normalize:
+        totals = counts.sum(axis=1, keepdims=True)
+        values = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+    else:
+        values = counts
+    side = min(4.0 + 0.45 * n, 16.0)
+    figure = Figure(figsize=(side + 1.2, side), layout="constrained")
+    ax = figure.subplots()
+    image = ax.imshow(values, cmap="Blues", vmin=0, vmax=1 if normalize else max(values.max(), 1))
+    figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="fraction of the row" if normalize else "count")
+    tick_size = 9 if n <= 20 else 6
+    ax.set_xticks(range(n), names, rotation=45 if n > 4 else 0, ha="right" if n > 4 else "center", fontsize=tick_size)
+    ax.set_yticks(range(n), names, fontsize=tick_size)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title("confusion matrix" + (" (row fractions)" if normalize else ""))
+    if n <= MAX_ANNOTATED_CLASSES:
+        threshold = (1 if normalize else values.max()) / 2
+        for i in range(n):
+            for j in range(n):
+                text = f"{values[i, j]:.2f}" if normalize else f"{int(values[i, j])}"
+                ax.text(j, i, text, ha="center", va="center", fontsize=10 if n <= 10 else 8 if n <= 20 else 5,
+                        color="white" if values[i, j] > threshold else "black")
+    return figure
+
+
+def plot_transfer_vs_scratch(rows):
+    """Accuracy against labels per class, one line per method.
+
+    Args:
+        rows: dicts with `labels_per_class` (a number, or "all"), `method`
+            and `accuracy`, as in the demos' `summary["rows"]`.
+
+    Returns:
+        A `Figure`. The x axis is categorical: the numbers in increasing
+        order, then any text value such as "all".
+
+    Examples:
+
+    >>> figure = plot_transfer_vs_scratch(summary["rows"])
+    """
+    rows = list(rows)
+    if not rows:
+        raise ValueError("plot_transfer_vs_scratch needs at least one row. Received: rows=[]")
+    sizes = sorted({row["labels_per_class"] for row in rows}, key=_size_order)
+    position = {size: i for i, size in enumerate(sizes)}
+    methods = list(dict.fromkeys(row["method"] for row in rows))
+
+    figure = Figure(figsize=(7, 4.2), layout="constrained")
+    ax = figure.subplots()
+    for method in methods:
+        points = sorted(
+            (position[row["labels_per_class"]], row["accuracy"]) for row in rows if row["method"] == method
+        )
+        ax.plot(*zip(*points), marker="o", label=method)
+    ax.set_xticks(range(len(sizes)), [str(size) for size in sizes])
+    ax.set_xlabel("labelled examples per class")
+    ax.set_ylabel("held-out accuracy")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title("transfer vs scratch")
+    return figure
+
+
+def save_figure(figure, path, dpi=100):
+    """Writes `figure` as PNG to `path` atomically and returns `path`.
+
+    The image goes to a temporary file in the same folder, which is then
+    renamed over `path`; missing parent folders are created.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    temporary = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(temporary, "wb") as file:
+            figure.savefig(file, format="png", dpi=dpi)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(temporary)
+        raise
+    fsync_folder(folder)
+    return path
+
+
+def _stage_dict(stage):
+    if isinstance(stage, dict):
+        return stage
+    return {name: getattr(stage, name) for name in
+            ("unfreeze", "trainable_stages", "first_epoch", "epochs", "history", "after_recalibration")}
+
+
+def _size_order(size):
+    if isinstance(size, (int, float, np.integer, np.floating)) and not isinstance(size, bool):
+        return (0, float(size), "")
+    return (1, 0.0, str(size))
+
+
+__all__ = [
+    "plot_confusion_matrix",
+    "plot_training",
+    "plot_transfer_vs_scratch",
+    "save_figure",
+    "stage_label",
+]
