@@ -27,6 +27,7 @@ from tfl.evaluate import write_json
 from tfl.evaluate.plots import plot_confusion_matrix
 from tfl.evaluate.plots import plot_training
 from tfl.evaluate.plots import save_figure
+from tfl.evaluate.report import write_atomically
 from tfl.model import build_model
 from tfl.train import default_stages
 from tfl.train import fit_stages
@@ -83,12 +84,7 @@ def save_model(model, path):
 
 def write_text(path, text):
     """Writes `text` to `path` atomically."""
-    temporary = f"{path}.partial"
-    with open(temporary, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(temporary, path)
+    return write_atomically(path, lambda file: file.write(text.encode("utf-8")))
 
 
 def resolved_task(config):

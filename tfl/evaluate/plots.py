@@ -10,14 +10,11 @@ line each on every axes, with gid "stage_boundary") and `figure.stage_labels`
 (one per stage).
 """
 
-import contextlib
-import os
-import uuid
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from tfl.evaluate.report import fsync_folder
+from tfl.evaluate.report import write_atomically
 
 BOUNDARY_GID = "stage_boundary"
 STAGE_LABEL_GID = "stage_label"
@@ -207,21 +204,7 @@ def save_figure(figure, path, dpi=100):
     The image goes to a temporary file in the same folder, which is then
     renamed over `path`; missing parent folders are created.
     """
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    temporary = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(temporary, "wb") as file:
-            figure.savefig(file, format="png", dpi=dpi)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(temporary)
-        raise
-    fsync_folder(folder)
-    return path
+    return write_atomically(path, lambda file: figure.savefig(file, format="png", dpi=dpi))
 
 
 def _stage_dict(stage):

@@ -59,13 +59,27 @@ def write_json(path, obj):
     'runs/exp1/report.json'
     """
     text = json.dumps(to_json(obj), indent=2, allow_nan=False) + "\n"
+    return write_atomically(path, lambda file: file.write(text.encode("utf-8")))
+
+
+def write_atomically(path, write):
+    """Writes a file so that a crash or kill leaves the old one or the new one.
+
+    `write(file)` fills a temporary binary file in the same folder, which is
+    flushed, fsynced and renamed over `path` with `os.replace`; the rename
+    itself is made durable. Missing parent folders are created; on any error
+    the temporary file is removed and `path` is untouched.
+
+    Returns:
+        `path`, as given.
+    """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     temporary = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
     try:
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            file.write(text)
+        with os.fdopen(descriptor, "wb") as file:
+            write(file)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
