@@ -93,8 +93,14 @@ def resolved_task(config):
 
 
 def resolved_stages(config, task="image"):
-    """The stages a config runs: its own, or the default plan for its task and weights."""
-    return config.train.stages or default_stages(config.model.weights, config.train.epochs, task=task)
+    """The stages a config runs: its own, or the default plan for its task,
+    weights and augmentation."""
+    return config.train.stages or default_stages(
+        config.model.weights,
+        config.train.epochs,
+        task=task,
+        augmentation=task == "image" and config.model.augmentation.enabled,
+    )
 
 
 def write_plots(report, output_dir):
@@ -176,7 +182,17 @@ def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto"):
     )
     for stage in stages:  # text: the encoder's stage names are known once it is built
         resolve_unfreeze(stage.unfreeze, model.stage_layers())
-    history = fit_stages(model, data, stages, verbose=verbose)
+    history = fit_stages(
+        model,
+        data,
+        stages,
+        verbose=verbose,
+        feature_cache=config.train.feature_cache,
+        cache_dir=config.train.feature_cache_dir,
+        augmented_views=config.train.augmented_views,
+        jit_compile=config.train.jit_compile,
+        seed=config.data.seed,
+    )
     evaluation = evaluate_model(model, data.validation, data.class_names, multi_label=data.multi_label)
 
     report = dict(evaluation)

@@ -40,8 +40,8 @@ def add_parser(subparsers):
     parser.add_argument("--image-size", type=arguments.image_size, help="N or HxW (default: the backbone's)")
     parser.add_argument(
         "--stages",
-        help="comma-separated UNFREEZE[:EPOCHS[:LR]], e.g. 'none:5:1e-3,top2:3:1e-4' "
-        "(UNFREEZE: none, all, topN, or stage names joined by +)",
+        help="comma-separated UNFREEZE[:EPOCHS[:LR]] or 'probe', e.g. 'probe,top2:3:1e-4' "
+        "(UNFREEZE: none, all, topN, or stage names joined by +; probe: a linear probe on cached features)",
     )
     parser.add_argument("--epochs", type=arguments.positive_int, help="epochs per stage without its own")
     parser.add_argument("--batch-size", type=arguments.positive_int)
@@ -49,6 +49,17 @@ def add_parser(subparsers):
     parser.add_argument("--augment", type=arguments.augmentation, help="e.g. 'flip,rotation=0.1,zoom=0.1'")
     parser.add_argument(
         "--skip-bad-files", action="store_true", default=None, help="skip unreadable images and bad text rows"
+    )
+    parser.add_argument(
+        "--feature-cache", choices=("auto", "off"), help="train head stages on cached backbone features (auto)"
+    )
+    parser.add_argument("--feature-cache-dir", help="keep cached features in this folder between runs")
+    parser.add_argument(
+        "--augmented-views", type=arguments.positive_int, help="with --augment: augmented views to cache per image"
+    )
+    parser.add_argument("--jit-compile", action="store_true", default=None, help="compile training steps with XLA")
+    parser.add_argument(
+        "--mixed-precision", choices=("mixed_float16", "mixed_bfloat16"), help="16-bit computation, float32 weights"
     )
     parser.add_argument("--output", help="run folder to write (default: runs/BACKBONE-TIMESTAMP)")
     parser.add_argument("--overwrite", action="store_true", help="allow a non-empty --output folder")
@@ -81,6 +92,11 @@ def config_from_args(args):
         ("backbone", "model.backbone"),
         ("image_size", "model.image_size"),
         ("epochs", "train.epochs"),
+        ("feature_cache", "train.feature_cache"),
+        ("feature_cache_dir", "train.feature_cache_dir"),
+        ("augmented_views", "train.augmented_views"),
+        ("jit_compile", "train.jit_compile"),
+        ("mixed_precision", "model.mixed_precision"),
     ):
         value = getattr(args, flag)
         if value is not None:

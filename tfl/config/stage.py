@@ -6,6 +6,8 @@ import re
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 SCHEDULES = ("constant", "cosine")
 
+PROBE = "probe"
+
 _TOP_K = re.compile(r"^top\s*(\d+)$")
 
 
@@ -37,6 +39,12 @@ class Stage:
             statistics are recomputed over the training data after the stage.
             Keep False when fine-tuning pretrained weights; the default plan
             for `weights=None` sets it.
+        linear_probe: fit the head to convergence on the frozen backbone's
+            cached features (multinomial logistic regression with L2, full-
+            batch L-BFGS) instead of training it for `epochs` epochs: the
+            "LP" of LP-FT (Kumar et al. 2022). Needs `unfreeze="none"`; it
+            counts as one epoch, and `learning_rate` and `optimizer` are
+            unused. Written `"probe"` in a plan string.
 
     Examples:
 
@@ -44,6 +52,8 @@ class Stage:
     Stage(unfreeze='top 2', epochs=3, learning_rate=0.0001, ...)
     >>> Stage.parse("conv5:2:1e-5")
     Stage(unfreeze='conv5', epochs=2, learning_rate=1e-05, ...)
+    >>> Stage.parse("probe")
+    Stage(unfreeze='none', epochs=1, ..., linear_probe=True)
     """
 
     unfreeze: str = "none"
@@ -53,30 +63,33 @@ class Stage:
     schedule: str = "constant"
     lr_decay: float | None = None
     train_batchnorm: bool = False
+    linear_probe: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "unfreeze", normalize_unfreeze(self.unfreeze))
         if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
-            raise ValueError(
-                f"A stage needs a whole number of epochs >= 1. Received: epochs={self.epochs!r}"
-            )
+            raise ValueError(f"A stage needs a whole number of epochs >= 1. Received: epochs={self.epochs!r}")
         if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
-            raise ValueError(
-                "A stage needs a learning rate > 0. "
-                f"Received: learning_rate={self.learning_rate!r}"
-            )
+            raise ValueError(f"A stage needs a learning rate > 0. Received: learning_rate={self.learning_rate!r}")
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(
-                f"Unknown optimizer {self.optimizer!r}. Known: {', '.join(OPTIMIZERS)}."
-            )
+            raise ValueError(f"Unknown optimizer {self.optimizer!r}. Known: {', '.join(OPTIMIZERS)}.")
         if self.schedule not in SCHEDULES:
-            raise ValueError(
-                f"Unknown schedule {self.schedule!r}. Known: {', '.join(SCHEDULES)}."
-            )
+            raise ValueError(f"Unknown schedule {self.schedule!r}. Known: {', '.join(SCHEDULES)}.")
         if self.lr_decay is not None and not 0 < self.lr_decay <= 1:
             raise ValueError(
                 "lr_decay multiplies the learning rate of each lower backbone stage and "
                 f"must be in (0, 1]. Received: lr_decay={self.lr_decay!r}"
+            )
+        if self.linear_probe and self.unfreeze != "none":
+            raise ValueError(
+                "A linear probe fits the head on a frozen backbone; it needs unfreeze='none'. "
+                f"Received: unfreeze={self.unfreeze!r}, linear_probe=True. Use a separate stage "
+                "to fine-tune after the probe, e.g. 'probe,top2:3:1e-4'."
+            )
+        if self.linear_probe and self.epochs != 1:
+            raise ValueError(
+                "A linear probe runs to convergence and counts as one epoch; leave epochs at 1. "
+                f"Received: epochs={self.epochs!r}"
             )
 
     @property
@@ -85,10 +98,13 @@ class Stage:
 
     @classmethod
     def parse(cls, text, *, epochs=None, learning_rate=None):
-        """Parses `UNFREEZE[:EPOCHS[:LEARNING_RATE]]`, e.g. `"top2:3:1e-4"`.
+        """Parses `UNFREEZE[:EPOCHS[:LEARNING_RATE]]`, e.g. `"top2:3:1e-4"`,
+        or `"probe"` for a linear-probe stage.
 
         Missing parts come from `epochs` and `learning_rate`, or the defaults.
         """
+        if text.strip().lower() == PROBE:
+            return cls(unfreeze="none", linear_probe=True)
         parts = [p.strip() for p in text.split(":")]
         if not 1 <= len(parts) <= 3 or not parts[0]:
             raise ValueError(
@@ -107,14 +123,13 @@ class Stage:
                 kwargs["learning_rate"] = learning_rate
         except ValueError:
             raise ValueError(
-                f"Cannot read stage {text!r}: EPOCHS must be an integer and "
-                "LEARNING_RATE a number, e.g. 'top2:3:1e-4'."
+                f"Cannot read stage {text!r}: EPOCHS must be an integer and LEARNING_RATE a number, e.g. 'top2:3:1e-4'."
             ) from None
         return cls(**kwargs)
 
 
 def parse_stages(text, *, epochs=None):
-    """Parses a comma-separated plan such as `"none:5:1e-3,top2:3:1e-4"`.
+    """Parses a comma-separated plan such as `"probe,top2:3:1e-4"` or `"none:5:1e-3,top2:3:1e-4"`.
 
     Stages without a learning rate get 1e-3 for a head stage and 1e-4 for a
     stage that trains part of the backbone.
@@ -125,7 +140,7 @@ def parse_stages(text, *, epochs=None):
         if not item:
             continue
         stage = Stage.parse(item, epochs=epochs)
-        if len(item.split(":")) < 3 and stage.trains_backbone:
+        if len(item.split(":")) < 3 and stage.trains_backbone and not stage.linear_probe:
             stage = dataclasses.replace(stage, learning_rate=1e-4)
         stages.append(stage)
     if not stages:
@@ -145,10 +160,7 @@ def normalize_unfreeze(value):
             raise ValueError(f"Stage names must be non-empty strings. Received: unfreeze={value!r}")
         return "+".join(v.strip() for v in value)
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise ValueError(
-            "unfreeze must be 'none', 'all', 'top N', or stage names. "
-            f"Received: unfreeze={value!r}"
-        )
+        raise ValueError(f"unfreeze must be 'none', 'all', 'top N', or stage names. Received: unfreeze={value!r}")
     text = str(value).strip().lower() if not isinstance(value, int) else f"top {value}"
     if text in ("none", "head", ""):
         return "none"

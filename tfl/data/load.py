@@ -48,6 +48,24 @@ def load_data(data_config, image_size):
     >>> data.class_names[:3]
     ('0', '1', '2')
     """
+    return with_determinism(_load_images(data_config, image_size), data_config.deterministic)
+
+
+def with_determinism(data, deterministic):
+    """`data` with `tf.data`'s `deterministic` option set on both pipelines.
+
+    False lets parallel maps hand over whichever element is ready first.
+    """
+    options = tf.data.Options()
+    options.deterministic = bool(deterministic)
+    return dataclasses.replace(
+        data,
+        train=data.train.with_options(options),
+        validation=None if data.validation is None else data.validation.with_options(options),
+    )
+
+
+def _load_images(data_config, image_size):
     c = data_config
     source = c.source
     if not source:
@@ -126,8 +144,7 @@ def detect_task(source, *, tfds_data_dir=None):
     if not os.path.exists(source):
         raise FileNotFoundError(f"data.source not found: {source}. {_SOURCES}")
     raise ValueError(
-        f"Cannot tell what data {source} holds: it is a file, but not "
-        f"{', '.join(TEXT_FILE_EXTENSIONS)}. {_SOURCES}"
+        f"Cannot tell what data {source} holds: it is a file, but not {', '.join(TEXT_FILE_EXTENSIONS)}. {_SOURCES}"
     )
 
 
@@ -162,6 +179,10 @@ def load_text_data(data_config, preprocessor):
     >>> data.truncated
     {'train': 3, 'validation': 1}
     """
+    return with_determinism(_load_text(data_config, preprocessor), data_config.deterministic)
+
+
+def _load_text(data_config, preprocessor):
     c = data_config
     source = c.source
     if not source:
@@ -179,8 +200,7 @@ def load_text_data(data_config, preprocessor):
         )
     if c.label_separator is not None and (source == TWEETS or is_tfds):
         raise ValueError(
-            f"data.label_separator splits label cells of text files; source is {source!r}. "
-            "Remove label_separator."
+            f"data.label_separator splits label cells of text files; source is {source!r}. Remove label_separator."
         )
     common = {
         "preprocessor": preprocessor,
@@ -191,9 +211,7 @@ def load_text_data(data_config, preprocessor):
     }
     if source == TWEETS:
         tweets = load_tweets()
-        return from_texts(
-            tweets.texts, tweets.labels, validation_split=c.validation_split, **common
-        )
+        return from_texts(tweets.texts, tweets.labels, validation_split=c.validation_split, **common)
     if is_tfds:
         default_text_column = _default(c, "text_column")
         return from_tfds_text(
@@ -245,9 +263,7 @@ def load_images(paths, image_size):
     TensorShape([2, 224, 224, 3])
     """
     image_size = normalize_image_size(image_size)
-    paths = [os.fspath(paths)] if isinstance(paths, (str, os.PathLike)) else [
-        os.fspath(p) for p in paths
-    ]
+    paths = [os.fspath(paths)] if isinstance(paths, (str, os.PathLike)) else [os.fspath(p) for p in paths]
     if not paths:
         raise ValueError("load_images needs at least one image path. Received: paths=[]")
     for path in paths:

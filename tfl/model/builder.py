@@ -1,5 +1,6 @@
 """`build_model`: a `ModelConfig` and class names -> an `ImageClassifier` or a `TextClassifier`."""
 
+import contextlib
 import dataclasses
 
 import keras
@@ -22,7 +23,10 @@ def build_model(config, class_names, *, task="image", seed=None, text_pairs=Fals
     Images: the backbone gets its weights (ImageNet, a file, or random) and
     every BatchNormalization layer is frozen (inference mode, statistics
     kept). Text: the pretrained encoder and its preprocessor are loaded from
-    `config.encoder`. The training stages decide what else trains.
+    `config.encoder`. The training stages decide what else trains. With
+    `config.mixed_precision`, every layer is built under that dtype policy
+    (float32 weights, 16-bit computation) except the output layer, which
+    stays float32.
 
     Args:
         config: a `ModelConfig`, or a dict of its fields.
@@ -45,6 +49,26 @@ def build_model(config, class_names, *, task="image", seed=None, text_pairs=Fals
         config = ModelConfig(**config)
     if task not in TASKS:
         raise ValueError(f"Unknown task {task!r}. Known: {', '.join(TASKS)}.")
+    with dtype_policy(config.mixed_precision):
+        return _build(config, class_names, task, seed, text_pairs)
+
+
+@contextlib.contextmanager
+def dtype_policy(name):
+    """Builds layers under the Keras dtype policy `name` (None: unchanged),
+    then restores the previous global policy."""
+    if name is None:
+        yield
+        return
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def _build(config, class_names, task, seed, text_pairs):
     if task == "text":
         encoder, preprocessor = build_encoder(config.encoder, config.sequence_length)
         return TextClassifier(

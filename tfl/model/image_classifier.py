@@ -120,6 +120,21 @@ class ImageClassifier(keras.Model):
         """A model from this model's inputs to the pooled features."""
         return keras.Model(self.inputs, self.pooler.output)
 
+    def augmented_features(self, inputs):
+        """Pooled features of randomly augmented images (the augmentation in
+        training mode, the backbone in inference mode), for caching augmented
+        views. Without augmentation, the same as `feature_model()`."""
+        x = self.resizing(inputs[INPUT_NAME])
+        if self.augmenter is not None:
+            x = self.augmenter(x, training=True)
+        return self.pooler(self.backbone(self.preprocessor(x), training=False))
+
+    def head_model(self):
+        """A model from pooled features to probabilities that shares this
+        model's head layers: training it trains this model's head."""
+        features = keras.Input(shape=self.pooler.output.shape[1:], name="features")
+        return keras.Model(features, self.head(self.head_dropout(features)), name="head")
+
     def get_config(self):
         return {
             "backbone": keras.layers.serialize(self.backbone),

@@ -90,9 +90,7 @@ class TextClassifier(keras.Model):
 
         # === Functional model ===
         names = [name for name in TOKEN_INPUTS if name in _input_names(encoder)]
-        inputs = {
-            name: keras.Input(shape=(None,), dtype="int32", name=name) for name in names
-        }
+        inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in names}
         outputs = encoder(inputs)
         sequence = outputs["sequence_output"] if isinstance(outputs, dict) else outputs
         if pooling == "cls":
@@ -135,6 +133,12 @@ class TextClassifier(keras.Model):
     def feature_model(self):
         """A model from this model's inputs to the pooled features."""
         return keras.Model(self.inputs, self.pooler.output)
+
+    def head_model(self):
+        """A model from pooled features to probabilities that shares this
+        model's head layers: training it trains this model's head."""
+        features = keras.Input(shape=self.pooler.output.shape[1:], name="features")
+        return keras.Model(features, self.head(self.head_dropout(features)), name="head")
 
     def get_config(self):
         return {

@@ -21,6 +21,11 @@ class StageRecord:
         history: {metric: [value per epoch]} as Keras reports it.
         after_recalibration: validation metrics after BatchNorm statistics were
             recomputed at the end of the stage, or None.
+        feature_cache: whether the stage trained on cached features, and why.
+        feature_seconds: time spent computing (or reading) the cached
+            features, or None when the stage did not use them.
+        linear_probe: for a linear-probe stage: L-BFGS iterations, whether it
+            converged, the final objective and the seconds; else None.
     """
 
     index: int
@@ -35,6 +40,9 @@ class StageRecord:
     seconds: float
     history: dict
     after_recalibration: dict | None = None
+    feature_cache: str = "off"
+    feature_seconds: float | None = None
+    linear_probe: dict | None = None
 
 
 @dataclasses.dataclass

@@ -14,9 +14,12 @@ from tfl.train.batchnorm import batchnorm_momentum_for
 from tfl.train.batchnorm import recalibrate_batchnorm
 from tfl.train.batchnorm import steps_per_epoch
 from tfl.train.discriminative import ScaledUpdates
+from tfl.train.feature_cache import FeatureCache
+from tfl.train.feature_cache import cache_decision
 from tfl.train.freezing import apply_stage
 from tfl.train.history import StageRecord
 from tfl.train.history import TrainingHistory
+from tfl.train.linear_probe import fit_linear_probe
 
 _OPTIMIZERS = {
     "adam": keras.optimizers.Adam,
@@ -26,56 +29,77 @@ _OPTIMIZERS = {
 }
 
 
-def default_stages(weights="imagenet", epochs=5, task="image"):
+def default_stages(weights="imagenet", epochs=5, task="image", augmentation=False):
     """The default plan for a task and a backbone with `weights`.
 
-    Images with pretrained weights: the head on the frozen backbone at 1e-3,
-    then the top 2 backbone stages at 1e-4, `epochs` each (BatchNorm frozen
-    throughout). Images with `weights=None`: a head on random features learns
-    little, so one stage trains the whole network at 1e-3, BatchNorm
-    included, with its statistics recomputed at the end.
-    Text (`weights` is ignored: encoders come pretrained): the head on the
-    frozen encoder at 1e-3, then the whole encoder at 5e-5 with AdamW, the
-    usual rate for fine-tuning BERT (Devlin et al. 2019 searched 2e-5 to 5e-5).
+    Pretrained images and text start with LP-FT (Kumar et al. 2022): a linear
+    probe fitted to convergence on the frozen backbone's cached features, then
+    fine-tuning. With image augmentation the cached features would miss it, so
+    the head trains for `epochs` epochs at 1e-3 on augmented images instead.
+
+    - Images with pretrained weights: the probe (or the head stage), then the
+      top 2 backbone stages at 1e-4 for `epochs` (BatchNorm frozen throughout).
+    - Images with `weights=None`: a head on random features learns little, so
+      one stage trains the whole network at 1e-3, BatchNorm included, with its
+      statistics recomputed at the end.
+    - Text (`weights` is ignored: encoders come pretrained): the probe, then
+      the whole encoder at 5e-5 with AdamW for `epochs`, the usual rate for
+      fine-tuning BERT (Devlin et al. 2019 searched 2e-5 to 5e-5).
     """
+    head = Stage(unfreeze="none", linear_probe=True)
     if task == "text":
-        return (
-            Stage(unfreeze="none", epochs=epochs, learning_rate=1e-3),
-            Stage(unfreeze="all", epochs=epochs, learning_rate=5e-5, optimizer="adamw"),
-        )
+        return (head, Stage(unfreeze="all", epochs=epochs, learning_rate=5e-5, optimizer="adamw"))
     if weights is None:
         return (Stage(unfreeze="all", epochs=epochs, learning_rate=1e-3, train_batchnorm=True),)
-    return (
-        Stage(unfreeze="none", epochs=epochs, learning_rate=1e-3),
-        Stage(unfreeze="top 2", epochs=epochs, learning_rate=1e-4),
-    )
+    if augmentation:
+        head = Stage(unfreeze="none", epochs=epochs, learning_rate=1e-3)
+    return (head, Stage(unfreeze="top 2", epochs=epochs, learning_rate=1e-4))
 
 
 def make_optimizer(stage, steps, lr_multipliers=None):
     """The stage's optimizer, its schedule, and discriminative rates if any."""
     learning_rate = stage.learning_rate
     if stage.schedule == "cosine":
-        learning_rate = keras.optimizers.schedules.CosineDecay(
-            learning_rate, decay_steps=max(1, stage.epochs * steps)
-        )
+        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(1, stage.epochs * steps))
     optimizer = _OPTIMIZERS[stage.optimizer](learning_rate=learning_rate)
     if lr_multipliers:
         optimizer = ScaledUpdates(optimizer, lr_multipliers)
     return optimizer
 
 
-def compile_for(model, optimizer):
-    """Compiles `model` with the loss and metrics of its kind of head."""
-    if model.multi_label:
+def compile_for(model, optimizer, *, multi_label=None, jit_compile=False):
+    """Compiles `model` with the loss and metrics of its kind of head.
+
+    Args:
+        model: the model to compile.
+        optimizer: a Keras optimizer.
+        multi_label: sigmoid outputs; None reads `model.multi_label`.
+        jit_compile: compile the training step with XLA.
+    """
+    if multi_label is None:
+        multi_label = model.multi_label
+    if multi_label:
         loss = keras.losses.BinaryCrossentropy()
         metrics = [keras.metrics.BinaryAccuracy(name="accuracy")]
     else:
         loss = keras.losses.SparseCategoricalCrossentropy()
         metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit_compile)
 
 
-def fit_stages(model, data, stages, *, callbacks=None, verbose="auto"):
+def fit_stages(
+    model,
+    data,
+    stages,
+    *,
+    callbacks=None,
+    verbose="auto",
+    feature_cache="auto",
+    cache_dir=None,
+    augmented_views=1,
+    jit_compile=False,
+    seed=0,
+):
     """Trains `model` on `data` through `stages`, in order.
 
     Each stage sets the `trainable` flags (see `apply_stage`), compiles the
@@ -83,13 +107,30 @@ def fit_stages(model, data, stages, *, callbacks=None, verbose="auto"):
     where the previous stage stopped. After a stage that trained BatchNorm
     layers, their statistics are recomputed over the training data.
 
+    A stage that trains only the head on a frozen backbone runs on cached
+    features where that is valid (see `tfl.train.feature_cache`): the
+    backbone runs once, and the model's own head layers train on its pooled
+    features, so the full model holds the trained head afterwards. A
+    `linear_probe` stage fits the head to convergence on those features.
+
     Args:
         model: a tfl classifier, e.g. from `tfl.model.build_model`.
         data: a `tfl.data.ImageData` or `tfl.data.TextData` (it has `train`,
             `validation`, `num_train`).
         stages: a sequence of `tfl.config.Stage`.
-        callbacks: Keras callbacks passed to every `fit`.
+        callbacks: Keras callbacks passed to every `fit`. In a stage on
+            cached features, `fit` trains the head model, so the callbacks see
+            `model.head_model()` as their model.
         verbose: passed to `fit`; 0 also silences the stage headers.
+        feature_cache: "auto" trains head stages on cached features where
+            valid; "off" never does (linear probes still need features).
+        cache_dir: a folder that keeps cached features between runs, keyed by
+            weights, preprocessing and examples; None keeps them in memory.
+        augmented_views: with image augmentation, cache this many augmented
+            views per training example; 1 turns the cache off for stages that
+            augment.
+        jit_compile: compile training steps with XLA.
+        seed: shuffle seed of the cached features.
 
     Returns:
         A `TrainingHistory` with every epoch of every stage.
@@ -106,37 +147,33 @@ def fit_stages(model, data, stages, *, callbacks=None, verbose="auto"):
     if not stages:
         raise ValueError("fit_stages() needs at least one stage.")
     steps = steps_per_epoch(data.train, data.num_train)
+    cache = FeatureCache(model, cache_dir=cache_dir, augmented_views=augmented_views)
     history = TrainingHistory()
     epoch = 0
     for index, stage in enumerate(stages):
         plan = apply_stage(model, stage)
+        decision = cache_decision(model, stage, feature_cache, augmented_views)
         if verbose:
             _print_header(index, len(stages), stage, plan)
-        momenta = [(layer, layer.momentum) for layer in plan.batchnorm_layers]
-        for layer, momentum in momenta:
-            layer.momentum = batchnorm_momentum_for(steps, momentum)
-        compile_for(model, make_optimizer(stage, steps, plan.lr_multipliers))
+            print(f"  Feature cache: {decision}")
         start = time.perf_counter()
-        try:
-            fitted = model.fit(
-                data.train,
-                validation_data=data.validation,
-                initial_epoch=epoch,
-                epochs=epoch + stage.epochs,
-                callbacks=list(callbacks or []),
-                shuffle=False,  # the tf.data pipeline shuffles, with its seed
-                verbose=verbose,
-            )
-        finally:
-            for layer, momentum in momenta:
-                layer.momentum = momentum
         after = None
-        if plan.batchnorm_layers:
-            recalibrate_batchnorm(model, data.train, plan.batchnorm_layers)
-            if data.validation is not None:
-                after = model.evaluate(data.validation, verbose=0, return_dict=True)
-                if verbose:
-                    print(f"  BatchNorm statistics recomputed; validation: {_format(after)}")
+        probe = None
+        features = None
+        if decision.use:
+            features = cache.get(data)
+            if verbose:
+                print(
+                    f"  Features of {len(features.train_features):,} training examples "
+                    f"{'read from ' + str(cache_dir) if features.origin == 'disk' else 'computed'} "
+                    f"in {features.seconds:.1f} s"
+                )
+            if stage.linear_probe:
+                record_history, probe = _fit_probe(model, features, steps, verbose)
+            else:
+                record_history = _fit_head(model, features, stage, steps, epoch, callbacks, verbose, jit_compile, seed)
+        else:
+            record_history, after = _fit_model(model, data, stage, plan, steps, epoch, callbacks, verbose, jit_compile)
         history.stages.append(
             StageRecord(
                 index=index,
@@ -149,15 +186,110 @@ def fit_stages(model, data, stages, *, callbacks=None, verbose="auto"):
                 train_batchnorm=stage.train_batchnorm,
                 trainable_params=plan.trainable_params,
                 seconds=time.perf_counter() - start,
-                history={k: [float(v) for v in vs] for k, vs in fitted.history.items()},
+                history=record_history,
                 after_recalibration=after,
+                feature_cache=str(decision),
+                feature_seconds=None if features is None else features.seconds,
+                linear_probe=probe,
             )
         )
         epoch += stage.epochs
     return history
 
 
+def _fit_model(model, data, stage, plan, steps, epoch, callbacks, verbose, jit_compile):
+    """One stage on the whole model; returns `(history, after_recalibration)`."""
+    momenta = [(layer, layer.momentum) for layer in plan.batchnorm_layers]
+    for layer, momentum in momenta:
+        layer.momentum = batchnorm_momentum_for(steps, momentum)
+    compile_for(model, make_optimizer(stage, steps, plan.lr_multipliers), jit_compile=jit_compile)
+    try:
+        fitted = model.fit(
+            data.train,
+            validation_data=data.validation,
+            initial_epoch=epoch,
+            epochs=epoch + stage.epochs,
+            callbacks=list(callbacks or []),
+            shuffle=False,  # the tf.data pipeline shuffles, with its seed
+            verbose=verbose,
+        )
+    finally:
+        for layer, momentum in momenta:
+            layer.momentum = momentum
+    after = None
+    if plan.batchnorm_layers:
+        recalibrate_batchnorm(model, data.train, plan.batchnorm_layers)
+        if data.validation is not None:
+            after = model.evaluate(data.validation, verbose=0, return_dict=True)
+            if verbose:
+                print(f"  BatchNorm statistics recomputed; validation: {_format(after)}")
+    return _plain(fitted.history), after
+
+
+def _fit_head(model, features, stage, steps, epoch, callbacks, verbose, jit_compile, seed):
+    """A head stage on cached features: `fit` of the model's own head layers,
+    in batches of the data's size (as many per view as the data has)."""
+    head = model.head_model()
+    batch_size = features.batch_size_for(steps)
+    train, validation = features.datasets(batch_size, seed)
+    steps = max(1, -(-len(features.train_features) // batch_size))
+    compile_for(head, make_optimizer(stage, steps), multi_label=model.multi_label, jit_compile=jit_compile)
+    fitted = head.fit(
+        train,
+        validation_data=validation,
+        initial_epoch=epoch,
+        epochs=epoch + stage.epochs,
+        callbacks=list(callbacks or []),
+        shuffle=False,
+        verbose=verbose,
+    )
+    return _plain(fitted.history)
+
+
+def _fit_probe(model, features, steps, verbose):
+    """Fits the head as a converged linear probe; returns `(history, probe info)`."""
+    start = time.perf_counter()
+    fitted = fit_linear_probe(
+        features.train_features,
+        features.train_labels,
+        model.num_classes,
+        multi_label=model.multi_label,
+    )
+    model.head.set_weights([fitted.kernel, fitted.bias])
+    info = {
+        "iterations": fitted.iterations,
+        "converged": fitted.converged,
+        "objective": fitted.loss,
+        "seconds": time.perf_counter() - start,
+    }
+    head = model.head_model()
+    compile_for(head, keras.optimizers.Adam(), multi_label=model.multi_label)
+    train, validation = features.datasets(features.batch_size_for(steps), seed=0)
+    metrics = head.evaluate(train, verbose=0, return_dict=True)
+    record = {key: [float(value)] for key, value in metrics.items()}
+    if validation is not None:
+        for key, value in head.evaluate(validation, verbose=0, return_dict=True).items():
+            record[f"val_{key}"] = [float(value)]
+    if verbose:
+        print(
+            f"  Linear probe: {fitted.iterations} L-BFGS iterations "
+            f"({'converged' if fitted.converged else 'not converged'}) in {info['seconds']:.2f} s; "
+            + _format({k: v[0] for k, v in record.items()})
+        )
+    return record, info
+
+
+def _plain(history):
+    return {k: [float(v) for v in vs] for k, vs in history.items()}
+
+
 def _print_header(index, count, stage, plan):
+    if stage.linear_probe:
+        print(
+            f"Stage {index + 1}/{count}: linear probe (head fitted to convergence on the frozen "
+            f"backbone); {plan.trainable_params:,} trainable parameters"
+        )
+        return
     trains = ", ".join(plan.trainable_stages) if plan.trainable_stages else "head only"
     extra = f", lr_decay {stage.lr_decay}" if stage.lr_decay else ""
     batchnorm = "training" if plan.batchnorm_layers else "frozen"

@@ -1,0 +1,275 @@
+"""The frozen-feature cache: run the frozen backbone once, train the head many times.
+
+While the backbone is frozen and nothing random changes its input, every epoch
+of a head stage recomputes the same pooled features: the backbone pass is
+almost all of the cost. `FeatureCache` computes them once per example (and
+per backbone state), and the stage trains the model's own head layers on them
+through `model.head_model()`, which shares those layers: the trained head is
+already in the full model afterwards, for later stages and export.
+
+The cache is valid when
+- the stage trains no backbone layer (`unfreeze="none"`),
+- the pooling has no weights of its own (not text's "lstm" pooling), and
+- no augmentation changes the backbone's input, or `augmented_views=K`
+  asks for K augmented views of each example to be cached instead.
+
+On disk (`cache_dir`), features are keyed by a digest of the backbone's
+weights, the model's preprocessing settings and the examples themselves, so a
+cache made for other weights, preprocessing or data is never used.
+"""
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+FEATURE_CACHE_MODES = ("auto", "off")
+
+# Config keys that do not change the features.
+_HEAD_KEYS = ("class_names", "dropout", "multi_label", "name", "trainable", "frozen_encoder_layers", "text_pairs")
+
+
+@dataclasses.dataclass(frozen=True)
+class CacheDecision:
+    """Whether a stage trains on cached features, and why (for the log)."""
+
+    use: bool
+    reason: str
+
+    def __str__(self):
+        return f"{'on' if self.use else 'off'} ({self.reason})"
+
+
+def cache_decision(model, stage, mode="auto", augmented_views=1):
+    """Decides whether `stage` can train `model`'s head on cached features.
+
+    Args:
+        model: a tfl classifier.
+        stage: a `tfl.config.Stage`.
+        mode: "auto" (use the cache where valid) or "off".
+        augmented_views: how many augmented views per example to cache when
+            the model augments its images; 1 caches none (the cache is off).
+    """
+    if mode not in FEATURE_CACHE_MODES:
+        raise ValueError(f"Unknown feature_cache {mode!r}. Known: {', '.join(FEATURE_CACHE_MODES)}.")
+    if stage.trains_backbone:
+        return CacheDecision(False, "the backbone trains in this stage")
+    if not hasattr(model, "head_model"):
+        return CacheDecision(False, f"{type(model).__name__} has no head_model()")
+    if model.pooler.weights:
+        return CacheDecision(False, "the pooling layer has weights and trains with the head")
+    if mode == "off" and not stage.linear_probe:
+        return CacheDecision(False, "feature_cache is off")
+    if getattr(model, "augmenter", None) is not None:
+        if augmented_views > 1:
+            return CacheDecision(True, f"frozen backbone; {augmented_views} augmented views per example")
+        if stage.linear_probe:
+            return CacheDecision(
+                True, "linear probe on un-augmented features; set augmented_views > 1 to probe augmented views"
+            )
+        return CacheDecision(False, "augmentation changes the backbone's input; set augmented_views > 1 to cache views")
+    if mode == "off":
+        return CacheDecision(True, "a linear probe always uses features")
+    return CacheDecision(True, "frozen backbone, no augmentation")
+
+
+@dataclasses.dataclass
+class CachedFeatures:
+    """Pooled features of the training and held-out examples.
+
+    Attributes:
+        train_features: float32 `[N * views, D]`.
+        train_labels: the labels, aligned with `train_features`.
+        validation_features: float32 `[M, D]`, or None.
+        validation_labels: aligned with `validation_features`, or None.
+        views: augmented views per training example.
+        seconds: time spent computing (or loading) them.
+        origin: "computed", or "disk" when read from `cache_dir`.
+    """
+
+    train_features: np.ndarray
+    train_labels: np.ndarray
+    validation_features: np.ndarray | None
+    validation_labels: np.ndarray | None
+    views: int
+    seconds: float
+    origin: str
+
+    def batch_size_for(self, steps):
+        """The batch size that gives `steps` batches per view, as the data had."""
+        return max(1, -(-len(self.train_features) // (self.views * max(1, steps))))
+
+    def datasets(self, batch_size, seed):
+        """`(train, validation)` batched datasets of `(features, labels)`;
+        the training set is shuffled with `seed`, in a new order each epoch."""
+        train = tf.data.Dataset.from_tensor_slices((self.train_features, self.train_labels))
+        train = train.shuffle(len(self.train_features), seed=seed, reshuffle_each_iteration=True)
+        train = train.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        validation = None
+        if self.validation_features is not None:
+            validation = tf.data.Dataset.from_tensor_slices((self.validation_features, self.validation_labels))
+            validation = validation.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        return train, validation
+
+
+class FeatureCache:
+    """Computes pooled features once per backbone state and keeps them.
+
+    Args:
+        model: a tfl classifier (it has `feature_model()` and `head_model()`).
+        cache_dir: a folder to keep features in between runs, or None to keep
+            them in memory only.
+        augmented_views: augmented views per training example (images with
+            augmentation only); 1 caches the plain features.
+
+    Examples:
+
+    >>> cache = FeatureCache(model)
+    >>> features = cache.get(data)
+    >>> head = model.head_model()
+    >>> head.fit(*features.datasets(batch_size=32, seed=0)[:1], epochs=10)
+    """
+
+    def __init__(self, model, cache_dir=None, augmented_views=1):
+        if not isinstance(augmented_views, int) or isinstance(augmented_views, bool) or augmented_views < 1:
+            raise ValueError(f"augmented_views must be an int >= 1. Received: augmented_views={augmented_views!r}")
+        self.model = model
+        self.cache_dir = None if cache_dir is None else os.fspath(cache_dir)
+        self.augmented_views = augmented_views
+        self._features = None
+        self._weights_digest = None
+
+    def get(self, data):
+        """The features of `data.train` and `data.validation` for the
+        backbone's current weights: computed on the first call and again
+        whenever the backbone's weights have changed since."""
+        digest = self.weights_digest()
+        if self._features is not None and digest == self._weights_digest:
+            return self._features
+        start = time.perf_counter()
+        if self.cache_dir is None:
+            features = self._compute(data)
+            origin = "computed"
+        else:
+            features, origin = self._from_disk(data, digest)
+        self._features = CachedFeatures(
+            *features, views=self._views(), seconds=time.perf_counter() - start, origin=origin
+        )
+        self._weights_digest = digest
+        return self._features
+
+    def weights_digest(self):
+        """A digest of every weight that shapes the features, and of the
+        settings that shape the backbone's input (size, preprocessing, pooling)."""
+        head = {id(v) for layer in (self.model.head, self.model.head_dropout) for v in layer.weights}
+        h = hashlib.sha256()
+        config = {k: v for k, v in self.model.get_config().items() if k not in _HEAD_KEYS}
+        h.update(json.dumps(config, sort_keys=True, default=str).encode())
+        h.update(f"views={self.augmented_views}".encode())
+        for variable in self.model.weights:
+            if id(variable) not in head:
+                h.update(variable.path.encode())
+                h.update(np.ascontiguousarray(keras.ops.convert_to_numpy(variable)).tobytes())
+        return h.hexdigest()
+
+    def _views(self):
+        return self.augmented_views if getattr(self.model, "augmenter", None) is not None else 1
+
+    def _compute(self, data):
+        train = _features_of(self.model, data.train, self._views())
+        validation = (None, None)
+        if data.validation is not None:
+            validation = _features_of(self.model, data.validation, 1)
+        return (*train, *validation)
+
+    def _from_disk(self, data, weights_digest):
+        h = hashlib.sha256(weights_digest.encode())
+        h.update(examples_digest(data.train).encode())
+        if data.validation is not None:
+            h.update(examples_digest(data.validation).encode())
+        folder = os.path.join(self.cache_dir, f"features-{h.hexdigest()[:24]}")
+        if os.path.isdir(folder):
+            return _load(folder), "disk"
+        features = self._compute(data)
+        _save(folder, features)
+        return features, "computed"
+
+
+def _features_of(model, dataset, views):
+    """Runs the frozen feature extractor once over `dataset` (`views` times
+    with random augmentation when `views > 1`)."""
+    if views > 1:
+        extract = tf.function(model.augmented_features)
+    else:
+        feature_model = model.feature_model()
+        extract = tf.function(lambda inputs: feature_model(inputs, training=False))
+    features, labels = [], []
+    for _ in range(views):
+        for batch in dataset:
+            inputs, batch_labels = batch[0], batch[1]
+            features.append(keras.ops.convert_to_numpy(extract(inputs)).astype(np.float32))
+            labels.append(keras.ops.convert_to_numpy(batch_labels))
+    if not features:
+        raise ValueError("The data set is empty: there are no examples to compute features of.")
+    return np.concatenate(features), np.concatenate(labels)
+
+
+def examples_digest(dataset):
+    """An order-independent digest of every example of a `(inputs, labels)`
+    dataset: the same examples in a new shuffle order give the same digest."""
+    digests = []
+    for batch in dataset:
+        inputs, labels = batch[0], batch[1]
+        parts = (
+            [keras.ops.convert_to_numpy(inputs[k]) for k in sorted(inputs)]
+            if isinstance(inputs, dict)
+            else [keras.ops.convert_to_numpy(inputs)]
+        )
+        parts.append(keras.ops.convert_to_numpy(labels))
+        for i in range(len(parts[-1])):
+            h = hashlib.sha256()
+            for part in parts:
+                row = np.ascontiguousarray(part[i])
+                h.update(f"{row.dtype}{row.shape}".encode())
+                h.update(row.tobytes())
+            digests.append(h.digest())
+    return hashlib.sha256(b"".join(sorted(digests))).hexdigest()
+
+
+_PARTS = ("train_features", "train_labels", "validation_features", "validation_labels")
+
+
+def _save(folder, features):
+    """Writes the features to a temporary folder, then renames it into place."""
+    parent = os.path.dirname(folder)
+    os.makedirs(parent, exist_ok=True)
+    temporary = os.path.join(parent, f".partial-{os.path.basename(folder)}-{os.getpid()}")
+    try:
+        for name, value in zip(_PARTS, features):
+            if value is not None:
+                tf.data.Dataset.from_tensor_slices(value).save(os.path.join(temporary, name))
+        os.replace(temporary, folder)
+    finally:
+        if os.path.isdir(temporary):
+            shutil.rmtree(temporary, ignore_errors=True)
+
+
+def _load(folder):
+    loaded = []
+    for name in _PARTS:
+        path = os.path.join(folder, name)
+        if not os.path.isdir(path):
+            loaded.append(None)
+            continue
+        values = list(tf.data.Dataset.load(path).batch(4096).as_numpy_iterator())
+        loaded.append(np.concatenate(values) if values else None)
+    return tuple(loaded)
+
+
+__all__ = ["CacheDecision", "CachedFeatures", "FeatureCache", "cache_decision", "examples_digest"]

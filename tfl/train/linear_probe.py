@@ -1,0 +1,189 @@
+"""`fit_linear_probe`: a converged logistic-regression head on cached features.
+
+The first half of LP-FT (Kumar et al. 2022, "Fine-Tuning can Distort
+Pretrained Features and Underperform Out-of-Distribution"): fit the linear head
+to convergence on the frozen backbone's features before any backbone layer
+trains. A Dense head trained for a few epochs at 1e-3 is far from converged
+(0.58 where a converged probe reaches 0.93 on the same features), and fine-
+tuning from a poor head lets large early gradients distort the features.
+
+The problem is convex: the mean cross-entropy of a softmax (or of one sigmoid
+per class) plus an L2 penalty, on standardised features (raw feature scales
+range from 1e-10 for a random MobileNetV3 to 1e2), minimised with full-batch
+L-BFGS in float64. The standardisation is folded back into the kernel and bias,
+so the result drops into the model's own `Dense` head.
+"""
+
+import dataclasses
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class LinearProbe:
+    """A fitted probe, in the raw feature space.
+
+    Attributes:
+        kernel: float32 `[features, classes]`, for `Dense.kernel`.
+        bias: float32 `[classes]`, for `Dense.bias`.
+        iterations: L-BFGS iterations run.
+        converged: whether the gradient norm fell below the tolerance.
+        loss: the final objective (mean loss plus the L2 term).
+    """
+
+    kernel: np.ndarray
+    bias: np.ndarray
+    iterations: int
+    converged: bool
+    loss: float
+
+
+def fit_linear_probe(features, labels, num_classes, *, multi_label=False, l2=None, max_iter=500, tol=1e-5):
+    """Fits a multinomial (or per-class binary) logistic regression with L2.
+
+    Args:
+        features: float `[N, D]` features.
+        labels: int class ids `[N]`, or multi-hot `[N, C]` when `multi_label`.
+        num_classes: C.
+        multi_label: one sigmoid per class instead of a softmax.
+        l2: weight of `0.5 * l2 * ||W||^2` added to the mean loss, on
+            standardised features. None uses `1 / N`, the same problem as
+            scikit-learn's `LogisticRegression(C=1.0)`.
+        max_iter: the most L-BFGS iterations.
+        tol: stop when the gradient's largest entry is below this.
+
+    Returns:
+        A `LinearProbe` whose `kernel` and `bias` apply to raw features.
+
+    Examples:
+
+    >>> probe = fit_linear_probe(features, labels, num_classes=3)
+    >>> model.head.set_weights([probe.kernel, probe.bias])
+    """
+    x = np.asarray(features, dtype=np.float64)
+    if x.ndim != 2 or len(x) == 0:
+        raise ValueError(f"A linear probe needs features of shape [N, D] with N >= 1. Received shape {x.shape}.")
+    n, d = x.shape
+    y = _targets(labels, n, num_classes, multi_label)
+    l2 = 1.0 / n if l2 is None else float(l2)
+    if l2 < 0:
+        raise ValueError(f"l2 must be >= 0. Received: l2={l2!r}")
+
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale = np.where(scale > 1e-12 * max(1.0, float(np.abs(mean).max(initial=0.0))), scale, 1.0)
+    z = (x - mean) / scale
+
+    def objective(theta):
+        w = theta[: d * num_classes].reshape(d, num_classes)
+        b = theta[d * num_classes :]
+        logits = z @ w + b
+        if multi_label:
+            loss = np.mean(np.sum(np.logaddexp(0.0, logits) - y * logits, axis=1))
+            error = _sigmoid(logits) - y
+        else:
+            shifted = logits - logits.max(axis=1, keepdims=True)
+            log_norm = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+            log_p = shifted - log_norm
+            loss = -np.mean(np.sum(y * log_p, axis=1))
+            error = np.exp(log_p) - y
+        error /= n
+        loss += 0.5 * l2 * np.sum(w * w)
+        grad_w = z.T @ error + l2 * w
+        grad_b = error.sum(axis=0)
+        return loss, np.concatenate([grad_w.ravel(), grad_b])
+
+    theta, loss, iterations, converged = _lbfgs(
+        objective, np.zeros(d * num_classes + num_classes), max_iter=max_iter, tol=tol
+    )
+    w = theta[: d * num_classes].reshape(d, num_classes)
+    b = theta[d * num_classes :]
+    kernel = w / scale[:, None]
+    bias = b - mean @ kernel
+    return LinearProbe(
+        kernel=kernel.astype(np.float32),
+        bias=bias.astype(np.float32),
+        iterations=iterations,
+        converged=converged,
+        loss=float(loss),
+    )
+
+
+def _targets(labels, n, num_classes, multi_label):
+    labels = np.asarray(labels)
+    if multi_label:
+        if labels.shape != (n, num_classes):
+            raise ValueError(
+                f"Multi-label probe labels must be multi-hot of shape ({n}, {num_classes}). "
+                f"Received shape {labels.shape}."
+            )
+        return labels.astype(np.float64)
+    labels = labels.reshape(-1)
+    if labels.shape != (n,):
+        raise ValueError(f"Expected {n} class ids, one per feature row. Received shape {labels.shape}.")
+    bad = labels[(labels < 0) | (labels >= num_classes)]
+    if bad.size:
+        raise ValueError(
+            f"Label {int(bad[0])} is outside the class range 0..{num_classes - 1}. "
+            "Check that the labels match the model's classes."
+        )
+    return np.eye(num_classes)[labels.astype(np.int64)]
+
+
+def _sigmoid(x):
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def _lbfgs(objective, theta, *, max_iter, tol, memory=10):
+    """Minimises a smooth function with L-BFGS and a backtracking (Armijo) line search.
+
+    Returns `(theta, value, iterations, converged)`.
+    """
+    value, grad = objective(theta)
+    steps, changes = [], []  # s_k = theta_{k+1} - theta_k, y_k = grad_{k+1} - grad_k
+    for iteration in range(1, max_iter + 1):
+        if np.max(np.abs(grad)) < tol:
+            return theta, value, iteration - 1, True
+        direction = -_two_loop(grad, steps, changes)
+        slope = grad @ direction
+        if slope >= 0:  # not a descent direction: restart from the gradient
+            steps, changes = [], []
+            direction, slope = -grad, -(grad @ grad)
+        step = 1.0
+        while True:
+            candidate = theta + step * direction
+            new_value, new_grad = objective(candidate)
+            if new_value <= value + 1e-4 * step * slope or step < 1e-10:
+                break
+            step *= 0.5
+        if step < 1e-10 and new_value > value:
+            return theta, value, iteration, False  # no progress possible
+        s, y = candidate - theta, new_grad - grad
+        if s @ y > 1e-12:
+            steps.append(s)
+            changes.append(y)
+            if len(steps) > memory:
+                steps.pop(0)
+                changes.pop(0)
+        theta, value, grad = candidate, new_value, new_grad
+    return theta, value, max_iter, bool(np.max(np.abs(grad)) < tol)
+
+
+def _two_loop(grad, steps, changes):
+    """The L-BFGS two-loop recursion: an approximation of H^-1 @ grad."""
+    q = grad.copy()
+    alphas = []
+    for s, y in zip(reversed(steps), reversed(changes)):
+        rho = 1.0 / (y @ s)
+        alpha = rho * (s @ q)
+        q -= alpha * y
+        alphas.append((rho, alpha))
+    if steps:
+        q *= (steps[-1] @ changes[-1]) / (changes[-1] @ changes[-1])
+    for (s, y), (rho, alpha) in zip(zip(steps, changes), reversed(alphas)):
+        beta = rho * (y @ q)
+        q += (alpha - beta) * s
+    return q
+
+
+__all__ = ["LinearProbe", "fit_linear_probe"]
