@@ -1,0 +1,69 @@
+import numpy as np
+import pytest
+
+from tfl.train.alignment import coral
+from tfl.train.alignment import mmd
+
+
+def _batch(n=64, d=4, seed=0):
+    return np.random.default_rng(seed).normal(size=(n, d)).astype("float32")
+
+
+@pytest.mark.parametrize("bandwidths", [None, (1.0,), (0.5, 2.0)], ids=["median", "one_width", "two_widths"])
+def test_mmd_of_a_batch_with_itself_is_zero(bandwidths):
+    assert float(mmd(_batch(), _batch(), bandwidths)) == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("bandwidths", [None, (2.0,)], ids=["median", "fixed"])
+def test_mmd_grows_with_a_mean_shift(bandwidths):
+    x, y = _batch(seed=0), _batch(seed=1)
+    values = [float(mmd(x, y + shift, bandwidths)) for shift in (0.5, 1.0, 2.0)]
+    assert values[0] < values[1] < values[2]
+    assert float(mmd(x, y, bandwidths)) < values[0]
+
+
+def test_unbiased_mmd_is_near_zero_for_two_samples_of_one_distribution_and_below_the_biased_one():
+    x, y = _batch(256, seed=0), _batch(256, seed=1)
+    unbiased = float(mmd(x, y, unbiased=True))
+    assert abs(unbiased) < 0.01
+    assert unbiased < float(mmd(x, y))
+
+
+def test_coral_of_a_batch_with_itself_is_zero():
+    assert float(coral(_batch(), _batch())) == 0.0
+
+
+def test_coral_grows_with_the_covariance_scale():
+    x = _batch()
+    values = [float(coral(x, scale * x)) for scale in (1.5, 2.0, 3.0)]
+    assert 0.0 < values[0] < values[1] < values[2]
+
+
+def test_coral_is_the_squared_frobenius_distance_of_covariances_over_4_d_squared():
+    x, y = _batch(32, 5, seed=2), 2.0 * _batch(48, 5, seed=3) + 1.0
+    expected = np.sum((np.cov(x, rowvar=False) - np.cov(y, rowvar=False)) ** 2) / (4 * 5**2)
+    assert float(coral(x, y)) == pytest.approx(expected, rel=1e-4)
+
+
+def test_coral_ignores_a_mean_shift():
+    x = _batch()
+    assert float(coral(x, x + 5.0)) == pytest.approx(0.0, abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    "x, y, match",
+    [
+        (np.zeros((4, 3)), np.zeros((4, 2)), "same size"),
+        (np.zeros((1, 3)), np.zeros((4, 3)), "at least 2 examples"),
+        (np.zeros((4,)), np.zeros((4, 3)), r"shapes \(m, d\)"),
+    ],
+    ids=["feature_sizes_differ", "single_example", "not_a_matrix"],
+)
+def test_bad_batches_are_refused(x, y, match):
+    with pytest.raises(ValueError, match=match):
+        mmd(x, y)
+
+
+def test_bad_bandwidths_are_refused_with_their_value():
+    with pytest.raises(ValueError, match=r"bandwidths=\(0\.0,\)"):
+        mmd(_batch(), _batch(), bandwidths=(0.0,))
