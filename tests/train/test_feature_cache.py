@@ -1,0 +1,197 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.train.helpers import tiny_image_data
+from tfl.config import ModelConfig
+from tfl.config import Stage
+from tfl.config.config import AugmentationConfig
+from tfl.model import build_model
+from tfl.train import fit_stages
+from tfl.train.feature_cache import FeatureCache
+from tfl.train.feature_cache import cache_decision
+from tfl.train.feature_cache import examples_digest
+
+
+def _model(augmentation=None, dropout=0.0):
+    config = ModelConfig(
+        backbone="mobilenet_v3_small",
+        weights=None,
+        image_size=32,
+        dropout=dropout,
+        augmentation=augmentation or AugmentationConfig(),
+    )
+    return build_model(config, ["dark", "bright"], seed=3)
+
+
+def _first_kernel(model):
+    return next(layer for layer in model.backbone.layers if layer.weights).weights[0]
+
+
+def _weights(layers):
+    return [np.array(w.numpy()) for layer in layers for w in layer.weights]
+
+
+def test_full_model_equals_the_head_applied_to_cached_features_after_a_cached_stage():
+    model = _model(dropout=0.3)
+    data = tiny_image_data()
+
+    history = fit_stages(model, data, [Stage("none", epochs=2, learning_rate=1e-2)], verbose=0)
+
+    assert history.stages[0].feature_cache.startswith("on")
+    cached = FeatureCache(model).get(data)
+    from_head = model.head_model()(cached.validation_features, training=False)
+    from_model = model.predict({"images": data.images}, verbose=0)
+    np.testing.assert_allclose(np.asarray(from_head), from_model, atol=1e-5)
+
+
+def test_cached_head_stage_trains_the_models_own_head_and_leaves_the_backbone_alone():
+    model = _model()
+    data = tiny_image_data()
+    backbone_before = _weights(model.backbone.layers)
+    head_before = _weights([model.head])
+
+    fit_stages(model, data, [Stage("none", epochs=2, learning_rate=1e-2)], verbose=0)
+
+    assert all(np.array_equal(a, b) for a, b in zip(backbone_before, _weights(model.backbone.layers)))
+    assert not any(np.array_equal(a, b) for a, b in zip(head_before, _weights([model.head])))
+
+
+def test_cached_and_uncached_head_stages_report_the_same_history_keys():
+    data = tiny_image_data()
+    cached = fit_stages(_model(), data, [Stage("none", epochs=2)], verbose=0)
+    uncached = fit_stages(_model(), data, [Stage("none", epochs=2)], verbose=0, feature_cache="off")
+
+    assert uncached.stages[0].feature_cache.startswith("off")
+    assert set(cached.history) == set(uncached.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert len(cached.history["val_accuracy"]) == 2
+
+
+@pytest.mark.parametrize(
+    "stage, mode, augmented, views, expected",
+    [
+        pytest.param(Stage("none"), "auto", False, 1, "on (frozen backbone, no augmentation)", id="frozen"),
+        pytest.param(Stage("top 1"), "auto", False, 1, "off (the backbone trains in this stage)", id="unfrozen"),
+        pytest.param(Stage("none"), "off", False, 1, "off (feature_cache is off)", id="switched-off"),
+        pytest.param(Stage("none"), "auto", True, 1, "off (augmentation changes", id="augmented"),
+        pytest.param(Stage("none"), "auto", True, 3, "on (frozen backbone; 3 augmented views", id="views"),
+        pytest.param(Stage(linear_probe=True), "off", False, 1, "on (a linear probe", id="probe-needs-features"),
+    ],
+)
+def test_cache_decision_names_its_reason(stage, mode, augmented, views, expected):
+    model = _model(AugmentationConfig(flip="horizontal") if augmented else None)
+    assert str(cache_decision(model, stage, mode, views)).startswith(expected)
+
+
+def test_unknown_feature_cache_mode_is_named():
+    with pytest.raises(ValueError, match="Unknown feature_cache 'sometimes'. Known: auto, off"):
+        cache_decision(_model(), Stage("none"), "sometimes")
+
+
+def test_stage_log_says_whether_the_cache_is_used(capsys):
+    fit_stages(_model(), tiny_image_data(), [Stage("none", epochs=1), Stage("top 1", epochs=1)], verbose=2)
+    out = capsys.readouterr().out
+    assert "Feature cache: on (frozen backbone, no augmentation)" in out
+    assert "Feature cache: off (the backbone trains in this stage)" in out
+
+
+def test_augmented_views_cache_that_many_differently_augmented_copies():
+    model = _model(AugmentationConfig(flip="horizontal", rotation=0.2))
+    data = tiny_image_data(n=8)
+    data.train = data.validation  # one fixed order, so view k is rows 8k..8k+7
+
+    cached = FeatureCache(model, augmented_views=3).get(data)
+
+    assert cached.train_features.shape[0] == 3 * 8
+    first, second = cached.train_features[:8], cached.train_features[8:16]
+    assert not np.allclose(first, second, rtol=1e-3, atol=0)  # the views differ
+    np.testing.assert_array_equal(cached.train_labels[:8], cached.train_labels[8:16])
+    history = fit_stages(model, data, [Stage("none", epochs=1)], verbose=0, augmented_views=3)
+    assert history.stages[0].feature_cache.startswith("on (frozen backbone; 3 augmented views")
+
+
+def test_features_are_computed_again_after_the_backbone_changed():
+    model = _model()
+    data = tiny_image_data(n=8)
+    cache = FeatureCache(model)
+    first = cache.get(data)
+    assert cache.get(data) is first  # unchanged weights: the same features
+
+    kernel = _first_kernel(model)
+    kernel.assign(kernel * 2.0)
+
+    second = cache.get(data)
+    assert second is not first
+    assert not np.allclose(first.validation_features, second.validation_features, rtol=1e-3, atol=0)
+
+
+def test_examples_digest_ignores_order_but_not_content():
+    data = tiny_image_data(n=8)
+    shuffled = data.train  # reshuffled on each pass
+    assert examples_digest(shuffled) == examples_digest(shuffled) == examples_digest(data.validation)
+    other = tiny_image_data(n=8, seed=1)
+    assert examples_digest(other.validation) != examples_digest(data.validation)
+
+
+def test_disk_cache_is_reused_for_the_same_weights_and_data(tmp_path):
+    model = _model()
+    data = tiny_image_data(n=8)
+    first = FeatureCache(model, cache_dir=tmp_path).get(data)
+
+    again = FeatureCache(model, cache_dir=tmp_path).get(data)
+
+    assert (first.origin, again.origin) == ("computed", "disk")
+    np.testing.assert_array_equal(np.sort(first.train_features, axis=0), np.sort(again.train_features, axis=0))
+    assert [p.name for p in tmp_path.iterdir()] == [next(tmp_path.iterdir()).name]  # no partial folder left
+
+
+@pytest.mark.parametrize("change", ["weights", "data", "image_size"])
+def test_disk_cache_is_never_used_for_other_weights_data_or_preprocessing(tmp_path, change):
+    model = _model()
+    data = tiny_image_data(n=8)
+    FeatureCache(model, cache_dir=tmp_path).get(data)
+    if change == "weights":
+        kernel = _first_kernel(model)
+        kernel.assign(kernel + 0.01)
+    elif change == "data":
+        data = tiny_image_data(n=8, seed=5)
+    else:
+        config = ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=40, dropout=0.0)
+        fresh = build_model(config, ["dark", "bright"])
+        fresh.backbone.set_weights(model.backbone.get_weights())
+        model = fresh
+
+    again = FeatureCache(model, cache_dir=tmp_path).get(data)
+
+    assert again.origin == "computed"
+    assert len(list(tmp_path.iterdir())) == 2
+
+
+def test_a_later_head_stage_after_fine_tuning_uses_the_new_features():
+    model = _model()
+    data = tiny_image_data()
+    stages = [Stage("none", epochs=1), Stage("all", epochs=1, learning_rate=1e-2), Stage("none", epochs=1)]
+
+    history = fit_stages(model, data, stages, verbose=0)
+
+    cached = FeatureCache(model).get(data)
+    from_head = model.head_model()(cached.validation_features, training=False)
+    np.testing.assert_allclose(np.asarray(from_head), model.predict({"images": data.images}, verbose=0), atol=1e-5)
+    assert [r.feature_seconds is not None for r in history.stages] == [True, False, True]
+
+
+def test_an_empty_data_set_gives_a_clear_error():
+    empty = tiny_image_data(n=8)
+    empty.train = empty.train.take(0)
+    with pytest.raises(ValueError, match="The data set is empty"):
+        FeatureCache(_model()).get(empty)
+
+
+def test_mixed_precision_features_are_cached_as_float32():
+    config = ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32, mixed_precision="mixed_bfloat16")
+    model = build_model(config, ["dark", "bright"])
+    cached = FeatureCache(model).get(tiny_image_data(n=8))
+    assert cached.train_features.dtype == np.float32
+    assert keras.config.dtype_policy().name == "float32"
+    assert tf.as_dtype(model.backbone.layers[2].compute_dtype) == tf.bfloat16

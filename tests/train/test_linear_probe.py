@@ -1,0 +1,129 @@
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from tests.train.helpers import tiny_image_data
+from tfl.config import ModelConfig
+from tfl.config import Stage
+from tfl.config import parse_stages
+from tfl.config.config import Config
+from tfl.model import build_model
+from tfl.train import default_stages
+from tfl.train import fit_stages
+from tfl.train.feature_cache import FeatureCache
+from tfl.train.linear_probe import fit_linear_probe
+
+
+@pytest.fixture(scope="module")
+def digits():
+    x, y = load_digits(return_X_y=True)
+    return x[:900], y[:900], x[900:], y[900:]
+
+
+def _centered(logits):
+    return logits - logits.mean(axis=1, keepdims=True)
+
+
+def test_probe_solves_the_same_problem_as_scikit_learns_logistic_regression(digits):
+    x, y, x_test, _ = digits
+    probe = fit_linear_probe(x, y, 10, tol=1e-7, max_iter=2000)
+    scaler = StandardScaler().fit(x)
+    reference = LogisticRegression(C=1.0, tol=1e-10, max_iter=10000).fit(scaler.transform(x), y)
+
+    ours = x_test @ probe.kernel + probe.bias
+    theirs = reference.decision_function(scaler.transform(x_test))
+
+    assert probe.converged
+    np.testing.assert_allclose(_centered(ours), _centered(theirs), atol=2e-3 * np.abs(theirs).max())
+
+
+@pytest.mark.parametrize("scale", [1e-10, 1.0, 1e3])
+def test_probe_does_not_depend_on_the_scale_of_the_features(digits, scale):
+    x, y, x_test, _ = digits
+    reference = fit_linear_probe(x, y, 10)
+    scaled = fit_linear_probe(x * scale, y, 10)
+    np.testing.assert_array_equal(
+        (x_test * scale @ scaled.kernel + scaled.bias).argmax(1), (x_test @ reference.kernel + reference.bias).argmax(1)
+    )
+
+
+def test_probe_is_accurate_on_held_out_digits(digits):
+    x, y, x_test, y_test = digits
+    probe = fit_linear_probe(x, y, 10)
+    assert ((x_test @ probe.kernel + probe.bias).argmax(1) == y_test).mean() > 0.9
+
+
+def test_multi_label_probe_fits_one_sigmoid_per_class():
+    rng = np.random.RandomState(0)
+    x = rng.normal(size=(200, 5))
+    y = np.stack([x[:, 0] > 0, x[:, 1] + x[:, 2] > 0], axis=1).astype(np.float32)
+    probe = fit_linear_probe(x, y, 2, multi_label=True)
+    predicted = (x @ probe.kernel + probe.bias) > 0
+    assert (predicted == y.astype(bool)).mean() > 0.95
+
+
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        pytest.param(np.array([0, 1, 3]), "Label 3 is outside the class range 0..2", id="out-of-range"),
+        pytest.param(np.array([0, 1]), "Expected 3 class ids", id="wrong-count"),
+    ],
+)
+def test_bad_probe_labels_are_named(labels, message):
+    with pytest.raises(ValueError, match=message):
+        fit_linear_probe(np.ones((3, 2)), labels, 3)
+
+
+def test_probe_stage_puts_the_fitted_head_into_the_model():
+    model = build_model(
+        ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32, dropout=0.5), ["dark", "bright"]
+    )
+    data = tiny_image_data()
+
+    history = fit_stages(model, data, [Stage(linear_probe=True)], verbose=0)
+
+    record = history.stages[0]
+    assert record.linear_probe["converged"]
+    assert record.epochs == 1 and set(record.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    cached = FeatureCache(model).get(data)
+    expected = fit_linear_probe(cached.train_features, cached.train_labels, 2)
+    kernel, bias = model.head.get_weights()
+    np.testing.assert_allclose(kernel, expected.kernel, rtol=1e-4, atol=1e-6 * np.abs(kernel).max())
+    np.testing.assert_allclose(bias, expected.bias, rtol=1e-4, atol=1e-6 * np.abs(bias).max())
+    predicted = model.predict({"images": data.images}, verbose=0).argmax(1)
+    assert (predicted == data.labels).mean() == record.history["val_accuracy"][0]
+
+
+def test_probe_parses_from_plan_strings_and_yaml():
+    assert parse_stages("probe,top2:3:1e-4") == (
+        Stage(linear_probe=True),
+        Stage("top 2", epochs=3, learning_rate=1e-4),
+    )
+    config = Config.from_dict({"train": {"stages": ["probe", {"unfreeze": "all", "epochs": 2}]}})
+    assert config.train.stages[0].linear_probe and config.train.stages[1].unfreeze == "all"
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        pytest.param({"unfreeze": "top 1", "linear_probe": True}, "needs unfreeze='none'", id="unfrozen"),
+        pytest.param({"epochs": 3, "linear_probe": True}, "counts as one epoch", id="epochs"),
+    ],
+)
+def test_bad_probe_stages_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Stage(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "task, weights, augmentation, first",
+    [
+        pytest.param("image", "imagenet", False, Stage(linear_probe=True), id="image"),
+        pytest.param("image", "imagenet", True, Stage("none", epochs=4, learning_rate=1e-3), id="augmented"),
+        pytest.param("text", None, False, Stage(linear_probe=True), id="text"),
+    ],
+)
+def test_default_plans_start_with_a_probe_where_the_cache_is_valid(task, weights, augmentation, first):
+    assert default_stages(weights, 4, task=task, augmentation=augmentation)[0] == first
