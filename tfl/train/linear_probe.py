@@ -8,10 +8,15 @@ trains. A Dense head trained for a few epochs at 1e-3 is far from converged
 tuning from a poor head lets large early gradients distort the features.
 
 The problem is convex: the mean cross-entropy of a softmax (or of one sigmoid
-per class) plus an L2 penalty, on standardised features (raw feature scales
-range from 1e-10 for a random MobileNetV3 to 1e2), minimised with full-batch
-L-BFGS in float64. The standardisation is folded back into the kernel and bias,
-so the result drops into the model's own `Dense` head.
+per class) plus an L2 penalty, minimised with full-batch L-BFGS in float64.
+Raw feature scales range from 1e-10 (a random MobileNetV3) to 1e2, so the
+features are centred and divided by one number, their overall standard
+deviation, before the fit, and the scaling is folded back into the kernel and
+bias, so the result drops into the model's own `Dense` head. One number, not
+one per feature: per-feature standardisation blows up directions of tiny
+variance, and the head then amplifies the small feature changes of the
+fine-tuning that follows (measured on MiniLM: a per-feature-standardised probe
+fell from 0.62 to chance after 12 fine-tuning steps at 5e-5).
 """
 
 import dataclasses
@@ -46,9 +51,9 @@ def fit_linear_probe(features, labels, num_classes, *, multi_label=False, l2=Non
         labels: int class ids `[N]`, or multi-hot `[N, C]` when `multi_label`.
         num_classes: C.
         multi_label: one sigmoid per class instead of a softmax.
-        l2: weight of `0.5 * l2 * ||W||^2` added to the mean loss, on
-            standardised features. None uses `1 / N`, the same problem as
-            scikit-learn's `LogisticRegression(C=1.0)`.
+        l2: weight of `0.5 * l2 * ||W||^2` added to the mean loss, on the
+            scaled features. None uses `1 / N`, the same problem as
+            scikit-learn's `LogisticRegression(C=1.0)` on them.
         max_iter: the most L-BFGS iterations.
         tol: stop when the gradient's largest entry is below this.
 
@@ -70,8 +75,9 @@ def fit_linear_probe(features, labels, num_classes, *, multi_label=False, l2=Non
         raise ValueError(f"l2 must be >= 0. Received: l2={l2!r}")
 
     mean = x.mean(axis=0)
-    scale = x.std(axis=0)
-    scale = np.where(scale > 1e-12 * max(1.0, float(np.abs(mean).max(initial=0.0))), scale, 1.0)
+    scale = float(np.sqrt(np.mean(x.var(axis=0))))
+    if not scale > 0:
+        scale = 1.0  # every row is the same: only the bias can learn
     z = (x - mean) / scale
 
     def objective(theta):
@@ -98,7 +104,7 @@ def fit_linear_probe(features, labels, num_classes, *, multi_label=False, l2=Non
     )
     w = theta[: d * num_classes].reshape(d, num_classes)
     b = theta[d * num_classes :]
-    kernel = w / scale[:, None]
+    kernel = w / scale
     bias = b - mean @ kernel
     return LinearProbe(
         kernel=kernel.astype(np.float32),
