@@ -179,3 +179,17 @@ def test_an_image_classifier_adapts_through_its_feature_model_and_still_saves(tm
     assert history["alignment_loss"][0] > 0
     x = {"images": images[:2]}
     np.testing.assert_allclose(loaded.predict(x, verbose=0), classifier.predict(x, verbose=0), rtol=1e-5)
+
+
+def test_the_wrapper_round_trips_through_a_keras_file(tmp_path):
+    model = DomainAdaptation(_classifier(), "dann", alpha=0.5, align_weight=0.3, features_layer="features")
+    x = {"images": _arrays(3, 2.0, seed=4)[0]}
+    model.save(tmp_path / "adapted.keras")
+
+    loaded = keras.saving.load_model(tmp_path / "adapted.keras")  # no custom_objects
+
+    assert isinstance(loaded, DomainAdaptation)
+    assert (loaded.method, loaded.alpha, loaded.align_weight) == ("dann", 0.5, 0.3)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    for a, b in zip(loaded.domain_classifier.get_weights(), model.domain_classifier.get_weights()):
+        np.testing.assert_array_equal(a, b)
