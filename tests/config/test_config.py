@@ -66,6 +66,10 @@ def test_yaml_round_trip_is_identical(example, tmp_path):
         pytest.param({"model": {"sequence_length": 2}}, r"sequence_length counts tokens .* >= 8\. Received: sequence_length=2", id="sequence-length"),
         pytest.param({"data": {"validation_split": 1.5}}, r"validation_split is the held-out fraction, in \(0, 1\)", id="split"),
         pytest.param({"version": CONFIG_VERSION + 1}, r"newer than this tfl understands", id="future-version"),
+        pytest.param({"model": {"mixed_precision": "float8"}}, r"Unknown mixed_precision 'float8'\. Known: mixed_float16, mixed_bfloat16", id="mixed-precision"),
+        pytest.param({"train": {"feature_cache": "disk"}}, r"Unknown feature_cache 'disk'\. Known: auto, off", id="feature-cache"),
+        pytest.param({"train": {"augmented_views": 0}}, r"augmented_views must be >= 1\. Received: augmented_views=0", id="views"),
+        pytest.param({"train": {"stages": [{"unfreeze": "top 1", "linear_probe": True}]}}, r"train\.stages\[0\]: A linear probe .* needs unfreeze='none'", id="probe-unfrozen"),
     ],
 )
 def test_bad_values_name_the_key_and_the_fix(raw, message):

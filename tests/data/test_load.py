@@ -19,6 +19,13 @@ def test_digits_source_gives_all_ten_classes():
     assert features["images"].shape == (50, 16, 16, 3)
 
 
+@pytest.mark.parametrize("deterministic", [True, False])
+def test_deterministic_option_reaches_both_pipelines(deterministic):
+    data = load_data(DataConfig(source="digits", deterministic=deterministic), (8, 8))
+    assert data.train.options().deterministic is deterministic
+    assert data.validation.options().deterministic is deterministic
+
+
 def test_folder_source_reads_the_folder_and_its_validation_source(tmp_path):
     fakes.write_id_images(tmp_path / "train", {"a": 3, "b": 2})
     fakes.write_id_images(tmp_path / "held_out", {"a": 1, "b": 1}, start=10)

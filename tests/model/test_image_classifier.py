@@ -77,3 +77,15 @@ def test_bad_class_names_are_refused(class_names, message):
 def test_feature_model_outputs_the_pooled_backbone_features():
     model = build_model(ModelConfig(**SMALL), ["a", "b"])
     assert model.feature_model()({"images": _images()}).shape == (3, 576)
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_computes_in_16_bits_and_keeps_float32_weights_and_outputs(policy):
+    model = build_model(ModelConfig(**SMALL, mixed_precision=policy), ["a", "b"])
+
+    outputs = model({"images": _images()})
+
+    conv = next(layer for layer in model.backbone.layers if isinstance(layer, keras.layers.Conv2D))
+    assert conv.compute_dtype == policy.split("_")[1] and conv.variable_dtype == "float32"
+    assert outputs.dtype == "float32"
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is restored

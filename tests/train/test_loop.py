@@ -146,3 +146,11 @@ def test_keras_ignores_a_trainable_change_until_the_next_compile():
     model.compile("sgd", "mse")
     model.fit(x, y, epochs=1, verbose=0)
     assert not np.array_equal(dense.kernel.numpy(), before)
+
+
+@pytest.mark.slow
+def test_jit_compile_compiles_the_training_step_with_xla(model):
+    data = tiny_image_data(n=8)
+    history = fit_stages(model, data, [Stage("top 1", epochs=1, learning_rate=1e-3)], verbose=0, jit_compile=True)
+    assert model.jit_compile is True
+    assert np.isfinite(history.history["loss"]).all()
