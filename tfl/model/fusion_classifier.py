@@ -1,0 +1,479 @@
+"""`FusionClassifier`: several branches (image backbones, a small CNN, a text encoder) fused before one head."""
+
+import collections
+import re
+
+import keras
+
+from tfl.api_export import tfl_export
+from tfl.backbones import get_backbone_spec
+from tfl.backbones import stage_layers
+from tfl.backbones.encoders import encoder_stages
+from tfl.model.class_names import check_class_names
+from tfl.model.fusion import Fusion
+from tfl.model.preprocessing import BackbonePreprocessing
+from tfl.model.small_cnn import SMALL_CNN_PREPROCESSING
+from tfl.model.small_cnn import small_cnn_stages
+from tfl.model.text_pooling import FirstTokenPooling
+from tfl.model.text_pooling import MaskedMeanPooling
+
+IMAGE_INPUT = "images"
+TOKEN_INPUTS = ("token_ids", "segment_ids", "padding_mask")
+BRANCH_KINDS = ("image", "cnn", "text")
+IMAGE_POOLINGS = {"avg": keras.layers.GlobalAveragePooling2D, "max": keras.layers.GlobalMaxPooling2D}
+TEXT_POOLINGS = ("cls", "mean")
+_BRANCH_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_KEYS = {
+    "image": {"name", "kind", "backbone", "backbone_name", "image_size", "pooling", "frozen"},
+    "cnn": {"name", "kind", "backbone", "image_size", "pooling", "frozen"},
+    "text": {"name", "kind", "backbone", "encoder_name", "preprocessor", "pooling", "frozen"},
+}
+
+
+def image_branch(name, backbone, backbone_name, image_size, *, pooling="avg", frozen=False):
+    """A branch around a registered `keras.applications` backbone, for `FusionClassifier`.
+
+    It reads the model's `images` input (RGB in [0, 255], any size), resizes
+    to `image_size`, applies the backbone's own preprocessing
+    (`BackbonePreprocessing` of its registry entry) and pools its feature map.
+
+    Args:
+        name: the branch name, the prefix of its stage names ("source" gives
+            "source/conv5"); lowercase letters, digits and `_`.
+        backbone: the headless backbone (see `tfl.backbones.build_backbone`).
+        backbone_name: its registry name; gives its preprocessing and stages.
+        image_size: (height, width) the images are resized to, or an int.
+        pooling: "avg" or "max".
+        frozen: never train this branch: its stages are left out of
+            `stage_layers()`, so every stage keeps it frozen.
+
+    Examples:
+
+    >>> backbone = tfl.backbones.build_backbone("resnet50", weights=None, image_size=32)
+    >>> image_branch("source", backbone, "resnet50", 32, frozen=True)["kind"]
+    'image'
+    """
+    return {
+        "name": name,
+        "kind": "image",
+        "backbone": backbone,
+        "backbone_name": backbone_name,
+        "image_size": image_size,
+        "pooling": pooling,
+        "frozen": frozen,
+    }
+
+
+def cnn_branch(name, backbone, image_size, *, pooling="avg", frozen=False):
+    """A branch around a `tfl.model.small_cnn` trained from scratch, for `FusionClassifier`.
+
+    Like `image_branch`, with pixels scaled to [-1, 1] and the CNN's blocks as
+    stages ("target/block1", ...).
+
+    Args:
+        name: the branch name, the prefix of its stage names.
+        backbone: a model from `small_cnn`.
+        image_size: (height, width) the images are resized to (the CNN's
+            input size), or an int.
+        pooling: "avg" or "max".
+        frozen: never train this branch.
+
+    Examples:
+
+    >>> cnn_branch("target", small_cnn((32, 32)), 32)["kind"]
+    'cnn'
+    """
+    return {
+        "name": name,
+        "kind": "cnn",
+        "backbone": backbone,
+        "image_size": image_size,
+        "pooling": pooling,
+        "frozen": frozen,
+    }
+
+
+def text_branch(name, encoder, encoder_name, *, preprocessor=None, pooling="mean", frozen=False):
+    """A branch around a KerasHub BERT-family encoder, for `FusionClassifier`.
+
+    It reads the inputs `token_ids`, `segment_ids` (when the encoder takes
+    them) and `padding_mask`, and pools the token outputs.
+
+    Args:
+        name: the branch name, the prefix of its stage names ("text/layer_1").
+        encoder: a KerasHub backbone (see `tfl.backbones.build_encoder`).
+        encoder_name: what it was loaded from, for reports.
+        preprocessor: its `TextClassifierPreprocessor`, carried by the model
+            (`model.text_preprocessor`) to tokenize raw text; or None.
+        pooling: "mean" (masked mean of the token outputs) or "cls" (the
+            pooled [CLS] output, or the first token without a pooler).
+        frozen: never train this branch.
+
+    Examples:
+
+    >>> encoder, preprocessor = tfl.backbones.build_encoder("all_minilm_l6_v2", 64)
+    >>> text_branch("text", encoder, "all_minilm_l6_v2", preprocessor=preprocessor)["kind"]
+    'text'
+    """
+    return {
+        "name": name,
+        "kind": "text",
+        "backbone": encoder,
+        "encoder_name": encoder_name,
+        "preprocessor": preprocessor,
+        "pooling": pooling,
+        "frozen": frozen,
+    }
+
+
+class BranchBackbones:
+    """The backbones of a `FusionClassifier`, seen as one backbone.
+
+    What `tfl.train.apply_stage` needs of `model.backbone`: a settable
+    `trainable` flag (set on every branch) and `layers` (every branch's
+    layers, in branch order); and what `tfl.train.recalibrate_batchnorm`
+    needs: `inputs`, the inputs of the image branches' backbones, in the
+    order of `FusionClassifier.backbone_input_model()`'s outputs (text
+    encoders have no BatchNorm). Index by branch name for one backbone.
+
+    Args:
+        backbones: {branch name: backbone model}, in branch order.
+    """
+
+    def __init__(self, backbones, image_branches=()):
+        self._backbones = collections.OrderedDict(backbones)
+        self._image_branches = list(image_branches)
+
+    def __getitem__(self, name):
+        return self._backbones[name]
+
+    def __iter__(self):
+        return iter(self._backbones.values())
+
+    def __len__(self):
+        return len(self._backbones)
+
+    def names(self):
+        return list(self._backbones)
+
+    @property
+    def layers(self):
+        return [layer for backbone in self for layer in backbone.layers]
+
+    @property
+    def inputs(self):
+        return [self._backbones[name].input for name in self._image_branches]
+
+    @property
+    def trainable(self):
+        return any(backbone.trainable for backbone in self)
+
+    @trainable.setter
+    def trainable(self, value):
+        for backbone in self:
+            backbone.trainable = value
+
+    @property
+    def weights(self):
+        return [w for backbone in self for w in backbone.weights]
+
+    @property
+    def trainable_weights(self):
+        return [w for backbone in self for w in backbone.trainable_weights]
+
+    @property
+    def non_trainable_weights(self):
+        return [w for backbone in self for w in backbone.non_trainable_weights]
+
+
+@tfl_export
+class FusionClassifier(keras.Model):
+    """A functional classifier with several branches fused before one head.
+
+    Each branch is a backbone with its own preprocessing and pooling: a
+    registered image backbone (`image_branch`), a small CNN (`cnn_branch`) or
+    a KerasHub text encoder (`text_branch`). Image branches share the input
+    `images` (RGB in [0, 255], any size; each branch resizes and preprocesses
+    its own way); text branches share `token_ids`, `segment_ids` and
+    `padding_mask`. The pooled features of the branches go through one
+    `Fusion` layer, dropout and the output layer.
+
+    Staged unfreezing works per branch: `stage_layers()` names each stage
+    after its branch ("source/conv5", "target/block2", "text/layer_1"), so a
+    `Stage(unfreeze="target/block1+target/block2")` trains those blocks only,
+    and a branch made with `frozen=True` never trains. `"top N"` counts
+    stages across branches in branch order (the last branch's top stages
+    first); name stages to be explicit. `model.backbone` is a
+    `BranchBackbones` over all branches.
+
+    Args:
+        branches: a list of branch dicts from `image_branch`, `cnn_branch` or
+            `text_branch`, with unique names.
+        class_names: the names of the classes, in output order.
+        fusion: a `Fusion` mode ("weighted", "gated", "concat"), or a dict
+            of `Fusion` arguments, e.g. `{"mode": "weighted", "learnable": True}`.
+        dropout: dropout rate before the output layer.
+        multi_label: sigmoid outputs instead of a softmax.
+        **kwargs: passed to `keras.Model` (e.g. `name`).
+
+    Examples:
+
+    >>> source = tfl.backbones.build_backbone("mobilenet_v3_small", weights=None, image_size=32)
+    >>> model = FusionClassifier(
+    ...     [image_branch("source", source, "mobilenet_v3_small", 32, frozen=True),
+    ...      cnn_branch("target", small_cnn((32, 32)), 32)],
+    ...     ["cat", "dog"], fusion={"mode": "weighted", "learnable": True})
+    >>> list(model.stage_layers())
+    ['target/block1', 'target/block2']
+    >>> model.predict({"images": np.zeros((1, 50, 40, 3))}).shape
+    (1, 2)
+    """
+
+    def __init__(self, branches, class_names, fusion="concat", dropout=0.2, multi_label=False, **kwargs):
+        class_names = check_class_names(class_names, multi_label)
+        branches = _check_branches(branches)
+        fusion = {"mode": fusion} if isinstance(fusion, str) else dict(fusion)
+
+        # === Layers ===
+        self.backbones = {b["name"]: b["backbone"] for b in branches}
+        self.resizers = {}
+        self.preprocessors = {}
+        self.poolers = {}
+        for b in branches:
+            name = b["name"]
+            if b["kind"] == "text":
+                self.poolers[name] = _text_pooler(b, name=f"{name}_pooling")
+                continue
+            mode = (
+                SMALL_CNN_PREPROCESSING if b["kind"] == "cnn" else get_backbone_spec(b["backbone_name"]).preprocessing
+            )
+            self.resizers[name] = keras.layers.Resizing(*b["image_size"], name=f"{name}_resize")
+            self.preprocessors[name] = BackbonePreprocessing(mode, name=f"{name}_preprocessing")
+            self.poolers[name] = IMAGE_POOLINGS[b["pooling"]](name=f"{name}_pooling")
+        self.fusion = Fusion(**fusion, name="fusion")
+        self.head_dropout = keras.layers.Dropout(dropout, name="dropout")
+        self.head = keras.layers.Dense(
+            len(class_names),
+            activation="sigmoid" if multi_label else "softmax",
+            dtype="float32",
+            name="predictions",
+        )
+
+        # === Functional model ===
+        inputs = {}
+        features = []
+        for b in branches:
+            name = b["name"]
+            if b["kind"] == "text":
+                names = [n for n in TOKEN_INPUTS if n in _input_names(b["backbone"])]
+                for n in names:
+                    inputs.setdefault(n, keras.Input(shape=(None,), dtype="int32", name=n))
+                outputs = b["backbone"]({n: inputs[n] for n in names})
+                features.append(_pool_text(self.poolers[name], b["pooling"], outputs, inputs["padding_mask"]))
+                continue
+            images = inputs.setdefault(IMAGE_INPUT, keras.Input(shape=(None, None, 3), name=IMAGE_INPUT))
+            x = self.preprocessors[name](self.resizers[name](images))
+            features.append(self.poolers[name](b["backbone"](x)))
+        fused = self.fusion(features)
+        outputs = self.head(self.head_dropout(fused))
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+
+        # === Config ===
+        self.branches = [{k: v for k, v in b.items() if k not in ("backbone", "preprocessor")} for b in branches]
+        self.text_preprocessor = next((b["preprocessor"] for b in branches if b.get("preprocessor") is not None), None)
+        self._branch_preprocessors = {b["name"]: b.get("preprocessor") for b in branches}
+        self.class_names = class_names
+        self.fusion_config = fusion
+        self.dropout = dropout
+        self.multi_label = multi_label
+
+    @property
+    def num_classes(self):
+        return len(self.class_names)
+
+    @property
+    def backbone(self):
+        """Every branch's backbone as one `BranchBackbones` (for `apply_stage`)."""
+        return BranchBackbones(self.backbones, [b["name"] for b in self.branches if b["kind"] != "text"])
+
+    @property
+    def branch_names(self):
+        return [b["name"] for b in self.branches]
+
+    def stage_layers(self):
+        """The layers per named stage, "branch/stage", branch by branch from
+        input to output; branches built with `frozen=True` have none."""
+        stages = collections.OrderedDict()
+        for b in self.branches:
+            if b["frozen"]:
+                continue
+            for stage, layers in _branch_stages(b, self.backbones[b["name"]]).items():
+                stages[f"{b['name']}/{stage}"] = layers
+        return stages
+
+    def head_layers(self):
+        """The layers after the backbones, trained in every stage: the
+        poolings, the fusion layer, dropout and the output layer."""
+        return [*self.poolers.values(), self.fusion, self.head_dropout, self.head]
+
+    def backbone_input_model(self):
+        """A model from this model's inputs to the input of each image
+        branch's backbone (resized and preprocessed), a list in branch order."""
+        return keras.Model(self.inputs, [self.preprocessors[name].output for name in self.preprocessors])
+
+    def feature_model(self):
+        """A model from this model's inputs to the fused features."""
+        return keras.Model(self.inputs, self.fusion.output)
+
+    def branch_feature_model(self):
+        """A model from this model's inputs to each branch's pooled features
+        ({branch name: features}), before fusion."""
+        return keras.Model(self.inputs, {name: pooler.output for name, pooler in self.poolers.items()})
+
+    def get_config(self):
+        branches = []
+        for b in self.branches:
+            config = dict(b, backbone=keras.layers.serialize(self.backbones[b["name"]]))
+            if b["kind"] == "text":
+                preprocessor = self._branch_preprocessors[b["name"]]
+                config["preprocessor"] = None if preprocessor is None else keras.layers.serialize(preprocessor)
+            branches.append(config)
+        return {
+            "branches": branches,
+            "class_names": self.class_names,
+            "fusion": self.fusion_config,
+            "dropout": self.dropout,
+            "multi_label": self.multi_label,
+            "name": self.name,
+            "trainable": self.trainable,
+            # KerasHub backbones keep no per-layer `trainable` in their config;
+            # without this a loaded model would train more variables than were
+            # saved with the optimizer state.
+            "frozen_layers": {
+                b["name"]: [
+                    layer.name for layer in self.backbones[b["name"]].layers if layer.weights and not layer.trainable
+                ]
+                for b in self.branches
+            },
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        frozen = config.pop("frozen_layers", {})
+        branches = []
+        for b in config["branches"]:
+            b = dict(b, backbone=keras.layers.deserialize(b["backbone"]))
+            if b.get("preprocessor") is not None:
+                b["preprocessor"] = keras.layers.deserialize(b["preprocessor"])
+            branches.append(b)
+        config["branches"] = branches
+        model = cls(**config)
+        for name, layer_names in frozen.items():
+            for layer in model.backbones[name].layers:
+                if layer.name in layer_names:
+                    layer.trainable = False
+        return model
+
+
+def _check_branches(branches):
+    if isinstance(branches, dict) or not isinstance(branches, (list, tuple)):
+        raise ValueError(
+            "branches must be a list of branch dicts (from image_branch, cnn_branch or text_branch). "
+            f"Received: branches={branches!r}"
+        )
+    if len(branches) < 2:
+        raise ValueError(
+            f"A FusionClassifier fuses at least 2 branches. Received: {len(branches)} "
+            f"({', '.join(str(b.get('name')) for b in branches) or 'none'}). "
+            "Use ImageClassifier or TextClassifier for a single backbone."
+        )
+    checked = []
+    for b in branches:
+        b = dict(b)
+        kind = b.get("kind")
+        if kind not in BRANCH_KINDS:
+            raise ValueError(f"Unknown branch kind {kind!r}. Known: {', '.join(BRANCH_KINDS)}. Received: {b!r}")
+        unknown = sorted(set(b) - _KEYS[kind])
+        if unknown:
+            raise ValueError(
+                f"Unknown key {unknown[0]!r} in {kind} branch {b.get('name')!r}. "
+                f"Known: {', '.join(sorted(_KEYS[kind]))}."
+            )
+        name = b.get("name")
+        if not isinstance(name, str) or not _BRANCH_NAME.match(name):
+            raise ValueError(
+                "A branch name is lowercase letters, digits and '_', starting with a letter "
+                f"(it prefixes stage names: 'source/conv5'). Received: name={name!r}"
+            )
+        b["frozen"] = bool(b.get("frozen", False))
+        if kind == "text":
+            b["pooling"] = b.get("pooling", "mean")
+            if b["pooling"] not in TEXT_POOLINGS:
+                raise ValueError(
+                    f"Unknown text pooling {b['pooling']!r} in branch {name!r}. Known: {', '.join(TEXT_POOLINGS)}."
+                )
+            b["encoder_name"] = str(b.get("encoder_name"))
+            b.setdefault("preprocessor", None)
+        else:
+            b["pooling"] = b.get("pooling", "avg")
+            if b["pooling"] not in IMAGE_POOLINGS:
+                raise ValueError(
+                    f"Unknown pooling {b['pooling']!r} in branch {name!r}. Known: {', '.join(IMAGE_POOLINGS)}."
+                )
+            size = b.get("image_size")
+            size = (size, size) if isinstance(size, int) else size
+            b["image_size"] = [int(v) for v in size]
+            if kind == "image":
+                b["backbone_name"] = get_backbone_spec(b.get("backbone_name")).name
+        checked.append(b)
+    names = [b["name"] for b in checked]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"Branch names must be unique; repeated: {', '.join(repeated)}. Received names: {names}")
+    models = [b["backbone"].name for b in checked]
+    if len(set(models)) != len(models):
+        raise ValueError(
+            f"The branches' backbones need distinct model names; received: {models}. Rename one, e.g. "
+            "backbone.name = 'target_resnet50' (build_fusion_model names them '<branch>_<model>')."
+        )
+    return checked
+
+
+def _branch_stages(branch, backbone):
+    if branch["kind"] == "image":
+        return stage_layers(backbone, get_backbone_spec(branch["backbone_name"]))
+    if branch["kind"] == "cnn":
+        return small_cnn_stages(backbone)
+    stages = encoder_stages(backbone)
+    if branch["pooling"] != "cls":
+        stages.pop("pooler", None)  # unused: it stays frozen
+    return stages
+
+
+def _text_pooler(branch, name):
+    if branch["pooling"] == "mean":
+        return MaskedMeanPooling(name=name)
+    if _has_pooler(branch["backbone"]):
+        return keras.layers.Identity(name=name)
+    return FirstTokenPooling(name=name)
+
+
+def _pool_text(pooler, pooling, outputs, padding_mask):
+    has_pooler = isinstance(outputs, dict) and "pooled_output" in outputs
+    sequence = outputs["sequence_output"] if isinstance(outputs, dict) else outputs
+    if pooling == "mean":
+        return pooler(sequence, padding_mask)
+    return pooler(outputs["pooled_output"] if has_pooler else sequence)
+
+
+def _has_pooler(encoder):
+    return isinstance(encoder.output, dict) and "pooled_output" in encoder.output
+
+
+def _input_names(encoder):
+    inputs = encoder.input
+    return set(inputs) if isinstance(inputs, dict) else {"token_ids"}
+
+
+__all__ = ["BranchBackbones", "FusionClassifier", "cnn_branch", "image_branch", "text_branch"]
