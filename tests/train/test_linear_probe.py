@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import tensorflow as tf
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 
@@ -126,3 +127,19 @@ def test_bad_probe_stages_are_refused(kwargs, message):
 )
 def test_default_plans_start_with_a_probe_where_the_cache_is_valid(task, weights, augmentation, first):
     assert default_stages(weights, 4, task=task, augmentation=augmentation)[0] == first
+
+
+def test_probe_on_a_model_whose_pooling_trains_is_refused_with_the_fix():
+    import types
+
+    from tests.text_fakes import tiny_encoder
+    from tfl.model import TextClassifier
+
+    encoder, preprocessor = tiny_encoder()
+    model = TextClassifier(encoder, preprocessor, ["neg", "pos"], encoder_name="tiny", pooling="lstm")
+    tokens = preprocessor(tf.constant(["a good movie", "not fun"]))
+    batches = tf.data.Dataset.from_tensors((tokens, tf.constant([1, 0])))
+    data = types.SimpleNamespace(train=batches, validation=None, num_train=2)
+
+    with pytest.raises(ValueError, match=r"Stage 1 is a linear probe.*pooling layer has weights.*'none:5:1e-3'"):
+        fit_stages(model, data, [Stage(linear_probe=True)], verbose=0)

@@ -153,6 +153,12 @@ def fit_stages(
     for index, stage in enumerate(stages):
         plan = apply_stage(model, stage)
         decision = cache_decision(model, stage, feature_cache, augmented_views)
+        if stage.linear_probe and not decision.use:
+            raise ValueError(
+                f"Stage {index + 1} is a linear probe, which needs cached features, but the cache "
+                f"is off for it: {decision.reason}. Use a head stage instead, e.g. "
+                "Stage('none', epochs=5, learning_rate=1e-3) ('none:5:1e-3')."
+            )
         if verbose:
             _print_header(index, len(stages), stage, plan)
             print(f"  Feature cache: {decision}")
