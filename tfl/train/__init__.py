@@ -2,30 +2,52 @@
 
 from tfl.config.stage import Stage
 from tfl.config.stage import parse_stages
+from tfl.train.alignment import coral
+from tfl.train.alignment import mmd
 from tfl.train.batchnorm import recalibrate_batchnorm
 from tfl.train.discriminative import ScaledUpdates
+from tfl.train.domain_adaptation import DomainAdaptation
+from tfl.train.domain_adaptation import paired_dataset
+from tfl.train.feature_cache import FeatureCache
+from tfl.train.feature_cache import cache_decision
 from tfl.train.freezing import StagePlan
 from tfl.train.freezing import apply_stage
 from tfl.train.freezing import resolve_unfreeze
 from tfl.train.history import StageRecord
 from tfl.train.history import TrainingHistory
+from tfl.train.linear_probe import fit_linear_probe
 from tfl.train.loop import compile_for
 from tfl.train.loop import default_stages
 from tfl.train.loop import fit_stages
 from tfl.train.loop import make_optimizer
+from tfl.train.reversal_ramp import ReversalRamp
+from tfl.train.unsupervised_scores import UnsupervisedScores
+from tfl.train.unsupervised_scores import information_maximization
+from tfl.train.unsupervised_scores import soft_neighborhood_density
 
 __all__ = [
+    "DomainAdaptation",
+    "FeatureCache",
+    "ReversalRamp",
     "ScaledUpdates",
     "Stage",
     "StagePlan",
     "StageRecord",
     "TrainingHistory",
+    "UnsupervisedScores",
     "apply_stage",
+    "cache_decision",
     "compile_for",
+    "coral",
     "default_stages",
+    "fit_linear_probe",
     "fit_stages",
+    "information_maximization",
     "make_optimizer",
+    "mmd",
+    "paired_dataset",
     "parse_stages",
     "recalibrate_batchnorm",
     "resolve_unfreeze",
+    "soft_neighborhood_density",
 ]
