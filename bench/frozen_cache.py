@@ -57,12 +57,13 @@ class EpochTimer(keras.callbacks.Callback):
         self.start = now
 
 
-def guide_model(backbone_model, num_classes):
-    """The guide's recipe, written out: frozen base called with training=False,
-    average pooling, dropout 0.2, a Dense softmax."""
+def guide_model(preprocessing, backbone_model, num_classes):
+    """The guide's recipe, written out: the backbone's preprocessing, the frozen
+    base called with training=False, average pooling, dropout 0.2, a Dense softmax."""
     backbone_model.trainable = False
     inputs = keras.Input((SIZE, SIZE, 3), name="images")
-    x = backbone_model(inputs, training=False)
+    x = preprocessing({"images": inputs})
+    x = backbone_model(x, training=False)
     x = keras.layers.GlobalAveragePooling2D()(x)
     x = keras.layers.Dropout(0.2)(x)
     outputs = keras.layers.Dense(num_classes, activation="softmax")(x)
@@ -74,9 +75,8 @@ def guide_model(backbone_model, num_classes):
 def run_guide(name, data, epochs, measured):
     keras.utils.set_random_seed(0)
     tfl_model = build_model(ModelConfig(backbone=name, weights=None, image_size=SIZE), data.class_names)
-    # The same backbone with its preprocessing in front, as the guide builds it.
-    backbone = keras.Model(tfl_model.inputs, tfl_model.backbone.output)
-    model = guide_model(backbone, len(data.class_names))
+    # The same backbone and preprocessing, assembled as the guide does.
+    model = guide_model(tfl_model.backbone_input_model(), tfl_model.backbone, len(data.class_names))
     timer = EpochTimer()
     start = time.perf_counter()
     history = model.fit(
