@@ -12,7 +12,9 @@ interleaved (one epoch of each in turn, the order rotating each round) so the
 load from other processes falls on all of them alike. The first epoch of each
 (which decodes the files, or resizes the array, and fills the cache) is
 reported apart from the steady-state epochs; `steady_vs_memory` is the median
-over rounds of the ratio to the memory pipeline's epoch in the same round.
+over rounds of the ratio to the memory pipeline's epoch in the same round,
+`medians_vs_memory` the ratio of the median epochs and `fastest_vs_memory` of
+the fastest ones (the least disturbed by other processes' bursts).
 The pipeline alone (iterating the training batches without a model) is timed
 too: it is the ceiling the model's step must stay under.
 
@@ -144,6 +146,8 @@ def main():
                 "first_epoch_img_s": round(num_train / seconds[name][0], 1),
                 "steady_img_s": round(num_train / statistics.median(seconds[name][1:]), 1),
                 "steady_vs_memory": f"{statistics.median(ratios):.3f}",
+                "medians_vs_memory": f"{statistics.median(memory[1:]) / statistics.median(seconds[name][1:]):.3f}",
+                "fastest_vs_memory": f"{min(memory[1:]) / min(seconds[name][1:]):.3f}",
                 "alone_first_img_s": round(alone[name]["first"][0]),
                 "alone_steady_img_s": round(statistics.median(alone[name]["steady"])),
             }
