@@ -46,6 +46,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfl.data import load_digits
+from tfl.data.digits import recolour_digits
 from tfl.evaluate import format_table
 from tfl.evaluate import write_json
 from tfl.model.fusion import Fusion
@@ -59,17 +60,6 @@ BATCH = 32
 LEARNING_RATE = 3e-3
 LABELS_PER_CLASS = 5
 POOL = 450
-
-
-def recolour(images, seed):
-    """MNIST-M-like recolouring of grey uint8 digits: random background and
-    brighter stroke colours per image, contrast 40-90 of 255, noise sigma 12."""
-    rng = np.random.default_rng(seed)
-    ink = images[..., None].astype("float32") / 255.0
-    background = rng.uniform(40, 160, (len(images), 1, 1, 3))
-    stroke = background + rng.uniform(40, 90, (len(images), 1, 1, 3))
-    coloured = background + (stroke - background) * ink + rng.normal(0, 12, ink.shape[:3] + (3,))
-    return np.clip(coloured, 0, 255).astype("float32")
 
 
 def cnn(name="cnn"):
@@ -91,7 +81,7 @@ def split(seed):
     order = np.random.default_rng(seed).permutation(len(images))
     half = len(images) // 2
     source, target = order[:half], order[half:]
-    target_images = recolour(images[target], seed)
+    target_images = recolour_digits(images[target], seed)
     pool_x, pool_y = target_images[:POOL], labels[target][:POOL]
     few = np.concatenate([np.flatnonzero(pool_y == c)[:LABELS_PER_CLASS] for c in range(CLASSES)])
     partial = np.full(POOL, -1, dtype=np.int64)

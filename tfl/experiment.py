@@ -22,22 +22,27 @@ from tfl.backbones.encoders import build_text_preprocessor
 from tfl.data import detect_task
 from tfl.data import load_data
 from tfl.data import load_text_data
+from tfl.data.target import load_target_images
 from tfl.evaluate import evaluate_model
 from tfl.evaluate import write_json
+from tfl.evaluate.plots import plot_adaptation
 from tfl.evaluate.plots import plot_confusion_matrix
 from tfl.evaluate.plots import plot_training
 from tfl.evaluate.plots import save_figure
 from tfl.evaluate.report import write_atomically
 from tfl.model import build_model
+from tfl.model.fusion_classifier import FusionClassifier
 from tfl.train import default_stages
 from tfl.train import fit_stages
 from tfl.train import resolve_unfreeze
+from tfl.train.adaptation import fit_adaptation
 
 MODEL_FILE = "model.keras"
 REPORT_FILE = "report.json"
 CONFIG_FILE = "config.yaml"
 TRAINING_PLOT = "training.png"
 CONFUSION_MATRIX_PLOT = "confusion_matrix.png"
+ADAPTATION_PLOT = "adaptation.png"
 
 
 @dataclasses.dataclass
@@ -104,7 +109,8 @@ def resolved_stages(config, task="image"):
 
 
 def write_plots(report, output_dir):
-    """Writes `training.png` and, for single-label runs, `confusion_matrix.png`.
+    """Writes `training.png`, for single-label runs `confusion_matrix.png`, and
+    with domain adaptation `adaptation.png`.
 
     Returns:
         The file names written, relative to `output_dir`.
@@ -115,6 +121,9 @@ def write_plots(report, output_dir):
         figure = plot_confusion_matrix(report["confusion_matrix"], report["class_names"])
         save_figure(figure, os.path.join(output_dir, CONFUSION_MATRIX_PLOT))
         written.append(CONFUSION_MATRIX_PLOT)
+    if report.get("adaptation") is not None:
+        save_figure(plot_adaptation(report["adaptation"]), os.path.join(output_dir, ADAPTATION_PLOT))
+        written.append(ADAPTATION_PLOT)
     return written
 
 
@@ -158,8 +167,9 @@ def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto"):
     else:
         spec = get_backbone_spec(config.model.backbone)
         image_size = resolve_image_size(spec, config.model.image_size)
-        for stage in stages:  # a stage name the backbone lacks fails now, not after loading data
-            resolve_unfreeze(stage.unfreeze, spec.stage_names)
+        if config.model.fusion.mode is None:
+            for stage in stages:  # a stage name the backbone lacks fails now, not after loading data
+                resolve_unfreeze(stage.unfreeze, spec.stage_names)
         config = config.replace(
             **{
                 "task": task,
@@ -171,6 +181,20 @@ def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto"):
         keras.utils.set_random_seed(config.data.seed)
         data = load_data(config.data, image_size)
         model_description = {"backbone": spec.name, "image_size": list(image_size)}
+    adaptation = config.train.adaptation
+    target = None
+    if adaptation.method is not None:  # a bad target folder fails before training
+        target = load_target_images(
+            config.data.target_source,
+            image_size=image_size,
+            class_names=data.class_names,
+            labels_per_class=adaptation.labels_per_class,
+            batch_size=config.data.batch_size,
+            validation_split=config.data.validation_split,
+            seed=config.data.seed,
+            cache=config.data.cache,
+            skip_bad_files=config.data.skip_bad_files,
+        )
     if data.multi_label != config.model.multi_label:
         config = config.replace(**{"model.multi_label": data.multi_label})
     model = build_model(
@@ -180,8 +204,10 @@ def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto"):
         seed=config.data.seed,
         text_pairs=getattr(data, "text_pairs", False),
     )
-    for stage in stages:  # text: the encoder's stage names are known once it is built
+    for stage in stages:  # text and fusion: the stage names are known once the model is built
         resolve_unfreeze(stage.unfreeze, model.stage_layers())
+    if target is not None:
+        resolve_unfreeze(adaptation.unfreeze, model.stage_layers())
     history = fit_stages(
         model,
         data,
@@ -193,6 +219,22 @@ def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto"):
         jit_compile=config.train.jit_compile,
         seed=config.data.seed,
     )
+    adapted = None
+    if target is not None:
+        adapted = fit_adaptation(
+            model,
+            data,
+            target,
+            method=adaptation.method,
+            alpha=adaptation.alpha,
+            beta=adaptation.beta,
+            align_weight=adaptation.align_weight,
+            epochs=adaptation.epochs,
+            learning_rate=adaptation.learning_rate,
+            unfreeze=adaptation.unfreeze,
+            restore_best=adaptation.restore_best,
+            verbose=verbose,
+        )
     evaluation = evaluate_model(model, data.validation, data.class_names, multi_label=data.multi_label)
 
     report = dict(evaluation)
@@ -210,6 +252,12 @@ def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto"):
             "config": config.to_dict(),
         }
     )
+    if adapted is not None:
+        report["adaptation"] = adapted.to_dict()
+        if target.test is not None:
+            report["target"] = evaluate_model(model, target.test, data.class_names)
+    if isinstance(model, FusionClassifier):
+        report["fusion"] = model.fusion.weights_summary()
     if output_dir is not None:
         save_model(model, os.path.join(output_dir, MODEL_FILE))
         write_text(os.path.join(output_dir, CONFIG_FILE), config.to_yaml())

@@ -54,10 +54,10 @@ def test_coral_ignores_a_mean_shift():
     "x, y, match",
     [
         (np.zeros((4, 3)), np.zeros((4, 2)), "same size"),
-        (np.zeros((1, 3)), np.zeros((4, 3)), "at least 2 examples"),
+        (np.zeros((0, 3)), np.zeros((4, 3)), r"at least 1 example\(s\)"),
         (np.zeros((4,)), np.zeros((4, 3)), r"shapes \(m, d\)"),
     ],
-    ids=["feature_sizes_differ", "single_example", "not_a_matrix"],
+    ids=["feature_sizes_differ", "no_example", "not_a_matrix"],
 )
 def test_bad_batches_are_refused(x, y, match):
     with pytest.raises(ValueError, match=match):
@@ -67,3 +67,22 @@ def test_bad_batches_are_refused(x, y, match):
 def test_bad_bandwidths_are_refused_with_their_value():
     with pytest.raises(ValueError, match=r"bandwidths=\(0\.0,\)"):
         mmd(_batch(), _batch(), bandwidths=(0.0,))
+
+
+def test_coral_with_a_one_example_batch_counts_its_covariance_as_zero():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(16, 4)).astype("float32")
+    single = rng.normal(size=(1, 4)).astype("float32")
+    expected = float(coral(x, np.zeros((2, 4), "float32")))  # a batch of two equal rows has zero covariance
+    assert np.isfinite(float(coral(x, single)))
+    np.testing.assert_allclose(float(coral(x, single)), expected, rtol=1e-6)
+
+
+def test_unbiased_mmd_refuses_a_one_example_batch():
+    with pytest.raises(ValueError, match=r"at least 2 example\(s\)"):
+        mmd(np.zeros((1, 3)), np.zeros((4, 3)), unbiased=True)
+
+
+def test_biased_mmd_of_a_one_example_batch_is_finite():
+    x = _batch(16)
+    assert np.isfinite(float(mmd(x, _batch(1, seed=1))))

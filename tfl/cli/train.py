@@ -13,7 +13,8 @@ def add_parser(subparsers):
         description=(
             "Train an image classifier on a pretrained backbone, or a text classifier on a "
             "pretrained BERT-family encoder, and write model.keras, report.json, "
-            "config.yaml, training.png and confusion_matrix.png to --output. Flags override the config file."
+            "config.yaml, training.png and confusion_matrix.png (and adaptation.png with --adapt) to --output. "
+            "Flags override the config file."
         ),
     )
     parser.add_argument("--config", help="YAML config file (see docs/config.md)")
@@ -61,6 +62,29 @@ def add_parser(subparsers):
     parser.add_argument(
         "--mixed-precision", choices=("mixed_float16", "mixed_bfloat16"), help="16-bit computation, float32 weights"
     )
+    parser.add_argument(
+        "--fusion",
+        choices=("weighted", "gated", "concat"),
+        help="images: fuse the (frozen) backbone with a trainable target branch before the head",
+    )
+    parser.add_argument("--fusion-branch", help="with --fusion: small_cnn (default) or a backbone name")
+    parser.add_argument(
+        "--target-data",
+        help="images of the target domain for --adapt: a folder (class folders = labelled, "
+        "loose images = unlabelled) or 'digits_recoloured'",
+    )
+    parser.add_argument(
+        "--adapt",
+        choices=("source_only", "joint", "mmd", "coral", "dann"),
+        help="domain adaptation method, run after the stages on --data and --target-data",
+    )
+    parser.add_argument("--adapt-alpha", type=float, help="weight of the source loss, in [0, 1] (1)")
+    parser.add_argument("--adapt-beta", type=float, help="weight of the labelled-target loss, in [0, 1] (1)")
+    parser.add_argument("--align-weight", type=float, help="weight (lambda) of the alignment term, >= 0 (1)")
+    parser.add_argument("--adapt-epochs", type=arguments.positive_int, help="epochs of adaptation (5)")
+    parser.add_argument(
+        "--target-labels-per-class", type=int, help="target labels used per class (default: all; 0: none)"
+    )
     parser.add_argument("--output", help="run folder to write (default: runs/BACKBONE-TIMESTAMP)")
     parser.add_argument("--overwrite", action="store_true", help="allow a non-empty --output folder")
     parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="Keras verbosity")
@@ -97,6 +121,15 @@ def config_from_args(args):
         ("augmented_views", "train.augmented_views"),
         ("jit_compile", "train.jit_compile"),
         ("mixed_precision", "model.mixed_precision"),
+        ("fusion", "model.fusion.mode"),
+        ("fusion_branch", "model.fusion.branch"),
+        ("target_data", "data.target_source"),
+        ("adapt", "train.adaptation.method"),
+        ("adapt_alpha", "train.adaptation.alpha"),
+        ("adapt_beta", "train.adaptation.beta"),
+        ("align_weight", "train.adaptation.align_weight"),
+        ("adapt_epochs", "train.adaptation.epochs"),
+        ("target_labels_per_class", "train.adaptation.labels_per_class"),
     ):
         value = getattr(args, flag)
         if value is not None:
@@ -131,6 +164,11 @@ def run(args):
         f"macro-F1 {report['macro_f1']:.4f}, AUC-ROC {'n/a' if auc is None else f'{auc:.4f}'}; "
         f"{report['seconds']:.1f} s"
     )
+    if report.get("adaptation") is not None:
+        before, after = report["adaptation"]["target_accuracy_before"], report["adaptation"]["target_accuracy_after"]
+        if after is not None:
+            print(f"Held-out target ({report['adaptation']['num_target_test']} examples): accuracy {before:.4f} "
+                  f"before adapting, {after:.4f} after ({report['adaptation']['method']})")
     print(f"Wrote {os.path.join(output, 'model.keras')}, report.json, config.yaml")
     for name in report.get("plots", []):
         print(f"Plot: {os.path.join(output, name)}")

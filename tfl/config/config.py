@@ -24,6 +24,10 @@ DEFAULT_POOLING = {"image": "avg", "text": "mean"}
 DEFAULT_ENCODER = "all_minilm_l6_v2"
 MIXED_PRECISION = ("mixed_float16", "mixed_bfloat16")
 FEATURE_CACHE = ("auto", "off")
+FUSION_MODES = ("weighted", "gated", "concat")
+ADAPTATION_METHODS = ("source_only", "joint", "mmd", "coral", "dann")
+ALIGNING_METHODS = ("mmd", "coral", "dann")
+UNSUPERVISED_SCORES = ("im", "snd")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,6 +95,13 @@ class DataConfig:
         tfds_data_dir: `data_dir` for TensorFlow Datasets.
         tfds_train_split: the TFDS split to train on.
         tfds_validation_split: the TFDS split to evaluate on.
+        target_source: images of the target domain, for domain adaptation
+            (`train.adaptation`): a folder whose class folders (named like
+            the source's classes) hold labelled images and whose own images
+            are unlabelled, or "digits_recoloured" (the digits that the
+            `digits` source holds out, recoloured). Labelled target images
+            are split by `validation_split`: the held-out part scores the
+            adapted model and is never trained on.
     """
 
     source: str | None = None
@@ -108,6 +119,7 @@ class DataConfig:
     text_pair_column: str | None = None
     label_column: str = "label"
     label_separator: str | None = None
+    target_source: str | None = None
 
     def __post_init__(self):
         if not 0 < self.validation_split < 1:
@@ -117,6 +129,47 @@ class DataConfig:
             )
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1. Received: batch_size={self.batch_size!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class FusionConfig:
+    """A trainable target branch fused with the source backbone before the head.
+
+    The model becomes a `FusionClassifier` with two image branches: "source",
+    the backbone of `model.backbone` and `model.weights`, and "target", a
+    second network; their pooled features are fused by a `Fusion` layer, e.g.
+    `F = a * F_source + (1 - a) * F_target`. Stage names are prefixed with the
+    branch ("target/block1", "source/conv5").
+
+    Args:
+        mode: None (no fusion: one backbone), "weighted" (`a * F_source +
+            (1 - a) * F_target`), "gated" (a learned sigmoid gate per feature
+            decides the mix) or "concat" (both, side by side).
+        branch: the target branch: "small_cnn" (a small CNN trained from
+            scratch) or a backbone name from `tfl backbones`.
+        branch_weights: a backbone branch's weights: "imagenet", None or a
+            weights file. Not used by "small_cnn".
+        freeze_source: keep the source branch frozen in every stage.
+        alpha: "weighted": the source's weight `a` at the start, in [0, 1].
+        learnable: "weighted": train `a` (kept in (0, 1)).
+    """
+
+    mode: str | None = None
+    branch: str = "small_cnn"
+    branch_weights: str | None = None
+    freeze_source: bool = True
+    alpha: float = 0.5
+    learnable: bool = True
+
+    def __post_init__(self):
+        if self.mode is not None and self.mode not in FUSION_MODES:
+            raise ValueError(
+                f"Unknown fusion mode {self.mode!r}. Known: {', '.join(FUSION_MODES)} (or null for no fusion)."
+            )
+        if not 0 <= self.alpha <= 1:
+            raise ValueError(f"fusion alpha is a mixing weight in [0, 1]. Received: alpha={self.alpha!r}")
+        if isinstance(self.branch_weights, str) and self.branch_weights.strip().lower() in ("none", "null", ""):
+            object.__setattr__(self, "branch_weights", None)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,6 +203,8 @@ class ModelConfig:
             tensor cores) or "mixed_bfloat16" (TPUs, recent CPUs and GPUs):
             layers compute in 16 bits and keep float32 weights; the output
             layer stays float32.
+        fusion: images: an optional second, trainable branch fused with the
+            backbone's features (see `FusionConfig`).
     """
 
     backbone: str = "mobilenet_v3_small"
@@ -162,6 +217,7 @@ class ModelConfig:
     encoder: str = DEFAULT_ENCODER
     sequence_length: int = 128
     mixed_precision: str | None = None
+    fusion: FusionConfig = FusionConfig()
 
     def __post_init__(self):
         if self.mixed_precision is not None and self.mixed_precision not in MIXED_PRECISION:
@@ -192,6 +248,82 @@ class ModelConfig:
             raise ValueError(f"dropout must be in [0, 1). Received: dropout={self.dropout!r}")
         if isinstance(self.weights, str) and self.weights.strip().lower() in ("none", "null", ""):
             object.__setattr__(self, "weights", None)
+        if self.fusion.mode is not None and self.augmentation.enabled:
+            raise ValueError(
+                f"model.fusion (mode {self.fusion.mode!r}) does not run image augmentation yet. "
+                "Remove model.augmentation, or set fusion.mode to null."
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class AdaptationConfig:
+    """Domain adaptation after the stages, on the source data and `data.target_source`.
+
+    Each step minimises `J = alpha * J_src + beta * J_tgt + align_weight *
+    alignment` over one source batch and one target batch (see
+    `tfl.train.DomainAdaptation` and docs/domain_adaptation.md). The layers
+    of `unfreeze` and the head train; BatchNorm stays frozen.
+
+    Args:
+        method: None (no adaptation), "source_only", "joint" (source and
+            target labels), "mmd", "coral" or "dann" (feature alignment, with
+            or without target labels).
+        alpha: mixing weight of the source loss, in [0, 1].
+        beta: mixing weight of the target supervised loss, in [0, 1].
+        align_weight: weight (lambda) of the alignment term, >= 0.
+        epochs: passes over the source training data.
+        learning_rate: Adam's learning rate.
+        unfreeze: what trains besides the head, as in a stage: "all", "none",
+            "topN" or stage names joined by "+".
+        labels_per_class: target labels used per class (seeded choice; the
+            others are withheld); None uses every label of the training
+            pool, 0 none.
+        restore_best: None, "im" or "snd": keep the epoch with the best
+            unsupervised score on the target pool (no target labels needed).
+    """
+
+    method: str | None = None
+    alpha: float = 1.0
+    beta: float = 1.0
+    align_weight: float = 1.0
+    epochs: int = 5
+    learning_rate: float = 1e-4
+    unfreeze: str = "all"
+    labels_per_class: int | None = None
+    restore_best: str | None = None
+
+    def __post_init__(self):
+        if self.method is not None and self.method not in ADAPTATION_METHODS:
+            raise ValueError(
+                f"Unknown adaptation method {self.method!r}. Known: {', '.join(ADAPTATION_METHODS)} "
+                "(or null for no adaptation)."
+            )
+        for name in ("alpha", "beta"):
+            value = getattr(self, name)
+            if not 0 <= value <= 1:
+                raise ValueError(f"{name} is a mixing weight in [0, 1]. Received: {name}={value!r}")
+        if not 0 <= self.align_weight < float("inf"):
+            raise ValueError(f"align_weight is a weight >= 0. Received: align_weight={self.align_weight!r}")
+        if self.epochs < 1:
+            raise ValueError(f"adaptation epochs must be >= 1. Received: epochs={self.epochs!r}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0. Received: learning_rate={self.learning_rate!r}")
+        if self.labels_per_class is not None and self.labels_per_class < 0:
+            raise ValueError(
+                f"labels_per_class is a count >= 0, or null for every label. "
+                f"Received: labels_per_class={self.labels_per_class!r}"
+            )
+        if self.restore_best is not None and self.restore_best not in UNSUPERVISED_SCORES:
+            raise ValueError(
+                f"Unknown restore_best {self.restore_best!r}. Known: {', '.join(UNSUPERVISED_SCORES)} (or null)."
+            )
+        aligns = self.method in ALIGNING_METHODS and self.align_weight > 0
+        if self.method not in (None, "source_only") and self.beta == 0 and not aligns:
+            raise ValueError(
+                f"beta=0 with method={self.method!r} and align_weight={self.align_weight}: nothing would "
+                "learn on the target. Set beta > 0 (with target labels), or use an alignment method "
+                "(mmd, coral, dann) with align_weight > 0."
+            )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -221,6 +353,8 @@ class TrainConfig:
             views of each training example for head stages (1: no cache).
         jit_compile: compile training steps with XLA (often faster on GPUs;
             measure on CPUs).
+        adaptation: domain adaptation on `data.target_source` after the
+            stages (see `AdaptationConfig`).
     """
 
     stages: tuple[Stage, ...] | None = None
@@ -229,6 +363,7 @@ class TrainConfig:
     feature_cache_dir: str | None = None
     augmented_views: int = 1
     jit_compile: bool = False
+    adaptation: AdaptationConfig = AdaptationConfig()
 
     def __post_init__(self):
         if self.epochs < 1:
@@ -273,6 +408,22 @@ class Config:
                     f"pooling {self.model.pooling!r} does not apply to task {self.task!r}. "
                     f"Known for {self.task}: {', '.join(allowed)}."
                 )
+        method = self.train.adaptation.method
+        if method is not None and self.data.target_source is None:
+            raise ValueError(
+                f"train.adaptation.method is {method!r} but data.target_source is not set. "
+                "Give the target images (--target-data FOLDER, or 'digits_recoloured'), or set the method to null."
+            )
+        if self.data.target_source is not None and method is None:
+            raise ValueError(
+                f"data.target_source is {self.data.target_source!r} but train.adaptation.method is not set. "
+                f"Choose one of {', '.join(ADAPTATION_METHODS)} (--adapt METHOD), or remove the target data."
+            )
+        if self.task == "text" and (method is not None or self.model.fusion.mode is not None):
+            raise ValueError(
+                "model.fusion and train.adaptation apply to image tasks in the config; for text, use "
+                "tfl.train.DomainAdaptation and tfl.model.build_fusion_model from Python."
+            )
 
     @classmethod
     def from_dict(cls, raw):

@@ -9,9 +9,11 @@ import inspect
 import re
 import typing
 
+from tfl.config.config import AdaptationConfig
 from tfl.config.config import AugmentationConfig
 from tfl.config.config import Config
 from tfl.config.config import DataConfig
+from tfl.config.config import FusionConfig
 from tfl.config.config import ModelConfig
 from tfl.config.config import TrainConfig
 from tfl.config.stage import Stage
@@ -20,8 +22,10 @@ SECTIONS = (
     ("data", DataConfig),
     ("model", ModelConfig),
     ("model.augmentation", AugmentationConfig),
+    ("model.fusion", FusionConfig),
     ("train", TrainConfig),
     ("train.stages[]", Stage),
+    ("train.adaptation", AdaptationConfig),
 )
 
 

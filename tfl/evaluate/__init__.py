@@ -5,6 +5,7 @@ from tfl.evaluate.metrics import THRESHOLD
 from tfl.evaluate.metrics import classification_metrics
 from tfl.evaluate.metrics import confusion_matrix
 from tfl.evaluate.metrics import roc_auc
+from tfl.evaluate.plots import plot_adaptation
 from tfl.evaluate.plots import plot_confusion_matrix
 from tfl.evaluate.plots import plot_training
 from tfl.evaluate.plots import plot_transfer_vs_scratch
@@ -21,6 +22,7 @@ __all__ = [
     "confusion_matrix",
     "evaluate_model",
     "format_table",
+    "plot_adaptation",
     "plot_confusion_matrix",
     "plot_training",
     "plot_transfer_vs_scratch",

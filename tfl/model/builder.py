@@ -1,6 +1,5 @@
 """`build_model`: a `ModelConfig` and class names -> an `ImageClassifier` or a `TextClassifier`."""
 
-import contextlib
 import dataclasses
 
 import keras
@@ -13,6 +12,8 @@ from tfl.config import ModelConfig
 from tfl.config.config import DEFAULT_POOLING
 from tfl.config.config import TASKS
 from tfl.model.batchnorm import freeze_batchnorm
+from tfl.model.dtype_policy import dtype_policy
+from tfl.model.fusion_builder import build_fusion_model
 from tfl.model.image_classifier import ImageClassifier
 from tfl.model.text_classifier import TextClassifier
 
@@ -36,7 +37,8 @@ def build_model(config, class_names, *, task="image", seed=None, text_pairs=Fals
         text_pairs: text: the model classifies sentence pairs.
 
     Returns:
-        An `ImageClassifier` or a `TextClassifier`.
+        An `ImageClassifier`, a `FusionClassifier` (images with
+        `config.fusion.mode`) or a `TextClassifier`.
 
     Examples:
 
@@ -51,21 +53,6 @@ def build_model(config, class_names, *, task="image", seed=None, text_pairs=Fals
         raise ValueError(f"Unknown task {task!r}. Known: {', '.join(TASKS)}.")
     with dtype_policy(config.mixed_precision):
         return _build(config, class_names, task, seed, text_pairs)
-
-
-@contextlib.contextmanager
-def dtype_policy(name):
-    """Builds layers under the Keras dtype policy `name` (None: unchanged),
-    then restores the previous global policy."""
-    if name is None:
-        yield
-        return
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(name)
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy(previous)
 
 
 def _build(config, class_names, task, seed, text_pairs):
@@ -84,6 +71,8 @@ def _build(config, class_names, task, seed, text_pairs):
         )
     spec = get_backbone_spec(config.backbone)
     image_size = resolve_image_size(spec, config.image_size)
+    if config.fusion.mode is not None:
+        return _build_fused(config, spec.name, image_size, class_names)
     backbone = build_backbone(spec.name, weights=config.weights, image_size=image_size)
     freeze_batchnorm(backbone)
     return ImageClassifier(
@@ -97,6 +86,36 @@ def _build(config, class_names, task, seed, text_pairs):
         augmentation=dataclasses.asdict(config.augmentation) if config.augmentation.enabled else None,
         seed=seed,
         name=f"{spec.name}_classifier",
+    )
+
+
+def _build_fused(config, backbone_name, image_size, class_names):
+    """The seeds' source/target pair: the configured backbone as the "source"
+    branch, `config.fusion.branch` as the trainable "target" branch."""
+    fusion = config.fusion
+    pooling = config.pooling or DEFAULT_POOLING["image"]
+    source = {
+        "name": "source",
+        "backbone": backbone_name,
+        "weights": config.weights,
+        "image_size": image_size,
+        "pooling": pooling,
+        "frozen": fusion.freeze_source,
+    }
+    target = {"name": "target", "backbone": fusion.branch, "image_size": image_size, "pooling": pooling}
+    if fusion.branch != "small_cnn":
+        target["weights"] = fusion.branch_weights
+    mode = {"mode": fusion.mode}
+    if fusion.mode == "weighted":
+        mode.update(alpha=fusion.alpha, learnable=fusion.learnable)
+    return build_fusion_model(
+        [source, target],
+        class_names,
+        fusion=mode,
+        dropout=config.dropout,
+        multi_label=config.multi_label,
+        mixed_precision=None,  # build_model already applies config.mixed_precision
+        name=f"{backbone_name}_{fusion.branch}_fusion_classifier",
     )
 
 

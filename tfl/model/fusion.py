@@ -7,8 +7,9 @@ import numpy as np
 from keras import ops
 
 from tfl.api_export import tfl_export
+from tfl.config.config import FUSION_MODES
 
-MODES = ("weighted", "gated", "concat")
+MODES = FUSION_MODES
 _SUM_TOLERANCE = 1e-6
 
 

@@ -5,7 +5,7 @@ from tfl.backbones import get_backbone_spec
 from tfl.backbones import resolve_image_size
 from tfl.backbones.encoders import build_encoder
 from tfl.model.batchnorm import freeze_batchnorm
-from tfl.model.builder import dtype_policy
+from tfl.model.dtype_policy import dtype_policy
 from tfl.model.fusion_classifier import FusionClassifier
 from tfl.model.fusion_classifier import cnn_branch
 from tfl.model.fusion_classifier import image_branch

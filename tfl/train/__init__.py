@@ -2,6 +2,8 @@
 
 from tfl.config.stage import Stage
 from tfl.config.stage import parse_stages
+from tfl.train.adaptation import AdaptationRecord
+from tfl.train.adaptation import fit_adaptation
 from tfl.train.alignment import coral
 from tfl.train.alignment import mmd
 from tfl.train.batchnorm import recalibrate_batchnorm
@@ -26,6 +28,7 @@ from tfl.train.unsupervised_scores import information_maximization
 from tfl.train.unsupervised_scores import soft_neighborhood_density
 
 __all__ = [
+    "AdaptationRecord",
     "DomainAdaptation",
     "FeatureCache",
     "ReversalRamp",
@@ -40,6 +43,7 @@ __all__ = [
     "compile_for",
     "coral",
     "default_stages",
+    "fit_adaptation",
     "fit_linear_probe",
     "fit_stages",
     "information_maximization",

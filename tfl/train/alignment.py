@@ -28,8 +28,8 @@ def mmd(x, y, bandwidths=None, *, unbiased=False):
     negative.
 
     Args:
-        x: a batch of shape (m, d), m >= 2.
-        y: a batch of shape (n, d), n >= 2.
+        x: a batch of shape (m, d); m >= 2 with `unbiased=True`.
+        y: a batch of shape (n, d); n >= 2 with `unbiased=True`.
         bandwidths: the kernel bandwidths `sigma`, a sequence of positive
             numbers. None uses the median heuristic: `sigma = f * median`,
             with `median` the median pairwise distance within the pooled batch
@@ -51,7 +51,7 @@ def mmd(x, y, bandwidths=None, *, unbiased=False):
     """
     x = ops.cast(ops.convert_to_tensor(x), "float32")
     y = ops.cast(ops.convert_to_tensor(y), "float32")
-    _check_pair(x, y, "mmd")
+    _check_pair(x, y, "mmd", min_examples=2 if unbiased else 1)
     m = ops.shape(x)[0]
     n = ops.shape(y)[0]
     pooled = ops.concatenate([x, y], axis=0)
@@ -90,8 +90,9 @@ def coral(x, y):
     compared: only second-order statistics.
 
     Args:
-        x: a batch of shape (m, d), m >= 2.
-        y: a batch of shape (n, d), n >= 2.
+        x: a batch of shape (m, d). A batch of one example (the last, short
+            batch of a stream) has no spread: its covariance counts as 0.
+        y: a batch of shape (n, d).
 
     Returns:
         A float32 scalar tensor, 0 when the covariances are equal.
@@ -115,8 +116,8 @@ def coral(x, y):
 
 def _covariance(x):
     count = ops.cast(ops.shape(x)[0], "float32")
-    centred = x - ops.mean(x, axis=0, keepdims=True)
-    return ops.matmul(ops.transpose(centred), centred) / (count - 1.0)
+    centred = x - ops.mean(x, axis=0, keepdims=True)  # all zeros for one example
+    return ops.matmul(ops.transpose(centred), centred) / ops.maximum(count - 1.0, 1.0)
 
 
 def _squared_distances(a, b):
@@ -127,7 +128,7 @@ def _squared_distances(a, b):
     return ops.maximum(distances, 0.0)
 
 
-def _check_pair(x, y, name):
+def _check_pair(x, y, name, min_examples=1):
     if len(x.shape) != 2 or len(y.shape) != 2:
         raise ValueError(
             f"{name}() compares two batches of feature vectors, shapes (m, d) and (n, d). "
@@ -139,9 +140,10 @@ def _check_pair(x, y, name):
             f"Received shapes {tuple(x.shape)} and {tuple(y.shape)}"
         )
     for batch, label in ((x, "x"), (y, "y")):
-        if batch.shape[0] is not None and batch.shape[0] < 2:
+        if batch.shape[0] is not None and batch.shape[0] < min_examples:
             raise ValueError(
-                f"{name}() needs at least 2 examples per batch. Received {label} of shape {tuple(batch.shape)}"
+                f"{name}() needs at least {min_examples} example(s) per batch. "
+                f"Received {label} of shape {tuple(batch.shape)}"
             )
 
 

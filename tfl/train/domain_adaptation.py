@@ -21,11 +21,12 @@ import tensorflow as tf
 from keras import ops
 
 from tfl.api_export import tfl_export
+from tfl.config.config import ADAPTATION_METHODS
 from tfl.model.gradient_reversal import GradientReversal
 from tfl.train.alignment import coral
 from tfl.train.alignment import mmd
 
-METHODS = ("source_only", "joint", "mmd", "coral", "dann")
+METHODS = ADAPTATION_METHODS
 MISSING_LABEL = -1
 _ALIGNMENTS = {"mmd": mmd, "coral": coral}
 
