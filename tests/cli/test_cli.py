@@ -129,6 +129,65 @@ def test_bad_flags_fail_before_any_training(image_folder, tmp_path, capsys, flag
     assert not (tmp_path / "o" / "model.keras").exists()
 
 
+@pytest.fixture(scope="module")
+def target_folder(image_folder, tmp_path_factory):
+    """The source's images inverted: 3 labelled per class, 4 loose (unlabelled)."""
+    root = tmp_path_factory.mktemp("target")
+    for name in ("dark", "bright"):
+        for i, path in enumerate(sorted((image_folder / name).iterdir())):
+            pixels = 255 - tf.io.decode_png(path.read_bytes()).numpy()
+            destination = root / name / path.name if i < 3 else root / f"{name}_{path.name}"
+            destination.parent.mkdir(exist_ok=True)
+            destination.write_bytes(tf.io.encode_png(pixels).numpy())
+            if i == 4:
+                break
+    return root
+
+
+@pytest.mark.slow
+def test_train_with_fusion_and_adaptation_writes_the_adaptation_report_and_plot(image_folder, target_folder, tmp_path, capsys):
+    output = tmp_path / "adapted"
+    code = main([
+        "train", "--data", str(image_folder), *TINY, "--stages", "none:1:1e-3",
+        "--fusion", "weighted", "--target-data", str(target_folder), "--adapt", "mmd", "--adapt-epochs", "2",
+        "--align-weight", "0.5", "--target-labels-per-class", "1", "--output", str(output), "--verbose", "0",
+    ])
+    assert code == 0
+    assert "Held-out target (2 examples)" in capsys.readouterr().out
+    report = json.loads((output / "report.json").read_text())
+    assert report["plots"] == ["training.png", "confusion_matrix.png", "adaptation.png"]
+    assert (output / "adaptation.png").read_bytes().startswith(b"\x89PNG")
+    adaptation = report["adaptation"]
+    assert (adaptation["method"], adaptation["align_weight"], adaptation["epochs"]) == ("mmd", 0.5, 2)
+    assert (adaptation["num_target"], adaptation["num_target_labelled"], adaptation["num_target_test"]) == (8, 2, 2)
+    assert len(adaptation["history"]["alignment_loss"]) == 2 and adaptation["history"]["alignment_loss"][0] > 0
+    assert report["target"]["num_examples"] == 2
+    assert report["target"]["accuracy"] == pytest.approx(adaptation["target_accuracy_after"])
+    assert report["fusion"]["mode"] == "weighted" and sum(report["fusion"]["input_weights"]) == pytest.approx(1.0)
+    assert adaptation["trainable_stages"] == ["target/block1", "target/block2"]  # the source branch stays frozen
+    config = yaml.safe_load((output / "config.yaml").read_text())
+    assert config["train"]["adaptation"]["method"] == "mmd" and config["data"]["target_source"] == str(target_folder)
+    model = load_model(output / "model.keras")
+    assert type(model).__name__ == "FusionClassifier"
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        pytest.param(["--adapt", "coral"], "data.target_source is not set", id="adapt-without-target"),
+        pytest.param(["--target-data", "shifted/"], "train.adaptation.method is not set", id="target-without-method"),
+        pytest.param(["--target-data", "missing/", "--adapt", "dann"], "Target folder missing/ does not exist", id="missing-target"),
+        pytest.param(["--adapt", "joint", "--adapt-beta", "0", "--target-data", "t/"], "nothing would learn", id="beta-zero"),
+        pytest.param(["--adapt", "mmd", "--adapt-alpha", "2", "--target-data", "t/"], "alpha is a mixing weight", id="alpha"),
+    ],
+)
+def test_bad_adaptation_flags_fail_before_any_training(image_folder, tmp_path, capsys, flags, message):
+    args = ["train", "--data", str(image_folder), *TINY, "--output", str(tmp_path / "o"), *flags]
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "o" / "model.keras").exists()
+
+
 def test_train_on_a_mocked_tfds_data_set(tmp_path, tfds_mock):
     with tfds_mock(num_examples=20):
         code = main(["train", "--data", "tfds:mnist", *TINY, "--stages", "none:1", "--output", str(tmp_path / "o"), "--verbose", "0"])

@@ -70,6 +70,17 @@ def test_yaml_round_trip_is_identical(example, tmp_path):
         pytest.param({"train": {"feature_cache": "disk"}}, r"Unknown feature_cache 'disk'\. Known: auto, off", id="feature-cache"),
         pytest.param({"train": {"augmented_views": 0}}, r"augmented_views must be >= 1\. Received: augmented_views=0", id="views"),
         pytest.param({"train": {"stages": [{"unfreeze": "top 1", "linear_probe": True}]}}, r"train\.stages\[0\]: A linear probe .* needs unfreeze='none'", id="probe-unfrozen"),
+        pytest.param({"model": {"fusion": {"mode": "sum"}}}, r"Unknown fusion mode 'sum'\. Known: weighted, gated, concat", id="fusion-mode"),
+        pytest.param({"model": {"fusion": {"alpha": 1.5}}}, r"model\.fusion: fusion alpha is a mixing weight in \[0, 1\]\. Received: alpha=1\.5", id="fusion-alpha"),
+        pytest.param({"model": {"fusion": {"mode": "gated"}, "augmentation": {"flip": "horizontal"}}}, r"does not run image augmentation yet", id="fusion-augmentation"),
+        pytest.param({"train": {"adaptation": {"method": "cmd"}}}, r"Unknown adaptation method 'cmd'\. Known: source_only, joint, mmd, coral, dann", id="adapt-method"),
+        pytest.param({"train": {"adaptation": {"beta": -0.1}}}, r"beta is a mixing weight in \[0, 1\]\. Received: beta=-0\.1", id="adapt-beta"),
+        pytest.param({"train": {"adaptation": {"align_weight": -1}}}, r"align_weight is a weight >= 0", id="adapt-lambda"),
+        pytest.param({"train": {"adaptation": {"method": "joint", "beta": 0}}}, r"beta=0 with method='joint' .* nothing would learn on the target", id="adapt-nothing-to-learn"),
+        pytest.param({"train": {"adaptation": {"restore_best": "acc"}}}, r"Unknown restore_best 'acc'\. Known: im, snd", id="adapt-restore"),
+        pytest.param({"train": {"adaptation": {"method": "mmd"}}}, r"data\.target_source is not set", id="adapt-without-target"),
+        pytest.param({"data": {"target_source": "shifted/"}}, r"train\.adaptation\.method is not set", id="target-without-method"),
+        pytest.param({"task": "text", "data": {"target_source": "t/"}, "train": {"adaptation": {"method": "mmd"}}}, r"apply to image tasks", id="adapt-text"),
     ],
 )
 def test_bad_values_name_the_key_and_the_fix(raw, message):
@@ -128,3 +139,15 @@ def test_config_reference_in_docs_is_current():
     path = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "config.md")
     with open(path, encoding="utf-8") as f:
         assert f.read() == config_reference(), "Run: python -m tfl.config.reference > docs/config.md"
+
+
+def test_fusion_and_adaptation_keys_round_trip_through_yaml(tmp_path):
+    config = Config.from_dict({
+        "data": {"source": "digits", "target_source": "digits_recoloured"},
+        "model": {"fusion": {"mode": "weighted", "alpha": 0.7, "branch": "resnet50", "branch_weights": "none"}},
+        "train": {"adaptation": {"method": "dann", "align_weight": "3e-1", "labels_per_class": 5, "restore_best": "im"}},
+    })
+    assert config.model.fusion.branch_weights is None and config.train.adaptation.align_weight == 0.3
+    path = tmp_path / "config.yaml"
+    path.write_text(config.to_yaml())
+    assert Config.from_yaml(path) == config

@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from tfl.evaluate.plots import BOUNDARY_GID
 from tfl.evaluate.plots import STAGE_LABEL_GID
+from tfl.evaluate.plots import plot_adaptation
 from tfl.evaluate.plots import plot_confusion_matrix
 from tfl.evaluate.plots import plot_training
 from tfl.evaluate.plots import plot_transfer_vs_scratch
@@ -126,3 +127,37 @@ def test_transfer_curve_puts_all_last(tmp_path):
     assert [line.get_label() for line in ax.lines] == ["transfer", "scratch"]
     assert list(ax.lines[0].get_ydata()) == [0.5, 0.7, 0.9]
     assert save_figure(figure, tmp_path / "t.png").read_bytes().startswith(b"\x89PNG")
+
+
+def _adaptation_record(method="mmd", labelled=0, epochs=3):
+    history = {key: [1.0 / (e + 1) for e in range(epochs)] for key in ("loss", "source_loss", "target_loss", "alignment_loss")}
+    history.update(val_accuracy=[0.5, 0.6, 0.7][:epochs], target_im=[0.3, 0.4, 0.5][:epochs], target_snd=[4.0, 4.1, 4.2][:epochs])
+    return {"method": method, "alpha": 1.0, "beta": 1.0, "align_weight": 0.5, "history": history,
+            "num_target_labelled": labelled, "target_accuracy_before": 0.4, "restored_epoch": 1}
+
+
+def _labels(ax):
+    return [line.get_label() for line in ax.lines]
+
+
+@pytest.mark.parametrize(
+    "method, labelled, shown, hidden",
+    [
+        ("mmd", 0, {"source loss", "alignment term", "objective J"}, {"target loss (labelled)"}),
+        ("joint", 5, {"source loss", "target loss (labelled)", "objective J"}, {"alignment term"}),
+    ],
+)
+def test_adaptation_plot_shows_the_terms_that_were_trained(method, labelled, shown, hidden):
+    figure = plot_adaptation(_adaptation_record(method, labelled))
+    losses, target, scores = figure.axes
+    assert shown <= set(_labels(losses)) and not hidden & set(_labels(losses))
+    assert "held-out target accuracy" in _labels(target) and "before adapting" in _labels(target)
+    assert {"IM (unlabelled target)", "SND (unlabelled target)"} <= set(_labels(scores))
+    assert list(target.lines[0].get_xdata()) == [1, 2, 3]
+
+
+def test_adaptation_plot_refuses_an_empty_history():
+    record = _adaptation_record()
+    record["history"] = {}
+    with pytest.raises(ValueError, match="at least one epoch"):
+        plot_adaptation(record)

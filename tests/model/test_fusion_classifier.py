@@ -317,3 +317,18 @@ def test_build_fusion_model_names_each_backbone_after_its_branch():
     assert [model.backbones[name].name for name in model.branch_names] == ["source_small_cnn", "target_small_cnn"]
     assert list(model.stage_layers()) == ["target/block1", "target/block2"]
     assert model.predict({"images": _images(2, size=20)[0]}, verbose=0).shape == (2, 2)
+
+
+@pytest.mark.parametrize("freeze_source, prefixes", [(True, {"target"}), (False, {"source", "target"})])
+def test_build_model_with_a_fusion_config_pairs_the_backbone_with_a_target_branch(freeze_source, prefixes):
+    from tfl.config import FusionConfig
+    from tfl.config import ModelConfig
+    from tfl.model import build_model
+
+    fusion = FusionConfig(mode="weighted", alpha=0.8, learnable=False, freeze_source=freeze_source)
+    model = build_model(ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32, fusion=fusion), ["a", "b"])
+
+    assert isinstance(model, FusionClassifier) and model.branch_names == ["source", "target"]
+    assert {name.split("/")[0] for name in model.stage_layers()} == prefixes
+    np.testing.assert_allclose([float(np.mean(w)) for w in model.fusion.mixing_weights()], [0.8, 0.2], atol=1e-6)
+    assert model.predict({"images": np.zeros((2, 40, 40, 3), "float32")}, verbose=0).shape == (2, 2)

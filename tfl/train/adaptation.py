@@ -133,6 +133,7 @@ def fit_adaptation(
         epochs=epochs,
         validation_data=target.test,
         callbacks=callbacks,
+        shuffle=False,  # the tf.data pipelines shuffle, with their seeds
         verbose=verbose,
     )
     after = _accuracy(model, target)
