@@ -10,6 +10,7 @@ import tensorflow as tf
 import yaml
 
 from tfl.cli.main import main
+from tfl.data import load_images
 from tfl.model import load_model
 
 TINY = ["--backbone", "mobilenet_v3_small", "--weights", "none", "--image-size", "32", "--batch-size", "8"]
@@ -169,6 +170,14 @@ def test_train_with_fusion_and_adaptation_writes_the_adaptation_report_and_plot(
     assert config["train"]["adaptation"]["method"] == "mmd" and config["data"]["target_source"] == str(target_folder)
     model = load_model(output / "model.keras")
     assert type(model).__name__ == "FusionClassifier"
+
+    # The fused, adapted model serves like any image classifier: JPEG/PNG bytes in.
+    assert main(["export", str(output), "--name", "fused", "--base", str(tmp_path / "saved_models")]) == 0
+    files = sorted((image_folder / "dark").iterdir())[:2]
+    serve = tf.saved_model.load(str(tmp_path / "saved_models" / "fused" / "1")).signatures["serving_default"]
+    served = serve(images=tf.constant([f.read_bytes() for f in files]))["probabilities"].numpy()
+    expected = model.predict({"images": load_images([str(f) for f in files], model.image_size)}, verbose=0)
+    np.testing.assert_allclose(served, expected, atol=1e-5)
 
 
 @pytest.mark.parametrize(

@@ -61,7 +61,8 @@ def _is_encoded_image(contents):
 
 
 def image_signatures(model, top_k=DEFAULT_TOP_K):
-    """The serving functions of an `ImageClassifier`: {signature name: tf.function}."""
+    """The serving functions of an image classifier (an `ImageClassifier`, or a
+    `FusionClassifier` whose branches all read images): {signature name: tf.function}."""
     class_names = list(model.class_names)
     height, width = model.image_size
 
@@ -132,5 +133,6 @@ def serving_signatures(model, top_k=DEFAULT_TOP_K):
         return image_signatures(model, top_k)
     raise ValueError(
         f"Cannot export a {type(model).__name__}: tfl exports its own classifiers "
-        "(ImageClassifier, TextClassifier), e.g. from tfl.load_model('runs/x/model.keras')."
+        "(ImageClassifier, TextClassifier, FusionClassifier with image branches only), "
+        "e.g. from tfl.load_model('runs/x/model.keras')."
     )

@@ -297,6 +297,19 @@ class FusionClassifier(keras.Model):
         return BranchBackbones(self.backbones, [b["name"] for b in self.branches if b["kind"] != "text"])
 
     @property
+    def image_size(self):
+        """(height, width) to decode images to for a model whose branches all read
+        images (the largest branch size; each branch resizes again): what
+        `tfl predict`, `tfl evaluate` and the export read. Models with a text
+        branch have none (AttributeError)."""
+        sizes = [tuple(b["image_size"]) for b in self.branches if b["kind"] != "text"]
+        if not sizes or len(sizes) != len(self.branches):
+            raise AttributeError(
+                f"{self.name!r} has a text branch: it takes token ids besides images, so it has no single image_size."
+            )
+        return max(sizes, key=lambda size: size[0] * size[1])
+
+    @property
     def branch_names(self):
         return [b["name"] for b in self.branches]
 
