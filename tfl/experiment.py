@@ -27,6 +27,7 @@ from tfl.evaluate import evaluate_model
 from tfl.evaluate import write_json
 from tfl.evaluate.plots import plot_adaptation
 from tfl.evaluate.plots import plot_confusion_matrix
+from tfl.evaluate.plots import plot_fusion_weights
 from tfl.evaluate.plots import plot_training
 from tfl.evaluate.plots import save_figure
 from tfl.evaluate.report import write_atomically
@@ -36,6 +37,8 @@ from tfl.train import default_stages
 from tfl.train import fit_stages
 from tfl.train import resolve_unfreeze
 from tfl.train.adaptation import fit_adaptation
+from tfl.train.fusion_weights import LOG_PREFIX as FUSION_WEIGHT_PREFIX
+from tfl.train.fusion_weights import FusionWeightLogger
 
 MODEL_FILE = "model.keras"
 REPORT_FILE = "report.json"
@@ -43,6 +46,7 @@ CONFIG_FILE = "config.yaml"
 TRAINING_PLOT = "training.png"
 CONFUSION_MATRIX_PLOT = "confusion_matrix.png"
 ADAPTATION_PLOT = "adaptation.png"
+FUSION_WEIGHTS_PLOT = "fusion_weights.png"
 
 
 @dataclasses.dataclass
@@ -109,8 +113,9 @@ def resolved_stages(config, task="image"):
 
 
 def write_plots(report, output_dir):
-    """Writes `training.png`, for single-label runs `confusion_matrix.png`, and
-    with domain adaptation `adaptation.png`.
+    """Writes `training.png`, for single-label runs `confusion_matrix.png`, for
+    weighted fusion `fusion_weights.png`, and with domain adaptation
+    `adaptation.png`.
 
     Returns:
         The file names written, relative to `output_dir`.
@@ -121,6 +126,10 @@ def write_plots(report, output_dir):
         figure = plot_confusion_matrix(report["confusion_matrix"], report["class_names"])
         save_figure(figure, os.path.join(output_dir, CONFUSION_MATRIX_PLOT))
         written.append(CONFUSION_MATRIX_PLOT)
+    if any(key.startswith(FUSION_WEIGHT_PREFIX) for stage in report["stages"] for key in stage["history"]):
+        figure = plot_fusion_weights(report["stages"], report["boundaries"])
+        save_figure(figure, os.path.join(output_dir, FUSION_WEIGHTS_PLOT))
+        written.append(FUSION_WEIGHTS_PLOT)
     if report.get("adaptation") is not None:
         save_figure(plot_adaptation(report["adaptation"]), os.path.join(output_dir, ADAPTATION_PLOT))
         written.append(ADAPTATION_PLOT)
@@ -208,10 +217,14 @@ def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto"):
         resolve_unfreeze(stage.unfreeze, model.stage_layers())
     if target is not None:
         resolve_unfreeze(adaptation.unfreeze, model.stage_layers())
+    callbacks = []
+    if isinstance(model, FusionClassifier) and model.fusion.mode == "weighted":
+        callbacks.append(FusionWeightLogger(model.fusion, model.branch_names))
     history = fit_stages(
         model,
         data,
         stages,
+        callbacks=callbacks,
         verbose=verbose,
         feature_cache=config.train.feature_cache,
         cache_dir=config.train.feature_cache_dir,

@@ -156,8 +156,11 @@ def test_train_with_fusion_and_adaptation_writes_the_adaptation_report_and_plot(
     assert code == 0
     assert "Held-out target (2 examples)" in capsys.readouterr().out
     report = json.loads((output / "report.json").read_text())
-    assert report["plots"] == ["training.png", "confusion_matrix.png", "adaptation.png"]
-    assert (output / "adaptation.png").read_bytes().startswith(b"\x89PNG")
+    assert report["plots"] == ["training.png", "confusion_matrix.png", "fusion_weights.png", "adaptation.png"]
+    for name in ("adaptation.png", "fusion_weights.png"):
+        assert (output / name).read_bytes().startswith(b"\x89PNG")
+    weights = report["stages"][0]["history"]
+    assert weights["fusion_weight_source"][-1] + weights["fusion_weight_target"][-1] == pytest.approx(1.0)
     adaptation = report["adaptation"]
     assert (adaptation["method"], adaptation["align_weight"], adaptation["epochs"]) == ("mmd", 0.5, 2)
     assert (adaptation["num_target"], adaptation["num_target_labelled"], adaptation["num_target_test"]) == (8, 2, 2)

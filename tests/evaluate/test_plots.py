@@ -7,6 +7,7 @@ from tfl.evaluate.plots import BOUNDARY_GID
 from tfl.evaluate.plots import STAGE_LABEL_GID
 from tfl.evaluate.plots import plot_adaptation
 from tfl.evaluate.plots import plot_confusion_matrix
+from tfl.evaluate.plots import plot_fusion_weights
 from tfl.evaluate.plots import plot_training
 from tfl.evaluate.plots import plot_transfer_vs_scratch
 from tfl.evaluate.plots import save_figure
@@ -161,3 +162,21 @@ def test_adaptation_plot_refuses_an_empty_history():
     record["history"] = {}
     with pytest.raises(ValueError, match="at least one epoch"):
         plot_adaptation(record)
+
+
+def test_fusion_weight_plot_draws_one_line_per_branch_across_stages():
+    stages = _three_stages()
+    for record in stages.stages:
+        epochs = record.epochs
+        record.history["fusion_weight_source"] = [0.5 + 0.01 * i for i in range(epochs)]
+        record.history["fusion_weight_target"] = [0.5 - 0.01 * i for i in range(epochs)]
+    figure = plot_fusion_weights(stages)
+    (ax,) = figure.axes
+    assert [line.get_label() for line in ax.lines if line.get_gid() != BOUNDARY_GID] == ["source", "target"]
+    assert figure.stage_boundaries == [3, 5] and len(_boundary_lines(figure)) == 2
+    assert list(ax.lines[0].get_xdata()) == [1, 2, 3, 4, 5, 6, 7]
+
+
+def test_fusion_weight_plot_needs_fusion_weights():
+    with pytest.raises(ValueError, match="FusionWeightLogger"):
+        plot_fusion_weights(_three_stages())

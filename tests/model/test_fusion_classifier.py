@@ -332,3 +332,23 @@ def test_build_model_with_a_fusion_config_pairs_the_backbone_with_a_target_branc
     assert {name.split("/")[0] for name in model.stage_layers()} == prefixes
     np.testing.assert_allclose([float(np.mean(w)) for w in model.fusion.mixing_weights()], [0.8, 0.2], atol=1e-6)
     assert model.predict({"images": np.zeros((2, 40, 40, 3), "float32")}, verbose=0).shape == (2, 2)
+
+
+def test_fusion_weight_logger_writes_the_learned_weights_into_the_history():
+    from tfl.train import FusionWeightLogger
+
+    model = _two_cnns(source_frozen=True, fusion={"mode": "weighted", "learnable": True})
+    logger = FusionWeightLogger(model.fusion, model.branch_names)
+    history = fit_stages(model, _image_data(), [Stage("none", epochs=2, learning_rate=5e-2)], callbacks=[logger], verbose=0)
+    logged = history.stages[0].history
+    assert len(logged["fusion_weight_source"]) == 2
+    source, target = (float(np.mean(w)) for w in model.fusion.mixing_weights())
+    assert (logged["fusion_weight_source"][-1], logged["fusion_weight_target"][-1]) == pytest.approx((source, target))
+    assert logged["fusion_weight_source"][0] != pytest.approx(0.5)  # it trained
+
+
+def test_fusion_weight_logger_refuses_other_modes():
+    from tfl.train import FusionWeightLogger
+
+    with pytest.raises(ValueError, match="mode='gated'"):
+        FusionWeightLogger(Fusion("gated"), ["a", "b"])

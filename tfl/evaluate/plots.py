@@ -1,4 +1,4 @@
-"""Figures of a run: training curves by stage, the confusion matrix, transfer vs scratch, adaptation.
+"""Figures of a run: training curves by stage, the confusion matrix, transfer vs scratch, adaptation, fusion weights.
 
 Each function returns a `matplotlib.figure.Figure` built directly, without
 pyplot, so nothing depends on a display or a backend switch and figures can
@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from tfl.evaluate.report import write_atomically
+from tfl.train.fusion_weights import LOG_PREFIX as FUSION_WEIGHT_PREFIX
 
 BOUNDARY_GID = "stage_boundary"
 STAGE_LABEL_GID = "stage_label"
@@ -266,6 +267,60 @@ def plot_adaptation(record):
     scores.margins(y=0.25)
     for ax in (losses, target):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    return figure
+
+
+def plot_fusion_weights(history_or_report_stages, boundaries=None):
+    """The learned mixing weights of a weighted fusion against the global epoch, stages marked.
+
+    Args:
+        history_or_report_stages: a `TrainingHistory`, or `report["stages"]`,
+            whose histories hold `fusion_weight_<branch>` per epoch (logged by
+            `tfl.train.FusionWeightLogger`).
+        boundaries: the epoch each stage starts at; by default each stage's
+            `first_epoch`.
+
+    Returns:
+        A `Figure` with one line per branch (its weight, 0 to 1) and a dashed
+        line where each stage starts, like `plot_training`.
+
+    Examples:
+
+    >>> figure = plot_fusion_weights(report["stages"], report["boundaries"])
+    """
+    stages = [_stage_dict(stage) for stage in getattr(history_or_report_stages, "stages", history_or_report_stages)]
+    keys = sorted({k for s in stages for k in s["history"] if k.startswith(FUSION_WEIGHT_PREFIX)})
+    if not keys:
+        raise ValueError(
+            "No fusion weights in these stages: train a weighted fusion model with "
+            "tfl.train.FusionWeightLogger among the callbacks."
+        )
+    if boundaries is None:
+        boundaries = [stage["first_epoch"] for stage in stages]
+    boundaries = [int(b) for b in boundaries]
+    labels = [stage_label(s["unfreeze"], s.get("trainable_stages") or ()) for s in stages]
+    figure = Figure(figsize=(6.5, 4.2), layout="constrained")
+    ax = figure.subplots()
+    for key in keys:
+        x, y = [], []
+        for start, stage in zip(boundaries, stages):
+            values = stage["history"].get(key, [])
+            x.extend(start + 1 + i for i in range(len(values)))
+            y.extend(values)
+        ax.plot(x, y, "-", marker="o", markersize=3, label=key[len(FUSION_WEIGHT_PREFIX):])
+    for start in boundaries[1:]:
+        ax.axvline(start + 0.5, color="0.4", linestyle="--", linewidth=1, gid=BOUNDARY_GID)
+    for start, stage, label in zip(boundaries, stages, labels):
+        ax.text(start + 0.5 + stage["epochs"] / 2, 0.98, label, transform=ax.get_xaxis_transform(),
+                ha="center", va="top", fontsize=8, color="0.25", gid=STAGE_LABEL_GID, clip_on=True)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("mixing weight")
+    ax.set_title("fusion: each branch's learned weight", fontsize=10)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(loc="center right", fontsize=8)
+    figure.stage_boundaries = boundaries[1:]
+    figure.stage_labels = labels
     return figure
 
 

@@ -13,6 +13,7 @@ from tfl.train.domain_adaptation import paired_dataset
 from tfl.train.feature_cache import FeatureCache
 from tfl.train.feature_cache import cache_decision
 from tfl.train.freezing import StagePlan
+from tfl.train.fusion_weights import FusionWeightLogger
 from tfl.train.freezing import apply_stage
 from tfl.train.freezing import resolve_unfreeze
 from tfl.train.history import StageRecord
@@ -31,6 +32,7 @@ __all__ = [
     "AdaptationRecord",
     "DomainAdaptation",
     "FeatureCache",
+    "FusionWeightLogger",
     "ReversalRamp",
     "ScaledUpdates",
     "Stage",
