@@ -25,6 +25,7 @@ from tfl.data import load_text_data
 from tfl.data.target import load_target_images
 from tfl.evaluate import evaluate_model
 from tfl.evaluate import write_json
+from tfl.evaluate.plots import FUSION_WEIGHT_PREFIX
 from tfl.evaluate.plots import plot_adaptation
 from tfl.evaluate.plots import plot_confusion_matrix
 from tfl.evaluate.plots import plot_fusion_weights
@@ -37,7 +38,6 @@ from tfl.train import default_stages
 from tfl.train import fit_stages
 from tfl.train import resolve_unfreeze
 from tfl.train.adaptation import fit_adaptation
-from tfl.train.fusion_weights import LOG_PREFIX as FUSION_WEIGHT_PREFIX
 from tfl.train.fusion_weights import FusionWeightLogger
 
 MODEL_FILE = "model.keras"

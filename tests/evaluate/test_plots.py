@@ -180,3 +180,10 @@ def test_fusion_weight_plot_draws_one_line_per_branch_across_stages():
 def test_fusion_weight_plot_needs_fusion_weights():
     with pytest.raises(ValueError, match="FusionWeightLogger"):
         plot_fusion_weights(_three_stages())
+
+
+def test_the_plot_reads_the_keys_the_logger_writes():
+    from tfl.evaluate.plots import FUSION_WEIGHT_PREFIX
+    from tfl.train.fusion_weights import LOG_PREFIX
+
+    assert FUSION_WEIGHT_PREFIX == LOG_PREFIX

@@ -16,9 +16,11 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from tfl.evaluate.report import write_atomically
-from tfl.train.fusion_weights import LOG_PREFIX as FUSION_WEIGHT_PREFIX
 
 BOUNDARY_GID = "stage_boundary"
+# The history keys tfl.train.FusionWeightLogger writes (evaluate imports only config and
+# data; a test keeps the two equal).
+FUSION_WEIGHT_PREFIX = "fusion_weight_"
 STAGE_LABEL_GID = "stage_label"
 MAX_ANNOTATED_CLASSES = 30
 

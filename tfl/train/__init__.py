@@ -13,9 +13,9 @@ from tfl.train.domain_adaptation import paired_dataset
 from tfl.train.feature_cache import FeatureCache
 from tfl.train.feature_cache import cache_decision
 from tfl.train.freezing import StagePlan
-from tfl.train.fusion_weights import FusionWeightLogger
 from tfl.train.freezing import apply_stage
 from tfl.train.freezing import resolve_unfreeze
+from tfl.train.fusion_weights import FusionWeightLogger
 from tfl.train.history import StageRecord
 from tfl.train.history import TrainingHistory
 from tfl.train.linear_probe import fit_linear_probe

@@ -182,10 +182,21 @@ class FeatureCache:
         return self.augmented_views if getattr(self.model, "augmenter", None) is not None else 1
 
     def _compute(self, data):
-        train = _features_of(self.model, data.train, self._views())
+        # One traced function for every batch of both splits: its signature has
+        # no batch size, so a short last batch or the validation split does not
+        # trace the backbone again (each trace of a large backbone costs seconds).
+        signature = [data.train.element_spec[0]]
+        views = self._views()
+        if views > 1:
+            augmented = tf.function(self.model.augmented_features, input_signature=signature)
+        feature_model = self.model.feature_model()
+        plain = tf.function(lambda inputs: feature_model(inputs, training=False), input_signature=signature)
+        train = _features_of(augmented if views > 1 else plain, data.train, views)
         validation = (None, None)
         if data.validation is not None:
-            validation = _features_of(self.model, data.validation, 1)
+            if data.validation.element_spec[0] != signature[0]:  # another shape: its own trace
+                plain = tf.function(lambda inputs: feature_model(inputs, training=False))
+            validation = _features_of(plain, data.validation, 1)
         return (*train, *validation)
 
     def _from_disk(self, data, weights_digest):
@@ -201,14 +212,9 @@ class FeatureCache:
         return features, "computed"
 
 
-def _features_of(model, dataset, views):
-    """Runs the frozen feature extractor once over `dataset` (`views` times
-    with random augmentation when `views > 1`)."""
-    if views > 1:
-        extract = tf.function(model.augmented_features)
-    else:
-        feature_model = model.feature_model()
-        extract = tf.function(lambda inputs: feature_model(inputs, training=False))
+def _features_of(extract, dataset, views):
+    """Runs the frozen feature extractor `extract` over `dataset`, `views`
+    times (a randomly augmenting extractor gives other views each pass)."""
     features, labels = [], []
     for _ in range(views):
         for batch in dataset:
