@@ -13,6 +13,7 @@ from tfl.model import build_model
 from tfl.train import default_stages
 from tfl.train import fit_stages
 from tfl.train.feature_cache import FeatureCache
+from tfl.train.linear_probe import L2_GRID
 from tfl.train.linear_probe import fit_linear_probe
 
 
@@ -28,7 +29,7 @@ def _centered(logits):
 
 def test_probe_solves_the_same_problem_as_scikit_learns_logistic_regression(digits):
     x, y, x_test, _ = digits
-    probe = fit_linear_probe(x, y, 10, tol=1e-7, max_iter=2000)
+    probe = fit_linear_probe(x, y, 10, l2=None, tol=1e-7, max_iter=2000)  # None: 1 / N, sklearn's C = 1
     mean, scale = x.mean(axis=0), np.sqrt(x.var(axis=0).mean())  # one scale for all features
     reference = LogisticRegression(C=1.0, tol=1e-10, max_iter=10000).fit((x - mean) / scale, y)
 
@@ -143,3 +144,31 @@ def test_probe_on_a_model_whose_pooling_trains_is_refused_with_the_fix():
 
     with pytest.raises(ValueError, match=r"Stage 1 is a linear probe.*pooling layer has weights.*'none:5:1e-3'"):
         fit_stages(model, data, [Stage(linear_probe=True)], verbose=0)
+
+
+def test_cross_validated_l2_keeps_a_few_separable_examples_from_a_zero_training_loss():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 200))  # more dimensions than examples: separable
+    y = np.arange(60) % 3
+    x[:, 0] += 2.0 * y  # one informative direction
+    weak = fit_linear_probe(x, y, 3, l2=None)
+    chosen = fit_linear_probe(x, y, 3)
+    assert chosen.l2 > weak.l2 and chosen.l2 * len(x) in L2_GRID
+
+    def training_loss(probe):
+        logits = x @ probe.kernel + probe.bias
+        log_p = logits - np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1, keepdims=True)) - logits.max(1, keepdims=True)
+        return -log_p[np.arange(len(y)), y].mean()
+
+    assert training_loss(weak) < 0.05 < training_loss(chosen)  # fine-tuning after it still has a gradient
+
+
+def test_cross_validation_is_skipped_below_ten_examples():
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(9, 4)), np.arange(9) % 3
+    assert fit_linear_probe(x, y, 3).l2 == pytest.approx(1 / 9)
+
+
+def test_an_unknown_l2_rule_is_refused():
+    with pytest.raises(ValueError, match=r'l2 is a number >= 0, "cv" or None\. Received: l2=\'auto\''):
+        fit_linear_probe(np.ones((12, 2)), np.arange(12) % 2, 2, l2="auto")

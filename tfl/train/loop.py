@@ -266,6 +266,7 @@ def _fit_probe(model, features, steps, verbose):
         "iterations": fitted.iterations,
         "converged": fitted.converged,
         "objective": fitted.loss,
+        "l2": fitted.l2,
         "seconds": time.perf_counter() - start,
     }
     head = model.head_model()
