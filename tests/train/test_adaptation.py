@@ -2,6 +2,7 @@
 
 import types
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -63,6 +64,8 @@ def test_a_head_only_adaptation_keeps_the_backbone_and_records_the_target_before
 def test_an_unlabelled_target_with_an_alignment_term_trains_the_unfrozen_stages_and_restores_the_best_epoch():
     model, source, target = _model(), tiny_image_data(), _target(labels_known=False)
     stem_before = [w.numpy().copy() for layer in model.stage_layers()["stride32"] for w in layer.trainable_weights]
+    batchnorm = [layer for layer in model.stage_layers()["stride32"] if isinstance(layer, keras.layers.BatchNormalization)]
+    statistics_before = [w.numpy().copy() for layer in batchnorm for w in layer.weights]
 
     record = fit_adaptation(model, source, target, method="coral", epochs=2, learning_rate=1e-3,
                             unfreeze="stride32", restore_best="im", verbose=0)
@@ -73,6 +76,10 @@ def test_an_unlabelled_target_with_an_alignment_term_trains_the_unfrozen_stages_
     assert record.restored_epoch == best
     stem_after = [w.numpy() for layer in model.stage_layers()["stride32"] for w in layer.trainable_weights]
     assert any(not np.array_equal(b, a) for b, a in zip(stem_before, stem_after))
+    # fit passes training=True through the model; the unfrozen stage's BatchNorm stays in inference mode
+    assert batchnorm and all(
+        np.array_equal(b, w.numpy()) for b, w in zip(statistics_before, [w for layer in batchnorm for w in layer.weights])
+    )
 
 
 def test_an_unlabelled_target_without_an_alignment_term_is_refused():
