@@ -32,9 +32,10 @@ def test_a_known_sentence_gives_exact_token_ids():
     inputs, labels = next(iter(data.validation))
 
     expected = [CLS] + [ID[w] for w in ["the", "cat", "sat", "on", "the", "mat"]] + [SEP]
-    np.testing.assert_array_equal(inputs["token_ids"][0], expected + [PAD] * 8)
-    np.testing.assert_array_equal(inputs["padding_mask"][0], [True] * 8 + [False] * 8)
-    np.testing.assert_array_equal(inputs["segment_ids"][0], [0] * 16)
+    # 8 tokens: the batch is trimmed from sequence_length 16 to them.
+    np.testing.assert_array_equal(inputs["token_ids"][0], expected)
+    np.testing.assert_array_equal(inputs["padding_mask"][0], [True] * 8)
+    np.testing.assert_array_equal(inputs["segment_ids"][0], [0] * 8)
     assert inputs["token_ids"].dtype == "int32" and labels.dtype == "int32"
     assert data.sequence_length == 16 and data.truncated == {"train": 0, "validation": 0}
 

@@ -1,10 +1,12 @@
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tests.data import text_fakes
 from tfl.data.text_pipeline import build_text_pipeline
 from tfl.data.text_pipeline import check_preprocessor
 from tfl.data.text_pipeline import count_truncated
+from tfl.data.text_pipeline import trim_batch_padding
 
 
 def test_the_minilm_preprocessor_gives_segment_ids_0_then_1_for_a_pair():
@@ -49,7 +51,7 @@ def test_count_truncated_without_a_tokenizer_is_unknown():
 def test_without_cache_the_tokenized_order_changes_each_epoch():
     texts = [text_fakes.words(n) for n in range(1, 11)]
     dataset = build_text_pipeline(texts, None, np.arange(10, dtype=np.int32), text_fakes.preprocessor(16),
-                                  batch_size=10, seed=4, cache=False, shuffle=True)
+                                  batch_size=10, seed=4, cache=False, shuffle=True, group_by_length=False)
 
     first, second = (next(iter(dataset)) for _ in range(2))
 
@@ -66,3 +68,76 @@ def test_without_cache_the_tokenized_order_changes_each_epoch():
 def test_check_preprocessor_rejects_what_is_not_one(preprocessor):
     with pytest.raises(TypeError, match="preprocessor is a KerasHub TextClassifierPreprocessor"):
         check_preprocessor(preprocessor)
+
+
+def _lengths_pipeline(lengths, **options):
+    """A pipeline of texts whose label is their token count."""
+    texts = [text_fakes.words(n) for n in lengths]
+    options = {"batch_size": 4, "seed": 3, "cache": True, "shuffle": True, **options}
+    return build_text_pipeline(texts, None, np.array(lengths, np.int32), text_fakes.preprocessor(32), **options)
+
+
+def test_trimmed_batches_end_at_the_longest_text_rounded_up_to_8():
+    lengths = [1, 2, 3, 9, 10, 20, 21, 22]  # [CLS] + n + [SEP]: 3 ... 24 tokens
+    dataset = _lengths_pipeline(lengths, shuffle=False)
+
+    widths = [inputs["token_ids"].shape[1] for inputs, _ in dataset]
+    masks = [inputs["padding_mask"].numpy() for inputs, _ in dataset]
+
+    assert widths == [16, 24]  # longest 12 and 24 tokens
+    # Nothing but padding is cut: every row keeps all its tokens.
+    np.testing.assert_array_equal(np.concatenate([m.sum(axis=1) for m in masks]), np.array(lengths) + 2)
+
+
+def test_trim_padding_off_keeps_the_sequence_length():
+    dataset = _lengths_pipeline([1, 2, 3], shuffle=False, trim_padding=False)
+
+    assert next(iter(dataset))[0]["token_ids"].shape == (3, 32)
+
+
+def test_trimming_never_cuts_a_left_padded_row_or_beyond_the_columns():
+    left_padded = {"token_ids": tf.constant([[0, 0, 0, 0, 0, 0, 0, 0, 2, 7, 3]]),
+                   "padding_mask": tf.constant([[False] * 8 + [True] * 3])}
+    empty = {"token_ids": tf.zeros([0, 16], tf.int32), "padding_mask": tf.zeros([0, 16], tf.bool)}
+
+    assert trim_batch_padding(left_padded)["token_ids"].shape == (1, 11)
+    assert trim_batch_padding(empty)["token_ids"].shape == (0, 8)
+
+
+def test_group_by_length_batches_similar_lengths_and_still_shuffles_every_epoch():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 29, 64).tolist()
+    grouped = _lengths_pipeline(lengths)
+    plain = _lengths_pipeline(lengths, group_by_length=False)
+
+    def epoch(dataset):
+        return [labels.numpy().tolist() for _, labels in dataset]
+
+    first, second = epoch(grouped), epoch(grouped)
+
+    # Each epoch holds every text once, in a new order.
+    assert sorted(x for b in first for x in b) == sorted(lengths) == sorted(x for b in second for x in b)
+    assert first != second
+    # The padding left in the batches: the sum of each batch's longest text.
+    padded = sum(max(b) for b in first)
+    assert padded < 0.8 * sum(max(b) for b in epoch(plain))
+    assert sum(len(b) for b in first) == 64 and len(first) == 16
+    # The same seed gives the same batches.
+    assert epoch(_lengths_pipeline(lengths)) == first
+
+
+def test_trimmed_batches_give_the_encoders_outputs_on_full_length_batches():
+    from tfl.config import ModelConfig
+    from tfl.model import build_model
+
+    model = build_model(ModelConfig(encoder="all_minilm_l6_v2", sequence_length=48), ["a", "b"], task="text")
+    texts = ["Short one.", "A somewhat longer sentence about a delayed flight to Boston.", "Ok"]
+    options = {"batch_size": 3, "seed": 0, "cache": False, "shuffle": False}
+    labels = np.zeros(3, np.int32)
+    trimmed, _ = next(iter(build_text_pipeline(texts, None, labels, model.preprocessor, **options)))
+    full, _ = next(iter(build_text_pipeline(texts, None, labels, model.preprocessor, trim_padding=False, **options)))
+
+    assert trimmed["token_ids"].shape[1] == 16 and full["token_ids"].shape[1] == 48
+    features = model.feature_model()
+    np.testing.assert_allclose(features(trimmed), features(full), atol=1e-5)
+    np.testing.assert_allclose(model(trimmed), model(full), atol=1e-6)

@@ -92,6 +92,14 @@ class DataConfig:
         label_separator: text: splits a label cell into several labels (e.g.
             "|"), which makes the data multi-label. JSONL lists are
             multi-label without it.
+        group_by_length: text: batch training texts of similar length
+            together (shuffled pools of 50 batches sorted by length, the
+            batches shuffled again, as fastai's SortishSampler), so that
+            `trim_padding` cuts more. Every text is still seen once an epoch.
+        trim_padding: text: cut each batch's tokens to its longest text,
+            rounded up to a multiple of 8, instead of `model.sequence_length`.
+            The outputs are the same; the encoder skips the padding. Turn it
+            off for fixed shapes (TPUs; XLA compiles once per length).
         tfds_data_dir: `data_dir` for TensorFlow Datasets.
         tfds_train_split: the TFDS split to train on.
         tfds_validation_split: the TFDS split to evaluate on.
@@ -119,6 +127,8 @@ class DataConfig:
     text_pair_column: str | None = None
     label_column: str = "label"
     label_separator: str | None = None
+    group_by_length: bool = True
+    trim_padding: bool = True
     target_source: str | None = None
 
     def __post_init__(self):

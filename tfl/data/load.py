@@ -208,6 +208,8 @@ def _load_text(data_config, preprocessor):
         "seed": c.seed,
         "cache": c.cache,
         "skip_bad_rows": c.skip_bad_files,
+        "group_by_length": c.group_by_length,
+        "trim_padding": c.trim_padding,
     }
     if source == TWEETS:
         tweets = load_tweets()

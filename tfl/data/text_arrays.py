@@ -19,6 +19,8 @@ def from_texts(
     seed=1337,
     cache=True,
     skip_bad_rows=False,
+    group_by_length=True,
+    trim_padding=True,
 ):
     """Builds text pipelines from texts and labels in memory.
 
@@ -50,6 +52,10 @@ def from_texts(
         skip_bad_rows: skip rows with empty or missing text, missing labels or
             text that is not UTF-8 (counted in `skipped_rows` and logged)
             instead of raising an error naming them.
+        group_by_length: batch training texts of similar length together
+            (fastai's SortishSampler), so that `trim_padding` cuts more.
+        trim_padding: cut each batch to its longest text (rounded up to a
+            multiple of 8): the same outputs, less compute on padding.
 
     Returns:
         A `TextData`.
@@ -85,6 +91,8 @@ def from_texts(
         seed=seed,
         cache=cache,
         skip_bad_rows=skip_bad_rows,
+        group_by_length=group_by_length,
+        trim_padding=trim_padding,
     )
 
 
@@ -103,6 +111,8 @@ def from_dataframe(
     seed=1337,
     cache=True,
     skip_bad_rows=False,
+    group_by_length=True,
+    trim_padding=True,
 ):
     """Builds text pipelines from the columns of a data frame (e.g. pandas).
 
@@ -127,6 +137,10 @@ def from_dataframe(
         seed: seed of the split and of the shuffle.
         cache: keep the tokenized examples in memory.
         skip_bad_rows: skip bad rows (counted and logged) instead of raising.
+        group_by_length: batch training texts of similar length together
+            (fastai's SortishSampler), so that `trim_padding` cuts more.
+        trim_padding: cut each batch to its longest text (rounded up to a
+            multiple of 8): the same outputs, less compute on padding.
 
     Returns:
         A `TextData`.
@@ -157,6 +171,8 @@ def from_dataframe(
         seed=seed,
         cache=cache,
         skip_bad_rows=skip_bad_rows,
+        group_by_length=group_by_length,
+        trim_padding=trim_padding,
     )
 
 

@@ -35,6 +35,8 @@ def build_text_data(
     seed=1337,
     cache=True,
     skip_bad_rows=False,
+    group_by_length=True,
+    trim_padding=True,
 ):
     """Checks, labels, splits and tokenizes rows into a `TextData`.
 
@@ -51,6 +53,8 @@ def build_text_data(
         seed: seed of the split and of the shuffle.
         cache: keep the tokenized examples in memory.
         skip_bad_rows: skip (and log) bad rows instead of raising an error.
+        group_by_length: batch training texts of similar length together.
+        trim_padding: cut each batch to its longest text.
 
     Returns:
         A `TextData`.
@@ -122,6 +126,8 @@ def build_text_data(
             seed=seed,
             cache=cache,
             shuffle=shuffle,
+            group_by_length=group_by_length,
+            trim_padding=trim_padding,
         )
 
     return TextData(

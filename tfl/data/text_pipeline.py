@@ -9,6 +9,19 @@ caller (tfl.data never imports KerasHub). Only this much of it is used:
   `(x, y)`);
 - `preprocessor.sequence_length`;
 - `preprocessor.tokenizer(texts)` -> ragged token ids, to count truncation.
+
+Padding costs compute: an encoder spends as long on a `[PAD]` position as on a
+word. Two steps cut it without changing what the model computes:
+
+- `trim_padding`: each batch is cut to its longest text, rounded up to a
+  multiple of `TRIM_MULTIPLE` (dynamic padding). The cut columns are padding
+  in every row, masked out of attention and of pooling, so the outputs at the
+  kept positions are the same (up to float round-off).
+- `group_by_length` (training data): texts of similar length are batched
+  together, as fastai's `SortishSampler` does: shuffled pools of
+  `GROUP_POOL_BATCHES` batches are sorted by length, cut into batches, and the
+  batches shuffled again. Each batch then has little padding to trim. Every
+  example is still seen once an epoch, in a new order each epoch.
 """
 
 import numbers
@@ -21,6 +34,14 @@ AUTOTUNE = tf.data.AUTOTUNE
 # Texts are tokenized in batches of this many; the batches are split again
 # before the shuffle, so it does not change what a training batch holds.
 TOKENIZE_BATCH = 256
+
+# A trimmed batch's length is a multiple of this, so a training step traces
+# (or, with XLA, compiles) for at most sequence_length / 8 shapes.
+TRIM_MULTIPLE = 8
+
+# group_by_length sorts shuffled pools of this many batches (fastai's
+# SortishSampler uses 50).
+GROUP_POOL_BATCHES = 50
 
 # Special tokens a BERT-style preprocessor adds: [CLS] t [SEP], [CLS] a [SEP] b [SEP].
 _SPECIAL_TOKENS = {False: 2, True: 3}
@@ -47,7 +68,68 @@ def _tokenize(preprocessor, texts, pairs=None):
     return preprocessor(x=(texts, pairs))
 
 
-def build_text_pipeline(texts, pairs, labels, preprocessor, *, batch_size, seed, cache, shuffle):
+def _content_lengths(tokens):
+    """The length of each row up to its last unmasked position, `[B]` int32.
+
+    Counted from the mask's last True, not its sum, so a preprocessor that
+    pads on the left keeps its full length (and is never cut)."""
+    mask = tokens["padding_mask"]
+    positions = tf.range(1, tf.shape(mask)[1] + 1)
+    return tf.reduce_max(tf.where(tf.cast(mask, tf.bool), positions[tf.newaxis, :], 0), axis=1)
+
+
+def trim_batch_padding(tokens):
+    """Cuts a batch of token columns to its longest row, rounded up to a
+    multiple of `TRIM_MULTIPLE` (and never beyond the columns it has).
+
+    Args:
+        tokens: the preprocessor's dict of `[B, sequence_length]` tensors,
+            with `padding_mask`.
+
+    Returns:
+        The same dict, every `[B, sequence_length]` tensor cut to `[B, L]`.
+
+    Examples:
+
+    >>> tokens = {"token_ids": tf.constant([[101, 7, 102, 0, 0, 0, 0, 0, 0, 0]]),
+    ...     "padding_mask": tf.constant([[True] * 3 + [False] * 7])}
+    >>> trim_batch_padding(tokens)["token_ids"].shape
+    TensorShape([1, 8])
+    """
+    width = tf.shape(tokens["padding_mask"])[1]
+    # At least 1 column, also for an empty batch.
+    longest = tf.reduce_max(tf.concat([_content_lengths(tokens), [1]], axis=0))
+    length = tf.minimum(width, -(-longest // TRIM_MULTIPLE) * TRIM_MULTIPLE)
+    return {name: value[:, :length] if value.shape.rank == 2 else value for name, value in tokens.items()}
+
+
+def _sort_by_length(tokens, labels):
+    order = tf.argsort(_content_lengths(tokens), stable=True)
+    return tf.nest.map_structure(lambda t: tf.gather(t, order), (tokens, labels))
+
+
+def _group_by_length(dataset, batch_size, seed, count):
+    """Batches of similar length from a shuffled stream of examples."""
+    pool = batch_size * GROUP_POOL_BATCHES
+    dataset = dataset.batch(pool).map(_sort_by_length).unbatch()
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(count)).batch(batch_size)
+    batches = -(-count // batch_size)
+    return dataset.shuffle(min(batches, GROUP_POOL_BATCHES), seed=seed, reshuffle_each_iteration=True)
+
+
+def build_text_pipeline(
+    texts,
+    pairs,
+    labels,
+    preprocessor,
+    *,
+    batch_size,
+    seed,
+    cache,
+    shuffle,
+    trim_padding=True,
+    group_by_length=True,
+):
     """Turns texts and labels into batches of `(inputs, labels)`.
 
     Args:
@@ -61,6 +143,10 @@ def build_text_pipeline(texts, pairs, labels, preprocessor, *, batch_size, seed,
         seed: the shuffle seed.
         cache: keep the tokenized examples in memory after the first pass.
         shuffle: shuffle, with a new order each epoch (training data only).
+        trim_padding: cut each batch's padding to its longest text (see the module
+            doc); the outputs are the same, the shapes vary by batch.
+        group_by_length: with `shuffle`, batch texts of similar length
+            together (see the module doc).
 
     Returns:
         A batched, prefetched `tf.data.Dataset`.
@@ -99,7 +185,13 @@ def build_text_pipeline(texts, pairs, labels, preprocessor, *, batch_size, seed,
         dataset = dataset.cache()
         if shuffle:
             dataset = shuffled(dataset)
-    return dataset.batch(batch_size).prefetch(AUTOTUNE)
+    if shuffle and group_by_length and "padding_mask" in dataset.element_spec[0]:
+        dataset = _group_by_length(dataset, batch_size, seed, len(texts))
+    else:
+        dataset = dataset.batch(batch_size)
+    if trim_padding and "padding_mask" in dataset.element_spec[0]:
+        dataset = dataset.map(lambda x, y: (trim_batch_padding(x), y), num_parallel_calls=AUTOTUNE)
+    return dataset.prefetch(AUTOTUNE)
 
 
 def token_counts(texts, pairs, preprocessor):

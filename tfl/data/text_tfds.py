@@ -30,6 +30,8 @@ def from_tfds_text(
     seed=1337,
     cache=True,
     skip_bad_rows=False,
+    group_by_length=True,
+    trim_padding=True,
 ):
     """Builds text pipelines from a TensorFlow Datasets text data set.
 
@@ -61,6 +63,10 @@ def from_tfds_text(
         cache: keep the tokenized examples in memory.
         skip_bad_rows: skip examples with empty text (counted and logged)
             instead of raising an error naming them.
+        group_by_length: batch training texts of similar length together
+            (fastai's SortishSampler), so that `trim_padding` cuts more.
+        trim_padding: cut each batch to its longest text (rounded up to a
+            multiple of 8): the same outputs, less compute on padding.
 
     Returns:
         A `TextData`.
@@ -111,6 +117,8 @@ def from_tfds_text(
         seed=seed,
         cache=cache,
         skip_bad_rows=skip_bad_rows,
+        group_by_length=group_by_length,
+        trim_padding=trim_padding,
     )
 
 

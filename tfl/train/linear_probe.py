@@ -87,7 +87,7 @@ def fit_linear_probe(features, labels, num_classes, *, multi_label=False, l2="cv
     x = np.asarray(features, dtype=np.float64)
     if x.ndim != 2 or len(x) == 0:
         raise ValueError(f"A linear probe needs features of shape [N, D] with N >= 1. Received shape {x.shape}.")
-    n, d = x.shape
+    n = x.shape[0]
     y = _targets(labels, n, num_classes, multi_label)
     if isinstance(l2, str):
         if l2 != "cv":
