@@ -4,7 +4,7 @@ import dataclasses
 import re
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
-SCHEDULES = ("constant", "cosine")
+SCHEDULES = ("constant", "cosine", "warmup_cosine", "one_cycle")
 
 PROBE = "probe"
 
@@ -29,7 +29,14 @@ class Stage:
         epochs: number of epochs of this stage (at least 1).
         learning_rate: peak learning rate of this stage.
         optimizer: one of `"adam"`, `"adamw"`, `"sgd"`, `"rmsprop"`.
-        schedule: `"constant"` or `"cosine"` (cosine decay to 0 over the stage).
+        schedule: how the rate moves over the stage (see
+            `tfl.train.StageSchedule`): `"constant"`; `"cosine"` (decay to
+            0); `"warmup_cosine"` (linear warmup over the first 10% of the
+            steps, then cosine to 0); `"one_cycle"` (from `learning_rate / 25`
+            up to `learning_rate` over the first 25%, then down to
+            `learning_rate / 1e5`, fastai's `fit_one_cycle`). The schedule
+            restarts with each stage and continues, not restarts, when a
+            saved model resumes training.
         lr_decay: discriminative learning rates. If set (0 < lr_decay <= 1),
             the top unfrozen backbone stage trains at `learning_rate *
             lr_decay`, the one below at `learning_rate * lr_decay**2`, and so

@@ -20,6 +20,7 @@ from tfl.train.freezing import apply_stage
 from tfl.train.history import StageRecord
 from tfl.train.history import TrainingHistory
 from tfl.train.linear_probe import fit_linear_probe
+from tfl.train.schedules import StageSchedule
 
 _OPTIMIZERS = {
     "adam": keras.optimizers.Adam,
@@ -59,8 +60,8 @@ def default_stages(weights="imagenet", epochs=5, task="image", augmentation=Fals
 def make_optimizer(stage, steps, lr_multipliers=None):
     """The stage's optimizer, its schedule, and discriminative rates if any."""
     learning_rate = stage.learning_rate
-    if stage.schedule == "cosine":
-        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(1, stage.epochs * steps))
+    if stage.schedule != "constant":
+        learning_rate = StageSchedule(stage.schedule, learning_rate, max(1, stage.epochs * steps))
     optimizer = _OPTIMIZERS[stage.optimizer](learning_rate=learning_rate)
     if lr_multipliers:
         optimizer = ScaledUpdates(optimizer, lr_multipliers)
