@@ -26,6 +26,9 @@ class StageRecord:
             features, or None when the stage did not use them.
         linear_probe: for a linear-probe stage: L-BFGS iterations, whether it
             converged, the final objective and the seconds; else None.
+        report: the stage report printed before the stage
+            (`tfl.train.StageReport.to_dict()`): per backbone stage and the
+            head, trainable or frozen, parameters, BatchNorm mode, rate.
     """
 
     index: int
@@ -43,6 +46,7 @@ class StageRecord:
     feature_cache: str = "off"
     feature_seconds: float | None = None
     linear_probe: dict | None = None
+    report: dict | None = None
 
 
 @dataclasses.dataclass

@@ -5,6 +5,7 @@ A loop rather than a callback: in Keras 3 a `trainable` change after
 callback during `fit` silently does nothing.
 """
 
+import logging
 import time
 
 import keras
@@ -21,6 +22,9 @@ from tfl.train.history import StageRecord
 from tfl.train.history import TrainingHistory
 from tfl.train.linear_probe import fit_linear_probe
 from tfl.train.schedules import StageSchedule
+from tfl.train.stage_report import stage_report
+
+logger = logging.getLogger("tfl")
 
 _OPTIMIZERS = {
     "adam": keras.optimizers.Adam,
@@ -160,9 +164,13 @@ def fit_stages(
                 f"is off for it: {decision.reason}. Use a head stage instead, e.g. "
                 "Stage('none', epochs=5, learning_rate=1e-3) ('none:5:1e-3')."
             )
+        report = stage_report(model, stage, plan, index=index, count=len(stages))
         if verbose:
-            _print_header(index, len(stages), stage, plan)
+            print(report.format())
             print(f"  Feature cache: {decision}")
+        else:
+            for warning in report.warnings:
+                logger.warning("Stage %d: %s", index + 1, warning)
         start = time.perf_counter()
         after = None
         probe = None
@@ -198,6 +206,7 @@ def fit_stages(
                 feature_cache=str(decision),
                 feature_seconds=None if features is None else features.seconds,
                 linear_probe=probe,
+                report=report.to_dict(),
             )
         )
         epoch += stage.epochs
@@ -289,23 +298,6 @@ def _fit_probe(model, features, steps, verbose):
 
 def _plain(history):
     return {k: [float(v) for v in vs] for k, vs in history.items()}
-
-
-def _print_header(index, count, stage, plan):
-    if stage.linear_probe:
-        print(
-            f"Stage {index + 1}/{count}: linear probe (head fitted to convergence on the frozen "
-            f"backbone); {plan.trainable_params:,} trainable parameters"
-        )
-        return
-    trains = ", ".join(plan.trainable_stages) if plan.trainable_stages else "head only"
-    extra = f", lr_decay {stage.lr_decay}" if stage.lr_decay else ""
-    batchnorm = "training" if plan.batchnorm_layers else "frozen"
-    print(
-        f"Stage {index + 1}/{count}: unfreeze={stage.unfreeze!r} ({trains}); "
-        f"{stage.epochs} epoch(s) at {stage.learning_rate:g} ({stage.optimizer}, {stage.schedule}{extra}); "
-        f"BatchNorm {batchnorm}; {plan.trainable_params:,} trainable parameters"
-    )
 
 
 def _format(metrics):
