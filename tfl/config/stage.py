@@ -46,6 +46,13 @@ class Stage:
             statistics are recomputed over the training data after the stage.
             Keep False when fine-tuning pretrained weights; the default plan
             for `weights=None` sets it.
+        recalibrate_batchnorm: recompute the moving statistics of the
+            backbone's BatchNorm layers over the training data at the end of
+            the stage. None (the default) does it after a stage that trained
+            BatchNorm layers, for those layers; True does it for every
+            BatchNorm layer of the backbone, also frozen ones (AdaBN, Li et
+            al. 2016: statistics of the target data under pretrained
+            weights); False never does.
         linear_probe: fit the head to convergence on the frozen backbone's
             cached features (multinomial logistic regression with L2, full-
             batch L-BFGS) instead of training it for `epochs` epochs: the
@@ -70,6 +77,7 @@ class Stage:
     schedule: str = "constant"
     lr_decay: float | None = None
     train_batchnorm: bool = False
+    recalibrate_batchnorm: bool | None = None
     linear_probe: bool = False
 
     def __post_init__(self):
@@ -86,6 +94,11 @@ class Stage:
             raise ValueError(
                 "lr_decay multiplies the learning rate of each lower backbone stage and "
                 f"must be in (0, 1]. Received: lr_decay={self.lr_decay!r}"
+            )
+        if self.recalibrate_batchnorm not in (None, True, False):
+            raise ValueError(
+                "recalibrate_batchnorm is None (after stages that train BatchNorm), True or False. "
+                f"Received: recalibrate_batchnorm={self.recalibrate_batchnorm!r}"
             )
         if self.linear_probe and self.unfreeze != "none":
             raise ValueError(

@@ -100,3 +100,72 @@ def steps_per_epoch(dataset, num_examples=None, batch_size=None):
     if num_examples and batch_size:
         return math.ceil(num_examples / batch_size)
     return sum(1 for _ in dataset)
+
+
+# A gap this wide between the two accuracies on training batches flags stale statistics.
+STALE_GAP = 0.2
+
+
+def batchnorm_check(model, dataset, max_batches=8):
+    """Accuracy on training batches with the moving statistics and with batch statistics.
+
+    The model normalising with its moving statistics (inference mode, how it
+    is evaluated and served) should score about as well on its own training
+    batches as with each batch's statistics (training mode, how it trained).
+    When inference mode is far worse, the moving statistics do not describe
+    the data: recompute them (`recalibrate_batchnorm`). Only the BatchNorm
+    layers change mode: no augmentation, and the head runs in inference mode.
+    Every variable is left as it was.
+
+    Args:
+        model: a tfl image classifier (with `backbone`, `pooler`,
+            `backbone_input_model()` and `head_model()`).
+        dataset: batches of `(inputs, labels)`, e.g. the training data.
+        max_batches: how many batches to score.
+
+    Returns:
+        {"inference_accuracy", "training_mode_accuracy", "examples", "stale"},
+        or None for a model without BatchNorm layers in its backbone.
+    """
+    if not all(hasattr(model, name) for name in ("backbone_input_model", "head_model", "pooler")):
+        return None
+    layers = [layer for layer in model.backbone.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    if not layers:
+        return None
+    to_backbone = model.backbone_input_model()
+    head = model.head_model()
+    previous = [layer.trainable for layer in layers]
+    saved = [(layer.moving_mean.numpy(), layer.moving_variance.numpy()) for layer in layers]
+    correct = {"inference": 0.0, "training": 0.0}
+    examples = 0
+    try:
+        for batch_index, (inputs, labels) in enumerate(dataset):
+            if batch_index >= max_batches:
+                break
+            x = to_backbone(inputs, training=False)
+            for mode, training in (("inference", False), ("training", True)):
+                for layer in layers:
+                    layer.trainable = training  # Keras 3: batch statistics only when trainable
+                probabilities = head(model.pooler(model.backbone(x, training=training)), training=False)
+                correct[mode] += _correct(np.asarray(probabilities), np.asarray(labels), model.multi_label)
+            examples += int(np.shape(labels)[0])
+    finally:
+        for layer, flag, (mean, variance) in zip(layers, previous, saved):
+            layer.trainable = flag
+            layer.moving_mean.assign(mean)
+            layer.moving_variance.assign(variance)
+    if not examples:
+        return None
+    inference, training = correct["inference"] / examples, correct["training"] / examples
+    return {
+        "inference_accuracy": inference,
+        "training_mode_accuracy": training,
+        "examples": examples,
+        "stale": training - inference >= STALE_GAP,
+    }
+
+
+def _correct(probabilities, labels, multi_label):
+    if multi_label:
+        return float(np.mean((probabilities > 0.5) == (labels > 0.5), axis=1).sum())
+    return float(np.sum(np.argmax(probabilities, axis=1) == labels.reshape(-1)))

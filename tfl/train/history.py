@@ -29,6 +29,9 @@ class StageRecord:
         report: the stage report printed before the stage
             (`tfl.train.StageReport.to_dict()`): per backbone stage and the
             head, trainable or frozen, parameters, BatchNorm mode, rate.
+        batchnorm_check: after a stage that trained the backbone, accuracy
+            on training batches in inference mode and with batch statistics
+            (`tfl.train.batchnorm.batchnorm_check`), or None.
     """
 
     index: int
@@ -47,6 +50,7 @@ class StageRecord:
     feature_seconds: float | None = None
     linear_probe: dict | None = None
     report: dict | None = None
+    batchnorm_check: dict | None = None
 
 
 @dataclasses.dataclass

@@ -11,6 +11,8 @@ import time
 import keras
 
 from tfl.config.stage import Stage
+from tfl.model.batchnorm import batchnorm_layers
+from tfl.train.batchnorm import batchnorm_check
 from tfl.train.batchnorm import batchnorm_momentum_for
 from tfl.train.batchnorm import recalibrate_batchnorm
 from tfl.train.batchnorm import steps_per_epoch
@@ -110,7 +112,11 @@ def fit_stages(
     Each stage sets the `trainable` flags (see `apply_stage`), compiles the
     model with a fresh optimizer at the stage's learning rate, and fits from
     where the previous stage stopped. After a stage that trained BatchNorm
-    layers, their statistics are recomputed over the training data.
+    layers, their statistics are recomputed over the training data (see
+    `Stage.recalibrate_batchnorm`). Before each stage a `StageReport` shows
+    what will train; after a stage that trained the backbone, a check warns
+    when the model scores far worse on training batches with its moving
+    statistics than with batch statistics.
 
     A stage that trains only the head on a frozen backbone runs on cached
     features where that is valid (see `tfl.train.feature_cache`): the
@@ -172,7 +178,6 @@ def fit_stages(
             for warning in report.warnings:
                 logger.warning("Stage %d: %s", index + 1, warning)
         start = time.perf_counter()
-        after = None
         probe = None
         features = None
         if decision.use:
@@ -188,7 +193,9 @@ def fit_stages(
             else:
                 record_history = _fit_head(model, features, stage, steps, epoch, callbacks, verbose, jit_compile, seed)
         else:
-            record_history, after = _fit_model(model, data, stage, plan, steps, epoch, callbacks, verbose, jit_compile)
+            record_history = _fit_model(model, data, stage, plan, steps, epoch, callbacks, verbose, jit_compile)
+        after = _recalibrate(model, data, stage, plan, verbose)
+        check = _check_batchnorm(model, data, plan, index, verbose)
         history.stages.append(
             StageRecord(
                 index=index,
@@ -207,6 +214,7 @@ def fit_stages(
                 feature_seconds=None if features is None else features.seconds,
                 linear_probe=probe,
                 report=report.to_dict(),
+                batchnorm_check=check,
             )
         )
         epoch += stage.epochs
@@ -214,7 +222,7 @@ def fit_stages(
 
 
 def _fit_model(model, data, stage, plan, steps, epoch, callbacks, verbose, jit_compile):
-    """One stage on the whole model; returns `(history, after_recalibration)`."""
+    """One stage on the whole model; returns its history."""
     momenta = [(layer, layer.momentum) for layer in plan.batchnorm_layers]
     for layer, momentum in momenta:
         layer.momentum = batchnorm_momentum_for(steps, momentum)
@@ -232,14 +240,48 @@ def _fit_model(model, data, stage, plan, steps, epoch, callbacks, verbose, jit_c
     finally:
         for layer, momentum in momenta:
             layer.momentum = momentum
-    after = None
-    if plan.batchnorm_layers:
-        recalibrate_batchnorm(model, data.train, plan.batchnorm_layers)
-        if data.validation is not None:
-            after = model.evaluate(data.validation, verbose=0, return_dict=True)
-            if verbose:
-                print(f"  BatchNorm statistics recomputed; validation: {_format(after)}")
-    return _plain(fitted.history), after
+    return _plain(fitted.history)
+
+
+def _recalibrate(model, data, stage, plan, verbose):
+    """Recomputes BatchNorm statistics as the stage asks; returns validation
+    metrics afterwards, or None when nothing was recomputed."""
+    if stage.recalibrate_batchnorm is None:
+        layers = plan.batchnorm_layers
+    elif stage.recalibrate_batchnorm:
+        layers = batchnorm_layers(model.backbone)
+    else:
+        layers = ()
+    if not layers or not recalibrate_batchnorm(model, data.train, layers):
+        return None
+    if data.validation is None:
+        return None
+    after = model.evaluate(data.validation, verbose=0, return_dict=True)
+    if verbose:
+        print(f"  BatchNorm statistics recomputed; validation: {_format(after)}")
+    return after
+
+
+def _check_batchnorm(model, data, plan, index, verbose):
+    """After a stage that trained the backbone: are its BatchNorm statistics stale?"""
+    if not plan.trainable_stages:
+        return None
+    check = batchnorm_check(model, data.train)
+    if check is None:
+        return None
+    if check["stale"]:
+        message = (
+            f"Stage {index + 1}: on {check['examples']} training examples the model scores "
+            f"{check['inference_accuracy']:.3f} with its BatchNorm moving statistics (inference mode) "
+            f"but {check['training_mode_accuracy']:.3f} with batch statistics: the moving statistics "
+            "do not describe the data. Recompute them: Stage(..., recalibrate_batchnorm=True), or "
+            "tfl.train.recalibrate_batchnorm(model, data.train, layers)."
+        )
+        if verbose:
+            print(f"  WARNING: {message}")
+        else:
+            logger.warning(message)
+    return check
 
 
 def _fit_head(model, features, stage, steps, epoch, callbacks, verbose, jit_compile, seed):
