@@ -7,7 +7,11 @@ held-out target images. Also probes the features themselves: a logistic
 regression (scikit-learn, standardised features) on the source backbone's
 pooled features and on a random network's.
 
-    python bench/transfer_recipes.py [--draws 3] [--labels-per-class 2,5] [--json out.json]
+    python bench/transfer_recipes.py [--draws 3] [--labels-per-class 2,5] [--recipes WORD,...]
+        [--no-probes] [--json out.json]
+
+`--recipes` keeps the recipes whose name contains one of the words (e.g.
+`fine_tune,transfer`); `--no-probes` skips the two logistic regressions.
 
 Prints a table (mean accuracy and range over draws) and writes JSON. Takes
 about 25 minutes on 2 CPU cores.
@@ -41,6 +45,7 @@ from tfl.evaluate import evaluate_model
 from tfl.evaluate import format_table
 from tfl.evaluate import write_json
 from tfl.model import build_model
+from tfl.train import fine_tune
 from tfl.train import fit_stages
 
 BACKBONE = "mobilenet_v3_small"
@@ -57,6 +62,9 @@ def recipes(epochs):
         "head 1e-3, then all 1e-3 (BN frozen)": (True, [Stage("none", half, 1e-3), Stage("all", half, 1e-3)]),
         "head 1e-3, then top 2 1e-4 (default plan)": (True, [Stage("none", half, 1e-3), Stage("top 2", half, 1e-4)]),
         "head only 1e-3 (feature extraction)": (True, [Stage("none", epochs, 1e-3)]),
+        # fine_tune's own plan (a probe, then everything for `epochs`): the same gradient steps.
+        "tfl.fine_tune, defaults": (True, {"epochs": epochs}),
+        "tfl.fine_tune, train_batchnorm=True": (True, {"epochs": epochs, "train_batchnorm": True}),
     }
 
 
@@ -79,9 +87,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--draws", type=int, default=3)
     parser.add_argument("--labels-per-class", default="2,5")
+    parser.add_argument("--recipes", default=None, help="comma-separated words; keep recipes whose name has one")
+    parser.add_argument("--no-probes", action="store_true", help="skip the logistic regressions on features")
     parser.add_argument("--json", default="bench/transfer_recipes.json")
     args = parser.parse_args()
     ks = [int(k) for k in args.labels_per_class.split(",")]
+    words = [w.strip() for w in args.recipes.split(",")] if args.recipes else []
 
     digits, labels = load_digits()
     source_x, source_y = _subset(digits, labels, SOURCE_CLASSES)
@@ -108,17 +119,24 @@ def main():
             data, steps_per_epoch = _with_epochs_of_at_least(data, MIN_STEPS_PER_EPOCH, 32)
             epochs = _epochs_for(STEPS, steps_per_epoch)
             for name, (pretrained, stages) in recipes(epochs).items():
+                if words and not any(word in name for word in words):
+                    continue
                 keras.utils.set_random_seed(draw)
                 model = build_model(
                     ModelConfig(backbone=BACKBONE, weights=weights if pretrained else None, image_size=SIZE), names
                 )
                 start = time.perf_counter()
-                fit_stages(model, data, stages, verbose=0)
+                if isinstance(stages, dict):  # fine_tune's options
+                    fine_tune(model, data, verbose=0, **stages)
+                else:
+                    fit_stages(model, data, stages, verbose=0)
                 accuracy = evaluate_model(model, data.validation, names)["accuracy"]
                 runs.append({"k": k, "draw": draw, "recipe": name, "accuracy": accuracy,
                              "seconds": time.perf_counter() - start})
                 print(f"k={k} draw={draw} {name}: {accuracy:.4f}", flush=True)
-            for which, path in (("linear probe: source features", weights), ("linear probe: random features", None)):
+            probes = () if args.no_probes else (
+                ("linear probe: source features", weights), ("linear probe: random features", None))
+            for which, path in probes:
                 keras.utils.set_random_seed(draw)
                 model = build_model(ModelConfig(backbone=BACKBONE, weights=path, image_size=SIZE), names)
                 accuracy = linear_probe(model, as_images(pool_x[chosen]), pool_y[chosen], as_images(test_x), test_y)

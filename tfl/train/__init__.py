@@ -12,6 +12,8 @@ from tfl.train.domain_adaptation import DomainAdaptation
 from tfl.train.domain_adaptation import paired_dataset
 from tfl.train.feature_cache import FeatureCache
 from tfl.train.feature_cache import cache_decision
+from tfl.train.fine_tune import fine_tune
+from tfl.train.fine_tune import fine_tune_stages
 from tfl.train.freezing import StagePlan
 from tfl.train.freezing import apply_stage
 from tfl.train.freezing import resolve_unfreeze
@@ -23,7 +25,12 @@ from tfl.train.loop import compile_for
 from tfl.train.loop import default_stages
 from tfl.train.loop import fit_stages
 from tfl.train.loop import make_optimizer
+from tfl.train.lr_finder import LRFinderResult
+from tfl.train.lr_finder import find_learning_rate
 from tfl.train.reversal_ramp import ReversalRamp
+from tfl.train.schedules import StageSchedule
+from tfl.train.stage_report import StageReport
+from tfl.train.stage_report import stage_report
 from tfl.train.unsupervised_scores import UnsupervisedScores
 from tfl.train.unsupervised_scores import information_maximization
 from tfl.train.unsupervised_scores import soft_neighborhood_density
@@ -33,11 +40,14 @@ __all__ = [
     "DomainAdaptation",
     "FeatureCache",
     "FusionWeightLogger",
+    "LRFinderResult",
     "ReversalRamp",
     "ScaledUpdates",
     "Stage",
     "StagePlan",
     "StageRecord",
+    "StageReport",
+    "StageSchedule",
     "TrainingHistory",
     "UnsupervisedScores",
     "apply_stage",
@@ -45,8 +55,11 @@ __all__ = [
     "compile_for",
     "coral",
     "default_stages",
+    "find_learning_rate",
     "fit_adaptation",
     "fit_linear_probe",
+    "fine_tune",
+    "fine_tune_stages",
     "fit_stages",
     "information_maximization",
     "make_optimizer",
@@ -56,4 +69,5 @@ __all__ = [
     "recalibrate_batchnorm",
     "resolve_unfreeze",
     "soft_neighborhood_density",
+    "stage_report",
 ]

@@ -57,6 +57,10 @@ class StageRecord:
 class TrainingHistory:
     """The combined history of a staged run.
 
+    Attributes:
+        stages: a `StageRecord` per stage that ran.
+        plan: the `Stage`s that were asked for, in order.
+
     Examples:
 
     >>> history = tfl.fit_stages(model, data, stages)
@@ -65,6 +69,7 @@ class TrainingHistory:
     """
 
     stages: list = dataclasses.field(default_factory=list)
+    plan: tuple = ()
 
     @property
     def history(self):
@@ -92,6 +97,7 @@ class TrainingHistory:
     def to_dict(self):
         return {
             "stages": [dataclasses.asdict(record) for record in self.stages],
+            "plan": [dataclasses.asdict(stage) for stage in self.plan],
             "boundaries": self.boundaries,
             "history": self.history,
             "seconds": self.seconds,

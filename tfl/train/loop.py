@@ -159,7 +159,7 @@ def fit_stages(
         raise ValueError("fit_stages() needs at least one stage.")
     steps = steps_per_epoch(data.train, data.num_train)
     cache = FeatureCache(model, cache_dir=cache_dir, augmented_views=augmented_views)
-    history = TrainingHistory()
+    history = TrainingHistory(plan=stages)
     epoch = 0
     for index, stage in enumerate(stages):
         plan = apply_stage(model, stage)

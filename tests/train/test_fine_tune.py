@@ -1,0 +1,102 @@
+import keras
+import numpy as np
+import pytest
+
+from tests.train.helpers import tiny_image_data
+from tfl.config import ModelConfig
+from tfl.config import Stage
+from tfl.config.config import AugmentationConfig
+from tfl.model import build_model
+from tfl.train import apply_stage
+from tfl.train import fine_tune
+from tfl.train import fine_tune_stages
+from tfl.train import stage_report
+from tfl.train.fine_tune import bit_epochs
+
+
+def _model(augmentation=None):
+    return build_model(
+        ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32, dropout=0.0,
+                    augmentation=augmentation or AugmentationConfig()),
+        ["dark", "bright"],
+    )
+
+
+def test_image_defaults_probe_then_everything_with_the_lowest_stage_100_times_slower():
+    model = _model()
+    data = tiny_image_data(n=24, batch_size=8)
+
+    probe, unfrozen = fine_tune_stages(model, data, epochs=4)
+
+    assert probe.linear_probe
+    assert (unfrozen.unfreeze, unfrozen.epochs, unfrozen.schedule) == ("all", 4, "one_cycle")
+    assert unfrozen.learning_rate == pytest.approx(1e-3) and not unfrozen.train_batchnorm
+    rows = stage_report(model, unfrozen, apply_stage(model, unfrozen)).rows
+    rates = [row["learning_rate"] for row in rows]  # stem, stride8, stride16, stride32, head
+    assert rates[-1] == pytest.approx(1e-3) and rates[0] == pytest.approx(1e-5)
+    np.testing.assert_allclose(np.diff(np.log(rates)), np.log(100) / 4)  # geometric
+
+
+def test_with_augmentation_the_frozen_stage_trains_the_head_on_a_one_cycle():
+    model = _model(AugmentationConfig(flip="horizontal"))
+
+    head, _ = fine_tune_stages(model, tiny_image_data(), epochs=2, freeze_epochs=3, base_lr=1e-2)
+
+    assert head == Stage("none", 3, 1e-2, schedule="one_cycle")
+
+
+def test_epochs_follow_the_bit_hyper_rule_for_the_data_size():
+    data = tiny_image_data(n=24, batch_size=8)  # 3 steps an epoch: 500 steps in 167 epochs
+
+    _, unfrozen = fine_tune_stages(_model(), data)
+
+    assert unfrozen.epochs == 167 == bit_epochs(24, 3)
+    assert bit_epochs(100_000, 1000) == 10 and bit_epochs(600_000, 1000) == 20
+
+
+def test_random_weights_train_everything_with_batchnorm_in_one_stage():
+    (stage,) = fine_tune_stages(_model(), tiny_image_data(), epochs=4, freeze_epochs=1, pretrained=False)
+
+    assert stage == Stage("all", 5, 1e-3, train_batchnorm=True)
+
+
+def test_text_defaults_are_lp_ft_at_the_bert_rate():
+    model = build_model(ModelConfig(encoder="all_minilm_l6_v2", sequence_length=16), ["a", "b"], task="text")
+    data = type("D", (), {"num_train": 10, "train": None})()
+
+    stages = fine_tune_stages(model, data)
+
+    assert stages == (Stage("none", linear_probe=True), Stage("all", 3, 5e-5, optimizer="adamw"))
+    decayed = fine_tune_stages(model, data, lr_mult=10)[1]
+    assert decayed.lr_decay == pytest.approx(10 ** (-1 / len(model.stage_layers())))
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [({"epochs": 0}, "epochs=0"), ({"freeze_epochs": -1}, "freeze_epochs=-1"),
+     ({"base_lr": 0}, "base_lr=0"), ({"lr_mult": 0.5}, "lr_mult=0.5")],
+)
+def test_bad_arguments_are_named(options, message):
+    with pytest.raises(ValueError, match=message):
+        fine_tune_stages(_model(), tiny_image_data(), **options)
+
+
+def test_fine_tune_runs_its_plan_and_records_it():
+    keras.utils.set_random_seed(0)
+    model = _model()
+    data = tiny_image_data(n=24, batch_size=8)
+
+    history = fine_tune(model, data, epochs=2, verbose=0)
+
+    assert [s.linear_probe for s in history.plan] == [True, False]
+    assert [r.unfreeze for r in history.stages] == ["none", "all"]
+    assert len(history.history["val_accuracy"]) == 3
+    assert history.to_dict()["plan"][1]["schedule"] == "one_cycle"
+
+
+def test_explicit_stages_replace_the_defaults():
+    stages = (Stage("top 1", 1, 1e-4),)
+
+    history = fine_tune(_model(), tiny_image_data(n=8), stages=stages, verbose=0, feature_cache="off")
+
+    assert history.plan == stages and [r.unfreeze for r in history.stages] == ["top 1"]

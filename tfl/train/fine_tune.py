@@ -1,0 +1,180 @@
+"""`fine_tune`: the whole transfer recipe in one call, fastai-style.
+
+`fine_tune(model, data)` runs two stages through `fit_stages`:
+
+1. Frozen backbone: the head alone. Where the feature cache is valid (no
+   augmentation) it is a linear probe fitted to convergence on the cached
+   features (LP-FT, Kumar et al. 2022); otherwise `freeze_epochs` epochs of
+   the head at `base_lr`.
+2. Everything unfrozen for `epochs` epochs, with discriminative rates: the
+   head at `base_lr / 2` and each lower backbone stage a constant factor
+   slower, so that the lowest stage trains at `base_lr / 2 / lr_mult`
+   (fastai's `fine_tune`: `slice(base_lr / lr_mult, base_lr)` after halving
+   `base_lr`), on a one-cycle schedule.
+
+Defaults, and where they come from:
+
+- images: `base_lr=2e-3` with Adam, `lr_mult=100`, one-cycle (fastai's
+  `Learner.fine_tune` defaults). `epochs` from the data size, by the BiT
+  hyper-rule (Kolesnikov et al. 2020, "Big Transfer"): 500 steps below
+  20,000 training examples, 10,000 steps below 500,000, 20,000 above,
+  turned into epochs of the data's batches. BatchNorm layers stay in
+  inference mode, as everywhere in tfl (`train_batchnorm=True` trains
+  them, as fastai does).
+- text: `base_lr=5e-5` with AdamW at a constant rate, for 3 epochs, one
+  rate for all layers (Devlin et al. 2019 fine-tune BERT for 2 to 4 epochs
+  at 2e-5 to 5e-5); `lr_mult` gives layer-wise decay if set.
+- `pretrained=False` (images from random weights): one stage that trains
+  everything at 1e-3, BatchNorm included, as `default_stages(weights=None)`.
+
+Every default is an argument, and `stages=` replaces the plan altogether.
+"""
+
+import math
+
+from tfl.config.stage import Stage
+from tfl.train.batchnorm import steps_per_epoch
+from tfl.train.feature_cache import cache_decision
+from tfl.train.loop import fit_stages
+
+IMAGE_BASE_LR = 2e-3
+TEXT_BASE_LR = 5e-5
+IMAGE_LR_MULT = 100.0
+TEXT_EPOCHS = 3
+# BiT hyper-rule: (fewer training examples than this, steps).
+BIT_STEPS = ((20_000, 500), (500_000, 10_000), (math.inf, 20_000))
+
+
+def bit_epochs(num_train, steps_in_an_epoch):
+    """Epochs that make the BiT hyper-rule's number of steps for `num_train` examples.
+
+    Examples:
+
+    >>> bit_epochs(1_000, 32)   # 500 steps of 32 batches an epoch
+    16
+    """
+    steps = next(steps for limit, steps in BIT_STEPS if num_train < limit)
+    return max(1, math.ceil(steps / max(1, steps_in_an_epoch)))
+
+
+def fine_tune_stages(
+    model,
+    data,
+    *,
+    epochs=None,
+    freeze_epochs=1,
+    base_lr=None,
+    lr_mult=None,
+    pretrained=True,
+    train_batchnorm=False,
+):
+    """The stages `fine_tune` would run, without running them.
+
+    Args: as `fine_tune`.
+
+    Returns:
+        A tuple of `Stage`.
+    """
+    text = hasattr(model, "encoder_name")
+    _check(epochs, "epochs", minimum=1)
+    _check(freeze_epochs, "freeze_epochs", minimum=0)
+    if base_lr is not None and not (isinstance(base_lr, (int, float)) and base_lr > 0):
+        raise ValueError(f"base_lr must be a number > 0, e.g. 2e-3. Received: base_lr={base_lr!r}")
+    if lr_mult is not None and not (isinstance(lr_mult, (int, float)) and lr_mult >= 1):
+        raise ValueError(
+            "lr_mult is how many times slower the lowest backbone stage trains than the head, >= 1 "
+            f"(1: one rate for all). Received: lr_mult={lr_mult!r}"
+        )
+    if epochs is None:
+        epochs = TEXT_EPOCHS if text else bit_epochs(data.num_train, steps_per_epoch(data.train, data.num_train))
+    if not pretrained:
+        if text:
+            raise ValueError("Text encoders come pretrained: leave pretrained=True for a text model.")
+        return (Stage("all", epochs + freeze_epochs, base_lr or 1e-3, train_batchnorm=True),)
+
+    stages = []
+    if freeze_epochs:
+        if cache_decision(model, Stage("none")).use:  # frozen and not augmented
+            stages.append(Stage("none", linear_probe=True))
+        else:
+            head_lr = base_lr or (TEXT_BASE_LR if text else IMAGE_BASE_LR)
+            stages.append(Stage("none", freeze_epochs, head_lr, schedule="constant" if text else "one_cycle"))
+    num_stages = len(model.stage_layers())
+    if text:
+        rate = base_lr or TEXT_BASE_LR
+        decay = _decay(lr_mult, num_stages) if lr_mult else None
+        stages.append(Stage("all", epochs, rate, optimizer="adamw", lr_decay=decay))
+    else:
+        rate = (base_lr or IMAGE_BASE_LR) / 2
+        decay = _decay(IMAGE_LR_MULT if lr_mult is None else lr_mult, num_stages)
+        stages.append(Stage("all", epochs, rate, schedule="one_cycle", lr_decay=decay, train_batchnorm=train_batchnorm))
+    return tuple(stages)
+
+
+def fine_tune(
+    model,
+    data,
+    *,
+    epochs=None,
+    freeze_epochs=1,
+    base_lr=None,
+    lr_mult=None,
+    pretrained=True,
+    train_batchnorm=False,
+    stages=None,
+    **fit_options,
+):
+    """Fine-tunes a pretrained tfl classifier in one call (see the module doc).
+
+    Args:
+        model: a tfl classifier from `tfl.model.build_model`.
+        data: a `tfl.data.ImageData` or `tfl.data.TextData`.
+        epochs: epochs with everything unfrozen. None: 3 for text; for
+            images the BiT hyper-rule's steps for the data's size.
+        freeze_epochs: head epochs on the frozen backbone first, where a
+            linear probe cannot replace them; 0 skips the frozen stage.
+        base_lr: the head's rate in the frozen stage (2e-3 images, 5e-5 text).
+        lr_mult: the head trains `lr_mult` times faster than the lowest
+            backbone stage (100 for images, 1 for text).
+        pretrained: False for an image backbone with random weights: one
+            stage trains everything, BatchNorm included.
+        train_batchnorm: train BatchNorm layers when unfrozen (fastai does);
+            tfl keeps them in inference mode by default.
+        stages: an explicit plan that replaces the defaults.
+        **fit_options: passed to `fit_stages` (callbacks, verbose,
+            feature_cache, cache_dir, augmented_views, jit_compile, seed).
+
+    Returns:
+        The `TrainingHistory`; `history.plan` holds the stages that ran.
+
+    Examples:
+
+    >>> history = tfl.fine_tune(model, data)                 # the defaults
+    >>> history = tfl.fine_tune(model, data, epochs=4, base_lr=1e-3)
+    >>> [s.unfreeze for s in history.plan]
+    ['none', 'all']
+    """
+    if stages is None:
+        stages = fine_tune_stages(
+            model,
+            data,
+            epochs=epochs,
+            freeze_epochs=freeze_epochs,
+            base_lr=base_lr,
+            lr_mult=lr_mult,
+            pretrained=pretrained,
+            train_batchnorm=train_batchnorm,
+        )
+    return fit_stages(model, data, stages, **fit_options)
+
+
+def _decay(lr_mult, num_stages):
+    """The per-stage factor whose `num_stages`-th power is `1 / lr_mult`."""
+    return float(lr_mult) ** (-1.0 / max(1, num_stages))
+
+
+def _check(value, name, minimum):
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be a whole number >= {minimum}. Received: {name}={value!r}")
