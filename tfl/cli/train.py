@@ -44,6 +44,12 @@ def add_parser(subparsers):
         help="comma-separated UNFREEZE[:EPOCHS[:LR]] or 'probe', e.g. 'probe,top2:3:1e-4' "
         "(UNFREEZE: none, all, topN, or stage names joined by +; probe: a linear probe on cached features)",
     )
+    parser.add_argument(
+        "--plan",
+        choices=("default", "fine_tune"),
+        help="the plan without --stages: default (LP-FT: probe, then top 2 at 1e-4) or fine_tune "
+        "(fastai-style: probe, then all stages on a one-cycle with discriminative rates)",
+    )
     parser.add_argument("--epochs", type=arguments.positive_int, help="epochs per stage without its own")
     parser.add_argument("--batch-size", type=arguments.positive_int)
     parser.add_argument("--seed", type=int)
@@ -140,6 +146,8 @@ def config_from_args(args):
         overrides["model.augmentation"] = args.augment
     if overrides:
         config = config.replace(**overrides)
+    if args.plan is not None:
+        config = config.replace(**{"train.plan": args.plan})
     if args.stages:
         config = config.replace(**{"train.stages": parse_stages(args.stages, epochs=config.train.epochs)})
     return config

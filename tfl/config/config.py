@@ -24,6 +24,7 @@ DEFAULT_POOLING = {"image": "avg", "text": "mean"}
 DEFAULT_ENCODER = "all_minilm_l6_v2"
 MIXED_PRECISION = ("mixed_float16", "mixed_bfloat16")
 FEATURE_CACHE = ("auto", "off")
+PLANS = ("default", "fine_tune")
 FUSION_MODES = ("weighted", "gated", "concat")
 ADAPTATION_METHODS = ("source_only", "joint", "mmd", "coral", "dann")
 ALIGNING_METHODS = ("mmd", "coral", "dann")
@@ -351,6 +352,12 @@ class TrainConfig:
             afterwards). Text: a linear probe, then the whole encoder at 5e-5
             (AdamW).
         epochs: epochs of each stage of the default plan.
+        plan: the plan when `stages` is null: "default" (above) or
+            "fine_tune" (`tfl.train.fine_tune`, fastai-style: a linear probe,
+            or with augmentation 1 head epoch at 2e-3, then the whole
+            backbone for `epochs` epochs on a one-cycle schedule with the
+            head at 1e-3 and each lower stage slower, the lowest 100 times;
+            text: a probe, then the encoder at 5e-5 with AdamW).
         feature_cache: "auto": a stage that trains only the head on a frozen
             backbone computes the backbone's pooled features once and trains
             the head on them (not with image augmentation, unless
@@ -369,6 +376,7 @@ class TrainConfig:
 
     stages: tuple[Stage, ...] | None = None
     epochs: int = 5
+    plan: str = "default"
     feature_cache: str = "auto"
     feature_cache_dir: str | None = None
     augmented_views: int = 1
@@ -378,6 +386,10 @@ class TrainConfig:
     def __post_init__(self):
         if self.epochs < 1:
             raise ValueError(f"epochs must be >= 1. Received: epochs={self.epochs!r}")
+        if self.plan not in PLANS:
+            raise ValueError(
+                f"Unknown plan {self.plan!r}. Known: {', '.join(PLANS)} (or give stages explicitly)."
+            )
         if self.feature_cache not in FEATURE_CACHE:
             raise ValueError(f"Unknown feature_cache {self.feature_cache!r}. Known: {', '.join(FEATURE_CACHE)}.")
         if self.augmented_views < 1:

@@ -1,0 +1,54 @@
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import yaml
+
+from tfl.backbones import save_backbone
+from tfl.cli.main import main
+from tfl.config import ModelConfig
+from tfl.config import TrainConfig
+from tfl.model import build_model
+
+SMALL = ["--backbone", "mobilenet_v3_small", "--image-size", "32", "--batch-size", "8", "--verbose", "0"]
+
+
+@pytest.fixture(scope="module")
+def image_folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("images")
+    rng = np.random.RandomState(1)
+    for name, low in (("dark", 0), ("bright", 140)):
+        os.makedirs(root / name)
+        for i in range(8):
+            pixels = rng.randint(low, low + 100, (16, 16, 3)).astype("uint8")
+            (root / name / f"{i}.png").write_bytes(tf.io.encode_png(pixels).numpy())
+    return root
+
+
+def test_plan_fine_tune_runs_a_probe_then_every_stage_on_a_one_cycle(image_folder, tmp_path):
+    source = build_model(ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32), ["a", "b"])
+    weights = save_backbone(source, str(tmp_path / "source.weights.h5"))
+    output = tmp_path / "run"
+
+    code = main(["train", "--data", str(image_folder), *SMALL, "--weights", str(weights), "--plan", "fine_tune",
+                 "--epochs", "2", "--output", str(output)])
+
+    assert code == 0
+    report = json.loads((output / "report.json").read_text())
+    probe, unfrozen = report["stages"]
+    assert probe["linear_probe"] is not None and unfrozen["unfreeze"] == "all" and unfrozen["epochs"] == 2
+    rates = [row["learning_rate"] for row in unfrozen["report"]["rows"]]
+    assert rates[-1] == pytest.approx(1e-3) and rates[0] == pytest.approx(1e-5)
+    saved = yaml.safe_load((output / "config.yaml").read_text())["train"]
+    assert saved["plan"] == "fine_tune" and saved["stages"][1]["schedule"] == "one_cycle"
+
+
+def test_an_unknown_plan_is_refused_before_training(image_folder, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--data", str(image_folder), *SMALL, "--plan", "fastai", "--output", str(tmp_path / "o")])
+    assert exit_.value.code == 2 and "invalid choice: 'fastai'" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="Unknown plan 'fastai'. Known: default, fine_tune"):
+        TrainConfig(plan="fastai")
+    assert not (tmp_path / "o").exists()
