@@ -8,6 +8,7 @@ from tfl.evaluate.metrics import roc_auc
 from tfl.evaluate.plots import plot_adaptation
 from tfl.evaluate.plots import plot_confusion_matrix
 from tfl.evaluate.plots import plot_fusion_weights
+from tfl.evaluate.plots import plot_lr_finder
 from tfl.evaluate.plots import plot_training
 from tfl.evaluate.plots import plot_transfer_vs_scratch
 from tfl.evaluate.plots import save_figure
@@ -26,6 +27,7 @@ __all__ = [
     "plot_adaptation",
     "plot_confusion_matrix",
     "plot_fusion_weights",
+    "plot_lr_finder",
     "plot_training",
     "plot_transfer_vs_scratch",
     "predict_dataset",

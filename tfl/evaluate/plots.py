@@ -348,6 +348,67 @@ def _size_order(size):
     return (1, 0.0, str(size))
 
 
+# plot_lr_finder: the marker at the suggested rate has this gid.
+LR_SUGGESTION_GID = "lr_suggestion"
+
+
+def plot_lr_finder(result):
+    """The loss of a learning-rate range test against the rate, the suggestion marked.
+
+    Args:
+        result: a `tfl.train.LRFinderResult` or its `to_dict()`: it has
+            `learning_rates`, `losses`, `smoothed_losses`, `suggestion`,
+            `method` and, optionally, `suggestions` ({method: rate}) and
+            `stopped_early`.
+
+    Returns:
+        A `Figure`: the loss of each step (faint) and the smoothed loss
+        against the learning rate on a log axis; a marker at the suggested
+        rate (gid "lr_suggestion"), its method and value in the legend; the
+        other suggestions as smaller markers. `figure.suggestion` is the
+        suggested rate. The y axis stops short of a diverged tail.
+
+    Examples:
+
+    >>> figure = plot_lr_finder(find_learning_rate(model, data))
+    >>> save_figure(figure, "runs/flowers/lr_finder.png")
+    """
+    record = result if isinstance(result, dict) else result.to_dict()
+    rates = np.asarray(record["learning_rates"], dtype="float64")
+    smoothed = np.asarray(record["smoothed_losses"], dtype="float64")
+    if len(rates) < 2:
+        raise ValueError(f"plot_lr_finder needs at least two steps. Received: {len(rates)} learning rate(s)")
+    figure = Figure(figsize=(6.5, 4.2), layout="constrained")
+    ax = figure.subplots()
+    ax.plot(rates, record["losses"], "-", color="C0", alpha=0.3, linewidth=1, label="loss")
+    ax.plot(rates, smoothed, "-", color="C0", label="smoothed loss")
+    finite = np.isfinite(smoothed)
+
+    def mark(rate, style, **kwargs):
+        y = np.interp(np.log(rate), np.log(rates[finite]), smoothed[finite])
+        ax.plot([rate], [y], style, linestyle="none", **kwargs)
+
+    suggestion, method = float(record["suggestion"]), record["method"]
+    mark(suggestion, "o", color="C3", markersize=9, gid=LR_SUGGESTION_GID, label=f"{method}: {suggestion:.2g}")
+    others = {name: rate for name, rate in (record.get("suggestions") or {}).items() if name != method}
+    for index, (name, rate) in enumerate(others.items()):
+        mark(float(rate), "x", color=f"C{index + 4}", markersize=8, markeredgewidth=2, label=f"{name}: {rate:.2g}")
+    values = smoothed[finite]
+    low, first = values.min(), values[0]
+    high = min(values.max(), low + 2 * (first - low)) if first > low else values.max()
+    margin = 0.05 * (high - low) or 0.05 * abs(high) or 0.05
+    ax.set_ylim(low - margin, high + margin)
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate (log scale)")
+    ax.set_ylabel("training loss")
+    stopped = ", stopped: the loss diverged" if record.get("stopped_early") else ""
+    ax.set_title(f"learning-rate range test: {len(rates)} steps{stopped}", fontsize=10)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(loc="best", fontsize=8)
+    figure.suggestion = suggestion
+    return figure
+
+
 __all__ = [
     "plot_confusion_matrix",
     "plot_training",
