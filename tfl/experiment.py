@@ -4,10 +4,12 @@ What `tfl train` does, callable from Python and notebooks:
 
     data -> model -> staged training -> evaluation on the held-out split -> files
 
-The run folder holds `model.keras`, `report.json`, `config.yaml` and two
-figures, `training.png` (loss and accuracy by epoch, stages marked) and
-`confusion_matrix.png` (single-label runs), each written to a temporary name
-and renamed into place, so an interrupted run never leaves a truncated file.
+The run folder holds `model.keras`, `report.json`, `config.yaml`,
+`interpretation.json` (the held-out examples with the highest loss, the most
+confused class pairs, per-class F1) and the figures `training.png` (loss and
+accuracy by epoch, stages marked), `confusion_matrix.png` (single-label runs)
+and `top_losses.png`, each written to a temporary name and renamed into place,
+so an interrupted run never leaves a truncated file.
 """
 
 import dataclasses
@@ -23,8 +25,14 @@ from tfl.data import detect_task
 from tfl.data import load_data
 from tfl.data import load_text_data
 from tfl.data.target import load_target_images
+from tfl.evaluate import classification_metrics
 from tfl.evaluate import evaluate_model
+from tfl.evaluate import gather_examples
+from tfl.evaluate import interpret
+from tfl.evaluate import predict_dataset
+from tfl.evaluate import write_interpretation
 from tfl.evaluate import write_json
+from tfl.evaluate.interpretation import TOP_LOSSES_PLOT
 from tfl.evaluate.plots import FUSION_WEIGHT_PREFIX
 from tfl.evaluate.plots import plot_adaptation
 from tfl.evaluate.plots import plot_confusion_matrix
@@ -248,7 +256,8 @@ def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto"):
             restore_best=adaptation.restore_best,
             verbose=verbose,
         )
-    evaluation = evaluate_model(model, data.validation, data.class_names, multi_label=data.multi_label)
+    y_true, y_prob = predict_dataset(model, data.validation)
+    evaluation = classification_metrics(y_true, y_prob, data.class_names, multi_label=data.multi_label)
 
     report = dict(evaluation)
     report.update(
@@ -275,6 +284,16 @@ def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto"):
         save_model(model, os.path.join(output_dir, MODEL_FILE))
         write_text(os.path.join(output_dir, CONFIG_FILE), config.to_yaml())
         report["plots"] = write_plots(report, output_dir)
+        interpretation = interpret(y_true, y_prob, data.class_names, multi_label=data.multi_label)
+        indices = [record["index"] for record in interpretation["top_losses"]]
+        shown = gather_examples(
+            data.validation,
+            indices,
+            texts=getattr(data, "validation_texts", None),
+            text_pairs=getattr(data, "validation_text_pairs", None),
+        )
+        write_interpretation(output_dir, interpretation, images=shown.get("images"), texts=shown.get("texts"))
+        report["plots"].append(TOP_LOSSES_PLOT)
         report["seconds"] = time.perf_counter() - start
         write_json(os.path.join(output_dir, REPORT_FILE), report)
     return ExperimentResult(model=model, data=data, history=history, report=report, output_dir=output_dir)

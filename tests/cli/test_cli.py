@@ -39,10 +39,11 @@ def trained_run(image_folder, tmp_path_factory):
 
 def test_train_writes_model_report_and_config(trained_run):
     assert sorted(os.listdir(trained_run)) == [
-        "config.yaml", "confusion_matrix.png", "model.keras", "report.json", "training.png"
+        "config.yaml", "confusion_matrix.png", "interpretation.json", "model.keras", "report.json",
+        "top_losses.png", "training.png",
     ]
     report = json.loads((trained_run / "report.json").read_text())
-    assert report["plots"] == ["training.png", "confusion_matrix.png"]
+    assert report["plots"] == ["training.png", "confusion_matrix.png", "top_losses.png"]
     for name in report["plots"]:
         data = (trained_run / name).read_bytes()
         assert data.startswith(b"\x89PNG") and len(data) > 1000, name
@@ -69,6 +70,34 @@ def test_evaluate_on_the_training_folder_scores_only_the_runs_held_out_split(tra
     report = json.loads((tmp_path / "r.json").read_text())
     trained = json.loads((trained_run / "report.json").read_text())
     assert report["confusion_matrix"] == trained["confusion_matrix"]  # the same images as train's own evaluation
+    assert f"wrote {tmp_path / 'interpretation.json'}" in out and f"wrote {tmp_path / 'top_losses.png'}" in out
+
+
+def test_train_and_evaluate_write_the_same_interpretation(trained_run, image_folder, tmp_path):
+    assert main(["evaluate", str(trained_run), str(image_folder), "--output", str(tmp_path / "r.json")]) == 0
+    report = json.loads((tmp_path / "r.json").read_text())
+    interpretation = json.loads((tmp_path / "interpretation.json").read_text())
+    trained = json.loads((trained_run / "interpretation.json").read_text())
+    records = interpretation["top_losses"]
+    assert sorted(r["index"] for r in records) == [0, 1, 2, 3]  # k=9 > 4 held-out images: all of them
+    assert [r["loss"] for r in records] == sorted((r["loss"] for r in records), reverse=True)
+    for record in records:
+        assert record["loss"] == pytest.approx(-np.log(max(record["probability"], 1e-7)), rel=1e-6)
+        assert record["actual"] in ("bright", "dark") and record["predicted"] in ("bright", "dark")
+    matrix = np.array(report["confusion_matrix"])
+    assert sum(p["count"] for p in interpretation["most_confused"]) == matrix.sum() - np.trace(matrix)
+    assert interpretation["per_class"] == report["per_class"]
+    assert [r["index"] for r in trained["top_losses"]] == [r["index"] for r in records]
+    assert [r["loss"] for r in trained["top_losses"]] == pytest.approx([r["loss"] for r in records], rel=1e-5)
+    assert (tmp_path / "top_losses.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_evaluate_top_losses_sets_how_many_examples_are_listed(trained_run, image_folder, tmp_path, capsys):
+    assert main(["evaluate", str(trained_run), str(image_folder), "--output", str(tmp_path / "r.json"),
+                 "--top-losses", "2"]) == 0
+    assert len(json.loads((tmp_path / "interpretation.json").read_text())["top_losses"]) == 2
+    assert main(["evaluate", str(trained_run), str(image_folder), "--top-losses", "0"]) == 2
+    assert "--top-losses must be 1 or more. Received: --top-losses 0" in capsys.readouterr().err
 
 
 def test_evaluate_uses_every_image_of_another_folder(trained_run, image_folder, capsys, tmp_path):
@@ -156,7 +185,9 @@ def test_train_with_fusion_and_adaptation_writes_the_adaptation_report_and_plot(
     assert code == 0
     assert "Held-out target (2 examples)" in capsys.readouterr().out
     report = json.loads((output / "report.json").read_text())
-    assert report["plots"] == ["training.png", "confusion_matrix.png", "fusion_weights.png", "adaptation.png"]
+    assert report["plots"] == [
+        "training.png", "confusion_matrix.png", "fusion_weights.png", "adaptation.png", "top_losses.png"
+    ]
     for name in ("adaptation.png", "fusion_weights.png"):
         assert (output / name).read_bytes().startswith(b"\x89PNG")
     weights = report["stages"][0]["history"]

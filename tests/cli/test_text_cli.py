@@ -64,6 +64,20 @@ def test_evaluate_scores_the_runs_held_out_rows(text_run, capsys):
     assert "held-out split" in report["evaluated_on"]
 
 
+def test_evaluate_writes_top_losses_with_each_examples_own_text(text_run):
+    root, data, _, output = text_run
+    report_file = root / "interpreted" / "evaluation.json"
+    assert main(["evaluate", str(output), data, "--output", str(report_file)]) == 0
+    interpretation = json.loads((root / "interpreted" / "interpretation.json").read_text())
+    labels = {**{t: "pos" for t in POSITIVE}, **{t: "neg" for t in NEGATIVE}}
+    records = interpretation["top_losses"]
+    assert len(records) == json.loads(report_file.read_text())["num_examples"]
+    for record in records:
+        assert labels[record["text"]] == record["actual"]  # the text shown is the example scored
+    assert sorted(r["index"] for r in records) == list(range(len(records)))
+    assert (root / "interpreted" / "top_losses.png").read_bytes().startswith(b"\x89PNG")
+
+
 def test_evaluate_on_another_file_scores_every_row(text_run, tmp_path):
     _root, _, _, output = text_run
     other = _write_csv(tmp_path / "more.csv", [("good fun", "pos"), ("bad plot", "neg"), ("great", "pos")])

@@ -8,12 +8,17 @@ import keras
 import pytest
 import tensorflow as tf
 
+from tfl.evaluate import interpretation
 from tfl.evaluate import metrics
 from tfl.evaluate import plots
 from tfl.evaluate import predict
 from tfl.evaluate import report
 
 EXAMPLES = [
+    interpretation.example_losses,
+    interpretation.interpret,
+    interpretation.most_confused,
+    interpretation.top_losses,
     metrics.confusion_matrix,
     metrics.roc_auc,
     metrics.classification_metrics,
@@ -34,7 +39,7 @@ def test_docstring_example_runs(function):
 
 
 FOLDER = pathlib.Path(metrics.__file__).parent
-ALLOWED = {"contextlib", "json", "math", "os", "uuid", "numpy", "matplotlib", "tensorflow", "tfl"}
+ALLOWED = {"collections", "contextlib", "json", "math", "os", "uuid", "numpy", "matplotlib", "tensorflow", "tfl"}
 ALLOWED_TFL = ("tfl.evaluate", "tfl.config", "tfl.data")
 
 

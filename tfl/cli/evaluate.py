@@ -26,7 +26,12 @@ def add_parser(subparsers):
     parser.add_argument("--tfds-split", default="test", help="the TFDS split to evaluate on")
     parser.add_argument("--tfds-data-dir", help="the TFDS data folder")
     parser.add_argument("--skip-bad-files", action="store_true", help="skip unreadable images")
-    parser.add_argument("--output", help="write the report as JSON to this file")
+    parser.add_argument(
+        "--output",
+        help="write the report as JSON to this file, and interpretation.json and top_losses.png "
+        "(the examples with the highest loss, the most confused classes, per-class F1) beside it",
+    )
+    parser.add_argument("--top-losses", type=int, default=9, help="how many top-loss examples to show")
     parser.add_argument("--json", action="store_true", help="print the whole report as JSON")
     parser.set_defaults(run=run)
     return parser
@@ -57,10 +62,11 @@ def _same_source(data, trained_on):
 
 
 def evaluation_data(model, args, trained_on=None):
-    """(dataset, description) of DATA, labelled in the model's class order.
+    """(dataset, description, texts) of DATA, labelled in the model's class order.
 
     `trained_on` is the run's `DataConfig`: when DATA is its source, the
-    run's own held-out split is used.
+    run's own held-out split is used. `texts` is a `TextData` whose
+    `validation_texts` are the dataset's texts, or None for images.
     """
     import dataclasses
 
@@ -84,7 +90,7 @@ def evaluation_data(model, args, trained_on=None):
         data = load_data(config, model.image_size)
         _check_classes(data, model, args.data)
         held_out = "the run's held-out split" if same else "held-out split"
-        return data.validation, f"{args.data} ({held_out})"
+        return data.validation, f"{args.data} ({held_out})", None
     dataset, _ = from_directory_for_evaluation(
         args.data,
         image_size=model.image_size,
@@ -92,7 +98,7 @@ def evaluation_data(model, args, trained_on=None):
         batch_size=args.batch_size,
         skip_bad_files=args.skip_bad_files,
     )
-    return dataset, args.data
+    return dataset, args.data, None
 
 
 def _check_classes(data, model, source):
@@ -132,30 +138,53 @@ def _text_evaluation_data(model, args, trained_on):
     _check_classes(data, model, args.data)
     held_out = "the run's held-out split" if same else "held-out split"
     every_row = config.validation_source == args.data and not same
-    return data.validation, args.data if every_row else f"{args.data} ({held_out})"
+    return data.validation, args.data if every_row else f"{args.data} ({held_out})", data
 
 
 def run(args):
-    from tfl.evaluate import evaluate_model
+    from tfl.evaluate import classification_metrics
+    from tfl.evaluate import gather_examples
+    from tfl.evaluate import interpret
+    from tfl.evaluate import predict_dataset
     from tfl.evaluate import to_json
+    from tfl.evaluate import write_interpretation
     from tfl.evaluate import write_json
     from tfl.model import load_model
 
+    if args.top_losses < 1:
+        raise ValueError(f"--top-losses must be 1 or more. Received: --top-losses {args.top_losses}")
     path = model_path(args.model)
     model = load_model(path)
-    dataset, description = evaluation_data(model, args, run_data_config(path))
-    report = evaluate_model(model, dataset, model.class_names, multi_label=model.multi_label)
+    dataset, description, text_data = evaluation_data(model, args, run_data_config(path))
+    y_true, y_prob = predict_dataset(model, dataset)
+    report = classification_metrics(y_true, y_prob, model.class_names, multi_label=model.multi_label)
     report["evaluated_on"] = description
+    interpretation = interpret(
+        y_true, y_prob, model.class_names, multi_label=model.multi_label, k=args.top_losses
+    )
+    written = []
     if args.output:
         write_json(args.output, report)
+        indices = [record["index"] for record in interpretation["top_losses"]]
+        if text_data is not None:
+            shown = gather_examples(
+                dataset, indices, texts=text_data.validation_texts, text_pairs=text_data.validation_text_pairs
+            )
+        else:
+            shown = gather_examples(dataset, indices)
+        folder = os.path.dirname(os.path.abspath(args.output))
+        names = write_interpretation(folder, interpretation, images=shown.get("images"), texts=shown.get("texts"))
+        written = [os.path.join(folder, name) for name in names]
     if args.json:
         print(json.dumps(to_json(report), indent=2))
         return 0
-    print_summary(report)
+    print_summary(report, interpretation)
+    for file in written:
+        print(f"wrote {file}")
     return 0
 
 
-def print_summary(report):
+def print_summary(report, interpretation=None):
     auc = report["auc_roc"]
     print(f"{report['evaluated_on']}: {report['num_examples']} examples")
     print(f"accuracy {report['accuracy']:.4f}  macro-F1 {report['macro_f1']:.4f}  "
@@ -164,3 +193,7 @@ def print_summary(report):
     print(f"{'class':<{width}}  precision  recall  f1      support")
     for name, row in report["per_class"].items():
         print(f"{name:<{width}}  {row['precision']:.4f}     {row['recall']:.4f}  {row['f1']:.4f}  {row['support']}")
+    if interpretation is not None and interpretation["most_confused"]:
+        pairs = interpretation["most_confused"][:3]
+        print("most confused (actual -> predicted): " + ", ".join(
+            f"{p['actual']} -> {p['predicted']} ({p['count']})" for p in pairs))

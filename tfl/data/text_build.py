@@ -142,6 +142,8 @@ def build_text_data(
         text_pairs=train.pairs is not None,
         truncated=truncated,
         skipped_rows=skipped,
+        validation_texts=tuple(held_out.texts),
+        validation_text_pairs=None if held_out.pairs is None else tuple(held_out.pairs),
     )
 
 

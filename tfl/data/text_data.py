@@ -32,6 +32,10 @@ class TextData:
             (no preprocessor, or one without a tokenizer).
         skipped_rows: bad rows skipped with `skip_bad_rows=True`, e.g.
             "data.csv line 7: empty text".
+        validation_texts: the texts of `validation`, in its order, as read
+            (the batches hold token ids once a preprocessor has run); for
+            showing examples, e.g. `tfl.evaluate.plot_top_losses`.
+        validation_text_pairs: the second texts of `validation`, or None.
 
     Examples:
 
@@ -55,6 +59,8 @@ class TextData:
     text_pairs: bool = False
     truncated: dict[str, int] | None = None
     skipped_rows: tuple[str, ...] = ()
+    validation_texts: tuple[str, ...] | None = None
+    validation_text_pairs: tuple[str, ...] | None = None
 
     @property
     def num_classes(self):

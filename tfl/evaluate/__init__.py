@@ -1,6 +1,12 @@
-"""Evaluation: predictions over a dataset, classification metrics, JSON reports, plots."""
+"""Evaluation: predictions over a dataset, classification metrics, interpretation, JSON reports, plots."""
 
 from tfl.evaluate.compare import format_table
+from tfl.evaluate.interpretation import example_losses
+from tfl.evaluate.interpretation import gather_examples
+from tfl.evaluate.interpretation import interpret
+from tfl.evaluate.interpretation import most_confused
+from tfl.evaluate.interpretation import top_losses
+from tfl.evaluate.interpretation import write_interpretation
 from tfl.evaluate.metrics import THRESHOLD
 from tfl.evaluate.metrics import classification_metrics
 from tfl.evaluate.metrics import confusion_matrix
@@ -9,6 +15,7 @@ from tfl.evaluate.plots import plot_adaptation
 from tfl.evaluate.plots import plot_confusion_matrix
 from tfl.evaluate.plots import plot_fusion_weights
 from tfl.evaluate.plots import plot_lr_finder
+from tfl.evaluate.plots import plot_top_losses
 from tfl.evaluate.plots import plot_training
 from tfl.evaluate.plots import plot_transfer_vs_scratch
 from tfl.evaluate.plots import save_figure
@@ -23,11 +30,16 @@ __all__ = [
     "classification_metrics",
     "confusion_matrix",
     "evaluate_model",
+    "example_losses",
     "format_table",
+    "gather_examples",
+    "interpret",
+    "most_confused",
     "plot_adaptation",
     "plot_confusion_matrix",
     "plot_fusion_weights",
     "plot_lr_finder",
+    "plot_top_losses",
     "plot_training",
     "plot_transfer_vs_scratch",
     "predict_dataset",
@@ -35,5 +47,7 @@ __all__ = [
     "save_figure",
     "to_json",
     "top_k",
+    "top_losses",
+    "write_interpretation",
     "write_json",
 ]

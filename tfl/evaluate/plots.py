@@ -326,6 +326,92 @@ def plot_fusion_weights(history_or_report_stages, boundaries=None):
     return figure
 
 
+# plot_top_losses: what each example shows; a figure's texts with this gid are its rows.
+TOP_LOSS_GID = "top_loss"
+TOP_LOSS_TEXT_CHARS = 90
+
+
+def plot_top_losses(records, images=None, texts=None):
+    """The examples a model is most wrong about: a grid of images, or a list of texts.
+
+    Args:
+        records: `tfl.evaluate.top_losses(...)` (or `interpretation["top_losses"]`),
+            highest loss first.
+        images: one image per record, in its order, `[H, W, 3]` (or `[H, W]`,
+            `[H, W, 1]`) with values in [0, 255], uint8 or float; e.g.
+            `gather_examples(...)["images"]`. None for no images.
+        texts: one text per record instead, shown cut to 90 characters.
+
+    Returns:
+        A `Figure`. With `images`: one axes per record, titled "actual /
+        predicted" over "loss / probability of the actual class" (for
+        multi-label records, the label lists over the loss). Otherwise one
+        axes listing a line per record: its index, that title and its text
+        (a `Text` with gid "top_loss" each). `figure.top_loss_titles` holds
+        the titles, in record order.
+
+    Examples:
+
+    >>> records = top_losses(y_true, y_prob, data.class_names, k=9)
+    >>> shown = gather_examples(data.validation, [r["index"] for r in records])
+    >>> figure = plot_top_losses(records, images=shown.get("images"))
+    """
+    records = list(records)
+    if not records:
+        raise ValueError("plot_top_losses needs at least one record. Received: records=[]")
+    if images is not None and texts is not None:
+        raise ValueError("Give images or texts to plot_top_losses, not both.")
+    for name, values in (("images", images), ("texts", texts)):
+        if values is not None and len(values) != len(records):
+            raise ValueError(
+                f"plot_top_losses needs one of {name} per record ({len(records)}). "
+                f"Received: {len(values)} {name}"
+            )
+    multi_label = isinstance(records[0]["actual"], (list, tuple))
+    titles = [_top_loss_title(record, multi_label) for record in records]
+    heading = "actual / predicted / loss" + ("" if multi_label else " / probability of the actual class")
+    n = len(records)
+    if images is not None:
+        columns = int(np.ceil(np.sqrt(n)))
+        rows = -(-n // columns)
+        figure = Figure(figsize=(2.6 * columns, 2.8 * rows + 0.6), layout="constrained")
+        axes = figure.subplots(rows, columns, squeeze=False).ravel()
+        for ax, image, title in zip(axes, images, titles):
+            pixels = np.clip(np.asarray(image, dtype=np.float64), 0, 255).astype(np.uint8)
+            if pixels.ndim == 3 and pixels.shape[-1] == 1:
+                pixels = pixels[..., 0]
+            ax.imshow(pixels, cmap="gray" if pixels.ndim == 2 else None, vmin=0, vmax=255)
+            ax.set_title(title, fontsize=8)
+            ax.set_axis_off()
+        for ax in axes[n:]:
+            figure.delaxes(ax)
+        figure.suptitle(f"top losses: {heading}", fontsize=10)
+    else:
+        figure = Figure(figsize=(11, 0.5 + 0.42 * (n + 1)), layout="constrained")
+        ax = figure.subplots()
+        ax.set_axis_off()
+        for row, (record, title) in enumerate(zip(records, titles)):
+            line = f"#{record['index']}  " + title.replace("\n", " / ")
+            if texts is not None:
+                text = " ".join(str(texts[row]).split())
+                cut = text if len(text) <= TOP_LOSS_TEXT_CHARS else text[: TOP_LOSS_TEXT_CHARS - 1] + "…"
+                line += f'  "{cut}"'
+            ax.text(0, 1 - (row + 0.5) / n, line, transform=ax.transAxes, va="center", fontsize=9,
+                    family="monospace", gid=TOP_LOSS_GID)
+        shown = "texts" if texts is not None else "example indices"
+        ax.set_title(f"top losses ({shown}): {heading}", fontsize=10, loc="left")
+    figure.top_loss_titles = titles
+    return figure
+
+
+def _top_loss_title(record, multi_label):
+    if multi_label:
+        actual = ", ".join(record["actual"]) or "(none)"
+        predicted = ", ".join(record["predicted"]) or "(none)"
+        return f"{actual} / {predicted}\n{record['loss']:.2f}"
+    return f"{record['actual']} / {record['predicted']}\n{record['loss']:.2f} / {record['probability']:.2f}"
+
+
 def save_figure(figure, path, dpi=100):
     """Writes `figure` as PNG to `path` atomically and returns `path`.
 
