@@ -62,9 +62,10 @@ def recipes(epochs):
         "head 1e-3, then all 1e-3 (BN frozen)": (True, [Stage("none", half, 1e-3), Stage("all", half, 1e-3)]),
         "head 1e-3, then top 2 1e-4 (default plan)": (True, [Stage("none", half, 1e-3), Stage("top 2", half, 1e-4)]),
         "head only 1e-3 (feature extraction)": (True, [Stage("none", epochs, 1e-3)]),
-        # fine_tune's own plan (a probe, then everything for `epochs`): the same gradient steps.
-        "tfl.fine_tune, defaults": (True, {"epochs": epochs}),
-        "tfl.fine_tune, train_batchnorm=True": (True, {"epochs": epochs, "train_batchnorm": True}),
+        # fine_tune's own plan (1 head epoch, then everything): the same number of steps.
+        "tfl.fine_tune, defaults": (True, {"epochs": epochs - 1}),
+        "tfl.fine_tune, lr_mult=1": (True, {"epochs": epochs - 1, "lr_mult": 1}),
+        "tfl.fine_tune, linear_probe=True": (True, {"epochs": epochs, "linear_probe": True}),
     }
 
 

@@ -43,6 +43,7 @@ from tfl.evaluate.report import write_atomically
 from tfl.model import build_model
 from tfl.model.fusion_classifier import FusionClassifier
 from tfl.train import default_stages
+from tfl.train import fine_tune_stages
 from tfl.train import fit_stages
 from tfl.train import resolve_unfreeze
 from tfl.train.adaptation import fit_adaptation
@@ -169,6 +170,7 @@ def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto"):
     if output_dir is not None:
         prepare_output_dir(output_dir, overwrite)
     task = resolved_task(config)
+    planned = config.train.stages is None and config.train.plan == "fine_tune"
     stages = resolved_stages(config, task)
     if task == "text":
         config = config.replace(**{"task": task, "train.stages": stages})
@@ -221,6 +223,11 @@ def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto"):
         seed=config.data.seed,
         text_pairs=getattr(data, "text_pairs", False),
     )
+    if planned:  # fine_tune's plan depends on the model (its stages, augmentation)
+        stages = fine_tune_stages(
+            model, data, epochs=config.train.epochs, pretrained=task == "text" or config.model.weights is not None
+        )
+        config = config.replace(**{"train.stages": stages})
     for stage in stages:  # text and fusion: the stage names are known once the model is built
         resolve_unfreeze(stage.unfreeze, model.stage_layers())
     if target is not None:

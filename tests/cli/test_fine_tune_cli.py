@@ -27,7 +27,7 @@ def image_folder(tmp_path_factory):
     return root
 
 
-def test_plan_fine_tune_runs_a_probe_then_every_stage_on_a_one_cycle(image_folder, tmp_path):
+def test_plan_fine_tune_runs_the_head_then_every_stage_on_a_one_cycle(image_folder, tmp_path):
     source = build_model(ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32), ["a", "b"])
     weights = save_backbone(source, str(tmp_path / "source.weights.h5"))
     output = tmp_path / "run"
@@ -37,8 +37,9 @@ def test_plan_fine_tune_runs_a_probe_then_every_stage_on_a_one_cycle(image_folde
 
     assert code == 0
     report = json.loads((output / "report.json").read_text())
-    probe, unfrozen = report["stages"]
-    assert probe["linear_probe"] is not None and unfrozen["unfreeze"] == "all" and unfrozen["epochs"] == 2
+    head, unfrozen = report["stages"]
+    assert head["unfreeze"] == "none" and head["epochs"] == 1 and head["linear_probe"] is None
+    assert unfrozen["unfreeze"] == "all" and unfrozen["epochs"] == 2
     rates = [row["learning_rate"] for row in unfrozen["report"]["rows"]]
     assert rates[-1] == pytest.approx(1e-3) and rates[0] == pytest.approx(1e-5)
     saved = yaml.safe_load((output / "config.yaml").read_text())["train"]

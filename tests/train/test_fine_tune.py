@@ -22,19 +22,28 @@ def _model(augmentation=None):
     )
 
 
-def test_image_defaults_probe_then_everything_with_the_lowest_stage_100_times_slower():
+def test_image_defaults_head_then_everything_with_the_lowest_stage_100_times_slower():
     model = _model()
     data = tiny_image_data(n=24, batch_size=8)
 
-    probe, unfrozen = fine_tune_stages(model, data, epochs=4)
+    head, unfrozen = fine_tune_stages(model, data, epochs=4)
 
-    assert probe.linear_probe
+    assert head == Stage("none", 1, 2e-3, schedule="one_cycle")
     assert (unfrozen.unfreeze, unfrozen.epochs, unfrozen.schedule) == ("all", 4, "one_cycle")
     assert unfrozen.learning_rate == pytest.approx(1e-3) and not unfrozen.train_batchnorm
     rows = stage_report(model, unfrozen, apply_stage(model, unfrozen)).rows
     rates = [row["learning_rate"] for row in rows]  # stem, stride8, stride16, stride32, head
     assert rates[-1] == pytest.approx(1e-3) and rates[0] == pytest.approx(1e-5)
     np.testing.assert_allclose(np.diff(np.log(rates)), np.log(100) / 4)  # geometric
+
+
+def test_linear_probe_replaces_the_head_epochs_where_the_cache_is_valid():
+    probe, _ = fine_tune_stages(_model(), tiny_image_data(), epochs=2, linear_probe=True)
+    head, _ = fine_tune_stages(_model(AugmentationConfig(flip="horizontal")), tiny_image_data(), epochs=2,
+                               linear_probe=True)
+
+    assert probe == Stage("none", linear_probe=True)
+    assert head == Stage("none", 1, 2e-3, schedule="one_cycle")  # augmented: no cache, no probe
 
 
 def test_with_augmentation_the_frozen_stage_trains_the_head_on_a_one_cycle():
@@ -88,7 +97,7 @@ def test_fine_tune_runs_its_plan_and_records_it():
 
     history = fine_tune(model, data, epochs=2, verbose=0)
 
-    assert [s.linear_probe for s in history.plan] == [True, False]
+    assert [s.unfreeze for s in history.plan] == ["none", "all"]
     assert [r.unfreeze for r in history.stages] == ["none", "all"]
     assert len(history.history["val_accuracy"]) == 3
     assert history.to_dict()["plan"][1]["schedule"] == "one_cycle"

@@ -353,8 +353,8 @@ class TrainConfig:
             (AdamW).
         epochs: epochs of each stage of the default plan.
         plan: the plan when `stages` is null: "default" (above) or
-            "fine_tune" (`tfl.train.fine_tune`, fastai-style: a linear probe,
-            or with augmentation 1 head epoch at 2e-3, then the whole
+            "fine_tune" (`tfl.train.fine_tune`, fastai-style: 1 head epoch
+            at 2e-3 on a one-cycle, then the whole
             backbone for `epochs` epochs on a one-cycle schedule with the
             head at 1e-3 and each lower stage slower, the lowest 100 times;
             text: a probe, then the encoder at 5e-5 with AdamW).

@@ -2,10 +2,11 @@
 
 `fine_tune(model, data)` runs two stages through `fit_stages`:
 
-1. Frozen backbone: the head alone. Where the feature cache is valid (no
-   augmentation) it is a linear probe fitted to convergence on the cached
-   features (LP-FT, Kumar et al. 2022); otherwise `freeze_epochs` epochs of
-   the head at `base_lr`.
+1. Frozen backbone: the head alone, `freeze_epochs` epochs at `base_lr` on a
+   one-cycle (fastai). For text, where the feature cache is valid, a linear
+   probe fitted to convergence on the cached features instead (LP-FT, Kumar
+   et al. 2022, which tfl's text benchmark backs; on the image demo it did
+   worse than head epochs, see docs/demo.md); `linear_probe=` chooses.
 2. Everything unfrozen for `epochs` epochs, with discriminative rates: the
    head at `base_lr / 2` and each lower backbone stage a constant factor
    slower, so that the lowest stage trains at `base_lr / 2 / lr_mult`
@@ -67,6 +68,8 @@ def fine_tune_stages(
     lr_mult=None,
     pretrained=True,
     train_batchnorm=False,
+    schedule=None,
+    linear_probe=None,
 ):
     """The stages `fine_tune` would run, without running them.
 
@@ -92,9 +95,11 @@ def fine_tune_stages(
             raise ValueError("Text encoders come pretrained: leave pretrained=True for a text model.")
         return (Stage("all", epochs + freeze_epochs, base_lr or 1e-3, train_batchnorm=True),)
 
+    if linear_probe is None:
+        linear_probe = text
     stages = []
     if freeze_epochs:
-        if cache_decision(model, Stage("none")).use:  # frozen and not augmented
+        if linear_probe and cache_decision(model, Stage("none")).use:  # frozen and not augmented
             stages.append(Stage("none", linear_probe=True))
         else:
             head_lr = base_lr or (TEXT_BASE_LR if text else IMAGE_BASE_LR)
@@ -103,11 +108,13 @@ def fine_tune_stages(
     if text:
         rate = base_lr or TEXT_BASE_LR
         decay = _decay(lr_mult, num_stages) if lr_mult else None
-        stages.append(Stage("all", epochs, rate, optimizer="adamw", lr_decay=decay))
+        stages.append(Stage("all", epochs, rate, optimizer="adamw", schedule=schedule or "constant", lr_decay=decay))
     else:
         rate = (base_lr or IMAGE_BASE_LR) / 2
         decay = _decay(IMAGE_LR_MULT if lr_mult is None else lr_mult, num_stages)
-        stages.append(Stage("all", epochs, rate, schedule="one_cycle", lr_decay=decay, train_batchnorm=train_batchnorm))
+        stages.append(
+            Stage("all", epochs, rate, schedule=schedule or "one_cycle", lr_decay=decay, train_batchnorm=train_batchnorm)
+        )
     return tuple(stages)
 
 
@@ -121,6 +128,8 @@ def fine_tune(
     lr_mult=None,
     pretrained=True,
     train_batchnorm=False,
+    schedule=None,
+    linear_probe=None,
     stages=None,
     **fit_options,
 ):
@@ -140,6 +149,11 @@ def fine_tune(
             stage trains everything, BatchNorm included.
         train_batchnorm: train BatchNorm layers when unfrozen (fastai does);
             tfl keeps them in inference mode by default.
+        schedule: the unfrozen stage's schedule (one-cycle for images,
+            constant for text).
+        linear_probe: fit the frozen stage's head as a linear probe (where the
+            feature cache is valid) instead of `freeze_epochs` head epochs.
+            None: for text (LP-FT), not for images.
         stages: an explicit plan that replaces the defaults.
         **fit_options: passed to `fit_stages` (callbacks, verbose,
             feature_cache, cache_dir, augmented_views, jit_compile, seed).
@@ -164,6 +178,8 @@ def fine_tune(
             lr_mult=lr_mult,
             pretrained=pretrained,
             train_batchnorm=train_batchnorm,
+            schedule=schedule,
+            linear_probe=linear_probe,
         )
     return fit_stages(model, data, stages, **fit_options)
 
