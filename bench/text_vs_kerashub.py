@@ -8,11 +8,10 @@ number of epochs and learning rate (AdamW, Keras defaults otherwise):
 
 - tfl: `build_model(task="text")` (mean pooling, dropout 0.2, softmax head),
   data from `from_texts` (tokenized once and cached, shuffled each epoch with
-  the seed, batches grouped by length and trimmed to their longest text: the
-  defaults), one `Stage("all", epochs, lr, optimizer="adamw")` run by
-  `fit_stages`;
-- tfl, padded: the same with `group_by_length=False, trim_padding=False`, so
-  that every batch is padded to the sequence length, as KerasHub's are;
+  the seed, each batch trimmed to its longest text: the defaults), one
+  `Stage("all", epochs, lr, optimizer="adamw")` run by `fit_stages`;
+- tfl, grouped: the same with `group_by_length=True` (batches of similar
+  length, so trimming cuts more);
 - KerasHub: `BertTextClassifier` (its pooled [CLS] output, dropout 0.1, logits)
   on the backbone `BertBackbone.from_preset(folder)`, with a
   `BertTextClassifierPreprocessor` built with the sequence length explicitly
@@ -57,7 +56,10 @@ from tfl.data import load_tweets
 from tfl.evaluate import format_table
 from tfl.evaluate import write_json
 from tfl.model import build_model
+from tfl.train import apply_stage
 from tfl.train import fit_stages
+from tfl.train.loop import compile_for
+from tfl.train.loop import make_optimizer
 
 CLASSES = ("negative", "neutral", "positive")
 
@@ -92,7 +94,7 @@ def draw_tweets(train_per_class, test_per_class, min_confidence):
     return [train[i] for i in order], test
 
 
-def run_tfl(train, test, args, seed, padded=False):
+def run_tfl(train, test, args, seed, grouped=False):
     keras.utils.set_random_seed(seed)
     model = build_model(ModelConfig(encoder=MINILM, sequence_length=args.sequence_length), CLASSES, task="text")
     data = from_texts(
@@ -103,8 +105,7 @@ def run_tfl(train, test, args, seed, padded=False):
         preprocessor=model.preprocessor,
         batch_size=args.batch_size,
         seed=seed,
-        group_by_length=not padded,
-        trim_padding=not padded,
+        group_by_length=grouped,
     )
     timer = EpochTimer()
     stage = Stage("all", epochs=args.epochs, learning_rate=args.learning_rate, optimizer="adamw")
@@ -148,6 +149,38 @@ def run_kerashub(train, test, args, seed):
     return timer.seconds, accuracy
 
 
+def fixed_shape_steps(args, repeats=6):
+    """Seconds per training step of both models on the same full-length batch
+    (median of alternating steps): the models' own cost, padding aside."""
+    shape = [args.batch_size, args.sequence_length]
+    batch = {
+        "token_ids": tf.fill(shape, 2000),
+        "segment_ids": tf.zeros(shape, tf.int32),
+        "padding_mask": tf.ones(shape, tf.bool),
+    }
+    labels = tf.zeros([args.batch_size], tf.int32)
+    ours = build_model(ModelConfig(encoder=MINILM, sequence_length=args.sequence_length), CLASSES, task="text")
+    stage = Stage("all", 1, args.learning_rate, optimizer="adamw")
+    compile_for(ours, make_optimizer(stage, 1, apply_stage(ours, stage).lr_multipliers))
+    hub = keras_hub.models.BertTextClassifier(
+        backbone=keras_hub.models.BertBackbone.from_preset(minilm_path()), num_classes=len(CLASSES), preprocessor=None
+    )
+    hub.compile(
+        optimizer=keras.optimizers.AdamW(learning_rate=args.learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    models = {"tfl": ours, "keras_hub": hub}
+    for model in models.values():
+        model.train_on_batch(batch, labels)  # traces
+    seconds = {name: [] for name in models}
+    for _ in range(repeats):
+        for name, model in models.items():
+            start = time.perf_counter()
+            model.train_on_batch(batch, labels)
+            seconds[name].append(time.perf_counter() - start)
+    return {name: round(statistics.median(values), 3) for name, values in seconds.items()}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="0,1")
@@ -163,9 +196,11 @@ def main():
     started = time.perf_counter()
     load_start = os.getloadavg()
     train, test = draw_tweets(args.train_per_class, args.test_per_class, args.min_confidence)
+    steps = fixed_shape_steps(args)
+    print(f"  one training step on the same [{args.batch_size}, {args.sequence_length}] batch: {steps} s")
     runners = {
         "tfl": run_tfl,
-        "tfl, padded to the sequence length": lambda *a: run_tfl(*a, padded=True),
+        "tfl, group_by_length=True": lambda *a: run_tfl(*a, grouped=True),
         "keras_hub": run_kerashub,
     }
     runs = []
@@ -224,6 +259,7 @@ def main():
             "loadavg_start": load_start,
             "loadavg_end": os.getloadavg(),
             "seconds": round(time.perf_counter() - started, 1),
+            "fixed_shape_step_seconds": steps,
             "runs": runs,
             "rows": rows,
         },

@@ -17,19 +17,6 @@ TINY = ["--backbone", "mobilenet_v3_small", "--weights", "none", "--image-size",
 
 
 @pytest.fixture(scope="module")
-def image_folder(tmp_path_factory):
-    """Two classes of 16x16 PNGs: dark and bright."""
-    root = tmp_path_factory.mktemp("images")
-    rng = np.random.RandomState(0)
-    for name, low in (("dark", 0), ("bright", 140)):
-        os.makedirs(root / name)
-        for i in range(8):
-            pixels = rng.randint(low, low + 100, (16, 16, 3)).astype("uint8")
-            (root / name / f"{i}.png").write_bytes(tf.io.encode_png(pixels).numpy())
-    return root
-
-
-@pytest.fixture(scope="module")
 def trained_run(image_folder, tmp_path_factory):
     output = tmp_path_factory.mktemp("run") / "out"
     code = main(["train", "--data", str(image_folder), *TINY, "--stages", "all:1:1e-3", "--output", str(output), "--verbose", "0"])

@@ -1,9 +1,6 @@
 import json
-import os
 
-import numpy as np
 import pytest
-import tensorflow as tf
 import yaml
 
 from tfl.backbones import save_backbone
@@ -13,18 +10,6 @@ from tfl.config import TrainConfig
 from tfl.model import build_model
 
 SMALL = ["--backbone", "mobilenet_v3_small", "--image-size", "32", "--batch-size", "8", "--verbose", "0"]
-
-
-@pytest.fixture(scope="module")
-def image_folder(tmp_path_factory):
-    root = tmp_path_factory.mktemp("images")
-    rng = np.random.RandomState(1)
-    for name, low in (("dark", 0), ("bright", 140)):
-        os.makedirs(root / name)
-        for i in range(8):
-            pixels = rng.randint(low, low + 100, (16, 16, 3)).astype("uint8")
-            (root / name / f"{i}.png").write_bytes(tf.io.encode_png(pixels).numpy())
-    return root
 
 
 def test_plan_fine_tune_runs_the_head_then_every_stage_on_a_one_cycle(image_folder, tmp_path):

@@ -51,7 +51,7 @@ def test_count_truncated_without_a_tokenizer_is_unknown():
 def test_without_cache_the_tokenized_order_changes_each_epoch():
     texts = [text_fakes.words(n) for n in range(1, 11)]
     dataset = build_text_pipeline(texts, None, np.arange(10, dtype=np.int32), text_fakes.preprocessor(16),
-                                  batch_size=10, seed=4, cache=False, shuffle=True, group_by_length=False)
+                                  batch_size=10, seed=4, cache=False, shuffle=True)
 
     first, second = (next(iter(dataset)) for _ in range(2))
 
@@ -73,7 +73,7 @@ def test_check_preprocessor_rejects_what_is_not_one(preprocessor):
 def _lengths_pipeline(lengths, **options):
     """A pipeline of texts whose label is their token count."""
     texts = [text_fakes.words(n) for n in lengths]
-    options = {"batch_size": 4, "seed": 3, "cache": True, "shuffle": True, **options}
+    options = {"batch_size": 4, "seed": 3, "cache": True, "shuffle": True, "group_by_length": True, **options}
     return build_text_pipeline(texts, None, np.array(lengths, np.int32), text_fakes.preprocessor(32), **options)
 
 

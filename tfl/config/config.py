@@ -96,7 +96,9 @@ class DataConfig:
         group_by_length: text: batch training texts of similar length
             together (shuffled pools of 50 batches sorted by length, the
             batches shuffled again, as fastai's SortishSampler), so that
-            `trim_padding` cuts more. Every text is still seen once an epoch.
+            `trim_padding` cuts more. Every text is still seen once an epoch,
+            but batches are less mixed: faster, and it changes the result
+            (docs/performance.md), so it is off by default.
         trim_padding: text: cut each batch's tokens to its longest text,
             rounded up to a multiple of 8, instead of `model.sequence_length`.
             The outputs are the same; the encoder skips the padding. Turn it
@@ -128,7 +130,7 @@ class DataConfig:
     text_pair_column: str | None = None
     label_column: str = "label"
     label_separator: str | None = None
-    group_by_length: bool = True
+    group_by_length: bool = False
     trim_padding: bool = True
     target_source: str | None = None
 

@@ -19,7 +19,7 @@ def from_texts(
     seed=1337,
     cache=True,
     skip_bad_rows=False,
-    group_by_length=True,
+    group_by_length=False,
     trim_padding=True,
 ):
     """Builds text pipelines from texts and labels in memory.
@@ -53,7 +53,8 @@ def from_texts(
             text that is not UTF-8 (counted in `skipped_rows` and logged)
             instead of raising an error naming them.
         group_by_length: batch training texts of similar length together
-            (fastai's SortishSampler), so that `trim_padding` cuts more.
+            (fastai's SortishSampler), so that `trim_padding` cuts more;
+            faster, but it changes the batches (off by default).
         trim_padding: cut each batch to its longest text (rounded up to a
             multiple of 8): the same outputs, less compute on padding.
 
@@ -111,7 +112,7 @@ def from_dataframe(
     seed=1337,
     cache=True,
     skip_bad_rows=False,
-    group_by_length=True,
+    group_by_length=False,
     trim_padding=True,
 ):
     """Builds text pipelines from the columns of a data frame (e.g. pandas).
@@ -138,7 +139,8 @@ def from_dataframe(
         cache: keep the tokenized examples in memory.
         skip_bad_rows: skip bad rows (counted and logged) instead of raising.
         group_by_length: batch training texts of similar length together
-            (fastai's SortishSampler), so that `trim_padding` cuts more.
+            (fastai's SortishSampler), so that `trim_padding` cuts more;
+            faster, but it changes the batches (off by default).
         trim_padding: cut each batch to its longest text (rounded up to a
             multiple of 8): the same outputs, less compute on padding.
 

@@ -35,7 +35,7 @@ def build_text_data(
     seed=1337,
     cache=True,
     skip_bad_rows=False,
-    group_by_length=True,
+    group_by_length=False,
     trim_padding=True,
 ):
     """Checks, labels, splits and tokenizes rows into a `TextData`.

@@ -128,7 +128,7 @@ def build_text_pipeline(
     cache,
     shuffle,
     trim_padding=True,
-    group_by_length=True,
+    group_by_length=False,
 ):
     """Turns texts and labels into batches of `(inputs, labels)`.
 

@@ -30,7 +30,7 @@ def from_tfds_text(
     seed=1337,
     cache=True,
     skip_bad_rows=False,
-    group_by_length=True,
+    group_by_length=False,
     trim_padding=True,
 ):
     """Builds text pipelines from a TensorFlow Datasets text data set.
@@ -64,7 +64,8 @@ def from_tfds_text(
         skip_bad_rows: skip examples with empty text (counted and logged)
             instead of raising an error naming them.
         group_by_length: batch training texts of similar length together
-            (fastai's SortishSampler), so that `trim_padding` cuts more.
+            (fastai's SortishSampler), so that `trim_padding` cuts more;
+            faster, but it changes the batches (off by default).
         trim_padding: cut each batch to its longest text (rounded up to a
             multiple of 8): the same outputs, less compute on padding.
 

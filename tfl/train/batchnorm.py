@@ -10,6 +10,7 @@ layer's moving mean and variance to the mean and variance of its inputs over
 the whole pass ("precise BatchNorm", Wu & Johnson 2021).
 """
 
+import contextlib
 import math
 
 import keras
@@ -43,9 +44,6 @@ def recalibrate_batchnorm(model, dataset, layers, max_batches=None):
         return 0
     to_backbone = model.backbone_input_model()
     probe = keras.Model(model.backbone.inputs, [layer.input for layer in layers])
-    previous = [layer.trainable for layer in layers]
-    for layer in layers:
-        layer.trainable = True  # batch statistics in training mode, as during the stage
 
     @tf.function
     def moments(inputs):
@@ -60,13 +58,14 @@ def recalibrate_batchnorm(model, dataset, layers, max_batches=None):
             squares.append(tf.reduce_mean(tf.square(x), axis=axes))
         return means, squares
 
-    # Keep the current statistics: the training-mode pass would update them.
-    saved = [(layer.moving_mean.numpy(), layer.moving_variance.numpy()) for layer in layers]
     sums = [np.zeros(layer.moving_mean.shape, np.float64) for layer in layers]
     sums_sq = [np.zeros(layer.moving_mean.shape, np.float64) for layer in layers]
     weight_total = 0.0
     seen = 0
-    try:
+    # The training-mode pass would update the statistics: keep them until the end.
+    with _restored(layers):
+        for layer in layers:
+            layer.trainable = True  # batch statistics in training mode, as during the stage
         for batch_index, (inputs, _) in enumerate(dataset):
             if max_batches is not None and batch_index >= max_batches:
                 break
@@ -77,11 +76,6 @@ def recalibrate_batchnorm(model, dataset, layers, max_batches=None):
                 sums_sq[i] += batch * squares[i].numpy()
             weight_total += batch
             seen += batch
-    finally:
-        for layer, flag, (mean, variance) in zip(layers, previous, saved):
-            layer.trainable = flag
-            layer.moving_mean.assign(mean)
-            layer.moving_variance.assign(variance)
     if not seen:
         return 0
     for layer, total, total_sq in zip(layers, sums, sums_sq):
@@ -90,6 +84,21 @@ def recalibrate_batchnorm(model, dataset, layers, max_batches=None):
         layer.moving_mean.assign(mean.astype(layer.moving_mean.dtype))
         layer.moving_variance.assign(variance.astype(layer.moving_variance.dtype))
     return seen
+
+
+@contextlib.contextmanager
+def _restored(layers):
+    """Puts back the `trainable` flags and moving statistics of BatchNorm
+    `layers` on leaving, however the block ends."""
+    flags = [layer.trainable for layer in layers]
+    statistics = [(layer.moving_mean.numpy(), layer.moving_variance.numpy()) for layer in layers]
+    try:
+        yield
+    finally:
+        for layer, flag, (mean, variance) in zip(layers, flags, statistics):
+            layer.trainable = flag
+            layer.moving_mean.assign(mean)
+            layer.moving_variance.assign(variance)
 
 
 def steps_per_epoch(dataset, num_examples=None, batch_size=None):
@@ -134,11 +143,9 @@ def batchnorm_check(model, dataset, max_batches=8):
         return None
     to_backbone = model.backbone_input_model()
     head = model.head_model()
-    previous = [layer.trainable for layer in layers]
-    saved = [(layer.moving_mean.numpy(), layer.moving_variance.numpy()) for layer in layers]
     correct = {"inference": 0.0, "training": 0.0}
     examples = 0
-    try:
+    with _restored(layers):
         for batch_index, (inputs, labels) in enumerate(dataset):
             if batch_index >= max_batches:
                 break
@@ -149,11 +156,6 @@ def batchnorm_check(model, dataset, max_batches=8):
                 probabilities = head(model.pooler(model.backbone(x, training=training)), training=False)
                 correct[mode] += _correct(np.asarray(probabilities), np.asarray(labels), model.multi_label)
             examples += int(np.shape(labels)[0])
-    finally:
-        for layer, flag, (mean, variance) in zip(layers, previous, saved):
-            layer.trainable = flag
-            layer.moving_mean.assign(mean)
-            layer.moving_variance.assign(variance)
     if not examples:
         return None
     inference, training = correct["inference"] / examples, correct["training"] / examples

@@ -100,6 +100,8 @@ def stage_report(model, stage, plan, *, index=0, count=1):
     stages = model.stage_layers()
     trained_batchnorm = {id(layer) for layer in plan.batchnorm_layers}
     parts = list(stages.items())
+    # Backbone layers in no stage never train; e.g. a text encoder's pooler
+    # that mean pooling does not use. They get a row of their own.
     in_a_stage = {id(layer) for layers in stages.values() for layer in layers}
     unstaged = [layer for layer in model.backbone.layers if id(layer) not in in_a_stage and layer.weights]
     if unstaged:
@@ -155,12 +157,6 @@ def _warnings(stage, stages, rows):
         warnings.append(
             f"unfreeze={stage.unfreeze!r} selects every backbone stage: the whole backbone trains, "
             f"at a learning rate of {stage.learning_rate:g}. Write 'all' if that is meant, or fewer stages."
-        )
-    frozen = [row["part"] for row in rows if row["part"] == UNSTAGED and row["params"]]
-    if frozen and stage.unfreeze == "all":
-        warnings.append(
-            f"{by_part[UNSTAGED]['params']:,} backbone parameters belong to no named stage and stay "
-            "frozen even with unfreeze='all'."
         )
     return warnings
 
