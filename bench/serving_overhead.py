@@ -21,7 +21,7 @@ call each, so other processes' load falls on all alike. `vs_bare` is the
 median over rounds of each call's time divided by the bare call's time in the
 same round.
 
-    python bench/serving_overhead.py [--calls 60] [--batch-calls 12] [--json bench/serving_overhead.json]
+    python bench/serving_overhead.py [--calls 60] [--batch-calls 24] [--json bench/serving_overhead.json]
 
 Prints a table and writes JSON.
 """
@@ -152,7 +152,7 @@ def text_rows(base, calls, batch_calls):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=60, help="timed calls per variant at batch 1")
-    parser.add_argument("--batch-calls", type=int, default=12, help="timed calls per variant at batch 64")
+    parser.add_argument("--batch-calls", type=int, default=24, help="timed calls per variant at batch 64")
     parser.add_argument("--json", default=os.path.join(os.path.dirname(__file__), "serving_overhead.json"))
     args = parser.parse_args()
     started = time.perf_counter()
