@@ -66,6 +66,9 @@ def recipes(epochs):
         "tfl.fine_tune, defaults": (True, {"epochs": epochs - 1}),
         "tfl.fine_tune, lr_mult=1": (True, {"epochs": epochs - 1, "lr_mult": 1}),
         "tfl.fine_tune, linear_probe=True": (True, {"epochs": epochs, "linear_probe": True}),
+        "tfl.fine_tune, train_batchnorm=True": (True, {"epochs": epochs - 1, "train_batchnorm": True}),
+        "tfl.fine_tune, train_batchnorm=True, lr_mult=1": (
+            True, {"epochs": epochs - 1, "train_batchnorm": True, "lr_mult": 1}),
     }
 
 
