@@ -27,10 +27,7 @@ import os
 import numpy as np
 
 from tfl.evaluate.metrics import THRESHOLD
-from tfl.evaluate.metrics import _check_class_names
-from tfl.evaluate.metrics import _check_multi_hot
-from tfl.evaluate.metrics import _check_probabilities
-from tfl.evaluate.metrics import _check_single_label
+from tfl.evaluate.metrics import check_predictions
 from tfl.evaluate.metrics import classification_metrics
 from tfl.evaluate.plots import plot_top_losses
 from tfl.evaluate.plots import save_figure
@@ -67,7 +64,7 @@ def example_losses(y_true, y_prob, class_names, *, multi_label=False):
     >>> example_losses([0, 1], [[0.5, 0.5], [0.9, 0.1]], ["cat", "dog"]).round(4).tolist()
     [0.6931, 2.3026]
     """
-    _, labels, probs = _check_predictions(y_true, y_prob, class_names, multi_label)
+    _, labels, probs = check_predictions(y_true, y_prob, class_names, multi_label)
     return _losses(labels, probs, multi_label)
 
 
@@ -99,7 +96,7 @@ def top_losses(y_true, y_prob, class_names, *, k=9, multi_label=False):
 'predicted_probability': 0.8, 'loss': 1.6094379124341003}
     """
     _check_whole(k, "k", "how many examples to list, e.g. k=9")
-    names, labels, probs = _check_predictions(y_true, y_prob, class_names, multi_label)
+    names, labels, probs = check_predictions(y_true, y_prob, class_names, multi_label)
     losses = _losses(labels, probs, multi_label)
     order = np.argsort(-losses, kind="stable")[:k]
     if multi_label:
@@ -170,7 +167,7 @@ def interpret(y_true, y_prob, class_names, *, multi_label=False, k=9, min_count=
     _check_whole(k, "k", "how many examples to list, e.g. k=9")
     _check_whole(min_count, "min_count", "the fewest mix-ups a pair needs to be listed, e.g. min_count=1")
     metrics = classification_metrics(y_true, y_prob, class_names, multi_label=multi_label)
-    names, labels, probs = _check_predictions(y_true, y_prob, class_names, multi_label)
+    names, labels, probs = check_predictions(y_true, y_prob, class_names, multi_label)
     losses = _losses(labels, probs, multi_label)
     confused = None
     if not multi_label:
@@ -320,18 +317,6 @@ def _shown_rows(inputs, kind):
 
 def _decoded(text):
     return text.decode("utf-8", errors="replace") if isinstance(text, bytes) else str(text)
-
-
-def _check_predictions(y_true, y_prob, class_names, multi_label):
-    if not isinstance(multi_label, bool):
-        raise ValueError(
-            f"multi_label must be True or False. Received: multi_label={multi_label!r}"
-        )
-    names = _check_class_names(class_names, multi_label)
-    probs = _check_probabilities(y_prob, names, multi_label)
-    if multi_label:
-        return names, _check_multi_hot(y_true, probs.shape), probs
-    return names, _check_single_label(y_true, probs.shape), probs
 
 
 def _check_whole(value, name, meaning):

@@ -146,17 +146,28 @@ def classification_metrics(y_true, y_prob, class_names, *, multi_label=False):
     >>> report["confusion_matrix"]
     [[1, 0], [1, 1]]
     """
+    names, y_true, y_prob = check_predictions(y_true, y_prob, class_names, multi_label)
+    if multi_label:
+        return _multi_label_metrics(y_true, y_prob, names)
+    return _single_label_metrics(y_true, y_prob, names)
+
+
+def check_predictions(y_true, y_prob, class_names, multi_label):
+    """Checks labels, probabilities and class names against each other.
+
+    Returns:
+        `(class names, labels, probabilities)` as checked arrays: labels are
+        class ids `[N]`, or multi-hot `[N, C]` when `multi_label`.
+    """
     if not isinstance(multi_label, bool):
         raise ValueError(
             f"multi_label must be True or False. Received: multi_label={multi_label!r}"
         )
     names = _check_class_names(class_names, multi_label)
-    y_prob = _check_probabilities(y_prob, names, multi_label)
+    probs = _check_probabilities(y_prob, names, multi_label)
     if multi_label:
-        y_true = _check_multi_hot(y_true, y_prob.shape)
-        return _multi_label_metrics(y_true, y_prob, names)
-    y_true = _check_single_label(y_true, y_prob.shape)
-    return _single_label_metrics(y_true, y_prob, names)
+        return names, _check_multi_hot(y_true, probs.shape), probs
+    return names, _check_single_label(y_true, probs.shape), probs
 
 
 def _single_label_metrics(y_true, y_prob, names):
