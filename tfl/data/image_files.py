@@ -1,23 +1,29 @@
 """Image files on disk: which files count, and which of them are unreadable.
 
 A bad file is found before training starts, by cheap checks (size, extension,
-the magic bytes of the header) and then one fast parallel pass that fully
-decodes every remaining file, so a truncated image with a valid header is named
-here rather than failing deep inside an epoch.
+the magic bytes of the header, the width and height the header declares) and
+then one fast parallel pass that fully decodes every remaining file, so a
+truncated image with a valid header is named here rather than failing deep
+inside an epoch, and a decompression bomb is refused before it is decoded.
 """
 
 import os
+import struct
 
 import numpy as np
 import tensorflow as tf
 
 from tfl.data.pipeline import AUTOTUNE
-from tfl.data.pipeline import decode_image
+from tfl.data.pipeline import decode_resized
 
 IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "bmp", "gif")
 IGNORED_NAMES = frozenset({"thumbs.db", "desktop.ini", "__macosx"})
 IMAGE_MAGIC = ((b"\xff\xd8", "JPEG"), (b"\x89PNG", "PNG"), (b"GIF8", "GIF"), (b"BM", "BMP"))
-_HEADER_BYTES = 8
+_HEADER_BYTES = 32
+
+# Pillow's limit (its DecompressionBombError): larger images are refused unread.
+DEFAULT_MAX_IMAGE_PIXELS = 178_956_970
+MAX_PIXELS_VARIABLE = "TFL_MAX_IMAGE_PIXELS"
 
 
 def is_ignored(name):
@@ -69,8 +75,75 @@ def header_problem(path, *, check_extension=True):
         return "empty file (0 bytes)"
     if not any(header.startswith(magic) for magic, _ in IMAGE_MAGIC):
         formats = ", ".join(name for _, name in IMAGE_MAGIC)
-        return f"not an image: its first bytes {header!r} are no {formats} header"
+        return f"not an image: its first bytes {header[:8]!r} are no {formats} header"
+    size = image_size_of(path)
+    limit = max_image_pixels()
+    if size is not None and size[0] * size[1] > limit:
+        width, height = size
+        return (
+            f"too large: {width}x{height} pixels ({width * height / 1e6:.0f} megapixels), more than "
+            f"the {limit / 1e6:.0f} megapixels tfl decodes (a decompression bomb?); downscale it, "
+            f"or raise the limit with {MAX_PIXELS_VARIABLE}={width * height}"
+        )
     return None
+
+
+def max_image_pixels():
+    """The most pixels an image may have: `$TFL_MAX_IMAGE_PIXELS`, or Pillow's 178,956,970."""
+    value = os.environ.get(MAX_PIXELS_VARIABLE, "")
+    if not value:
+        return DEFAULT_MAX_IMAGE_PIXELS
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(
+            f"{MAX_PIXELS_VARIABLE} is a number of pixels >= 1, e.g. 300000000. Received: {value!r}"
+        )
+    return int(value)
+
+
+def image_size_of(path):
+    """`(width, height)` as the header of a PNG, GIF, BMP or JPEG file declares it, or None.
+
+    Read without decoding (JPEG: the segments are skipped up to the frame
+    header), so a file that claims 50000x50000 pixels costs a few bytes.
+    """
+    with open(path, "rb") as f:
+        header = f.read(_HEADER_BYTES)
+        if header.startswith(b"\x89PNG") and header[12:16] == b"IHDR":
+            return struct.unpack(">II", header[16:24])
+        if header.startswith(b"GIF8") and len(header) >= 10:
+            return struct.unpack("<HH", header[6:10])
+        if header.startswith(b"BM") and len(header) >= 26:
+            if struct.unpack("<I", header[14:18])[0] == 12:  # OS/2 BITMAPCOREHEADER
+                return struct.unpack("<HH", header[18:22])
+            width, height = struct.unpack("<ii", header[18:26])
+            return abs(width), abs(height)  # a negative height means top-down rows
+        if header.startswith(b"\xff\xd8"):
+            f.seek(2)
+            return _jpeg_size(f)
+    return None
+
+
+def _jpeg_size(f):
+    while True:
+        marker = f.read(2)
+        if len(marker) < 2 or marker[0] != 0xFF:
+            return None
+        kind = marker[1]
+        if kind == 0xFF:  # a fill byte before the marker
+            f.seek(-1, os.SEEK_CUR)
+            continue
+        if kind == 0x01 or 0xD0 <= kind <= 0xD8:  # markers without a length
+            continue
+        length = f.read(2)
+        if len(length) < 2 or kind in (0xD9, 0xDA):  # end of image, start of scan
+            return None
+        if 0xC0 <= kind <= 0xCF and kind not in (0xC4, 0xC8, 0xCC):  # a frame header
+            frame = f.read(5)
+            if len(frame) < 5:
+                return None
+            height, width = struct.unpack(">HH", frame[1:5])
+            return width, height
+        f.seek(struct.unpack(">H", length)[0] - 2, os.SEEK_CUR)
 
 
 def undecodable(paths):
@@ -79,12 +152,13 @@ def undecodable(paths):
         return []
 
     def decode(index, path):
-        # The decoded shape depends on the decode itself, so it cannot be pruned.
-        return index, tf.shape(decode_image(tf.io.read_file(path)))
+        # The same decode as training's. Its pixel, not its (static) shape, is
+        # returned: the shape would be folded to a constant and the decode pruned.
+        return index, decode_resized(tf.io.read_file(path), (1, 1))
 
     dataset = tf.data.Dataset.from_tensor_slices((np.arange(len(paths)), list(paths)))
     dataset = dataset.map(decode, num_parallel_calls=AUTOTUNE, deterministic=False)
-    dataset = dataset.ignore_errors().map(lambda index, shape: index).batch(1024)
+    dataset = dataset.ignore_errors().map(lambda index, pixel: index).batch(1024)
     decoded = np.zeros(len(paths), dtype=bool)
     for indices in dataset.as_numpy_iterator():
         decoded[indices] = True

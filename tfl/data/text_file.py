@@ -191,6 +191,9 @@ def read_delimited(data, name, delimiter=",", quoting=csv.QUOTE_MINIMAL):
     """
     text = data.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting)
+    # csv refuses a cell over 131,072 characters; a long text is cut to
+    # sequence_length (and counted) later, like any other.
+    csv.field_size_limit(max(csv.field_size_limit(), len(text)))
     try:
         header = next(reader, None)
         if header is None:

@@ -13,9 +13,8 @@ import tensorflow as tf
 from tfl.data.image_data import ImageData
 from tfl.data.pipeline import build_pipeline
 from tfl.data.pipeline import check_batch_size
-from tfl.data.pipeline import decode_image
+from tfl.data.pipeline import decode_resized
 from tfl.data.pipeline import normalize_image_size
-from tfl.data.pipeline import resize_to_uint8
 
 # TFDS downloads from Google Cloud Storage first. Offline, its retries take
 # minutes (measured: 3 min 24 s for mnist) before it gives up; one quick
@@ -94,7 +93,7 @@ def from_tfds(
         return pairs, _count(examples, builder, split)
 
     def load(contents):
-        return resize_to_uint8(decode_image(contents), image_size)
+        return decode_resized(contents, image_size)
 
     def pipeline(pairs, count, shuffle):
         return build_pipeline(

@@ -20,8 +20,7 @@ tokenizer runs in the graph.
 import tensorflow as tf
 
 from tfl.data.image_files import IMAGE_MAGIC
-from tfl.data.pipeline import decode_image
-from tfl.data.pipeline import resize_to_uint8
+from tfl.data.pipeline import decode_resized
 
 DEFAULT_TOP_K = 5
 OUTPUTS = ("probabilities", "class_ids", "class_names", "scores")
@@ -73,7 +72,7 @@ def image_signatures(model, top_k=DEFAULT_TOP_K):
             [tf.strings.format("images[{}] is not an encoded JPEG, PNG, BMP or GIF image", index)],
         )
         with tf.control_dependencies([check]):
-            image = resize_to_uint8(decode_image(contents), (height, width))
+            image = decode_resized(contents, (height, width))
         return tf.cast(image, tf.float32)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="images")])

@@ -15,6 +15,7 @@ from tfl.model.fusion_classifier import text_branch
 from tfl.model.gradient_reversal import GradientReversal
 from tfl.model.image_classifier import INPUT_NAME
 from tfl.model.image_classifier import ImageClassifier
+from tfl.model.model_file import ModelFileError
 from tfl.model.preprocessing import BackbonePreprocessing
 from tfl.model.small_cnn import small_cnn
 from tfl.model.small_cnn import small_cnn_stages
@@ -34,6 +35,7 @@ __all__ = [
     "GradientReversal",
     "ImageClassifier",
     "MaskedMeanPooling",
+    "ModelFileError",
     "TextClassifier",
     "batchnorm_layers",
     "build_augmentation",

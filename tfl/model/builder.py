@@ -15,6 +15,7 @@ from tfl.model.batchnorm import freeze_batchnorm
 from tfl.model.dtype_policy import dtype_policy
 from tfl.model.fusion_builder import build_fusion_model
 from tfl.model.image_classifier import ImageClassifier
+from tfl.model.model_file import reading_model_file
 from tfl.model.text_classifier import TextClassifier
 
 
@@ -120,5 +121,10 @@ def _build_fused(config, backbone_name, image_size, class_names):
 
 
 def load_model(path, *, safe_mode=True):
-    """Loads a `.keras` model written by tfl (no custom objects needed)."""
-    return keras.saving.load_model(path, safe_mode=safe_mode)
+    """Loads a `.keras` model written by tfl (no custom objects needed).
+
+    A file from another tfl version that this one cannot read is a
+    `ModelFileError` naming both versions (see `reading_model_file`).
+    """
+    with reading_model_file(path):
+        return keras.saving.load_model(path, safe_mode=safe_mode)

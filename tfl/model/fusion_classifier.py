@@ -5,12 +5,14 @@ import re
 
 import keras
 
+from tfl import __version__
 from tfl.api_export import tfl_export
 from tfl.backbones import get_backbone_spec
 from tfl.backbones import stage_layers
 from tfl.backbones.encoders import encoder_stages
 from tfl.model.class_names import check_class_names
 from tfl.model.fusion import Fusion
+from tfl.model.model_file import VERSION_KEY
 from tfl.model.preprocessing import BackbonePreprocessing
 from tfl.model.small_cnn import SMALL_CNN_PREPROCESSING
 from tfl.model.small_cnn import small_cnn_stages
@@ -359,6 +361,7 @@ class FusionClassifier(keras.Model):
             "multi_label": self.multi_label,
             "name": self.name,
             "trainable": self.trainable,
+            VERSION_KEY: __version__,
             # KerasHub backbones keep no per-layer `trainable` in their config;
             # without this a loaded model would train more variables than were
             # saved with the optimizer state.
@@ -373,6 +376,7 @@ class FusionClassifier(keras.Model):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
+        config.pop(VERSION_KEY, None)
         frozen = config.pop("frozen_layers", {})
         branches = []
         for b in config["branches"]:

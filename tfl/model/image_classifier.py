@@ -2,11 +2,13 @@
 
 import keras
 
+from tfl import __version__
 from tfl.api_export import tfl_export
 from tfl.backbones import get_backbone_spec
 from tfl.backbones import stage_layers
 from tfl.model.augmentation import build_augmentation
 from tfl.model.class_names import check_class_names
+from tfl.model.model_file import VERSION_KEY
 from tfl.model.preprocessing import BackbonePreprocessing
 
 POOLINGS = {"avg": keras.layers.GlobalAveragePooling2D, "max": keras.layers.GlobalMaxPooling2D}
@@ -148,10 +150,12 @@ class ImageClassifier(keras.Model):
             "seed": self.seed,
             "name": self.name,
             "trainable": self.trainable,
+            VERSION_KEY: __version__,
         }
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
+        config.pop(VERSION_KEY, None)
         config["backbone"] = keras.layers.deserialize(config["backbone"])
         return cls(**config)

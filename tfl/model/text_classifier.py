@@ -2,9 +2,11 @@
 
 import keras
 
+from tfl import __version__
 from tfl.api_export import tfl_export
 from tfl.backbones.encoders import encoder_stages
 from tfl.model.class_names import check_class_names
+from tfl.model.model_file import VERSION_KEY
 from tfl.model.text_pooling import BidirectionalLSTMPooling
 from tfl.model.text_pooling import FirstTokenPooling
 from tfl.model.text_pooling import MaskedMeanPooling
@@ -153,6 +155,7 @@ class TextClassifier(keras.Model):
             "text_pairs": self.text_pairs,
             "name": self.name,
             "trainable": self.trainable,
+            VERSION_KEY: __version__,
             # A KerasHub backbone's config keeps no per-layer `trainable`;
             # without this, a loaded model has more trainable variables than
             # the saved optimizer state, which Keras then skips.
@@ -164,6 +167,7 @@ class TextClassifier(keras.Model):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
+        config.pop(VERSION_KEY, None)
         frozen = set(config.pop("frozen_encoder_layers", ()))
         config["encoder"] = keras.layers.deserialize(config["encoder"])
         config["preprocessor"] = keras.layers.deserialize(config["preprocessor"])
