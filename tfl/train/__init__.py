@@ -7,6 +7,9 @@ from tfl.train.adaptation import fit_adaptation
 from tfl.train.alignment import coral
 from tfl.train.alignment import mmd
 from tfl.train.batchnorm import recalibrate_batchnorm
+from tfl.train.checkpoint import CheckpointMismatchError
+from tfl.train.checkpoint import ResumePoint
+from tfl.train.checkpoint import TrainingCheckpoint
 from tfl.train.discriminative import ScaledUpdates
 from tfl.train.domain_adaptation import DomainAdaptation
 from tfl.train.domain_adaptation import paired_dataset
@@ -37,10 +40,12 @@ from tfl.train.unsupervised_scores import soft_neighborhood_density
 
 __all__ = [
     "AdaptationRecord",
+    "CheckpointMismatchError",
     "DomainAdaptation",
     "FeatureCache",
     "FusionWeightLogger",
     "LRFinderResult",
+    "ResumePoint",
     "ReversalRamp",
     "ScaledUpdates",
     "Stage",
@@ -48,6 +53,7 @@ __all__ = [
     "StageRecord",
     "StageReport",
     "StageSchedule",
+    "TrainingCheckpoint",
     "TrainingHistory",
     "UnsupervisedScores",
     "apply_stage",

@@ -5,6 +5,7 @@ A loop rather than a callback: in Keras 3 a `trainable` change after
 callback during `fit` silently does nothing.
 """
 
+import dataclasses
 import logging
 import time
 
@@ -16,7 +17,10 @@ from tfl.train.batchnorm import batchnorm_check
 from tfl.train.batchnorm import batchnorm_momentum_for
 from tfl.train.batchnorm import recalibrate_batchnorm
 from tfl.train.batchnorm import steps_per_epoch
+from tfl.train.checkpoint import ResumePoint
 from tfl.train.discriminative import ScaledUpdates
+from tfl.train.distribute import check_scope
+from tfl.train.distribute import fix_multi_worker_fit
 from tfl.train.feature_cache import FeatureCache
 from tfl.train.feature_cache import cache_decision
 from tfl.train.freezing import apply_stage
@@ -92,6 +96,7 @@ def compile_for(model, optimizer, *, multi_label=None, jit_compile=False):
         loss = keras.losses.SparseCategoricalCrossentropy()
         metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit_compile)
+    fix_multi_worker_fit(model)  # keras-team/keras#20585; a no-op unless needed
 
 
 def fit_stages(
@@ -106,6 +111,7 @@ def fit_stages(
     augmented_views=1,
     jit_compile=False,
     seed=0,
+    checkpoint=None,
 ):
     """Trains `model` on `data` through `stages`, in order.
 
@@ -142,6 +148,14 @@ def fit_stages(
             augment.
         jit_compile: compile training steps with XLA.
         seed: shuffle seed of the cached features.
+        checkpoint: a `tfl.train.TrainingCheckpoint`: save the model and
+            optimizer after every epoch and every stage, and if it holds a
+            saved state of this plan, continue from it: finished stages are
+            skipped (their records come back), the stage in progress restarts
+            at the epoch after its last finished one, with its `trainable`
+            flags, optimizer state and schedule position restored. Data
+            order after a resume differs from an uninterrupted run's (the
+            shuffle restarts), so the results agree to within noise.
 
     Returns:
         A `TrainingHistory` with every epoch of every stage.
@@ -157,11 +171,19 @@ def fit_stages(
     stages = tuple(stages)
     if not stages:
         raise ValueError("fit_stages() needs at least one stage.")
+    check_scope(model)
     steps = steps_per_epoch(data.train, data.num_train)
     cache = FeatureCache(model, cache_dir=cache_dir, augmented_views=augmented_views)
     history = TrainingHistory(plan=stages)
     epoch = 0
+    resume = _resume_point(checkpoint, stages, model, verbose)
+    if resume is not None:
+        history.stages.extend(StageRecord(**record) for record in resume.records)
+        epoch = resume.epoch - resume.stage_epochs
     for index, stage in enumerate(stages):
+        if resume is not None and index < resume.stage:
+            continue
+        midway = resume if resume is not None and index == resume.stage and resume.stage_epochs else None
         plan = apply_stage(model, stage)
         decision = cache_decision(model, stage, feature_cache, augmented_views)
         if stage.linear_probe and not decision.use:
@@ -174,10 +196,13 @@ def fit_stages(
         if verbose:
             print(report.format())
             print(f"  Feature cache: {decision}")
+            if midway is not None:
+                print(f"  Resuming after epoch {midway.stage_epochs} of {stage.epochs} (from {checkpoint.directory})")
         else:
             for warning in report.warnings:
                 logger.warning("Stage %d: %s", index + 1, warning)
         start = time.perf_counter()
+        saver = None if checkpoint is None else _EpochSaver(checkpoint, model, index, epoch, history, midway)
         probe = None
         features = None
         if decision.use:
@@ -191,9 +216,11 @@ def fit_stages(
             if stage.linear_probe:
                 record_history, probe = _fit_probe(model, features, steps, verbose)
             else:
-                record_history = _fit_head(model, features, stage, steps, epoch, callbacks, verbose, jit_compile, seed)
+                record_history = _fit_head(
+                    model, features, stage, steps, epoch, callbacks, verbose, jit_compile, seed, saver
+                )
         else:
-            record_history = _fit_model(model, data, stage, plan, steps, epoch, callbacks, verbose, jit_compile)
+            record_history = _fit_model(model, data, stage, plan, steps, epoch, callbacks, verbose, jit_compile, saver)
         after = _recalibrate(model, data, stage, plan, verbose)
         check = _check_batchnorm(model, data, plan, index, verbose)
         history.stages.append(
@@ -207,7 +234,7 @@ def fit_stages(
                 lr_decay=stage.lr_decay,
                 train_batchnorm=stage.train_batchnorm,
                 trainable_params=plan.trainable_params,
-                seconds=time.perf_counter() - start,
+                seconds=time.perf_counter() - start + (midway.stage_seconds if midway else 0.0),
                 history=record_history,
                 after_recalibration=after,
                 feature_cache=str(decision),
@@ -218,29 +245,119 @@ def fit_stages(
             )
         )
         epoch += stage.epochs
+        if checkpoint is not None:
+            saver.stage_finished(epoch)
     return history
 
 
-def _fit_model(model, data, stage, plan, steps, epoch, callbacks, verbose, jit_compile):
+def _resume_point(checkpoint, stages, model, verbose):
+    """The checkpoint's saved state, checked against the plan, with the
+    model's variables restored when it stopped between stages."""
+    point = checkpoint.load() if checkpoint is not None else None
+    if point is None:
+        return None
+    done = [record["unfreeze"] for record in point.records]
+    if point.stage > len(stages) or done != [stage.unfreeze for stage in stages[: len(done)]]:
+        raise ValueError(
+            f"The checkpoint in {checkpoint.directory} was saved by another plan (stages {done} finished, "
+            f"then stage {point.stage + 1}); this plan is {[stage.unfreeze for stage in stages]}. Start "
+            "over with resume=False (--no-resume), or choose another output folder."
+        )
+    if not point.stage_epochs:
+        checkpoint.restore(list(model.variables), point)
+    if verbose:
+        finished = f"{point.stage} of {len(stages)} stages finished"
+        if point.stage_epochs:
+            finished += f", stage {point.stage + 1} after epoch {point.stage_epochs}"
+        print(f"Resuming from {checkpoint.directory}: {finished}.")
+    return point
+
+
+class _EpochSaver(keras.callbacks.Callback):
+    """Saves the model, the optimizer of the model being fit and the stage's
+    history so far to a `TrainingCheckpoint` after every epoch, and restores
+    them when the stage resumes midway."""
+
+    def __init__(self, checkpoint, model, index, first_epoch, history, midway):
+        super().__init__()
+        self.checkpoint = checkpoint
+        self.full_model = model
+        self.index = index
+        self.first_epoch = first_epoch
+        self.training_history = history
+        self.midway = midway
+        self.stage_history = {key: list(values) for key, values in (midway.history if midway else {}).items()}
+        self.previous_seconds = midway.stage_seconds if midway else 0.0
+        self.started = time.perf_counter()
+        self.fitted = None
+
+    def initial_epoch(self, fitted):
+        """Prepares `fitted` (compiled) to continue; returns the epoch to start at."""
+        self.fitted = fitted
+        if self.midway is None:
+            return self.first_epoch
+        fitted.optimizer.build(fitted.trainable_variables)
+        self.checkpoint.restore(self._variables(), self.midway)
+        return self.first_epoch + self.midway.stage_epochs
+
+    def merged(self, history):
+        """The stage's history, the epochs before the resume included (the
+        logs this callback saw: the same that `fit`'s history holds)."""
+        merged = {key: list(values) for key, values in self.stage_history.items()}
+        for key, values in history.items():
+            merged.setdefault(key, list(values))
+        return merged
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key, value in (logs or {}).items():
+            self.stage_history.setdefault(key, []).append(float(value))
+        self._save(epoch + 1, epoch + 1 - self.first_epoch, self.stage_history, self._variables())
+
+    def stage_finished(self, epoch):
+        self._save(epoch, 0, {}, list(self.full_model.variables), stage=self.index + 1)
+
+    def _variables(self):
+        return list(self.full_model.variables) + list(self.fitted.optimizer.variables)
+
+    def _save(self, epoch, stage_epochs, history, variables, stage=None):
+        optimizer_variables = len(variables) - len(self.full_model.variables)
+        point = ResumePoint(
+            stage=self.index if stage is None else stage,
+            stage_epochs=stage_epochs,
+            epoch=epoch,
+            history=history,
+            stage_seconds=self.previous_seconds + time.perf_counter() - self.started,
+            records=[dataclasses.asdict(record) for record in self.training_history.stages],
+            weights="",
+            variable_paths=[],
+            optimizer_variables=optimizer_variables,
+            saved_at=time.time(),
+        )
+        self.checkpoint.save(variables, point)
+
+
+def _fit_model(model, data, stage, plan, steps, epoch, callbacks, verbose, jit_compile, saver=None):
     """One stage on the whole model; returns its history."""
     momenta = [(layer, layer.momentum) for layer in plan.batchnorm_layers]
     for layer, momentum in momenta:
         layer.momentum = batchnorm_momentum_for(steps, momentum)
     compile_for(model, make_optimizer(stage, steps, plan.lr_multipliers), jit_compile=jit_compile)
     try:
+        initial = epoch if saver is None else saver.initial_epoch(model)
         fitted = model.fit(
             data.train,
             validation_data=data.validation,
-            initial_epoch=epoch,
+            initial_epoch=initial,
             epochs=epoch + stage.epochs,
-            callbacks=list(callbacks or []),
+            callbacks=list(callbacks or []) + ([saver] if saver else []),
             shuffle=False,  # the tf.data pipeline shuffles, with its seed
             verbose=verbose,
         )
     finally:
         for layer, momentum in momenta:
             layer.momentum = momentum
-    return _plain(fitted.history)
+    history = _plain(fitted.history)
+    return history if saver is None else saver.merged(history)
 
 
 def _recalibrate(model, data, stage, plan, verbose):
@@ -284,7 +401,7 @@ def _check_batchnorm(model, data, plan, index, verbose):
     return check
 
 
-def _fit_head(model, features, stage, steps, epoch, callbacks, verbose, jit_compile, seed):
+def _fit_head(model, features, stage, steps, epoch, callbacks, verbose, jit_compile, seed, saver=None):
     """A head stage on cached features: `fit` of the model's own head layers,
     in batches of the data's size (as many per view as the data has)."""
     head = model.head_model()
@@ -292,16 +409,18 @@ def _fit_head(model, features, stage, steps, epoch, callbacks, verbose, jit_comp
     train, validation = features.datasets(batch_size, seed)
     steps = max(1, -(-len(features.train_features) // batch_size))
     compile_for(head, make_optimizer(stage, steps), multi_label=model.multi_label, jit_compile=jit_compile)
+    initial = epoch if saver is None else saver.initial_epoch(head)
     fitted = head.fit(
         train,
         validation_data=validation,
-        initial_epoch=epoch,
+        initial_epoch=initial,
         epochs=epoch + stage.epochs,
-        callbacks=list(callbacks or []),
+        callbacks=list(callbacks or []) + ([saver] if saver else []),
         shuffle=False,
         verbose=verbose,
     )
-    return _plain(fitted.history)
+    history = _plain(fitted.history)
+    return history if saver is None else saver.merged(history)
 
 
 def _fit_probe(model, features, steps, verbose):
