@@ -116,7 +116,7 @@ def load_weights_file(backbone, path, spec):
     except (ValueError, KeyError, TypeError) as error:
         raise WeightsUnavailableError(
             f"{path} does not hold weights of backbone {spec.name!r} "
-            f"(keras.applications.{spec.keras_name}): {_first_line(error)}. "
+            f"(keras.applications.{spec.keras_name}): {_first_line(error).rstrip('.')}. "
             "Pass a weights file written for this backbone, or the backbone it was written for."
         ) from None
 

@@ -176,7 +176,8 @@ def _unknown_label(rows, i, value, class_names, kind):
     if kind == "int":
         return ValueError(
             f"{rows.where(i)}: label {value} is outside 0..{len(class_names) - 1}; "
-            f"class_names has {len(class_names)} names and numeric labels are indices into it."
+            f"class_names has {len(class_names)} names and numeric labels are indices into it. "
+            "Fix the label, or give class_names a name for every class."
         )
     return ValueError(
         f"{rows.where(i)}: label {value!r} is not one of class_names "
