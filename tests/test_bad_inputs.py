@@ -65,7 +65,7 @@ def _refused_then_skipped(root, bad_name, reason, caplog):
         _load_images(root)
     message = str(error.value)
     assert re.search(rf"{re.escape(bad_name)}: {reason}", message), message
-    assert SKIP_FIX in message and "Fix or delete them" in message
+    assert SKIP_FIX in message and "--skip-bad-files" in message and "Fix or delete them" in message
 
     with caplog.at_level(logging.WARNING, logger="tfl"):
         data = _load_images(root, skip_bad_files=True)

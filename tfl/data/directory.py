@@ -223,8 +223,8 @@ def _scan(path, skip_bad_files, argument, known_classes=None):
         raise ValueError(
             f"{len(bad)} of {len(every_file)} files in {root} are not readable images:\n"
             f"{describe_bad_files(bad, root)}\n"
-            "Fix or delete them, or pass skip_bad_files=True (data.skip_bad_files: true) "
-            "to skip them."
+            "Fix or delete them, or pass skip_bad_files=True (data.skip_bad_files: true in a "
+            "config, --skip-bad-files with `tfl train`) to skip them."
         )
     if bad:
         logger.warning(
