@@ -47,6 +47,8 @@ from tfl.train import fine_tune_stages
 from tfl.train import fit_stages
 from tfl.train import resolve_unfreeze
 from tfl.train.adaptation import fit_adaptation
+from tfl.train.distribute import replica_batch_size
+from tfl.train.distribute import resolve_strategy
 from tfl.train.fusion_weights import FusionWeightLogger
 
 MODEL_FILE = "model.keras"
@@ -145,7 +147,7 @@ def write_plots(report, output_dir):
     return written
 
 
-def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto"):
+def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto", strategy=None):
     """Trains and evaluates the image or text classifier `config` describes.
 
     Args:
@@ -153,6 +155,9 @@ def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto"):
         output_dir: the run folder to write; None writes nothing.
         overwrite: allow a non-empty `output_dir` (tfl's files are replaced).
         verbose: Keras verbosity; 0 is silent.
+        strategy: a `tf.distribute.Strategy` (or its name) to train under;
+            None uses `config.train.strategy`. The model is built and trained
+            in its scope; `data.batch_size` is the global batch.
 
     Returns:
         An `ExperimentResult`. Its `report` holds the held-out metrics
@@ -167,6 +172,9 @@ def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto"):
     >>> result.report["accuracy"]
     """
     start = time.perf_counter()
+    # First: MultiWorkerMirroredStrategy must exist before TensorFlow runs anything.
+    strategy = resolve_strategy(strategy or config.train.strategy)
+    replica_batch_size(config.data.batch_size, strategy)
     if output_dir is not None:
         prepare_output_dir(output_dir, overwrite)
     task = resolved_task(config)
@@ -216,13 +224,14 @@ def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto"):
         )
     if data.multi_label != config.model.multi_label:
         config = config.replace(**{"model.multi_label": data.multi_label})
-    model = build_model(
-        config.model,
-        data.class_names,
-        task=task,
-        seed=config.data.seed,
-        text_pairs=getattr(data, "text_pairs", False),
-    )
+    with strategy.scope():
+        model = build_model(
+            config.model,
+            data.class_names,
+            task=task,
+            seed=config.data.seed,
+            text_pairs=getattr(data, "text_pairs", False),
+        )
     if planned:  # fine_tune's plan depends on the model (its stages, augmentation)
         stages = fine_tune_stages(
             model, data, epochs=config.train.epochs, pretrained=task == "text" or config.model.weights is not None
@@ -235,18 +244,19 @@ def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto"):
     callbacks = []
     if isinstance(model, FusionClassifier) and model.fusion.mode == "weighted":
         callbacks.append(FusionWeightLogger(model.fusion, model.branch_names))
-    history = fit_stages(
-        model,
-        data,
-        stages,
-        callbacks=callbacks,
-        verbose=verbose,
-        feature_cache=config.train.feature_cache,
-        cache_dir=config.train.feature_cache_dir,
-        augmented_views=config.train.augmented_views,
-        jit_compile=config.train.jit_compile,
-        seed=config.data.seed,
-    )
+    with strategy.scope():
+        history = fit_stages(
+            model,
+            data,
+            stages,
+            callbacks=callbacks,
+            verbose=verbose,
+            feature_cache=config.train.feature_cache,
+            cache_dir=config.train.feature_cache_dir,
+            augmented_views=config.train.augmented_views,
+            jit_compile=config.train.jit_compile,
+            seed=config.data.seed,
+        )
     adapted = None
     if target is not None:
         adapted = fit_adaptation(
@@ -277,6 +287,7 @@ def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto"):
             "stages": history.to_dict()["stages"],
             "boundaries": history.boundaries,
             "training_seconds": history.seconds,
+            "replicas": strategy.num_replicas_in_sync,
             "seconds": time.perf_counter() - start,
             "config": config.to_dict(),
         }

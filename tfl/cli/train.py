@@ -66,6 +66,12 @@ def add_parser(subparsers):
     )
     parser.add_argument("--jit-compile", action="store_true", default=None, help="compile training steps with XLA")
     parser.add_argument(
+        "--strategy",
+        choices=("mirrored", "multi_worker", "tpu"),
+        help="tf.distribute: mirrored (all local GPUs), multi_worker (TF_CONFIG), tpu; "
+        "--batch-size is the global batch (docs/distributed.md)",
+    )
+    parser.add_argument(
         "--mixed-precision", choices=("mixed_float16", "mixed_bfloat16"), help="16-bit computation, float32 weights"
     )
     parser.add_argument(
@@ -126,6 +132,7 @@ def config_from_args(args):
         ("feature_cache_dir", "train.feature_cache_dir"),
         ("augmented_views", "train.augmented_views"),
         ("jit_compile", "train.jit_compile"),
+        ("strategy", "train.strategy"),
         ("mixed_precision", "model.mixed_precision"),
         ("fusion", "model.fusion.mode"),
         ("fusion_branch", "model.fusion.branch"),

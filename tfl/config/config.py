@@ -29,6 +29,7 @@ FUSION_MODES = ("weighted", "gated", "concat")
 ADAPTATION_METHODS = ("source_only", "joint", "mmd", "coral", "dann")
 ALIGNING_METHODS = ("mmd", "coral", "dann")
 UNSUPERVISED_SCORES = ("im", "snd")
+STRATEGIES = ("mirrored", "multi_worker", "tpu")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -374,6 +375,11 @@ class TrainConfig:
             measure on CPUs).
         adaptation: domain adaptation on `data.target_source` after the
             stages (see `AdaptationConfig`).
+        strategy: None (one device), "mirrored" (every local GPU, or every
+            logical CPU device), "multi_worker" (the cluster in the
+            `TF_CONFIG` environment variable) or "tpu" (a Cloud TPU): a
+            `tf.distribute` strategy. `data.batch_size` stays the global
+            batch, split across the replicas (docs/distributed.md).
     """
 
     stages: tuple[Stage, ...] | None = None
@@ -384,8 +390,13 @@ class TrainConfig:
     augmented_views: int = 1
     jit_compile: bool = False
     adaptation: AdaptationConfig = AdaptationConfig()
+    strategy: str | None = None
 
     def __post_init__(self):
+        if self.strategy is not None and self.strategy not in STRATEGIES:
+            raise ValueError(
+                f"Unknown strategy {self.strategy!r}. Known: {', '.join(STRATEGIES)} (or null for one device)."
+            )
         if self.epochs < 1:
             raise ValueError(f"epochs must be >= 1. Received: epochs={self.epochs!r}")
         if self.plan not in PLANS:
@@ -398,6 +409,11 @@ class TrainConfig:
             raise ValueError(f"augmented_views must be >= 1. Received: augmented_views={self.augmented_views!r}")
         if self.stages is not None and not self.stages:
             raise ValueError("stages is empty. Give at least one stage, or null for the default plan.")
+        if self.strategy is not None and self.adaptation.method is not None:
+            raise ValueError(
+                f"train.adaptation (method {self.adaptation.method!r}) does not run under a distribution strategy "
+                f"yet (strategy {self.strategy!r}). Set one of them to null."
+            )
 
 
 @dataclasses.dataclass(frozen=True)
