@@ -130,6 +130,10 @@ def fit_stages(
     features, so the full model holds the trained head afterwards. A
     `linear_probe` stage fits the head to convergence on those features.
 
+    Under a `tf.distribute` strategy, build the model and call `fit_stages`
+    inside the same `strategy.scope()`: the stages' optimizers are created
+    there (see `tfl.train.distribute` and docs/distributed.md).
+
     Args:
         model: a tfl classifier, e.g. from `tfl.model.build_model`.
         data: a `tfl.data.ImageData` or `tfl.data.TextData` (it has `train`,
