@@ -42,6 +42,7 @@ from tfl.evaluate.plots import save_figure
 from tfl.evaluate.report import write_atomically
 from tfl.model import build_model
 from tfl.model.fusion_classifier import FusionClassifier
+from tfl.train import TrainingCheckpoint
 from tfl.train import default_stages
 from tfl.train import fine_tune_stages
 from tfl.train import fit_stages
@@ -58,6 +59,7 @@ TRAINING_PLOT = "training.png"
 CONFUSION_MATRIX_PLOT = "confusion_matrix.png"
 ADAPTATION_PLOT = "adaptation.png"
 FUSION_WEIGHTS_PLOT = "fusion_weights.png"
+CHECKPOINT_DIR = "checkpoint"
 
 
 @dataclasses.dataclass
@@ -71,21 +73,55 @@ class ExperimentResult:
     output_dir: str | None
 
 
-def prepare_output_dir(path, overwrite=False):
-    """Creates `path`, refusing a folder that holds files unless `overwrite`.
+def run_checkpoint(output_dir, config):
+    """The `TrainingCheckpoint` of a run folder: `<output_dir>/checkpoint`,
+    keyed by the config as given (before defaults are resolved)."""
+    return TrainingCheckpoint(os.path.join(os.fspath(output_dir), CHECKPOINT_DIR), config.to_dict())
+
+
+def prepare_output_dir(path, overwrite=False, *, config=None, resume="auto"):
+    """Creates `path`, refusing a folder that holds files unless `overwrite`
+    or it holds an unfinished run of `config` to continue.
 
     With `overwrite`, tfl replaces its own files there and leaves others alone.
+
+    Args:
+        path: the run folder.
+        overwrite: allow a non-empty folder.
+        config: the run's `Config`; with it, an unfinished run of the same
+            config in `path/checkpoint` is continued (see `resume`).
+        resume: "auto" continues an unfinished run of the same config and
+            refuses one of another config; True requires one to continue;
+            False discards it and starts over.
+
+    Returns:
+        The run's `TrainingCheckpoint` when `config` is given (it `exists()`
+        when the run continues), else the path.
     """
     path = os.fspath(path)
+    if resume not in ("auto", True, False):
+        raise ValueError(f"resume must be 'auto', True or False. Received: resume={resume!r}")
     if os.path.exists(path) and not os.path.isdir(path):
         raise FileExistsError(f"--output {path} is a file, not a folder. Choose another path.")
+    checkpoint = None if config is None else run_checkpoint(path, config)
+    if checkpoint is not None and checkpoint.exists():
+        if resume is False:
+            checkpoint.remove()
+        else:
+            checkpoint.load()  # refuses a run of another config, naming the keys
+        return checkpoint
+    if resume is True:
+        raise FileNotFoundError(
+            f"--resume: {path} holds no unfinished run to continue (no {CHECKPOINT_DIR}/state.json). "
+            "Run without --resume to start one."
+        )
     if os.path.isdir(path) and os.listdir(path) and not overwrite:
         raise FileExistsError(
             f"--output {path} is not empty. Choose a new folder, or pass --overwrite "
             "(overwrite=True) to replace tfl's files in it."
         )
     os.makedirs(path, exist_ok=True)
-    return path
+    return path if checkpoint is None else checkpoint
 
 
 def save_model(model, path):
@@ -147,7 +183,7 @@ def write_plots(report, output_dir):
     return written
 
 
-def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto", strategy=None):
+def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto", strategy=None, resume="auto"):
     """Trains and evaluates the image or text classifier `config` describes.
 
     Args:
@@ -155,6 +191,12 @@ def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto", 
         output_dir: the run folder to write; None writes nothing.
         overwrite: allow a non-empty `output_dir` (tfl's files are replaced).
         verbose: Keras verbosity; 0 is silent.
+        resume: with `output_dir`, the model and optimizer are saved to
+            `output_dir/checkpoint` after every epoch and stage. "auto"
+            continues an unfinished run of the same config found there (after
+            a crash or a kill) from its last finished epoch, True requires
+            one, False discards it and starts over. The checkpoint is removed
+            once the results are written.
         strategy: a `tf.distribute.Strategy` (or its name) to train under;
             None uses `config.train.strategy`. The model is built and trained
             in its scope; `data.batch_size` is the global batch.
@@ -175,8 +217,9 @@ def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto", 
     # First: MultiWorkerMirroredStrategy must exist before TensorFlow runs anything.
     strategy = resolve_strategy(strategy or config.train.strategy)
     replica_batch_size(config.data.batch_size, strategy)
+    checkpoint = None
     if output_dir is not None:
-        prepare_output_dir(output_dir, overwrite)
+        checkpoint = prepare_output_dir(output_dir, overwrite, config=config, resume=resume)
     task = resolved_task(config)
     planned = config.train.stages is None and config.train.plan == "fine_tune"
     stages = resolved_stages(config, task)
@@ -256,6 +299,7 @@ def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto", 
             augmented_views=config.train.augmented_views,
             jit_compile=config.train.jit_compile,
             seed=config.data.seed,
+            checkpoint=checkpoint,
         )
     adapted = None
     if target is not None:
@@ -314,6 +358,7 @@ def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto", 
         report["plots"].append(TOP_LOSSES_PLOT)
         report["seconds"] = time.perf_counter() - start
         write_json(os.path.join(output_dir, REPORT_FILE), report)
+        checkpoint.remove()  # the results are complete: nothing left to resume
     return ExperimentResult(model=model, data=data, history=history, report=report, output_dir=output_dir)
 
 

@@ -9,10 +9,12 @@ import types
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tests.train.helpers import tiny_image_data
 from tfl.config import ModelConfig
 from tfl.config import Stage
+from tfl.data.order import shuffle_each_epoch
 from tfl.model import build_model
 from tfl.train import CheckpointMismatchError
 from tfl.train import TrainingCheckpoint
@@ -55,8 +57,10 @@ def _run(data, folder, callbacks=(), model=None):
     return model, history
 
 
-def _unshuffled(data):
-    data.train = data.validation  # one fixed order: a resume can then be exact
+def _shuffled_by_epoch(data):
+    """Training batches in tfl's order: drawn from the seed and the epoch."""
+    pairs = tf.data.Dataset.from_tensor_slices(({"images": data.images}, data.labels.astype("int32")))
+    data.train = shuffle_each_epoch(pairs, len(data.labels), seed=3).batch(4)
     return data
 
 
@@ -65,7 +69,7 @@ def runs(tmp_path_factory):
     """An uninterrupted run, and one stopped after epoch 1 of stage 2 and resumed
     (its checkpoint as it was at the stop is kept in `stopped`)."""
     folder = tmp_path_factory.mktemp("runs")
-    data = _unshuffled(tiny_image_data(n=16))
+    data = _shuffled_by_epoch(tiny_image_data(n=16))
     reference, reference_history = _run(data, folder / "reference")
     with pytest.raises(Interrupted):
         _run(data, folder / "resumed", callbacks=[StopAfter(3)])  # global epochs 0-2 done

@@ -1,5 +1,6 @@
 """`tfl train`: train a classifier from a YAML config and/or flags."""
 
+import argparse
 import datetime
 import os
 
@@ -99,6 +100,14 @@ def add_parser(subparsers):
     )
     parser.add_argument("--output", help="run folder to write (default: runs/BACKBONE-TIMESTAMP)")
     parser.add_argument("--overwrite", action="store_true", help="allow a non-empty --output folder")
+    parser.add_argument(
+        "--resume",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="continue the unfinished run in --output (the default when it has one of the same config: "
+        "running the same command again after a crash continues from the last finished epoch); "
+        "--no-resume discards it and starts over",
+    )
     parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="Keras verbosity")
     parser.set_defaults(run=run)
     return parser
@@ -170,8 +179,11 @@ def run(args):
     name = config.model.backbone if task == "image" else os.path.basename(config.model.encoder.rstrip("/"))
     output = args.output or os.path.join("runs", f"{name}-{datetime.datetime.now():%Y%m%d-%H%M%S}")
 
-    prepare_output_dir(output, args.overwrite)  # fail before loading anything
-    result = run_experiment(config, output, overwrite=True, verbose=args.verbose)
+    resume = "auto" if args.resume is None else args.resume
+    checkpoint = prepare_output_dir(output, args.overwrite, config=config, resume=resume)  # fail before loading
+    if checkpoint.exists():
+        print(f"Continuing the unfinished run in {output} (--no-resume starts over).")
+    result = run_experiment(config, output, overwrite=True, verbose=args.verbose, resume=resume)
     report = result.report
     auc = report["auc_roc"]
     print(

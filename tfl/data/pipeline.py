@@ -8,6 +8,8 @@ and `load_images` see exactly the same pixels.
 
 import tensorflow as tf
 
+from tfl.data.order import shuffle_each_epoch
+
 AUTOTUNE = tf.data.AUTOTUNE
 
 
@@ -139,7 +141,7 @@ def build_pipeline(
     buffer = max(1, shuffle_buffer or num_examples)
 
     def shuffled(ds):
-        return ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+        return shuffle_each_epoch(ds, buffer, seed)
 
     # Without a cache, shuffle the cheap raw items (paths, bytes) before decoding;
     # with one, shuffle after it, or every epoch would replay the first order.

@@ -29,6 +29,8 @@ import numbers
 import numpy as np
 import tensorflow as tf
 
+from tfl.data.order import shuffle_each_epoch
+
 AUTOTUNE = tf.data.AUTOTUNE
 
 # Texts are tokenized in batches of this many; the batches are split again
@@ -114,7 +116,7 @@ def _group_by_length(dataset, batch_size, seed, count):
     dataset = dataset.batch(pool).map(_sort_by_length).unbatch()
     dataset = dataset.apply(tf.data.experimental.assert_cardinality(count)).batch(batch_size)
     batches = -(-count // batch_size)
-    return dataset.shuffle(min(batches, GROUP_POOL_BATCHES), seed=seed, reshuffle_each_iteration=True)
+    return shuffle_each_epoch(dataset, min(batches, GROUP_POOL_BATCHES), seed)
 
 
 def build_text_pipeline(
@@ -165,7 +167,7 @@ def build_text_pipeline(
     buffer = max(1, len(texts))
 
     def shuffled(ds):
-        return ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+        return shuffle_each_epoch(ds, buffer, seed)
 
     if preprocessor is None:
         if shuffle:

@@ -29,6 +29,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfl.data.order import shuffle_each_epoch
+
 FEATURE_CACHE_MODES = ("auto", "off")
 
 # Config keys that do not change the features.
@@ -109,7 +111,7 @@ class CachedFeatures:
         """`(train, validation)` batched datasets of `(features, labels)`;
         the training set is shuffled with `seed`, in a new order each epoch."""
         train = tf.data.Dataset.from_tensor_slices((self.train_features, self.train_labels))
-        train = train.shuffle(len(self.train_features), seed=seed, reshuffle_each_iteration=True)
+        train = shuffle_each_epoch(train, len(self.train_features), seed)
         train = train.batch(batch_size).prefetch(tf.data.AUTOTUNE)
         validation = None
         if self.validation_features is not None:

@@ -12,6 +12,7 @@ import time
 import keras
 
 from tfl.config.stage import Stage
+from tfl.data.order import set_epoch
 from tfl.model.batchnorm import batchnorm_layers
 from tfl.train.batchnorm import batchnorm_check
 from tfl.train.batchnorm import batchnorm_momentum_for
@@ -277,6 +278,14 @@ def _resume_point(checkpoint, stages, model, verbose):
     return point
 
 
+class _EpochOrder(keras.callbacks.Callback):
+    """Gives each epoch of the training pipelines the order of its global
+    epoch index (`tfl.data.order`), whatever iterated them before."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        set_epoch(epoch)
+
+
 class _EpochSaver(keras.callbacks.Callback):
     """Saves the model, the optimizer of the model being fit and the stage's
     history so far to a `TrainingCheckpoint` after every epoch, and restores
@@ -353,7 +362,7 @@ def _fit_model(model, data, stage, plan, steps, epoch, callbacks, verbose, jit_c
             validation_data=data.validation,
             initial_epoch=initial,
             epochs=epoch + stage.epochs,
-            callbacks=list(callbacks or []) + ([saver] if saver else []),
+            callbacks=[_EpochOrder(), *(callbacks or []), *([saver] if saver else [])],
             shuffle=False,  # the tf.data pipeline shuffles, with its seed
             verbose=verbose,
         )
@@ -419,7 +428,7 @@ def _fit_head(model, features, stage, steps, epoch, callbacks, verbose, jit_comp
         validation_data=validation,
         initial_epoch=initial,
         epochs=epoch + stage.epochs,
-        callbacks=list(callbacks or []) + ([saver] if saver else []),
+        callbacks=[_EpochOrder(), *(callbacks or []), *([saver] if saver else [])],
         shuffle=False,
         verbose=verbose,
     )
