@@ -122,7 +122,7 @@ def load_weights_file(backbone, path, spec):
 
 
 def _copy_from_keras_file(backbone, path):
-    loaded = keras.saving.load_model(path, compile=False)
+    loaded = keras.saving.load_model(path, compile=False, safe_mode=True)  # weights never need code
     source = _find_matching_model(loaded, backbone)
     if source is None:
         raise ValueError(f"no model inside {os.path.basename(path)} has this backbone's layers")

@@ -33,6 +33,11 @@ def add_parser(subparsers):
     )
     parser.add_argument("--top-losses", type=int, default=9, help="how many top-loss examples to show")
     parser.add_argument("--json", action="store_true", help="print the whole report as JSON")
+    parser.add_argument(
+        "--trust-model-code",
+        action="store_true",
+        help="load a .keras file that holds Python code (Lambda layers); only for files whose author you trust",
+    )
     parser.set_defaults(run=run)
     return parser
 
@@ -154,7 +159,7 @@ def run(args):
     if args.top_losses < 1:
         raise ValueError(f"--top-losses must be 1 or more. Received: --top-losses {args.top_losses}")
     path = model_path(args.model)
-    model = load_model(path)
+    model = load_model(path, safe_mode=not args.trust_model_code)
     dataset, description, text_data = evaluation_data(model, args, run_data_config(path))
     y_true, y_prob = predict_dataset(model, dataset)
     report = classification_metrics(y_true, y_prob, model.class_names, multi_label=model.multi_label)

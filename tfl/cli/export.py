@@ -24,6 +24,11 @@ def add_parser(subparsers):
     parser.add_argument("--base", default="saved_models", help="TF Serving's base folder of all models (default: saved_models)")
     parser.add_argument("--version", type=int, help="the version number (default: the next free one)")
     parser.add_argument("--top-k", type=int, default=5, help="how many classes the outputs rank (default: 5)")
+    parser.add_argument(
+        "--trust-model-code",
+        action="store_true",
+        help="load a .keras file that holds Python code (Lambda layers); only for files whose author you trust",
+    )
     parser.set_defaults(run=run)
     return parser
 
@@ -49,7 +54,7 @@ def run(args):
         )
     path = model_path(args.model)
 
-    model = load_model(path)
+    model = load_model(path, safe_mode=not args.trust_model_code)
     result = export_model(model, args.name, base=args.base, version=args.version, top_k=args.top_k)
     files = write_serving_files(model_dir, args.name, class_names=model.class_names)
     signatures = read_signatures(result.path)

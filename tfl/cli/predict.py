@@ -18,6 +18,11 @@ def add_parser(subparsers):
     parser.add_argument("files", nargs="+", metavar="INPUT", help="image files (jpg, png, bmp, gif), or texts")
     parser.add_argument("--top-k", type=int, default=3, help="classes to show per image")
     parser.add_argument("--json", action="store_true", help="print JSON lines")
+    parser.add_argument(
+        "--trust-model-code",
+        action="store_true",
+        help="load a .keras file that holds Python code (Lambda layers); only for files whose author you trust",
+    )
     parser.set_defaults(run=run)
     return parser
 
@@ -29,7 +34,7 @@ def run(args):
 
     if args.top_k < 1:
         raise ValueError(f"--top-k must be >= 1. Received: {args.top_k}")
-    model = load_model(model_path(args.model))
+    model = load_model(model_path(args.model), safe_mode=not args.trust_model_code)
     if hasattr(model, "encoder_name"):  # a text model: the inputs are texts
         import tensorflow as tf
 

@@ -3,6 +3,7 @@
 from tfl.model.augmentation import build_augmentation
 from tfl.model.batchnorm import batchnorm_layers
 from tfl.model.batchnorm import freeze_batchnorm
+from tfl.model.builder import UnsafeModelError
 from tfl.model.builder import build_model
 from tfl.model.builder import load_model
 from tfl.model.fusion import Fusion
@@ -37,6 +38,7 @@ __all__ = [
     "MaskedMeanPooling",
     "ModelFileError",
     "TextClassifier",
+    "UnsafeModelError",
     "batchnorm_layers",
     "build_augmentation",
     "build_fusion_model",

@@ -120,11 +120,34 @@ def _build_fused(config, backbone_name, image_size, class_names):
     )
 
 
+class UnsafeModelError(ValueError):
+    """A `.keras` file holds Python code (a `Lambda` layer), refused in safe mode."""
+
+
 def load_model(path, *, safe_mode=True):
     """Loads a `.keras` model written by tfl (no custom objects needed).
 
-    A file from another tfl version that this one cannot read is a
-    `ModelFileError` naming both versions (see `reading_model_file`).
+    Args:
+        path: the `.keras` file.
+        safe_mode: refuse files that hold Python code: a `Lambda` layer's
+            function is stored as bytecode and runs when the model loads or
+            predicts, so a file from someone else could run anything. tfl's
+            own models hold none. Pass False (`--trust-model-code` on the
+            command line) only for a file whose author you trust.
+
+    Raises:
+        UnsafeModelError: the file holds a `Lambda` layer and `safe_mode` is on.
+        ModelFileError: a file from another tfl version that this one cannot
+            read, naming both versions (see `reading_model_file`).
     """
-    with reading_model_file(path):
-        return keras.saving.load_model(path, safe_mode=safe_mode)
+    try:
+        with reading_model_file(path):
+            return keras.saving.load_model(path, safe_mode=safe_mode)
+    except ValueError as error:
+        if safe_mode and "safe_mode" in str(error):
+            raise UnsafeModelError(
+                f"{path} holds Python code (a Lambda layer), which could run anything when it loads; "
+                "tfl refuses it. If you trust whoever wrote the file, pass --trust-model-code "
+                "(tfl.load_model(path, safe_mode=False)); better, rebuild the model without Lambda layers."
+            ) from None
+        raise
