@@ -17,6 +17,7 @@ import os
 import time
 
 import keras
+import tensorflow as tf
 
 from tfl.backbones import get_backbone_spec
 from tfl.backbones import resolve_image_size
@@ -143,6 +144,14 @@ def write_text(path, text):
     return write_atomically(path, lambda file: file.write(text.encode("utf-8")))
 
 
+def seed_everything(config):
+    """Seeds Python, NumPy, TensorFlow and Keras with `config.data.seed`, and
+    with `config.train.deterministic` makes TensorFlow's ops deterministic."""
+    keras.utils.set_random_seed(config.data.seed)
+    if config.train.deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
 def resolved_task(config):
     """The config's task, or the one its data source implies."""
     return config.task or detect_task(config.data.source, tfds_data_dir=config.data.tfds_data_dir)
@@ -225,7 +234,7 @@ def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto", 
     stages = resolved_stages(config, task)
     if task == "text":
         config = config.replace(**{"task": task, "train.stages": stages})
-        keras.utils.set_random_seed(config.data.seed)
+        seed_everything(config)
         preprocessor = build_text_preprocessor(config.model.encoder, config.model.sequence_length)
         data = load_text_data(config.data, preprocessor)
         model_description = {
@@ -248,7 +257,7 @@ def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto", 
                 "train.stages": stages,
             }
         )
-        keras.utils.set_random_seed(config.data.seed)
+        seed_everything(config)
         data = load_data(config.data, image_size)
         model_description = {"backbone": spec.name, "image_size": list(image_size)}
     adaptation = config.train.adaptation
@@ -369,5 +378,6 @@ __all__ = [
     "resolved_task",
     "run_experiment",
     "save_model",
+    "seed_everything",
     "write_plots",
 ]

@@ -67,6 +67,12 @@ def add_parser(subparsers):
     )
     parser.add_argument("--jit-compile", action="store_true", default=None, help="compile training steps with XLA")
     parser.add_argument(
+        "--deterministic",
+        action="store_true",
+        default=None,
+        help="deterministic TensorFlow ops: the same --seed gives the same results, also on GPUs (slower there)",
+    )
+    parser.add_argument(
         "--strategy",
         choices=("mirrored", "multi_worker", "tpu"),
         help="tf.distribute: mirrored (all local GPUs), multi_worker (TF_CONFIG), tpu; "
@@ -141,6 +147,7 @@ def config_from_args(args):
         ("feature_cache_dir", "train.feature_cache_dir"),
         ("augmented_views", "train.augmented_views"),
         ("jit_compile", "train.jit_compile"),
+        ("deterministic", "train.deterministic"),
         ("strategy", "train.strategy"),
         ("mixed_precision", "model.mixed_precision"),
         ("fusion", "model.fusion.mode"),

@@ -375,6 +375,12 @@ class TrainConfig:
             measure on CPUs).
         adaptation: domain adaptation on `data.target_source` after the
             stages (see `AdaptationConfig`).
+        deterministic: make TensorFlow's ops deterministic
+            (`tf.config.experimental.enable_op_determinism`), so that two runs
+            with the same `data.seed` give the same weights and metrics also
+            on GPUs, where several kernels otherwise add in a varying order.
+            Slower on GPUs; on CPUs tfl's runs repeat without it. It stays on
+            for the rest of the process.
         strategy: None (one device), "mirrored" (every local GPU, or every
             logical CPU device), "multi_worker" (the cluster in the
             `TF_CONFIG` environment variable) or "tpu" (a Cloud TPU): a
@@ -391,6 +397,7 @@ class TrainConfig:
     jit_compile: bool = False
     adaptation: AdaptationConfig = AdaptationConfig()
     strategy: str | None = None
+    deterministic: bool = False
 
     def __post_init__(self):
         if self.strategy is not None and self.strategy not in STRATEGIES:
