@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 def _train(folder, output, *extra):
     command = [
         sys.executable, "-m", "tfl", "train", "--data", str(folder), "--backbone", "mobilenet_v3_small",
-        "--weights", "none", "--image-size", "32", "--stages", "none:2:1e-3,all:2:1e-3", "--batch-size", "4",
+        "--weights", "none", "--image-size", "32", "--stages", "none:1:1e-3,all:2:1e-3", "--batch-size", "4",
         "--seed", "5", "--verbose", "0", "--output", str(output), *extra,
     ]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import keras
 import numpy as np
 import pytest
 
@@ -22,7 +23,7 @@ TIMEOUT = 300
 def _command(folder, output):
     return [
         sys.executable, "-m", "tfl", "train", "--data", str(folder), "--backbone", "mobilenet_v3_small",
-        "--weights", "none", "--image-size", "32", "--stages", "none:2:1e-3,all:8:1e-3", "--batch-size", "4",
+        "--weights", "none", "--image-size", "32", "--stages", "none:2:1e-3,all:5:1e-3", "--batch-size", "4",
         "--seed", "3", "--verbose", "0", "--output", str(output),
     ]
 
@@ -70,7 +71,7 @@ def test_a_killed_run_continues_from_its_last_epoch_and_ends_as_an_uninterrupted
     assert process_left_no_results(killed)
     saved = _state(killed)
     assert saved["stage"] == 1 and saved["stage_epochs"] >= state["stage_epochs"]
-    assert saved["stage_epochs"] < 8  # killed before the stage's end
+    assert saved["stage_epochs"] < 5  # killed before the stage's end
 
     resumed = subprocess.run(_command(image_folder, killed), env=_env(), timeout=TIMEOUT, capture_output=True,
                              text=True)
@@ -81,7 +82,7 @@ def test_a_killed_run_continues_from_its_last_epoch_and_ends_as_an_uninterrupted
     expected = json.loads((uninterrupted / "report.json").read_text())
     report = json.loads((killed / "report.json").read_text())
     assert report["accuracy"] == expected["accuracy"]
-    assert [s["epochs"] for s in report["stages"]] == [2, 8]
+    assert [s["epochs"] for s in report["stages"]] == [2, 5]
     for mine, theirs in zip(report["stages"], expected["stages"], strict=True):
         assert mine["trainable_stages"] == theirs["trainable_stages"]
         for key in ("loss", "val_loss"):
@@ -97,13 +98,51 @@ def process_left_no_results(output):
     return not (output / "report.json").exists() and not (output / "model.keras").exists()
 
 
-def test_a_folder_with_an_unfinished_run_of_another_config_is_refused(image_folder, tmp_path):
-    killed = tmp_path / "killed"
-    _kill_midway_in_stage_two(_command(image_folder, killed), killed)
-    other = [*_command(image_folder, killed)]
-    other[other.index("--seed") + 1] = "4"
-    result = subprocess.run(other, env=_env(), timeout=TIMEOUT, capture_output=True, text=True)
-    assert result.returncode != 0
-    assert "holds an unfinished run of another config (differs in: data.seed)" in result.stderr
-    assert "--no-resume" in result.stderr
-    assert _state(killed) is not None  # nothing of the unfinished run was touched
+def _unfinished_run(folder, output, seed):
+    """A checkpoint as `tfl train --seed SEED` leaves it when killed (no training needed)."""
+    from tfl.cli.main import build_parser
+    from tfl.cli.train import config_from_args
+    from tfl.experiment import run_checkpoint
+    from tfl.train import ResumePoint
+
+    command = _command(folder, output)
+    command[command.index("--seed") + 1] = str(seed)
+    config = config_from_args(build_parser().parse_args(command[3:]))
+    point = ResumePoint(stage=1, stage_epochs=1, epoch=3, history={}, stage_seconds=1.0, records=[], weights="",
+                        variable_paths=[], optimizer_variables=0, saved_at=0.0)
+    run_checkpoint(output, config).save([keras.Variable(1.0)], point)
+
+
+def test_a_folder_with_an_unfinished_run_of_another_config_is_refused(image_folder, tmp_path, capsys):
+    from tfl.cli.main import main
+
+    _unfinished_run(image_folder, tmp_path, seed=4)
+    before = sorted(os.listdir(tmp_path / "checkpoint"))
+
+    assert main(_command(image_folder, tmp_path)[3:]) == 2  # --seed 3
+
+    error = capsys.readouterr().err
+    assert "holds an unfinished run of another config (differs in: data.seed)" in error
+    assert "--no-resume" in error
+    assert sorted(os.listdir(tmp_path / "checkpoint")) == before  # nothing of it was touched
+
+
+def test_resume_without_an_unfinished_run_is_refused_and_no_resume_discards_one(image_folder, tmp_path, capsys):
+    from tfl.cli.main import main
+    from tfl.experiment import prepare_output_dir
+    from tfl.experiment import run_checkpoint
+
+    assert main([*_command(image_folder, tmp_path / "empty")[3:], "--resume"]) == 2
+    assert "holds no unfinished run to continue" in capsys.readouterr().err
+
+    _unfinished_run(image_folder, tmp_path / "old", seed=4)
+    config_checkpoint = prepare_output_dir(tmp_path / "old", resume=False, config=_config(image_folder, tmp_path))
+    assert not config_checkpoint.exists() and not (tmp_path / "old" / "checkpoint").exists()
+    assert run_checkpoint(tmp_path / "old", _config(image_folder, tmp_path)).load() is None
+
+
+def _config(folder, output):
+    from tfl.cli.main import build_parser
+    from tfl.cli.train import config_from_args
+
+    return config_from_args(build_parser().parse_args(_command(folder, output)[3:]))

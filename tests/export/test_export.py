@@ -2,11 +2,8 @@
 
 import os
 import pathlib
-import random
-import signal
 import subprocess
 import sys
-import time
 
 import keras
 import numpy as np
@@ -170,50 +167,6 @@ def test_only_tfl_classifiers_and_built_models_are_exported(tmp_path):
     plain = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     with pytest.raises(ValueError, match="Cannot export a Sequential"):
         export_model(plain, "m", base=str(tmp_path))
-
-
-_EXPORT_LOOP = """
-import sys
-import keras
-from tfl.config import ModelConfig
-from tfl.export import export_model
-from tfl.model import build_model
-model = build_model(ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32), ["a", "b"])
-print("ready", flush=True)
-while True:
-    result = export_model(model, "m", base=sys.argv[1])
-    print("exported", result.version, flush=True)
-"""
-
-
-@pytest.mark.slow
-def test_a_killed_export_never_leaves_a_broken_version(tmp_path):
-    """SIGKILL an exporting process at random moments: every integer version present loads.
-
-    The first process is killed at a random moment after its first export has
-    finished, so at least one version exists however slow the machine is;
-    the others at random moments from the start of their loops.
-    """
-    script = tmp_path / "loop.py"
-    script.write_text(_EXPORT_LOOP)
-    base = tmp_path / "saved_models"
-    rng = random.Random(0)
-    env = dict(os.environ, PYTHONPATH=os.getcwd())
-    for round_index in range(4):
-        process = subprocess.Popen([sys.executable, str(script), str(base)], stdout=subprocess.PIPE, env=env)
-        assert process.stdout.readline().strip() == b"ready"
-        if round_index == 0:
-            assert process.stdout.readline().startswith(b"exported ")
-        time.sleep(rng.uniform(0.2, 4.0))
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-    present = versions(base / "m")
-    assert present
-    for version in present:
-        function = tf.saved_model.load(str(base / "m" / str(version))).signatures["serving_default"]
-        assert function(images=tf.constant([], tf.string))["probabilities"].shape == (0, 2)
-    leftovers = [e for e in os.listdir(base / "m") if not e.isdigit()]
-    assert all(e.startswith(".partial-") for e in leftovers)  # hidden: TF Serving ignores them
 
 
 @pytest.fixture(scope="module")
