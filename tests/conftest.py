@@ -35,3 +35,19 @@ def tfds_mock(monkeypatch):
 
     monkeypatch.setattr(tfds_source, "_network_error", lambda: None)
     return tfds.testing.mock_data
+
+
+@pytest.fixture(scope="module")
+def image_folder(tmp_path_factory):
+    """Two classes of 16x16 PNGs: dark and bright."""
+    import numpy as np
+    import tensorflow as tf
+
+    root = tmp_path_factory.mktemp("images")
+    rng = np.random.RandomState(0)
+    for name, low in (("dark", 0), ("bright", 140)):
+        os.makedirs(root / name)
+        for i in range(8):
+            pixels = rng.randint(low, low + 100, (16, 16, 3)).astype("uint8")
+            (root / name / f"{i}.png").write_bytes(tf.io.encode_png(pixels).numpy())
+    return root
