@@ -259,7 +259,11 @@ def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto", 
         )
         seed_everything(config)
         data = load_data(config.data, image_size)
-        model_description = {"backbone": spec.name, "image_size": list(image_size)}
+        model_description = {
+            "backbone": spec.name,
+            "image_size": list(image_size),
+            "skipped_files": list(getattr(data, "skipped_files", ())),
+        }
     adaptation = config.train.adaptation
     target = None
     if adaptation.method is not None:  # a bad target folder fails before training

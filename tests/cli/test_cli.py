@@ -24,6 +24,21 @@ def trained_run(image_folder, tmp_path_factory):
     return output
 
 
+def test_train_with_skip_bad_files_lists_the_skipped_files_in_the_report(image_folder, tmp_path):
+    folder = tmp_path / "images"
+    shutil.copytree(image_folder, folder)
+    (folder / "dark" / "broken.png").write_bytes(b"")
+    output = tmp_path / "out"
+    arguments = ["train", "--data", str(folder), *TINY, "--stages", "none:1:1e-3", "--output", str(output)]
+
+    assert main([*arguments, "--verbose", "0"]) == 2  # refused without the flag, naming it
+    assert main([*arguments, "--verbose", "0", "--skip-bad-files", "--no-resume", "--overwrite"]) == 0
+
+    report = json.loads((output / "report.json").read_text())
+    assert [os.path.basename(path) for path in report["skipped_files"]] == ["broken.png"]
+    assert report["num_train"] + report["num_validation"] == 16
+
+
 def test_train_writes_model_report_and_config(trained_run):
     assert sorted(os.listdir(trained_run)) == [
         "config.yaml", "confusion_matrix.png", "interpretation.json", "model.keras", "report.json",
