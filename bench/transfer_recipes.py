@@ -7,8 +7,8 @@ held-out target images. Also probes the features themselves: a logistic
 regression (scikit-learn, standardised features) on the source backbone's
 pooled features and on a random network's.
 
-    python bench/transfer_recipes.py [--draws 3] [--labels-per-class 2,5] [--recipes WORD,...]
-        [--no-probes] [--json out.json]
+    python bench/transfer_recipes.py [--draws 3] [--first-draw 0] [--labels-per-class 2,5]
+        [--recipes WORD,...] [--no-probes] [--json out.json]
 
 `--recipes` keeps the recipes whose name contains one of the words (e.g.
 `fine_tune,transfer`); `--no-probes` skips the two logistic regressions.
@@ -90,6 +90,7 @@ def as_images(digits):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--draws", type=int, default=3)
+    parser.add_argument("--first-draw", type=int, default=0, help="label draws first-draw, first-draw+1, ...")
     parser.add_argument("--labels-per-class", default="2,5")
     parser.add_argument("--recipes", default=None, help="comma-separated words; keep recipes whose name has one")
     parser.add_argument("--no-probes", action="store_true", help="skip the logistic regressions on features")
@@ -116,7 +117,7 @@ def main():
 
     runs = []
     for k in ks:
-        for draw in range(args.draws):
+        for draw in range(args.first_draw, args.first_draw + args.draws):
             chosen = _few_labels(pool_y, k, draw)
             data = from_arrays(pool_x[chosen], pool_y[chosen], image_size=SIZE, class_names=names,
                                validation_data=(test_x, test_y), seed=draw)
@@ -131,12 +132,14 @@ def main():
                 )
                 start = time.perf_counter()
                 if isinstance(stages, dict):  # fine_tune's options
-                    fine_tune(model, data, verbose=0, **stages)
+                    history = fine_tune(model, data, verbose=0, **stages)
                 else:
-                    fit_stages(model, data, stages, verbose=0)
+                    history = fit_stages(model, data, stages, verbose=0)
                 accuracy = evaluate_model(model, data.validation, names)["accuracy"]
                 runs.append({"k": k, "draw": draw, "recipe": name, "accuracy": accuracy,
-                             "seconds": time.perf_counter() - start})
+                             "seconds": time.perf_counter() - start,
+                             "plan": [f"{s.unfreeze}:{s.epochs}:{s.learning_rate:g}" for s in history.plan],
+                             "transfer_check": history.transfer_check})
                 print(f"k={k} draw={draw} {name}: {accuracy:.4f}", flush=True)
             probes = () if args.no_probes else (
                 ("linear probe: source features", weights), ("linear probe: random features", None))

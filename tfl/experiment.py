@@ -45,7 +45,7 @@ from tfl.model import build_model
 from tfl.model.fusion_classifier import FusionClassifier
 from tfl.train import TrainingCheckpoint
 from tfl.train import default_stages
-from tfl.train import fine_tune_stages
+from tfl.train import fine_tune_plan
 from tfl.train import fit_stages
 from tfl.train import resolve_unfreeze
 from tfl.train.adaptation import fit_adaptation
@@ -288,10 +288,12 @@ def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto", 
             seed=config.data.seed,
             text_pairs=getattr(data, "text_pairs", False),
         )
-    if planned:  # fine_tune's plan depends on the model (its stages, augmentation)
-        stages = fine_tune_stages(
-            model, data, epochs=config.train.epochs, pretrained=task == "text" or config.model.weights is not None
-        )
+    check = None
+    if planned:  # fine_tune's plan depends on the model (its stages, augmentation) and, for images, the data
+        pretrained = None if task == "text" or config.model.weights is not None else False
+        stages, check = fine_tune_plan(model, data, epochs=config.train.epochs, pretrained=pretrained)
+        if check is not None and verbose:
+            print(f"fine_tune: {check}; plan: {', '.join(stage.unfreeze for stage in stages)}")
         config = config.replace(**{"train.stages": stages})
     for stage in stages:  # text and fusion: the stage names are known once the model is built
         resolve_unfreeze(stage.unfreeze, model.stage_layers())
@@ -344,6 +346,7 @@ def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto", 
             "stages": history.to_dict()["stages"],
             "boundaries": history.boundaries,
             "training_seconds": history.seconds,
+            "transfer_check": None if check is None else check.to_dict(),
             "replicas": strategy.num_replicas_in_sync,
             "seconds": time.perf_counter() - start,
             "config": config.to_dict(),

@@ -3,17 +3,22 @@ import json
 import pytest
 import yaml
 
+from tests.train.helpers import tiny_image_data
 from tfl.backbones import save_backbone
 from tfl.cli.main import main
 from tfl.config import ModelConfig
+from tfl.config import Stage
 from tfl.config import TrainConfig
 from tfl.model import build_model
+from tfl.train import fit_stages
 
 SMALL = ["--backbone", "mobilenet_v3_small", "--image-size", "32", "--batch-size", "8", "--verbose", "0"]
 
 
 def test_plan_fine_tune_runs_the_head_then_every_stage_on_a_one_cycle(image_folder, tmp_path):
+    # A source trained on bright vs dark images: its features beat a random network's on the target.
     source = build_model(ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32), ["a", "b"])
+    fit_stages(source, tiny_image_data(n=32), [Stage("all", 4, 1e-3, train_batchnorm=True)], verbose=0)
     weights = save_backbone(source, str(tmp_path / "source.weights.h5"))
     output = tmp_path / "run"
 
@@ -22,6 +27,7 @@ def test_plan_fine_tune_runs_the_head_then_every_stage_on_a_one_cycle(image_fold
 
     assert code == 0
     report = json.loads((output / "report.json").read_text())
+    assert report["transfer_check"]["features_transfer"] is True
     head, unfrozen = report["stages"]
     assert head["unfreeze"] == "none" and head["epochs"] == 1 and head["linear_probe"] is None
     assert unfrozen["unfreeze"] == "all" and unfrozen["epochs"] == 2

@@ -1,3 +1,5 @@
+import importlib
+
 import keras
 import numpy as np
 import pytest
@@ -7,11 +9,15 @@ from tfl.config import ModelConfig
 from tfl.config import Stage
 from tfl.config.config import AugmentationConfig
 from tfl.model import build_model
+from tfl.train import TransferCheck
 from tfl.train import apply_stage
 from tfl.train import fine_tune
+from tfl.train import fine_tune_plan
 from tfl.train import fine_tune_stages
 from tfl.train import stage_report
 from tfl.train.fine_tune import bit_epochs
+
+fine_tune_module = importlib.import_module("tfl.train.fine_tune")  # the module, not the function
 
 
 def _model(augmentation=None):
@@ -26,7 +32,7 @@ def test_image_defaults_head_then_everything_with_the_lowest_stage_100_times_slo
     model = _model()
     data = tiny_image_data(n=24, batch_size=8)
 
-    head, unfrozen = fine_tune_stages(model, data, epochs=4)
+    head, unfrozen = fine_tune_stages(model, data, epochs=4, pretrained=True)
 
     assert head == Stage("none", 1, 2e-3, schedule="one_cycle")
     assert (unfrozen.unfreeze, unfrozen.epochs, unfrozen.schedule) == ("all", 4, "one_cycle")
@@ -38,9 +44,9 @@ def test_image_defaults_head_then_everything_with_the_lowest_stage_100_times_slo
 
 
 def test_linear_probe_replaces_the_head_epochs_where_the_cache_is_valid():
-    probe, _ = fine_tune_stages(_model(), tiny_image_data(), epochs=2, linear_probe=True)
+    probe, _ = fine_tune_stages(_model(), tiny_image_data(), epochs=2, linear_probe=True, pretrained=True)
     head, _ = fine_tune_stages(_model(AugmentationConfig(flip="horizontal")), tiny_image_data(), epochs=2,
-                               linear_probe=True)
+                               linear_probe=True, pretrained=True)
 
     assert probe == Stage("none", linear_probe=True)
     assert head == Stage("none", 1, 2e-3, schedule="one_cycle")  # augmented: no cache, no probe
@@ -49,7 +55,7 @@ def test_linear_probe_replaces_the_head_epochs_where_the_cache_is_valid():
 def test_with_augmentation_the_frozen_stage_trains_the_head_on_a_one_cycle():
     model = _model(AugmentationConfig(flip="horizontal"))
 
-    head, _ = fine_tune_stages(model, tiny_image_data(), epochs=2, freeze_epochs=3, base_lr=1e-2)
+    head, _ = fine_tune_stages(model, tiny_image_data(), epochs=2, freeze_epochs=3, base_lr=1e-2, pretrained=True)
 
     assert head == Stage("none", 3, 1e-2, schedule="one_cycle")
 
@@ -57,7 +63,7 @@ def test_with_augmentation_the_frozen_stage_trains_the_head_on_a_one_cycle():
 def test_epochs_follow_the_bit_hyper_rule_for_the_data_size():
     data = tiny_image_data(n=24, batch_size=8)  # 3 steps an epoch: 500 steps in 167 epochs
 
-    _, unfrozen = fine_tune_stages(_model(), data)
+    _, unfrozen = fine_tune_stages(_model(), data, pretrained=True)
 
     assert unfrozen.epochs == 167 == bit_epochs(24, 3)
     assert bit_epochs(100_000, 1000) == 10 and bit_epochs(600_000, 1000) == 20
@@ -95,7 +101,7 @@ def test_fine_tune_runs_its_plan_and_records_it():
     model = _model()
     data = tiny_image_data(n=24, batch_size=8)
 
-    history = fine_tune(model, data, epochs=2, verbose=0)
+    history = fine_tune(model, data, epochs=2, verbose=0, pretrained=True)
 
     assert [s.unfreeze for s in history.plan] == ["none", "all"]
     assert [r.unfreeze for r in history.stages] == ["none", "all"]
@@ -109,3 +115,28 @@ def test_explicit_stages_replace_the_defaults():
     history = fine_tune(_model(), tiny_image_data(n=8), stages=stages, verbose=0, feature_cache="off")
 
     assert history.plan == stages and [r.unfreeze for r in history.stages] == ["top 1"]
+
+
+def _check(pretrained, random):
+    """A check with these (log-loss, accuracy) pairs."""
+    return TransferCheck(pretrained[0], random[0], pretrained[1], random[1], examples=24, folds=5)
+
+
+@pytest.mark.parametrize("transfers", [True, False])
+def test_by_default_the_transfer_check_chooses_the_plan(monkeypatch, transfers):
+    check = _check((0.3, 0.9), (0.6, 0.7)) if transfers else _check((0.6, 0.7), (0.3, 0.9))
+    monkeypatch.setattr(fine_tune_module, "transfer_check", lambda model, data: check)
+
+    stages, chosen = fine_tune_plan(_model(), tiny_image_data(), epochs=4)
+
+    assert chosen is check
+    if transfers:  # fastai's plan: the head, then everything with discriminative rates
+        assert [stage.unfreeze for stage in stages] == ["none", "all"] and stages[1].lr_decay is not None
+    else:  # the weights are only a starting point: everything at one rate, BatchNorm trained
+        assert stages == (Stage("all", 5, 1e-3, train_batchnorm=True),)
+
+
+def test_pretrained_features_keep_the_benefit_of_the_doubt_unless_random_ones_win_on_both_scores():
+    assert _check((0.05, 1.0), (0.01, 1.0)).features_transfer  # an easy task both solve
+    assert _check((0.6, 0.7), (0.5, 0.7)).features_transfer  # equal accuracy
+    assert not _check((0.6, 0.6), (0.5, 0.8)).features_transfer

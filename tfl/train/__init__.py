@@ -16,6 +16,7 @@ from tfl.train.domain_adaptation import paired_dataset
 from tfl.train.feature_cache import FeatureCache
 from tfl.train.feature_cache import cache_decision
 from tfl.train.fine_tune import fine_tune
+from tfl.train.fine_tune import fine_tune_plan
 from tfl.train.fine_tune import fine_tune_stages
 from tfl.train.freezing import StagePlan
 from tfl.train.freezing import apply_stage
@@ -34,6 +35,8 @@ from tfl.train.reversal_ramp import ReversalRamp
 from tfl.train.schedules import StageSchedule
 from tfl.train.stage_report import StageReport
 from tfl.train.stage_report import stage_report
+from tfl.train.transfer_check import TransferCheck
+from tfl.train.transfer_check import transfer_check
 from tfl.train.unsupervised_scores import UnsupervisedScores
 from tfl.train.unsupervised_scores import information_maximization
 from tfl.train.unsupervised_scores import soft_neighborhood_density
@@ -55,6 +58,7 @@ __all__ = [
     "StageSchedule",
     "TrainingCheckpoint",
     "TrainingHistory",
+    "TransferCheck",
     "UnsupervisedScores",
     "apply_stage",
     "cache_decision",
@@ -63,6 +67,7 @@ __all__ = [
     "default_stages",
     "find_learning_rate",
     "fine_tune",
+    "fine_tune_plan",
     "fine_tune_stages",
     "fit_adaptation",
     "fit_linear_probe",
@@ -76,4 +81,5 @@ __all__ = [
     "resolve_unfreeze",
     "soft_neighborhood_density",
     "stage_report",
+    "transfer_check",
 ]

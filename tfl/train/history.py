@@ -60,6 +60,8 @@ class TrainingHistory:
     Attributes:
         stages: a `StageRecord` per stage that ran.
         plan: the `Stage`s that were asked for, in order.
+        transfer_check: for `fine_tune`, the `TransferCheck` (a dict) that
+            chose the plan, or None.
 
     Examples:
 
@@ -70,6 +72,7 @@ class TrainingHistory:
 
     stages: list = dataclasses.field(default_factory=list)
     plan: tuple = ()
+    transfer_check: dict | None = None
 
     @property
     def history(self):
@@ -101,4 +104,5 @@ class TrainingHistory:
             "boundaries": self.boundaries,
             "history": self.history,
             "seconds": self.seconds,
+            "transfer_check": self.transfer_check,
         }
