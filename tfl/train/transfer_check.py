@@ -93,7 +93,7 @@ def transfer_check(model, data, *, seed=0, max_examples=MAX_EXAMPLES, folds=FOLD
         A `TransferCheck`, or None where it cannot say: a multi-label model,
         or fewer than 2 examples per fold of every class.
     """
-    if model.multi_label:
+    if model.multi_label or data.num_train < 2 * folds:
         return None
     copies = [type(model).from_config(model.get_config()) for _ in range(random_copies)]  # fresh random inits
     x, *randoms, labels = _features(data.train, [model, *copies], limit=3 * max_examples)
