@@ -6,8 +6,9 @@ already made: after an LR finder, a BatchNorm check, or a restart from a
 checkpoint, epoch 3 sees another order than epoch 3 of an uninterrupted run.
 
 tfl's training pipelines shuffle with `shuffle_each_epoch` instead: each pass
-draws its order from the seed and a pass counter, a variable that
-`fit_stages` sets to the epoch about to run (`set_epoch`). Epoch e of a run
+draws its order from the seed and a pass counter (a Python int each pass
+reads through `tf.py_function`), which `fit_stages` sets to the epoch about
+to run (`set_epoch`). Epoch e of a run
 then has the same order whatever ran before it, so a resumed run sees the
 orders the uninterrupted run saw. Without `set_epoch` (a plain
 `model.fit(data.train, epochs=5)`), the counter advances by one each pass
