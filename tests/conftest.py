@@ -1,6 +1,9 @@
-"""Shared pytest set-up: markers, quiet TensorFlow logs, seeded randomness."""
+"""Shared pytest set-up: markers, quiet TensorFlow logs, seeded randomness,
+and the real ImageNet weights and photos of `../shared/data`."""
 
 import os
+import shutil
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -13,6 +16,67 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "large: builds a large model (over 100M parameters); run by CI."
     )
+    config.addinivalue_line(
+        "markers",
+        "real_weights: uses the real ImageNet weights or photos of ../shared/data; "
+        "skipped without that folder, required in CI (TFL_REQUIRE_SHARED_DATA=1).",
+    )
+
+
+# The genuine Keras ImageNet weights of MobileNet(alpha=0.25) and the ants-vs-bees
+# photos, beside the repository (never copied into it): see ../shared/data/PROVENANCE.md.
+SHARED_DATA = Path(os.environ.get("TFL_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+REAL_WEIGHTS_FILE = "mobilenet_2_5_224_tf_no_top.h5"
+
+
+def shared_data(*parts):
+    """The path of `parts` under ../shared/data; skips the test when it is missing
+    (fails instead under TFL_REQUIRE_SHARED_DATA=1, as in CI)."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        reason = (
+            f"needs {path}: the real ImageNet weights and photos beside the repository "
+            "(../shared/data, see its PROVENANCE.md)"
+        )
+        if os.environ.get("TFL_REQUIRE_SHARED_DATA") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return path
+
+
+@pytest.fixture(scope="session")
+def _imagenet_cache(tmp_path_factory):
+    """A Keras home whose `models/` holds the real weights files under Keras' own names."""
+    weights = shared_data("weights")
+    home = tmp_path_factory.mktemp("keras_home")
+    (home / "models").mkdir()
+    for file in sorted(weights.glob("*.h5")):
+        shutil.copy(file, home / "models" / file.name)
+    return home
+
+
+@pytest.fixture
+def imagenet_home(_imagenet_cache, monkeypatch):
+    """`weights="imagenet"` works offline through Keras' own loading code, for the
+    backbones whose files ../shared/data holds (`mobilenet_025` at 224 px, or at
+    any size Keras loads the 224 file for). Returns the Keras home folder."""
+    import keras
+
+    monkeypatch.setenv("KERAS_HOME", str(_imagenet_cache))
+    monkeypatch.setattr(keras.src.backend.config, "_KERAS_DIR", str(_imagenet_cache))
+    return _imagenet_cache
+
+
+@pytest.fixture(scope="session")
+def hymenoptera():
+    """The ants-vs-bees photos: `train/` (123 ants, 121 bees) and `val/` (70, 83)."""
+    return shared_data("hymenoptera")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:  # .ci/run counts these: a silent skip would hide untested image transfer
+        if {"imagenet_home", "hymenoptera"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.real_weights)
 
 
 @pytest.fixture(autouse=True)

@@ -4,6 +4,12 @@ Stages follow each family's own structure: the ResNet and DenseNet `conv2` ...
 `conv5` groups, VGG and EfficientNet blocks, Inception mixed blocks, ConvNeXt
 stages. Families without named groups (MobileNet, NASNet) are split where the
 feature map shrinks, named by output stride (`stride8` = 1/8 of the input).
+
+Families with a width multiplier have one entry per variant that Keras
+publishes ImageNet weights for, named in timm's style: `mobilenet_025` is
+MobileNet v1 with `alpha=0.25` (plain `mobilenet` is alpha 1.0),
+`mobilenet_v2_140` MobileNetV2 with `alpha=1.4`, `mobilenet_v3_small_075` and
+`mobilenet_v3_large_minimalistic` the MobileNetV3 variants.
 """
 
 from keras import applications as apps
@@ -135,7 +141,63 @@ def _nasnet(name, constructor, size, feature_dim, cells):
     )
 
 
-def _mobilenet_v3(name, constructor, feature_dim, first_blocks):
+def _width_kwargs(alpha, **extra):
+    """Constructor arguments of a width variant: `alpha` only where it is not 1."""
+    return ({} if alpha == 1.0 else {"alpha": alpha}) | extra
+
+
+def _mobilenet(name, alpha):
+    return BackboneSpec(
+        name=name,
+        constructor=apps.MobileNet,
+        module="mobilenet",
+        preprocessing="tf",
+        default_size=224,
+        min_size=32,
+        feature_dim=int(1024 * alpha),
+        stages=("stem",)
+        + tuple(
+            (stage, starts_at(rf"^conv_pad_{block}$"))
+            for stage, block in (("stride4", 2), ("stride8", 4), ("stride16", 6), ("stride32", 12))
+        ),
+        family="MobileNet",
+        kwargs=_width_kwargs(alpha),
+        imagenet_sizes=(128, 160, 192, 224),
+    )
+
+
+def _mobilenet_v2(name, alpha):
+    return BackboneSpec(
+        name=name,
+        constructor=apps.MobileNetV2,
+        module="mobilenet_v2",
+        preprocessing="tf",
+        default_size=224,
+        min_size=32,
+        # The last 1x1 convolution keeps 1280 channels below alpha 1 and widens above it.
+        feature_dim=1280 if alpha <= 1.0 else _round_to_8(1280 * alpha),
+        stages=("stem",)
+        + tuple(
+            (stage, starts_at(rf"^block_{block}_expand$"))
+            for stage, block in (("stride4", 1), ("stride8", 3), ("stride16", 6), ("stride32", 13))
+        ),
+        family="MobileNetV2",
+        kwargs=_width_kwargs(alpha),
+        imagenet_sizes=(96, 128, 160, 192, 224),
+    )
+
+
+def _round_to_8(value):
+    """MobileNet's channel rounding: the nearest multiple of 8, never 10% below `value`."""
+    rounded = max(8, int(value + 4) // 8 * 8)
+    return rounded + 8 if rounded < 0.9 * value else rounded
+
+
+_V3_SMALL = (1, 3, 8)
+_V3_LARGE = (1, 3, 6, 12)
+
+
+def _mobilenet_v3(name, constructor, feature_dim, first_blocks, alpha=1.0, minimalistic=False):
     strides = ("stride4", "stride8", "stride16", "stride32")[-len(first_blocks):]
     return BackboneSpec(
         name=name,
@@ -151,7 +213,8 @@ def _mobilenet_v3(name, constructor, feature_dim, first_blocks):
             for stage, block in zip(strides, first_blocks)
         ),
         family="MobileNetV3",
-        kwargs={"include_preprocessing": True},
+        kwargs=_width_kwargs(alpha, include_preprocessing=True)
+        | ({"minimalistic": True} if minimalistic else {}),
     )
 
 
@@ -212,38 +275,26 @@ SPECS = (
         ),
         family="Inception",
     ),
-    BackboneSpec(
-        name="mobilenet",
-        constructor=apps.MobileNet,
-        module="mobilenet",
-        preprocessing="tf",
-        default_size=224,
-        min_size=32,
-        feature_dim=1024,
-        stages=("stem",)
-        + tuple(
-            (stage, starts_at(rf"^conv_pad_{block}$"))
-            for stage, block in (("stride4", 2), ("stride8", 4), ("stride16", 6), ("stride32", 12))
-        ),
-        family="MobileNet",
+    _mobilenet("mobilenet", 1.0),
+    _mobilenet("mobilenet_075", 0.75),
+    _mobilenet("mobilenet_050", 0.5),
+    _mobilenet("mobilenet_025", 0.25),
+    _mobilenet_v2("mobilenet_v2", 1.0),
+    _mobilenet_v2("mobilenet_v2_035", 0.35),
+    _mobilenet_v2("mobilenet_v2_050", 0.5),
+    _mobilenet_v2("mobilenet_v2_075", 0.75),
+    _mobilenet_v2("mobilenet_v2_130", 1.3),
+    _mobilenet_v2("mobilenet_v2_140", 1.4),
+    _mobilenet_v3("mobilenet_v3_small", apps.MobileNetV3Small, 576, first_blocks=_V3_SMALL),
+    _mobilenet_v3("mobilenet_v3_small_075", apps.MobileNetV3Small, 432, first_blocks=_V3_SMALL, alpha=0.75),
+    _mobilenet_v3(
+        "mobilenet_v3_small_minimalistic", apps.MobileNetV3Small, 576, first_blocks=_V3_SMALL, minimalistic=True
     ),
-    BackboneSpec(
-        name="mobilenet_v2",
-        constructor=apps.MobileNetV2,
-        module="mobilenet_v2",
-        preprocessing="tf",
-        default_size=224,
-        min_size=32,
-        feature_dim=1280,
-        stages=("stem",)
-        + tuple(
-            (stage, starts_at(rf"^block_{block}_expand$"))
-            for stage, block in (("stride4", 1), ("stride8", 3), ("stride16", 6), ("stride32", 13))
-        ),
-        family="MobileNetV2",
+    _mobilenet_v3("mobilenet_v3_large", apps.MobileNetV3Large, 960, first_blocks=_V3_LARGE),
+    _mobilenet_v3("mobilenet_v3_large_075", apps.MobileNetV3Large, 720, first_blocks=_V3_LARGE, alpha=0.75),
+    _mobilenet_v3(
+        "mobilenet_v3_large_minimalistic", apps.MobileNetV3Large, 960, first_blocks=_V3_LARGE, minimalistic=True
     ),
-    _mobilenet_v3("mobilenet_v3_small", apps.MobileNetV3Small, 576, first_blocks=(1, 3, 8)),
-    _mobilenet_v3("mobilenet_v3_large", apps.MobileNetV3Large, 960, first_blocks=(1, 3, 6, 12)),
     _densenet("densenet121", apps.DenseNet121, 1024),
     _densenet("densenet169", apps.DenseNet169, 1664),
     _densenet("densenet201", apps.DenseNet201, 1920),

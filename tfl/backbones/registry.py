@@ -54,10 +54,12 @@ def list_backbones():
         {
             "name": spec.name,
             "keras_class": spec.keras_name,
+            "keras_arguments": dict(spec.kwargs),
             "family": spec.family,
             "preprocessing": spec.preprocessing,
             "default_size": spec.default_size,
             "min_size": spec.min_size,
+            "imagenet_sizes": list(spec.imagenet_sizes or (spec.default_size,)),
             "feature_dim": spec.feature_dim,
             "stages": list(spec.stage_names),
         }

@@ -53,7 +53,12 @@ class BackboneSpec:
             each later one is `(name, Boundary)`. Every layer belongs to exactly
             one stage; layers after the last boundary belong to the last stage.
         family: the model family, for listing.
-        kwargs: extra keyword arguments for `constructor`.
+        kwargs: extra keyword arguments for `constructor`, e.g. the width
+            multiplier `alpha` of a MobileNet variant.
+        imagenet_sizes: the square input sizes Keras publishes ImageNet
+            weights for, each trained at that size (MobileNet v1: 128, 160,
+            192, 224). Empty: one file, trained at `default_size`, which
+            Keras loads at any input size. See `imagenet_weights_size`.
     """
 
     name: str
@@ -66,6 +71,7 @@ class BackboneSpec:
     stages: tuple
     family: str
     kwargs: dict = dataclasses.field(default_factory=dict)
+    imagenet_sizes: tuple = ()
 
     def __post_init__(self):
         if self.preprocessing not in PREPROCESSING_MODES:
@@ -78,3 +84,24 @@ class BackboneSpec:
     @property
     def keras_name(self):
         return self.constructor.__name__
+
+    def imagenet_weights_size(self, image_size):
+        """The input size of the ImageNet weights `weights="imagenet"` loads
+        for `image_size` (height, width).
+
+        The rule, Keras' own (tfl keeps it so that a user with a network and
+        one without get the same model): a square size Keras publishes
+        weights for gets the weights trained at that size; any other size
+        gets those trained at `default_size`. All layers are convolutional,
+        so weights trained at one size run at any other.
+
+        Examples:
+
+        >>> spec = get_backbone_spec("mobilenet_025")
+        >>> spec.imagenet_weights_size((160, 160)), spec.imagenet_weights_size((200, 200))
+        (160, 224)
+        """
+        height, width = image_size
+        if height == width and height in self.imagenet_sizes:
+            return height
+        return self.default_size

@@ -57,6 +57,11 @@ def _is_download_failure(error):
 def build_imagenet(spec, input_shape):
     """Builds `spec`'s backbone with ImageNet weights (downloaded once, then cached).
 
+    Keras chooses the file: for a backbone with weights at several input
+    sizes (MobileNet v1 and v2), the one trained at `input_shape`'s size if
+    it is square and published, else the one trained at `spec.default_size`
+    (`spec.imagenet_weights_size`).
+
     Raises:
         WeightsUnavailableError: when the download fails or stalls, naming the
             backbone, the cache folder and file name, and the alternatives.
@@ -69,20 +74,34 @@ def build_imagenet(spec, input_shape):
     except Exception as error:
         if not _is_download_failure(error):
             raise
-        url = re.search(r"https?://\S+?\.h5", str(error))
-        where = keras_cache_dir()
-        file_hint = (
-            f"download {url.group(0)} on a machine with network and place it in {where}/"
-            if url
-            else f"place the Keras weights file of {spec.keras_name} (include_top=False) in {where}/"
+        raise WeightsUnavailableError(_unavailable_message(spec, input_shape, error)) from error
+
+
+def _unavailable_message(spec, input_shape, error):
+    url = re.search(r"https?://\S+?\.h5", str(error))
+    where = keras_cache_dir()
+    size = spec.imagenet_weights_size(input_shape[:2])
+    trained_at = f" trained at {size}x{size}" if spec.imagenet_sizes else ""
+    file_hint = (
+        f"download {url.group(0)} on a machine with network and place it in {where}/ "
+        f"(as {url.group(0).rsplit('/', 1)[1]})"
+        if url
+        else f"place the Keras weights file of {spec.keras_name} (include_top=False) in {where}/"
+    )
+    sizes = ""
+    if len(spec.imagenet_sizes) > 1:
+        sizes = (
+            f" Keras publishes this backbone's weights for inputs of {', '.join(map(str, spec.imagenet_sizes))} "
+            f"pixels, one file each; image_size={input_shape[0]}x{input_shape[1]} asks for the{trained_at} "
+            "file. A weights file given as a path loads at any image size."
         )
-        raise WeightsUnavailableError(
-            f"Could not download the ImageNet weights of backbone {spec.name!r} "
-            f"(keras.applications.{spec.keras_name}): {_first_line(error)}. "
-            f"To use them offline, {file_hint}. Or pass weights=PATH with a weights file "
-            "of this backbone (.weights.h5, .h5 or a .keras model saved by tfl), or "
-            "weights=None to start from random weights."
-        ) from error
+    return (
+        f"Could not download the ImageNet weights{trained_at} of backbone {spec.name!r} "
+        f"(keras.applications.{spec.keras_name}): {_first_line(error)}. "
+        f"To use them offline, {file_hint}.{sizes} Or pass weights=PATH with a weights file "
+        "of this backbone (.weights.h5, .h5 or a .keras model saved by tfl), or "
+        "weights=None to start from random weights."
+    )
 
 
 def load_weights_file(backbone, path, spec):

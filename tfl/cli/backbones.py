@@ -28,13 +28,19 @@ def run(args):
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'name':<22}{'keras class':<20}{'preprocessing':<15}{'size':>5}{'min':>5}{'features':>9}  stages")
+    print(f"{'name':<33}{'keras class':<38}{'preprocessing':<15}{'size':>5}{'min':>5}{'features':>9}  stages")
     for row in rows:
         print(
-            f"{row['name']:<22}{row['keras_class']:<20}{row['preprocessing']:<15}{row['default_size']:>5}"
+            f"{row['name']:<33}{_keras_call(row):<38}{row['preprocessing']:<15}{row['default_size']:>5}"
             f"{row['min_size']:>5}{row['feature_dim']:>9}  {', '.join(row['stages'])}"
         )
     return 0
+
+
+def _keras_call(row):
+    """`MobileNet(alpha=0.25)`: the Keras class with the arguments that pick the variant."""
+    arguments = {k: v for k, v in row["keras_arguments"].items() if k != "include_preprocessing"}
+    return row["keras_class"] + (f"({', '.join(f'{k}={v}' for k, v in arguments.items())})" if arguments else "")
 
 
 def _run_text(args):
