@@ -207,13 +207,14 @@ def png_16bit(tmp_path, caplog):
 
 def huge_image(tmp_path, caplog):
     root = _image_folder(tmp_path / "images")
-    fakes.write(root / "cats" / "huge.png", _solid_grey_png(10_000, 10_000, 222))  # 100 megapixels, 150 kB
+    # 100 megapixels, 150 kB, wide: cropped to its centred 8000x8000 square (a slice) before resizing.
+    fakes.write(root / "cats" / "huge.png", _solid_grey_png(12_500, 8_000, 222))
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     data = _load_images(root)
     image = _pixels_of(data)[(222, 222, 222)]
     grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
     assert image.shape == (8, 8, 3) and (image == 222).all()
-    # Decoded at 1 byte a pixel (100 MB); full-size float32 RGB copies would take 2.8 GB.
+    # Decoded at 1 byte a pixel (100 MB), plus the 64 MB crop; full-size float32 RGB copies would take 2.8 GB.
     assert grown < 600e6, f"peak memory grew by {grown / 1e6:.0f} MB"
 
 

@@ -258,10 +258,11 @@ def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto", 
             }
         )
         seed_everything(config)
-        data = load_data(config.data, image_size)
+        data = load_data(config.data, image_size, config.model.resize)
         model_description = {
             "backbone": spec.name,
             "image_size": list(image_size),
+            "resize": config.model.resize,
             "skipped_files": list(getattr(data, "skipped_files", ())),
         }
     adaptation = config.train.adaptation
@@ -271,6 +272,7 @@ def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto", 
             config.data.target_source,
             image_size=image_size,
             class_names=data.class_names,
+            resize=config.model.resize,
             labels_per_class=adaptation.labels_per_class,
             batch_size=config.data.batch_size,
             validation_split=config.data.validation_split,

@@ -9,7 +9,9 @@ import pytest
 import tensorflow as tf
 import yaml
 
+from tfl.cli.main import build_parser
 from tfl.cli.main import main
+from tfl.cli.train import config_from_args
 from tfl.data import load_images
 from tfl.model import load_model
 
@@ -57,12 +59,27 @@ def test_train_writes_model_report_and_config(trained_run):
     assert report["stages"][0]["unfreeze"] == "all" and report["stages"][0]["seconds"] > 0
     config = yaml.safe_load((trained_run / "config.yaml").read_text())
     assert config["model"]["backbone"] == "mobilenet_v3_small" and config["model"]["image_size"] == [32, 32]
+    assert config["model"]["resize"] == report["resize"] == "crop"
     assert config["train"]["stages"][0]["epochs"] == 1
 
 
 def test_written_model_reloads_with_its_class_names(trained_run):
     model = load_model(trained_run / "model.keras")
     assert model.class_names == ["bright", "dark"]
+    assert model.resize == "crop"
+
+
+@pytest.mark.parametrize("flags, resize", [([], "crop"), (["--resize", "stretch"], "stretch"), (["--resize", "crop"], "crop")])
+def test_the_resize_flag_sets_model_resize(flags, resize):
+    args = build_parser().parse_args(["train", "--data", "digits", *flags])
+    assert config_from_args(args).model.resize == resize
+
+
+def test_an_unknown_resize_flag_names_the_choices(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--data", "digits", "--resize", "pad"])
+    err = capsys.readouterr().err
+    assert "--resize: invalid choice: 'pad'" in err and "crop" in err and "stretch" in err
 
 
 def test_evaluate_on_the_training_folder_scores_only_the_runs_held_out_split(trained_run, image_folder, capsys, tmp_path):
@@ -117,6 +134,22 @@ def test_predict_prints_top_k_class_names(trained_run, image_folder, capsys):
     for line in lines:
         assert {c["class"] for c in line["top_k"]} == {"bright", "dark"}
         assert abs(sum(c["probability"] for c in line["top_k"]) - 1) < 1e-5
+
+
+def test_predict_crops_a_wide_image_as_the_model_does(trained_run, tmp_path, capsys):
+    # Flat 4x4 blocks: the centred 64x64 square, halved, is exact in uint8 (no rounding).
+    blocks = np.random.default_rng(0).integers(90, 150, (16, 32, 3), dtype=np.uint8)  # neither dark nor bright
+    pixels = np.repeat(np.repeat(blocks, 4, axis=0), 4, axis=1)  # 64x128
+    path = tmp_path / "wide.png"
+    path.write_bytes(tf.io.encode_png(pixels).numpy())
+    model = load_model(trained_run / "model.keras")
+    expected = model.predict({"images": pixels[None].astype("float32")}, verbose=0)[0]
+
+    assert main(["predict", str(trained_run), str(path), "--json"]) == 0
+
+    (line,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    predicted = {c["class"]: c["probability"] for c in line["top_k"]}
+    np.testing.assert_allclose([predicted[name] for name in model.class_names], expected, atol=1e-5)
 
 
 def test_output_folder_with_files_is_refused_and_left_untouched(image_folder, tmp_path, capsys):

@@ -48,6 +48,22 @@ def test_yaml_round_trip_is_identical(example, tmp_path):
     assert Config.from_yaml(again) == config
 
 
+def test_a_config_from_before_resize_loads_with_crop(example):
+    assert "resize" not in EXAMPLE
+    assert Config.from_yaml(example).model.resize == "crop"
+
+
+def test_resize_survives_a_yaml_round_trip(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("model:\n  image_size: [32, 48]\n  resize: stretch\n")
+    config = Config.from_yaml(path)
+    again = tmp_path / "again.yaml"
+    again.write_text(config.to_yaml())
+
+    assert config.model.resize == "stretch"
+    assert Config.from_yaml(again) == config and "resize: stretch" in config.to_yaml()
+
+
 @pytest.mark.parametrize(
     "raw, message",
     [
@@ -66,6 +82,8 @@ def test_yaml_round_trip_is_identical(example, tmp_path):
         pytest.param({"model": {"sequence_length": 2}}, r"sequence_length counts tokens .* >= 8\. Received: sequence_length=2", id="sequence-length"),
         pytest.param({"data": {"validation_split": 1.5}}, r"validation_split is the held-out fraction, in \(0, 1\)", id="split"),
         pytest.param({"version": CONFIG_VERSION + 1}, r"newer than this tfl understands", id="future-version"),
+        pytest.param({"model": {"resize": "pad"}}, r"model: Unknown resize 'pad'\. Known: crop .*stretch .*--resize", id="resize"),
+        pytest.param({"model": {"resize": True}}, r"model\.resize must be a string\. Received: True", id="resize-not-a-string"),
         pytest.param({"model": {"mixed_precision": "float8"}}, r"Unknown mixed_precision 'float8'\. Known: mixed_float16, mixed_bfloat16", id="mixed-precision"),
         pytest.param({"train": {"feature_cache": "disk"}}, r"Unknown feature_cache 'disk'\. Known: auto, off", id="feature-cache"),
         pytest.param({"train": {"augmented_views": 0}}, r"augmented_views must be >= 1\. Received: augmented_views=0", id="views"),

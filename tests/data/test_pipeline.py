@@ -3,9 +3,14 @@ import pytest
 import tensorflow as tf
 
 from tests.data import fakes
+from tfl.data import from_arrays
+from tfl.data import from_directory
+from tfl.data import load_images
 from tfl.data.order import set_epoch
 from tfl.data.pipeline import build_pipeline
+from tfl.data.pipeline import crop_box
 from tfl.data.pipeline import decode_image
+from tfl.data.pipeline import decode_resized
 from tfl.data.pipeline import load_image_file
 from tfl.data.pipeline import normalize_image_size
 
@@ -66,6 +71,115 @@ def test_resize_is_bilinear_with_half_pixel_centres(tmp_path):
     row = load_image_file(path, (1, 4)).numpy()[0, :, 0]
 
     np.testing.assert_array_equal(row, [0, 64, 191, 255])  # nearest would give 0, 0, 255, 255
+
+
+def _thirds(height, width, axis):
+    """A noise image whose first and last quarters along `axis` are flat red and
+    flat blue: the centre half is the centred square of a 1:2 image."""
+    image = fakes.noise(4, (height, width, 3))
+    quarter = image.shape[axis] // 4
+    first = [slice(None)] * 3
+    last = [slice(None)] * 3
+    first[axis], last[axis] = slice(0, quarter), slice(image.shape[axis] - quarter, None)
+    image[tuple(first)] = (255, 0, 0)
+    image[tuple(last)] = (0, 0, 255)
+    return image
+
+
+def _resized(image, size):
+    """uint8 bilinear resize of the whole image: what "stretch" gives."""
+    resized = tf.image.resize(image.astype(np.float32), size, method="bilinear")
+    return np.clip(np.round(resized.numpy()), 0, 255).astype(np.uint8)
+
+
+WIDE = _thirds(40, 80, axis=1)  # 40x80: the centre 40x40 is columns 20..59
+TALL = _thirds(80, 40, axis=0)
+CROP_CASES = {
+    "wide_png": (fakes.png(WIDE), WIDE, WIDE[:, 20:60]),
+    "tall_png": (fakes.png(TALL), TALL, TALL[20:60]),
+    "wide_png_16bit": (fakes.png(WIDE.astype(np.uint16) * 257), WIDE, WIDE[:, 20:60]),
+    "wide_bmp": (fakes.bmp(WIDE), WIDE, WIDE[:, 20:60]),
+}
+
+
+@pytest.mark.parametrize("case", CROP_CASES.values(), ids=CROP_CASES.keys())
+def test_crop_takes_the_centred_square_then_resizes_and_stretch_resizes_it_all(case):
+    contents, whole, centre = case
+
+    cropped = decode_resized(contents, (16, 16)).numpy()
+    stretched = decode_resized(contents, (16, 16), resize="stretch").numpy()
+
+    np.testing.assert_array_equal(cropped, _resized(centre, (16, 16)))
+    np.testing.assert_array_equal(stretched, _resized(whole, (16, 16)))  # the old pixels
+    assert not (cropped == [255, 0, 0]).all(axis=-1).any()  # nothing of the flat ends
+    assert not (cropped == [0, 0, 255]).all(axis=-1).any()
+
+
+def test_arrays_are_cropped_like_files():
+    x = np.stack([WIDE, WIDE[:, ::-1]])
+
+    data = from_arrays(x, [0, 1], validation_data=(x, [0, 1]), image_size=16, cache=False)
+    stretched = from_arrays(x, [0, 1], validation_data=(x, [0, 1]), image_size=16, resize="stretch", cache=False)
+
+    images = next(iter(data.validation))[0]["images"].numpy()
+    np.testing.assert_array_equal(images[0], _resized(WIDE[:, 20:60], (16, 16)))
+    images = next(iter(stretched.validation))[0]["images"].numpy()
+    np.testing.assert_array_equal(images[0], _resized(WIDE, (16, 16)))
+
+
+@pytest.mark.parametrize(
+    "shape, size",
+    [((48, 48, 3), (16, 16)), ((20, 40, 3), (16, 32)), ((30, 10, 1), (12, 4)), ((16, 16, 3), (16, 16))],
+    ids=["square", "same_ratio_wide", "same_ratio_tall_grey", "same_size"],
+)
+def test_crop_leaves_an_image_of_the_target_aspect_ratio_as_stretch_does(shape, size):
+    contents = fakes.png(fakes.noise(5, shape))
+
+    cropped = decode_resized(contents, size).numpy()
+
+    np.testing.assert_array_equal(cropped, decode_resized(contents, size, resize="stretch").numpy())
+
+
+@pytest.mark.parametrize(
+    "height, width, size, box",
+    [
+        (40, 80, (32, 32), (0, 20, 40, 40)),
+        (81, 40, (32, 32), (20, 0, 40, 40)),  # (81 - 40) / 2 rounds down
+        (24, 30, (16, 32), (4, 0, 15, 30)),
+        (1, 2, (1, 4), (0, 0, 1, 2)),  # too flat for the ratio: the whole image
+        (300, 2, (2, 300), (149, 0, 1, 2)),  # never less than one row: the centre one
+        (48, 48, (16, 16), (0, 0, 48, 48)),
+    ],
+)
+def test_crop_box_is_the_largest_centred_box_of_the_target_ratio(height, width, size, box):
+    assert tuple(int(v) for v in crop_box(height, width, size)) == box
+
+
+def test_a_folder_and_load_images_crop_alike(tmp_path):
+    for root in ("train", "val"):
+        fakes.write(tmp_path / root / "a" / "0.png", fakes.png(WIDE))
+        fakes.write(tmp_path / root / "b" / "0.png", fakes.png(WIDE[:, ::-1]))
+
+    data = from_directory(tmp_path / "train", validation_path=tmp_path / "val", image_size=16)
+    held_out = np.concatenate([x["images"].numpy() for x, _ in data.validation])
+    predicted = load_images([tmp_path / "val" / "a" / "0.png", tmp_path / "val" / "b" / "0.png"], 16).numpy()
+
+    expected = [_resized(WIDE[:, 20:60], (16, 16)), _resized(WIDE[:, 20:60][:, ::-1], (16, 16))]
+    np.testing.assert_array_equal(held_out, expected)
+    np.testing.assert_array_equal(predicted, expected)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        pytest.param(lambda: decode_resized(fakes.png(WIDE), (8, 8), resize="pad"), id="decode_resized"),
+        pytest.param(lambda: from_arrays(np.stack([WIDE, WIDE]), [0, 1], image_size=8, resize="Crop"), id="from_arrays"),
+        pytest.param(lambda: load_images([], 8, resize=None), id="load_images"),
+    ],
+)
+def test_an_unknown_resize_names_it_and_the_known_ones(call):
+    with pytest.raises(ValueError, match=r"Unknown resize .*Known: crop .*stretch .*Received: resize="):
+        call()
 
 
 @pytest.mark.parametrize(

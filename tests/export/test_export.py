@@ -18,6 +18,8 @@ from tfl.data import load_images
 from tfl.export import export_model
 from tfl.export import versions
 from tfl.export.export import weights_bytes
+from tfl.export.signatures import image_signatures
+from tfl.model import ImageClassifier
 from tfl.model import build_model
 from tfl.train import fit_stages
 
@@ -81,6 +83,61 @@ def test_image_bytes_answer_like_the_keras_model_at_two_batch_sizes(image_model,
     names = np.array(["dark", "bright"])
     np.testing.assert_array_equal(outputs["5/class_names"], names[outputs["5/class_ids"]])
     np.testing.assert_allclose(outputs["5/scores"][:, 0], expected.max(axis=1), atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def served_signatures(image_export):
+    return tf.saved_model.load(image_export.path).signatures
+
+
+def _blocks(height, width, channels, seed):
+    """Random flat 8x8 blocks of mid values (the model's outputs are not saturated).
+
+    Cropped at an even offset and halved in size, every output pixel is the mean
+    of 4 equal values: the data pipeline's rounding to uint8 changes nothing, so
+    both signatures must see the very same pixels (the model is sensitive enough
+    that half a grey level moves its probabilities by 1e-2).
+    """
+    blocks = np.random.default_rng(seed).integers(96, 160, (height // 8, width // 8, channels), dtype=np.uint8)
+    return np.repeat(np.repeat(blocks, 8, axis=0), 8, axis=1)
+
+
+CROPPED = {
+    "wide_png": (_blocks(64, 128, 3, 0), tf.io.encode_png),
+    "tall_png": (_blocks(128, 64, 3, 1), tf.io.encode_png),
+    "off_ratio_grey_png": (_blocks(64, 104, 1, 2)[:, :100], tf.io.encode_png),  # cropped from column 18
+    "wide_grey_jpeg": (_blocks(64, 128, 1, 3), lambda x: tf.io.encode_jpeg(x, quality=100)),
+}
+
+
+@pytest.mark.parametrize("case", CROPPED.values(), ids=CROPPED.keys())
+def test_image_bytes_are_cropped_as_the_model_crops_raw_pixels(image_model, served_signatures, case):
+    # serving_default crops in the data pipeline's decode, serving_pixels in the model's
+    # Resizing layer: both centre-crop by one rule, so a client may send either.
+    pixels, encode = case
+    contents = encode(pixels).numpy()
+    decoded = tf.cast(tf.io.decode_image(contents, channels=3), tf.float32)[None]  # what a client holds
+    stretched = tf.image.resize(decoded, image_model.image_size)  # the same image, aspect ratio lost
+
+    from_bytes = served_signatures["serving_default"](images=tf.constant([contents]))["probabilities"].numpy()
+    from_pixels = served_signatures["serving_pixels"](images=decoded)["probabilities"].numpy()
+    from_stretched = served_signatures["serving_pixels"](images=stretched)["probabilities"].numpy()
+
+    assert image_model.resize == "crop"
+    np.testing.assert_allclose(from_bytes, from_pixels, atol=1e-4)
+    assert np.abs(from_bytes - from_stretched).max() > 1e-2  # stretching would not agree
+
+
+@pytest.mark.parametrize("resize", ["crop", "stretch"])
+def test_the_bytes_signature_resizes_by_the_models_resize(image_model, resize):
+    model = ImageClassifier.from_config(dict(image_model.get_config(), resize=resize))
+    model.set_weights(image_model.get_weights())
+    pixels = _blocks(64, 128, 3, 0)  # stretched 4x narrower and 2x lower: exact integers too
+
+    from_bytes = image_signatures(model)["serving_default"](tf.constant([tf.io.encode_png(pixels).numpy()]))
+    expected = model({"images": pixels[None].astype("float32")}, training=False)
+
+    np.testing.assert_allclose(from_bytes["probabilities"], expected, atol=1e-4)
 
 
 def test_float_pixels_signature(image_model, image_export, tmp_path):

@@ -50,7 +50,7 @@ def _text_image_data(preprocessor):
     return _data({"images": images, **tokens}, labels)
 
 
-def _two_cnns(source_frozen=False, fusion="weighted"):
+def _two_cnns(source_frozen=False, fusion="weighted", **kwargs):
     return FusionClassifier(
         [
             cnn_branch("source", small_cnn(32, (4, 8), name="source_cnn"), 32, frozen=source_frozen),
@@ -59,6 +59,7 @@ def _two_cnns(source_frozen=False, fusion="weighted"):
         CLASSES,
         fusion=fusion,
         dropout=0.0,
+        **kwargs,
     )
 
 
@@ -96,6 +97,29 @@ def test_stage_names_are_prefixed_with_the_branch():
     assert isinstance(model.backbone, BranchBackbones)
     assert model.backbone.names() == ["source", "target"]
     assert model.num_classes == 2 and not model.multi_label
+
+
+@pytest.mark.parametrize("resize", ["crop", "stretch"])
+def test_every_image_branch_resizes_by_the_models_resize_and_keeps_it_in_its_file(resize, tmp_path):
+    model = _two_cnns(resize=resize)
+    assert model.resize == resize
+    assert [layer.crop_to_aspect_ratio for layer in model.resizers.values()] == [resize == "crop"] * 2
+
+    loaded = _assert_round_trip(model, {"images": _images(2, size=48)[0][:, :, :30]}, tmp_path)
+
+    assert loaded.resize == resize
+    assert [layer.crop_to_aspect_ratio for layer in loaded.resizers.values()] == [resize == "crop"] * 2
+
+
+def test_a_fusion_model_saved_before_resize_existed_keeps_stretching():
+    config = _two_cnns().get_config()
+    del config["resize"]
+    assert FusionClassifier.from_config(config).resize == "stretch"
+
+
+def test_an_unknown_resize_is_refused_by_the_fusion_model():
+    with pytest.raises(ValueError, match=r"Unknown resize 'fit'\. Known: crop .*Received: resize='fit'"):
+        _two_cnns(resize="fit")
 
 
 def test_a_frozen_branch_has_no_stages():
@@ -332,6 +356,19 @@ def test_build_model_with_a_fusion_config_pairs_the_backbone_with_a_target_branc
     assert {name.split("/")[0] for name in model.stage_layers()} == prefixes
     np.testing.assert_allclose([float(np.mean(w)) for w in model.fusion.mixing_weights()], [0.8, 0.2], atol=1e-6)
     assert model.predict({"images": np.zeros((2, 40, 40, 3), "float32")}, verbose=0).shape == (2, 2)
+    assert model.resize == "crop"
+
+
+def test_build_model_with_a_fusion_config_passes_resize_on():
+    from tfl.config import FusionConfig
+    from tfl.config import ModelConfig
+    from tfl.model import build_model
+
+    config = ModelConfig(
+        backbone="mobilenet_v3_small", weights=None, image_size=32, resize="stretch", fusion=FusionConfig(mode="concat")
+    )
+    model = build_model(config, ["a", "b"])
+    assert model.resize == "stretch" and not any(layer.crop_to_aspect_ratio for layer in model.resizers.values())
 
 
 def test_fusion_weight_logger_writes_the_learned_weights_into_the_history():

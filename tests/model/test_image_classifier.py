@@ -1,9 +1,13 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
+from tfl.backbones import build_backbone
 from tfl.config import AugmentationConfig
 from tfl.config import ModelConfig
+from tfl.config.config import RESIZE_MODES
+from tfl.data.pipeline import decode_resized
 from tfl.model import ImageClassifier
 from tfl.model import batchnorm_layers
 from tfl.model import build_model
@@ -26,7 +30,72 @@ def test_keras_round_trip_gives_identical_predictions_and_keeps_class_names(tmp_
     assert isinstance(loaded, ImageClassifier)
     assert loaded.class_names == ["cat", "dog", "emu"]
     assert loaded.backbone_name == "mobilenet_v3_small"
+    assert loaded.resize == "crop"
     np.testing.assert_array_equal(loaded.predict({"images": images}, verbose=0), expected)
+
+
+@pytest.fixture(scope="module")
+def wide_models():
+    """A model per resize mode, 32x48 (a 2:3 aspect ratio)."""
+    config = dict(SMALL, image_size=(32, 48))
+    return {resize: build_model(ModelConfig(**config, resize=resize), ["a", "b"]) for resize in RESIZE_MODES}
+
+
+@pytest.mark.parametrize("resize", RESIZE_MODES)
+def test_resize_survives_a_keras_round_trip(wide_models, resize, tmp_path):
+    model = wide_models[resize]
+    images = _images(2, 60, 40)  # taller than 2:3: crop and stretch differ
+    expected = model.predict({"images": images}, verbose=0)
+    model.save(tmp_path / "model.keras")
+
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+
+    assert loaded.resize == resize and loaded.get_config()["resize"] == resize
+    assert loaded.resizing.crop_to_aspect_ratio == (resize == "crop")
+    np.testing.assert_array_equal(loaded.predict({"images": images}, verbose=0), expected)
+
+
+def test_crop_and_stretch_differ_on_another_aspect_ratio_only(wide_models):
+    crop, stretch = wide_models["crop"], wide_models["stretch"]
+    other, same = _images(2, 60, 40), _images(2, 64, 96)
+
+    np.testing.assert_array_equal(crop.resizing(same), stretch.resizing(same))
+    assert np.abs(crop.resizing(other) - stretch.resizing(other)).max() > 10
+
+
+def test_a_model_saved_before_resize_existed_keeps_stretching(wide_models):
+    config = wide_models["crop"].get_config()
+    del config["resize"]
+
+    loaded = ImageClassifier.from_config(config)
+
+    assert loaded.resize == "stretch" and not loaded.resizing.crop_to_aspect_ratio
+
+
+@pytest.mark.parametrize("resize", RESIZE_MODES)
+@pytest.mark.parametrize(
+    "height, width, channels",
+    [(40, 80, 3), (90, 31, 3), (17, 64, 1), (32, 48, 3), (33, 47, 3), (200, 120, 3)],
+    ids=["wide", "tall", "grey", "same_size", "near_ratio", "larger"],
+)
+def test_the_resizing_layer_and_the_data_pipeline_give_the_same_pixels(wide_models, resize, height, width, channels):
+    model = wide_models[resize]
+    raw = np.random.default_rng(height).integers(0, 256, (height, width, channels), dtype=np.uint8)
+    rgb = np.repeat(raw, 3, axis=-1) if channels == 1 else raw
+
+    decoded = decode_resized(tf.io.encode_png(raw), model.image_size, model.resize).numpy()
+    layer = keras.ops.convert_to_numpy(model.resizing(rgb[None].astype("float32")))[0]
+
+    assert decoded.shape == layer.shape == (32, 48, 3)
+    np.testing.assert_allclose(decoded, layer, atol=0.5 + 1e-3)  # uint8 rounding only
+    again = keras.ops.convert_to_numpy(model.resizing(decoded[None].astype("float32")))[0]
+    np.testing.assert_array_equal(again, decoded)  # the layer leaves pipeline images as they are
+
+
+def test_an_unknown_resize_is_refused_naming_it():
+    backbone = build_backbone("mobilenet_v3_small", weights=None, image_size=32)
+    with pytest.raises(ValueError, match=r"Unknown resize 'squash'\. Known: crop .*stretch .*Received: resize='squash'"):
+        ImageClassifier(backbone, ["a", "b"], backbone_name="mobilenet_v3_small", image_size=(32, 32), resize="squash")
 
 
 def test_accepts_uint8_images_of_any_size():

@@ -92,7 +92,7 @@ def evaluation_data(model, args, trained_on=None):
                 tfds_data_dir=args.tfds_data_dir,
                 tfds_validation_split=args.tfds_split,
             )
-        data = load_data(config, model.image_size)
+        data = load_data(config, model.image_size, model.resize)
         _check_classes(data, model, args.data)
         held_out = "the run's held-out split" if same else "held-out split"
         return data.validation, f"{args.data} ({held_out})", None
@@ -100,6 +100,7 @@ def evaluation_data(model, args, trained_on=None):
         args.data,
         image_size=model.image_size,
         class_names=model.class_names,
+        resize=model.resize,
         batch_size=args.batch_size,
         skip_bad_files=args.skip_bad_files,
     )

@@ -42,7 +42,7 @@ def run(args):
         probabilities = model.predict(model.preprocessor(tf.constant(args.files)), verbose=0)
     else:
         key = "file"
-        images = load_images(args.files, model.image_size)
+        images = load_images(args.files, model.image_size, model.resize)
         probabilities = model.predict({"images": images}, verbose=0)
     k = min(args.top_k, model.num_classes)
     for path, ranked in zip(args.files, top_k(probabilities, model.class_names, k)):

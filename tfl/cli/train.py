@@ -41,6 +41,12 @@ def add_parser(subparsers):
     parser.add_argument("--weights", help="imagenet, none, or a weights file (.weights.h5/.h5/.keras)")
     parser.add_argument("--image-size", type=arguments.image_size, help="N or HxW (default: the backbone's)")
     parser.add_argument(
+        "--resize",
+        choices=("crop", "stretch"),
+        help="images: crop (the default: centre-crop each image to the aspect ratio of the image size, "
+        "then resize) or stretch (resize the whole image, aspect ratio lost)",
+    )
+    parser.add_argument(
         "--stages",
         help="comma-separated UNFREEZE[:EPOCHS[:LR]] or 'probe', e.g. 'probe,top2:3:1e-4' "
         "(UNFREEZE: none, all, topN, or stage names joined by +; probe: a linear probe on cached features)",
@@ -142,6 +148,7 @@ def config_from_args(args):
         ("skip_bad_files", "data.skip_bad_files"),
         ("backbone", "model.backbone"),
         ("image_size", "model.image_size"),
+        ("resize", "model.resize"),
         ("epochs", "train.epochs"),
         ("feature_cache", "train.feature_cache"),
         ("feature_cache_dir", "train.feature_cache_dir"),

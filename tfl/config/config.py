@@ -30,6 +30,30 @@ ADAPTATION_METHODS = ("source_only", "joint", "mmd", "coral", "dann")
 ALIGNING_METHODS = ("mmd", "coral", "dann")
 UNSUPERVISED_SCORES = ("im", "snd")
 STRATEGIES = ("mirrored", "multi_worker", "tpu")
+RESIZE_MODES = ("crop", "stretch")
+
+
+def check_resize(resize):
+    """Returns `resize` if it is one of `RESIZE_MODES`, else raises a ValueError naming it.
+
+    Args:
+        resize: how an image is brought to the model's `image_size`: "crop"
+            (centre-crop the largest box with the aspect ratio of
+            `image_size`, then resize) or "stretch" (resize the whole image;
+            its aspect ratio is lost).
+
+    Examples:
+
+    >>> check_resize("crop")
+    'crop'
+    """
+    if not isinstance(resize, str) or resize not in RESIZE_MODES:
+        raise ValueError(
+            f"Unknown resize {resize!r}. Known: crop (centre-crop to the aspect ratio of image_size, "
+            "then resize), stretch (resize the whole image, aspect ratio lost). Pass resize='crop' or "
+            f"resize='stretch' (model.resize in a config, --resize with `tfl train`). Received: resize={resize!r}"
+        )
+    return resize
 
 
 @dataclasses.dataclass(frozen=True)
@@ -198,6 +222,12 @@ class ModelConfig:
             or `.keras` file holding this backbone's weights.
         image_size: (height, width) the images are resized to; an int means a
             square. None uses the backbone's default size.
+        resize: images: how an image meets `image_size`: "crop" centre-crops
+            the largest box with the aspect ratio of `image_size`, then
+            resizes (bilinear), so nothing is distorted; "stretch" resizes
+            the whole image, so a photo not of that aspect ratio is squashed.
+            The model keeps it: `tfl predict`, `tfl evaluate` and the export
+            decode images the same way.
         pooling: images: "avg" or "max" pooling of the feature map. Text:
             "cls" (the encoder's pooled [CLS] output), "mean" (mean of the
             token outputs, padding masked out) or "lstm" (a bidirectional
@@ -224,6 +254,7 @@ class ModelConfig:
     backbone: str = "mobilenet_v3_small"
     weights: str | None = "imagenet"
     image_size: tuple[int, int] | None = None
+    resize: str = "crop"
     pooling: str | None = None
     dropout: float = 0.2
     multi_label: bool = False
@@ -247,6 +278,7 @@ class ModelConfig:
                     f"image_size is (height, width) or one int for a square. Received: image_size={self.image_size!r}"
                 )
             object.__setattr__(self, "image_size", tuple(int(v) for v in self.image_size))
+        check_resize(self.resize)
         known = IMAGE_POOLINGS + TEXT_POOLINGS
         if self.pooling is not None and self.pooling not in known:
             raise ValueError(

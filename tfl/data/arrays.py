@@ -3,6 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
+from tfl.config.config import check_resize
 from tfl.data.image_data import ImageData
 from tfl.data.pipeline import build_pipeline
 from tfl.data.pipeline import check_batch_size
@@ -20,6 +21,7 @@ def from_arrays(
     y,
     *,
     image_size,
+    resize="crop",
     class_names=None,
     validation_data=None,
     validation_split=0.2,
@@ -39,6 +41,9 @@ def from_arrays(
             which make the data multi-label.
         image_size: `(height, width)` the images are resized to (bilinear), or
             one int for a square.
+        resize: "crop" (the default) centre-crops each image to the aspect
+            ratio of `image_size` before resizing; "stretch" resizes the whole
+            image. Give the model's `resize`.
         class_names: names of the classes; defaults to "0".."C-1" for ids and
             multi-hot labels, and to the sorted unique strings for strings.
         validation_data: optional held-out `(x_val, y_val)`, labelled like `y`.
@@ -62,6 +67,7 @@ def from_arrays(
     ('0', '1')
     """
     image_size = normalize_image_size(image_size)
+    check_resize(resize)
     check_batch_size(batch_size)
     low, high = _check_value_range(value_range)
     x = _check_images(x, low, high, "x")
@@ -93,7 +99,7 @@ def from_arrays(
 
     def load(image):
         image = (tf.cast(image, tf.float32) - low) * scale
-        return resize_to_uint8(to_rgb(image), image_size)
+        return resize_to_uint8(to_rgb(image), image_size, resize)
 
     def pipeline(images, targets, shuffle):
         return build_pipeline(

@@ -7,6 +7,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from tfl.config.config import check_resize
 from tfl.data.image_data import ImageData
 from tfl.data.image_files import IMAGE_EXTENSIONS
 from tfl.data.image_files import describe_bad_files
@@ -36,6 +37,7 @@ def from_directory(
     path,
     *,
     image_size,
+    resize="crop",
     batch_size=32,
     validation_split=0.2,
     validation_path=None,
@@ -57,6 +59,9 @@ def from_directory(
         path: the folder of class folders.
         image_size: `(height, width)` the images are resized to (bilinear), or
             one int for a square.
+        resize: "crop" (the default) centre-crops each image to the aspect
+            ratio of `image_size` before resizing; "stretch" resizes the whole
+            image. Use the model's `resize`.
         batch_size: examples per batch.
         validation_split: fraction of each class held out, when there is no
             `validation_path`. The split is stratified, seeded and deterministic.
@@ -76,6 +81,7 @@ def from_directory(
     ('daisy', 'roses', 'tulips')
     """
     image_size = normalize_image_size(image_size)
+    check_resize(resize)
     check_batch_size(batch_size)
     if validation_path is None:
         check_validation_split(validation_split)
@@ -107,7 +113,7 @@ def from_directory(
         pairs = tf.data.Dataset.from_tensor_slices((folder.paths, folder.labels))
         return build_pipeline(
             pairs,
-            lambda p: load_image_file(p, image_size),
+            lambda p: load_image_file(p, image_size, resize),
             num_examples=len(folder.paths),
             batch_size=batch_size,
             seed=seed,
@@ -128,7 +134,9 @@ def from_directory(
     )
 
 
-def from_directory_for_evaluation(path, *, image_size, class_names, batch_size=32, skip_bad_files=False):
+def from_directory_for_evaluation(
+    path, *, image_size, class_names, resize="crop", batch_size=32, skip_bad_files=False
+):
     """Every image of a folder of class folders, labelled in a model's class order.
 
     For evaluating a trained model on a test folder: nothing is split off, and
@@ -139,6 +147,7 @@ def from_directory_for_evaluation(path, *, image_size, class_names, batch_size=3
         path: the folder of class folders.
         image_size: `(height, width)` the images are resized to, or one int.
         class_names: the model's class names, in its output order.
+        resize: "crop" or "stretch", as the model was trained (its `resize`).
         batch_size: examples per batch.
         skip_bad_files: skip unreadable files instead of raising an error.
 
@@ -146,12 +155,13 @@ def from_directory_for_evaluation(path, *, image_size, class_names, batch_size=3
         `(dataset, labels)`: batches in a fixed order, and their labels (numpy).
     """
     image_size = normalize_image_size(image_size)
+    check_resize(resize)
     check_batch_size(batch_size)
     folder = _scan(path, skip_bad_files, "path", known_classes=tuple(class_names))
     pairs = tf.data.Dataset.from_tensor_slices((folder.paths, folder.labels))
     dataset = build_pipeline(
         pairs,
-        lambda p: load_image_file(p, image_size),
+        lambda p: load_image_file(p, image_size, resize),
         num_examples=len(folder.paths),
         batch_size=batch_size,
         seed=0,

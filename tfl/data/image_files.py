@@ -152,9 +152,10 @@ def undecodable(paths):
         return []
 
     def decode(index, path):
-        # The same decode as training's. Its pixel, not its (static) shape, is
-        # returned: the shape would be folded to a constant and the decode pruned.
-        return index, decode_resized(tf.io.read_file(path), (1, 1))
+        # The same decode as training's (uncropped: a crop would only copy).
+        # Its pixel, not its (static) shape, is returned: the shape would be
+        # folded to a constant and the decode pruned.
+        return index, decode_resized(tf.io.read_file(path), (1, 1), resize="stretch")
 
     dataset = tf.data.Dataset.from_tensor_slices((np.arange(len(paths)), list(paths)))
     dataset = dataset.map(decode, num_parallel_calls=AUTOTUNE, deterministic=False)

@@ -7,6 +7,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from tfl.config.config import check_resize
 from tfl.data.arrays import from_arrays
 from tfl.data.digits import load_digits
 from tfl.data.directory import from_directory
@@ -30,7 +31,7 @@ TWEETS = "tweets"
 TFDS_PREFIX = "tfds:"
 
 
-def load_data(data_config, image_size):
+def load_data(data_config, image_size, resize="crop"):
     """Builds the training and held-out pipelines that a `DataConfig` describes.
 
     Args:
@@ -38,6 +39,9 @@ def load_data(data_config, image_size):
             class folders, `"tfds:NAME"` for a TensorFlow Datasets data set, or
             `"digits"` for the embedded demo digits (classes "0".."9").
         image_size: `(height, width)` the images are resized to, or one int.
+        resize: "crop" (centre-crop each image to the aspect ratio of
+            `image_size`, then resize) or "stretch" (resize the whole image):
+            `ModelConfig.resize`, or a trained model's `resize`.
 
     Returns:
         An `ImageData`.
@@ -48,7 +52,7 @@ def load_data(data_config, image_size):
     >>> data.class_names[:3]
     ('0', '1', '2')
     """
-    return with_determinism(_load_images(data_config, image_size), data_config.deterministic)
+    return with_determinism(_load_images(data_config, image_size, resize), data_config.deterministic)
 
 
 def with_determinism(data, deterministic):
@@ -65,7 +69,7 @@ def with_determinism(data, deterministic):
     )
 
 
-def _load_images(data_config, image_size):
+def _load_images(data_config, image_size, resize):
     c = data_config
     source = c.source
     if not source:
@@ -80,7 +84,13 @@ def _load_images(data_config, image_size):
             f"data.validation_source is a folder of held-out images, for folder sources "
             f"only; source is {source!r}. Remove validation_source{instead}."
         )
-    common = {"image_size": image_size, "batch_size": c.batch_size, "seed": c.seed, "cache": c.cache}
+    common = {
+        "image_size": image_size,
+        "resize": resize,
+        "batch_size": c.batch_size,
+        "seed": c.seed,
+        "cache": c.cache,
+    }
     if source == DIGITS:
         images, labels = load_digits()
         return from_arrays(
@@ -247,13 +257,14 @@ def _default(config, field):
     return next(f.default for f in dataclasses.fields(config) if f.name == field)
 
 
-def load_images(paths, image_size):
+def load_images(paths, image_size, resize="crop"):
     """Reads image files for prediction, decoded and resized like training data.
 
     Args:
         paths: one file path or a list of them (see `list_image_files` for
             the images in a folder).
         image_size: `(height, width)` the images are resized to, or one int.
+        resize: "crop" or "stretch": the model's `resize` (`model.resize`).
 
     Returns:
         A float32 tensor `[N, height, width, 3]` with values in [0, 255].
@@ -265,6 +276,7 @@ def load_images(paths, image_size):
     TensorShape([2, 224, 224, 3])
     """
     image_size = normalize_image_size(image_size)
+    check_resize(resize)
     paths = [os.fspath(paths)] if isinstance(paths, (str, os.PathLike)) else [os.fspath(p) for p in paths]
     if not paths:
         raise ValueError("load_images needs at least one image path. Received: paths=[]")
@@ -280,6 +292,6 @@ def load_images(paths, image_size):
     if bad:
         raise ValueError(f"Cannot read {len(bad)} of the images:\n{describe_bad_files(bad)}")
     dataset = tf.data.Dataset.from_tensor_slices(paths)
-    dataset = dataset.map(lambda p: load_image_file(p, image_size), num_parallel_calls=AUTOTUNE)
+    dataset = dataset.map(lambda p: load_image_file(p, image_size, resize), num_parallel_calls=AUTOTUNE)
     batches = list(dataset.batch(256).as_numpy_iterator())
     return tf.constant(np.concatenate(batches).astype(np.float32))

@@ -2,12 +2,19 @@
 
 A source (a folder, arrays, TFDS) hands `build_pipeline` a dataset of
 `(raw, label)` pairs and a function turning one `raw` into a uint8 RGB image of
-the target size. Decoding and resizing live here once, so training, evaluation
-and `load_images` see exactly the same pixels.
+the target size. Decoding and resizing live here once, so training, evaluation,
+`load_images` and the export's `serving_default` see exactly the same pixels.
+
+Resizing is "crop" (the default: centre-crop the largest box with the target's
+aspect ratio, then resize) or "stretch" (resize the whole image). "crop"
+follows the rule of `keras.layers.Resizing(crop_to_aspect_ratio=True)`, the
+models' own resizing layer, so an image this module crops is at the target
+size and the layer leaves it as it is.
 """
 
 import tensorflow as tf
 
+from tfl.config.config import check_resize
 from tfl.data.order import shuffle_each_epoch
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -66,9 +73,66 @@ def decode_image(contents):
     return to_rgb(image) * 255.0
 
 
-def resize_to_uint8(image, image_size):
-    """Resizes a float `[h, w, 3]` image in [0, 255] (bilinear) and rounds it to uint8."""
-    return _to_uint8(tf.image.resize(image, image_size, method="bilinear"), image_size)
+def crop_box(height, width, image_size):
+    """The centred box with the aspect ratio of `image_size` that an image of
+    `height` x `width` pixels holds, as large as it fits.
+
+    The rule of `keras.layers.Resizing(crop_to_aspect_ratio=True)`: the box is
+    `min(height, floor(width * th / tw))` rows by `min(width, floor(height *
+    tw / th))` columns (at least 1 each), for `image_size = (th, tw)`, starting
+    `floor((height - rows) / 2)` rows and `floor((width - columns) / 2)`
+    columns in. An image already of that aspect ratio is its own box.
+
+    Args:
+        height: the image's height, an int or a scalar integer tensor.
+        width: the image's width, likewise.
+        image_size: `(th, tw)`, the target size.
+
+    Returns:
+        `(top, left, rows, columns)`, int32 scalar tensors.
+
+    Examples:
+
+    >>> [int(v) for v in crop_box(40, 80, (32, 32))]
+    [0, 20, 40, 40]
+    """
+    target_height, target_width = image_size
+    height = tf.cast(height, tf.int64)
+    width = tf.cast(width, tf.int64)
+    rows = tf.clip_by_value(width * target_height // target_width, 1, height)
+    columns = tf.clip_by_value(height * target_width // target_height, 1, width)
+    box = ((height - rows) // 2, (width - columns) // 2, rows, columns)
+    return tuple(tf.cast(v, tf.int32) for v in box)
+
+
+def crop_to_aspect_ratio(image, image_size):
+    """Centre-crops a `[h, w, c]` image of any dtype to the aspect ratio of
+    `image_size` (see `crop_box`): a slice, no resampling."""
+    shape = tf.shape(image)
+    top, left, rows, columns = crop_box(shape[0], shape[1], image_size)
+    return image[top : top + rows, left : left + columns]
+
+
+def fit_to_size(image, image_size, resize="crop"):
+    """Resizes a `[h, w, c]` image to `image_size` (bilinear), first cropping
+    it to the target's aspect ratio when `resize` is "crop".
+
+    Args:
+        image: an image of any real dtype; the resize computes in float32.
+        image_size: `(height, width)`.
+        resize: "crop" or "stretch".
+
+    Returns:
+        A float32 `[height, width, c]` image.
+    """
+    if check_resize(resize) == "crop":
+        image = crop_to_aspect_ratio(image, image_size)
+    return tf.image.resize(image, image_size, method="bilinear")
+
+
+def resize_to_uint8(image, image_size, resize="crop"):
+    """Resizes a float `[h, w, 3]` image in [0, 255] (see `fit_to_size`) and rounds it to uint8."""
+    return _to_uint8(fit_to_size(image, image_size, resize), image_size)
 
 
 def _to_uint8(image, image_size):
@@ -84,32 +148,40 @@ def _is_16bit_png(contents):
     )
 
 
-def decode_resized(contents, image_size):
+def decode_resized(contents, image_size, resize="crop"):
     """Decodes JPEG, PNG, GIF or BMP bytes and resizes them to uint8 `[height, width, 3]`.
 
-    The image is resized in the dtype it decodes to (uint8, or uint16 for a
-    16-bit PNG, whose value v becomes v / 257), before any conversion to
-    float or to 3 channels: a 100-megapixel photo costs its decoded size once
-    in memory (300 MB for RGB), not the 4.4 GB of full-size float copies that
+    The image is cropped (with `resize="crop"`, a slice) and resized in the
+    dtype it decodes to (uint8, or uint16 for a 16-bit PNG, whose value v
+    becomes v / 257), before any conversion to float or to 3 channels: a
+    100-megapixel photo costs its decoded size once in memory (300 MB for
+    RGB), not the 4.4 GB of full-size float copies that
     `resize_to_uint8(decode_image(contents), ...)` makes. Grey and grey with
     alpha become RGB, alpha is dropped, an animated GIF gives its first frame.
+
+    Args:
+        contents: a scalar string tensor of encoded image bytes.
+        image_size: `(height, width)`.
+        resize: "crop" (centre-crop to the aspect ratio of `image_size`, then
+            resize) or "stretch" (resize the whole image).
     """
+    check_resize(resize)
 
     def wide():
         image = tf.io.decode_png(contents, channels=0, dtype=tf.uint16)
-        return tf.image.resize(image, image_size, method="bilinear") / 257.0
+        return fit_to_size(image, image_size, resize) / 257.0
 
     def narrow():
         image = tf.io.decode_image(contents, channels=0, expand_animations=False)
         image.set_shape([None, None, None])
-        return tf.image.resize(image, image_size, method="bilinear")
+        return fit_to_size(image, image_size, resize)
 
     return _to_uint8(to_rgb(tf.cond(_is_16bit_png(contents), wide, narrow)), image_size)
 
 
-def load_image_file(path, image_size):
-    """Reads, decodes and resizes one image file to uint8 `[height, width, 3]`."""
-    return decode_resized(tf.io.read_file(path), image_size)
+def load_image_file(path, image_size, resize="crop"):
+    """Reads, decodes and resizes one image file to uint8 `[height, width, 3]` (see `decode_resized`)."""
+    return decode_resized(tf.io.read_file(path), image_size, resize)
 
 
 def build_pipeline(

@@ -16,6 +16,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from tfl.config.config import check_resize
 from tfl.data.digits import load_digits
 from tfl.data.digits import recolour_digits
 from tfl.data.image_files import describe_bad_files
@@ -75,6 +76,7 @@ def load_target_images(
     *,
     image_size,
     class_names,
+    resize="crop",
     labels_per_class=None,
     batch_size=32,
     validation_split=0.2,
@@ -93,6 +95,8 @@ def load_target_images(
             and stroke colours, noise; see `recolour_digits`).
         image_size: `(height, width)` the images are resized to, or an int.
         class_names: the source's class names; a class folder must be one.
+        resize: "crop" or "stretch", as for the source data (the model's
+            `resize`).
         labels_per_class: keep this many training-pool labels per class
             (seeded choice) and withhold the others (-1); None keeps all,
             0 none (unsupervised adaptation).
@@ -114,6 +118,7 @@ def load_target_images(
     0
     """
     image_size = normalize_image_size(image_size)
+    check_resize(resize)
     check_batch_size(batch_size)
     check_validation_split(validation_split)
     class_names = tuple(class_names)
@@ -124,12 +129,12 @@ def load_target_images(
             f"labels_per_class is a count >= 0, or None for all labels. Received: labels_per_class={labels_per_class!r}"
         )
     if source == RECOLOURED_DIGITS:
-        raw, labels, load = _recoloured_digits(class_names, validation_split, seed, image_size)
+        raw, labels, load = _recoloured_digits(class_names, validation_split, seed, image_size, resize)
     else:
         raw, labels = _scan_target_folder(source, class_names, skip_bad_files)
 
         def load(path):
-            return load_image_file(path, image_size)
+            return load_image_file(path, image_size, resize)
 
     labelled = np.flatnonzero(labels != MISSING_LABEL)
     pool = np.flatnonzero(labels == MISSING_LABEL)
@@ -176,7 +181,7 @@ def _keep_labels(labels, per_class, seed):
     return kept
 
 
-def _recoloured_digits(class_names, validation_split, seed, image_size):
+def _recoloured_digits(class_names, validation_split, seed, image_size, resize):
     """The digits that the `digits` source holds out (same split and seed), recoloured:
     no target image is a recoloured copy of a source training image."""
     digit_names = tuple(str(i) for i in range(10))
@@ -192,7 +197,7 @@ def _recoloured_digits(class_names, validation_split, seed, image_size):
     coloured = recolour_digits(images, seed)
 
     def load(image):
-        return resize_to_uint8(to_rgb(tf.cast(image, tf.float32)), image_size)
+        return resize_to_uint8(to_rgb(tf.cast(image, tf.float32)), image_size, resize)
 
     return coloured, labels.astype(np.int32), load
 

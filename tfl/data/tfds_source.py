@@ -10,6 +10,7 @@ import socket
 import numpy as np
 import tensorflow as tf
 
+from tfl.config.config import check_resize
 from tfl.data.image_data import ImageData
 from tfl.data.pipeline import build_pipeline
 from tfl.data.pipeline import check_batch_size
@@ -31,6 +32,7 @@ def from_tfds(
     name,
     *,
     image_size,
+    resize="crop",
     data_dir=None,
     train_split="train",
     validation_split="test",
@@ -50,6 +52,9 @@ def from_tfds(
             "tf_flowers" or "cifar10:3.0.2".
         image_size: `(height, width)` the images are resized to (bilinear), or
             one int for a square.
+        resize: "crop" (the default) centre-crops each image to the aspect
+            ratio of `image_size` before resizing; "stretch" resizes the whole
+            image. Give the model's `resize`.
         data_dir: the TFDS data folder; None uses TFDS' default
             (~/tensorflow_datasets).
         train_split: the split to train on; slicing works, e.g. "train[:80%]".
@@ -74,6 +79,7 @@ def from_tfds(
     import tensorflow_datasets as tfds
 
     image_size = normalize_image_size(image_size)
+    check_resize(resize)
     check_batch_size(batch_size)
     builder = _builder(tfds, name, data_dir)
     _prepare(builder, name, data_dir)
@@ -93,7 +99,7 @@ def from_tfds(
         return pairs, _count(examples, builder, split)
 
     def load(contents):
-        return decode_resized(contents, image_size)
+        return decode_resized(contents, image_size, resize)
 
     def pipeline(pairs, count, shuffle):
         return build_pipeline(

@@ -10,8 +10,11 @@ names clients send) and the same outputs:
 
 Images: `serving_default` takes encoded image bytes (`images`, a batch of
 JPEG/PNG/BMP/GIF strings of any size, grey or colour) and decodes and resizes
-them in the graph exactly as `tfl.data` does for training; `serving_pixels`
-takes float pixels in [0, 255] (`images`, `[batch, height, width, 3]`).
+them in the graph exactly as `tfl.data` does for training (by the model's
+`resize`: cropped to the aspect ratio of its `image_size`, or stretched);
+`serving_pixels` takes float pixels in [0, 255] (`images`, `[batch, height,
+width, 3]`), which the model's own resizing layer brings to its size by the
+same rule.
 Text: `serving_default` takes raw strings (`text`), or for a model trained on
 sentence pairs, pairs of strings (`text`, `text_pair`); the encoder's own
 tokenizer runs in the graph.
@@ -64,6 +67,7 @@ def image_signatures(model, top_k=DEFAULT_TOP_K):
     `FusionClassifier` whose branches all read images): {signature name: tf.function}."""
     class_names = list(model.class_names)
     height, width = model.image_size
+    resize = model.resize
 
     def decode(element):
         contents, index = element
@@ -72,7 +76,7 @@ def image_signatures(model, top_k=DEFAULT_TOP_K):
             [tf.strings.format("images[{}] is not an encoded JPEG, PNG, BMP or GIF image", index)],
         )
         with tf.control_dependencies([check]):
-            image = decode_resized(contents, (height, width))
+            image = decode_resized(contents, (height, width), resize)
         return tf.cast(image, tf.float32)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="images")])

@@ -81,6 +81,7 @@ def _build(config, class_names, task, seed, text_pairs):
         class_names,
         backbone_name=spec.name,
         image_size=image_size,
+        resize=config.resize,
         pooling=config.pooling or DEFAULT_POOLING["image"],
         dropout=config.dropout,
         multi_label=config.multi_label,
@@ -115,6 +116,7 @@ def _build_fused(config, backbone_name, image_size, class_names):
         fusion=mode,
         dropout=config.dropout,
         multi_label=config.multi_label,
+        resize=config.resize,
         mixed_precision=None,  # build_model already applies config.mixed_precision
         name=f"{backbone_name}_{fusion.branch}_fusion_classifier",
     )

@@ -4,6 +4,7 @@ from tfl.backbones import build_backbone
 from tfl.backbones import get_backbone_spec
 from tfl.backbones import resolve_image_size
 from tfl.backbones.encoders import build_encoder
+from tfl.config.config import check_resize
 from tfl.model.batchnorm import freeze_batchnorm
 from tfl.model.dtype_policy import dtype_policy
 from tfl.model.fusion_classifier import FusionClassifier
@@ -27,6 +28,7 @@ def build_fusion_model(
     fusion="concat",
     dropout=0.2,
     multi_label=False,
+    resize="crop",
     mixed_precision=None,
     name="fusion_classifier",
 ):
@@ -54,6 +56,8 @@ def build_fusion_model(
         fusion: a `Fusion` mode or a dict of `Fusion` arguments.
         dropout: dropout rate before the output layer.
         multi_label: sigmoid outputs instead of a softmax.
+        resize: "crop" (centre-crop to each image branch's aspect ratio, then
+            resize) or "stretch" (resize the whole image).
         mixed_precision: None, "mixed_float16" or "mixed_bfloat16" (the
             output layer stays float32).
         name: the model's name.
@@ -72,9 +76,12 @@ def build_fusion_model(
     """
     if isinstance(branches, dict) or not isinstance(branches, (list, tuple)):
         raise ValueError(f"branches must be a list of branch dicts. Received: branches={branches!r}")
+    check_resize(resize)
     with dtype_policy(mixed_precision):
         built = [_build_branch(dict(b)) for b in branches]
-        return FusionClassifier(built, class_names, fusion=fusion, dropout=dropout, multi_label=multi_label, name=name)
+        return FusionClassifier(
+            built, class_names, fusion=fusion, dropout=dropout, multi_label=multi_label, resize=resize, name=name
+        )
 
 
 def _kind(branch):

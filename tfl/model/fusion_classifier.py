@@ -10,6 +10,7 @@ from tfl.api_export import tfl_export
 from tfl.backbones import get_backbone_spec
 from tfl.backbones import stage_layers
 from tfl.backbones.encoders import encoder_stages
+from tfl.config.config import check_resize
 from tfl.model.class_names import check_class_names
 from tfl.model.fusion import Fusion
 from tfl.model.model_file import VERSION_KEY
@@ -36,7 +37,8 @@ def image_branch(name, backbone, backbone_name, image_size, *, pooling="avg", fr
     """A branch around a registered `keras.applications` backbone, for `FusionClassifier`.
 
     It reads the model's `images` input (RGB in [0, 255], any size), resizes
-    to `image_size`, applies the backbone's own preprocessing
+    to `image_size` (cropped to its aspect ratio first, or stretched: the
+    model's `resize`), applies the backbone's own preprocessing
     (`BackbonePreprocessing` of its registry entry) and pools its feature map.
 
     Args:
@@ -195,10 +197,10 @@ class FusionClassifier(keras.Model):
     Each branch is a backbone with its own preprocessing and pooling: a
     registered image backbone (`image_branch`), a small CNN (`cnn_branch`) or
     a KerasHub text encoder (`text_branch`). Image branches share the input
-    `images` (RGB in [0, 255], any size; each branch resizes and preprocesses
-    its own way); text branches share `token_ids`, `segment_ids` and
-    `padding_mask`. The pooled features of the branches go through one
-    `Fusion` layer, dropout and the output layer.
+    `images` (RGB in [0, 255], any size; each branch resizes, by the model's
+    `resize`, and preprocesses its own way); text branches share
+    `token_ids`, `segment_ids` and `padding_mask`. The pooled features of the
+    branches go through one `Fusion` layer, dropout and the output layer.
 
     Staged unfreezing works per branch: `stage_layers()` names each stage
     after its branch ("source/conv5", "target/block2", "text/layer_1"), so a
@@ -216,6 +218,10 @@ class FusionClassifier(keras.Model):
             of `Fusion` arguments, e.g. `{"mode": "weighted", "learnable": True}`.
         dropout: dropout rate before the output layer.
         multi_label: sigmoid outputs instead of a softmax.
+        resize: how each image branch brings images to its `image_size`:
+            "crop" centre-crops them to its aspect ratio first
+            (`keras.layers.Resizing` with `crop_to_aspect_ratio=True`, the
+            rule `tfl.data` follows), "stretch" resizes the whole image.
         **kwargs: passed to `keras.Model` (e.g. `name`).
 
     Examples:
@@ -231,9 +237,12 @@ class FusionClassifier(keras.Model):
     (1, 2)
     """
 
-    def __init__(self, branches, class_names, fusion="concat", dropout=0.2, multi_label=False, **kwargs):
+    def __init__(
+        self, branches, class_names, fusion="concat", dropout=0.2, multi_label=False, resize="crop", **kwargs
+    ):
         class_names = check_class_names(class_names, multi_label)
         branches = _check_branches(branches)
+        check_resize(resize)
         fusion = {"mode": fusion} if isinstance(fusion, str) else dict(fusion)
 
         # === Layers ===
@@ -249,7 +258,9 @@ class FusionClassifier(keras.Model):
             mode = (
                 SMALL_CNN_PREPROCESSING if b["kind"] == "cnn" else get_backbone_spec(b["backbone_name"]).preprocessing
             )
-            self.resizers[name] = keras.layers.Resizing(*b["image_size"], name=f"{name}_resize")
+            self.resizers[name] = keras.layers.Resizing(
+                *b["image_size"], crop_to_aspect_ratio=resize == "crop", name=f"{name}_resize"
+            )
             self.preprocessors[name] = BackbonePreprocessing(mode, name=f"{name}_preprocessing")
             self.poolers[name] = IMAGE_POOLINGS[b["pooling"]](name=f"{name}_pooling")
         self.fusion = Fusion(**fusion, name="fusion")
@@ -288,6 +299,7 @@ class FusionClassifier(keras.Model):
         self.fusion_config = fusion
         self.dropout = dropout
         self.multi_label = multi_label
+        self.resize = resize
 
     @property
     def num_classes(self):
@@ -359,6 +371,7 @@ class FusionClassifier(keras.Model):
             "fusion": self.fusion_config,
             "dropout": self.dropout,
             "multi_label": self.multi_label,
+            "resize": self.resize,
             "name": self.name,
             "trainable": self.trainable,
             VERSION_KEY: __version__,
@@ -378,6 +391,8 @@ class FusionClassifier(keras.Model):
         config = dict(config)
         config.pop(VERSION_KEY, None)
         frozen = config.pop("frozen_layers", {})
+        # A model saved before `resize` existed was trained on stretched images.
+        config.setdefault("resize", "stretch")
         branches = []
         for b in config["branches"]:
             b = dict(b, backbone=keras.layers.deserialize(b["backbone"]))

@@ -6,6 +6,7 @@ from tfl import __version__
 from tfl.api_export import tfl_export
 from tfl.backbones import get_backbone_spec
 from tfl.backbones import stage_layers
+from tfl.config.config import check_resize
 from tfl.model.augmentation import build_augmentation
 from tfl.model.class_names import check_class_names
 from tfl.model.model_file import VERSION_KEY
@@ -30,6 +31,11 @@ class ImageClassifier(keras.Model):
         backbone_name: the backbone's registry name; gives its preprocessing
             and named stages.
         image_size: (height, width) the images are resized to.
+        resize: "crop" centre-crops each image to the aspect ratio of
+            `image_size` before resizing (`keras.layers.Resizing` with
+            `crop_to_aspect_ratio=True`); "stretch" resizes the whole image.
+            `tfl.data` crops by the same rule, so images it prepared pass
+            the layer unchanged; give it this model's `resize`.
         pooling: "avg" or "max" pooling of the feature map.
         dropout: dropout rate before the output layer.
         multi_label: sigmoid outputs (several classes per image) instead of a
@@ -53,6 +59,7 @@ class ImageClassifier(keras.Model):
         class_names,
         backbone_name,
         image_size,
+        resize="crop",
         pooling="avg",
         dropout=0.2,
         multi_label=False,
@@ -65,10 +72,11 @@ class ImageClassifier(keras.Model):
             raise ValueError(f"Unknown pooling {pooling!r}. Known: {', '.join(POOLINGS)}.")
         spec = get_backbone_spec(backbone_name)
         image_size = tuple(int(v) for v in image_size)
+        check_resize(resize)
 
         # === Layers ===
         self.backbone = backbone
-        self.resizing = keras.layers.Resizing(*image_size, name="resize")
+        self.resizing = keras.layers.Resizing(*image_size, crop_to_aspect_ratio=resize == "crop", name="resize")
         self.augmenter = build_augmentation(augmentation or {}, seed=seed)
         self.preprocessor = BackbonePreprocessing(spec.preprocessing, name="preprocessing")
         self.pooler = POOLINGS[pooling](name="pooling")
@@ -95,6 +103,7 @@ class ImageClassifier(keras.Model):
         self.class_names = class_names
         self.backbone_name = spec.name
         self.image_size = image_size
+        self.resize = resize
         self.pooling = pooling
         self.dropout = dropout
         self.multi_label = multi_label
@@ -143,6 +152,7 @@ class ImageClassifier(keras.Model):
             "class_names": self.class_names,
             "backbone_name": self.backbone_name,
             "image_size": list(self.image_size),
+            "resize": self.resize,
             "pooling": self.pooling,
             "dropout": self.dropout,
             "multi_label": self.multi_label,
@@ -157,5 +167,7 @@ class ImageClassifier(keras.Model):
     def from_config(cls, config):
         config = dict(config)
         config.pop(VERSION_KEY, None)
+        # A model saved before `resize` existed was trained on stretched images.
+        config.setdefault("resize", "stretch")
         config["backbone"] = keras.layers.deserialize(config["backbone"])
         return cls(**config)
