@@ -15,7 +15,7 @@ from tfl.train import fit_stages
 SMALL = ["--backbone", "mobilenet_v3_small", "--image-size", "32", "--batch-size", "8", "--verbose", "0"]
 
 
-def test_plan_fine_tune_runs_the_head_then_every_stage_on_a_one_cycle(image_folder, tmp_path):
+def test_plan_fine_tune_runs_the_probe_then_every_stage_on_a_one_cycle(image_folder, tmp_path):
     # A source trained on bright vs dark images: its features beat a random network's on the target.
     source = build_model(ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32), ["a", "b"])
     fit_stages(source, tiny_image_data(n=32), [Stage("all", 4, 1e-3, train_batchnorm=True)], verbose=0)
@@ -29,7 +29,7 @@ def test_plan_fine_tune_runs_the_head_then_every_stage_on_a_one_cycle(image_fold
     report = json.loads((output / "report.json").read_text())
     assert report["transfer_check"]["features_transfer"] is True
     head, unfrozen = report["stages"]
-    assert head["unfreeze"] == "none" and head["epochs"] == 1 and head["linear_probe"] is None
+    assert head["unfreeze"] == "none" and head["epochs"] == 1 and head["linear_probe"]["converged"]  # LP-FT
     assert unfrozen["unfreeze"] == "all" and unfrozen["epochs"] == 2
     rates = [row["learning_rate"] for row in unfrozen["report"]["rows"]]
     assert rates[-1] == pytest.approx(1e-3) and rates[0] == pytest.approx(1e-5)

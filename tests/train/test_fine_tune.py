@@ -28,13 +28,13 @@ def _model(augmentation=None):
     )
 
 
-def test_image_defaults_head_then_everything_with_the_lowest_stage_100_times_slower():
+def test_image_defaults_probe_then_everything_with_the_lowest_stage_100_times_slower():
     model = _model()
     data = tiny_image_data(n=24, batch_size=8)
 
     head, unfrozen = fine_tune_stages(model, data, epochs=4, pretrained=True)
 
-    assert head == Stage("none", 1, 2e-3, schedule="one_cycle")
+    assert head == Stage("none", linear_probe=True)  # LP-FT: the features transfer
     assert (unfrozen.unfreeze, unfrozen.epochs, unfrozen.schedule) == ("all", 4, "one_cycle")
     assert unfrozen.learning_rate == pytest.approx(1e-3) and not unfrozen.train_batchnorm
     rows = stage_report(model, unfrozen, apply_stage(model, unfrozen)).rows
@@ -50,6 +50,8 @@ def test_linear_probe_replaces_the_head_epochs_where_the_cache_is_valid():
 
     assert probe == Stage("none", linear_probe=True)
     assert head == Stage("none", 1, 2e-3, schedule="one_cycle")  # augmented: no cache, no probe
+    epochs, _ = fine_tune_stages(_model(), tiny_image_data(), epochs=2, linear_probe=False, pretrained=True)
+    assert epochs == Stage("none", 1, 2e-3, schedule="one_cycle")  # fastai's head epochs, on request
 
 
 def test_with_augmentation_the_frozen_stage_trains_the_head_on_a_one_cycle():

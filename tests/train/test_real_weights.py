@@ -146,7 +146,7 @@ def test_fine_tune_finds_that_imagenet_features_transfer_and_keeps_fastais_plan(
     assert check.features_transfer and check.examples == 244
     assert check.pretrained_accuracy >= check.random_accuracy + 0.15
     assert check.pretrained_log_loss <= check.random_log_loss - 0.20
-    assert head == Stage("none", 1, 2e-3, schedule="one_cycle")  # the head on the frozen backbone
+    assert head == Stage("none", linear_probe=True)  # LP-FT on features that transfer
     assert (unfrozen.unfreeze, unfrozen.schedule, unfrozen.train_batchnorm) == ("all", "one_cycle", False)
     assert unfrozen.lr_decay == pytest.approx(100 ** (-1 / len(model.stage_layers())))  # discriminative
     assert (head, unfrozen) != fine_tune_stages(model, data, pretrained=False)  # not one BatchNorm-trained stage
