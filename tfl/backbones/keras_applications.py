@@ -147,43 +147,40 @@ def _width_kwargs(alpha, **extra):
 
 
 def _mobilenet(name, alpha):
-    return BackboneSpec(
-        name=name,
-        constructor=apps.MobileNet,
-        module="mobilenet",
-        preprocessing="tf",
-        default_size=224,
-        min_size=32,
-        feature_dim=int(1024 * alpha),
-        stages=("stem",)
-        + tuple(
-            (stage, starts_at(rf"^conv_pad_{block}$"))
-            for stage, block in (("stride4", 2), ("stride8", 4), ("stride16", 6), ("stride32", 12))
-        ),
-        family="MobileNet",
-        kwargs=_width_kwargs(alpha),
-        imagenet_sizes=(128, 160, 192, 224),
+    return _strided(
+        name, apps.MobileNet, "mobilenet", "tf", int(1024 * alpha), "conv_pad_{}", (2, 4, 6, 12), "MobileNet",
+        _width_kwargs(alpha), imagenet_sizes=(128, 160, 192, 224),
     )
 
 
 def _mobilenet_v2(name, alpha):
+    # The last 1x1 convolution keeps 1280 channels below alpha 1 and widens above it.
+    feature_dim = 1280 if alpha <= 1.0 else _round_to_8(1280 * alpha)
+    return _strided(
+        name, apps.MobileNetV2, "mobilenet_v2", "tf", feature_dim, "block_{}_expand", (1, 3, 6, 13), "MobileNetV2",
+        _width_kwargs(alpha), imagenet_sizes=(96, 128, 160, 192, 224),
+    )
+
+
+def _strided(name, constructor, module, preprocessing, feature_dim, first_layer, blocks, family, kwargs,
+             imagenet_sizes=()):
+    """A MobileNet in stages by output stride: after the stem, one stage per entry of
+    `blocks` (the last ones of stride4 ... stride32), each beginning at the layer that
+    `first_layer` names for its first block."""
+    strides = ("stride4", "stride8", "stride16", "stride32")[-len(blocks):]
     return BackboneSpec(
         name=name,
-        constructor=apps.MobileNetV2,
-        module="mobilenet_v2",
-        preprocessing="tf",
+        constructor=constructor,
+        module=module,
+        preprocessing=preprocessing,
         default_size=224,
         min_size=32,
-        # The last 1x1 convolution keeps 1280 channels below alpha 1 and widens above it.
-        feature_dim=1280 if alpha <= 1.0 else _round_to_8(1280 * alpha),
+        feature_dim=feature_dim,
         stages=("stem",)
-        + tuple(
-            (stage, starts_at(rf"^block_{block}_expand$"))
-            for stage, block in (("stride4", 1), ("stride8", 3), ("stride16", 6), ("stride32", 13))
-        ),
-        family="MobileNetV2",
-        kwargs=_width_kwargs(alpha),
-        imagenet_sizes=(96, 128, 160, 192, 224),
+        + tuple((stage, starts_at(f"^{first_layer.format(block)}$")) for stage, block in zip(strides, blocks)),
+        family=family,
+        kwargs=kwargs,
+        imagenet_sizes=imagenet_sizes,
     )
 
 
@@ -198,23 +195,10 @@ _V3_LARGE = (1, 3, 6, 12)
 
 
 def _mobilenet_v3(name, constructor, feature_dim, first_blocks, alpha=1.0, minimalistic=False):
-    strides = ("stride4", "stride8", "stride16", "stride32")[-len(first_blocks):]
-    return BackboneSpec(
-        name=name,
-        constructor=constructor,
-        module="mobilenet_v3",
-        preprocessing="none",
-        default_size=224,
-        min_size=32,
-        feature_dim=feature_dim,
-        stages=("stem",)
-        + tuple(
-            (stage, starts_at(rf"^expanded_conv_{block}_expand$"))
-            for stage, block in zip(strides, first_blocks)
-        ),
-        family="MobileNetV3",
-        kwargs=_width_kwargs(alpha, include_preprocessing=True)
-        | ({"minimalistic": True} if minimalistic else {}),
+    kwargs = _width_kwargs(alpha, include_preprocessing=True) | ({"minimalistic": True} if minimalistic else {})
+    return _strided(
+        name, constructor, "mobilenet_v3", "none", feature_dim, "expanded_conv_{}_expand", first_blocks,
+        "MobileNetV3", kwargs,
     )
 
 
