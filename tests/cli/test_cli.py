@@ -279,7 +279,7 @@ def test_backbones_lists_every_backbone_with_its_stages(capsys):
     out = capsys.readouterr().out
     assert "resnet50" in out and "stem, conv2, conv3, conv4, conv5" in out
     assert "mobilenet_025" in out and "MobileNet(alpha=0.25)" in out
-    assert len(out.strip().splitlines()) == 1 + 53  # 40 Keras classes, 13 more width variants
+    assert len(out.strip().splitlines()) == 1 + 52  # 40 Keras classes, 12 more width variants
 
 
 def test_console_script_runs_without_importing_tensorflow_for_help():
