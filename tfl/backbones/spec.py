@@ -97,6 +97,7 @@ class BackboneSpec:
 
         Examples:
 
+        >>> from tfl.backbones import get_backbone_spec
         >>> spec = get_backbone_spec("mobilenet_025")
         >>> spec.imagenet_weights_size((160, 160)), spec.imagenet_weights_size((200, 200))
         (160, 224)

@@ -92,8 +92,8 @@ def _unavailable_message(spec, input_shape, error):
     if len(spec.imagenet_sizes) > 1:
         sizes = (
             f" Keras publishes this backbone's weights for inputs of {', '.join(map(str, spec.imagenet_sizes))} "
-            f"pixels, one file each; image_size={input_shape[0]}x{input_shape[1]} asks for the{trained_at} "
-            "file. A weights file given as a path loads at any image size."
+            f"pixels, one file each; image_size={input_shape[0]}x{input_shape[1]} asks for the file "
+            f"trained at {size}x{size}. A weights file given as a path loads at any image size."
         )
     return (
         f"Could not download the ImageNet weights{trained_at} of backbone {spec.name!r} "
