@@ -46,7 +46,6 @@ from tfl.data import load_digits
 from tfl.evaluate import format_table
 from tfl.evaluate import write_json
 from tfl.model import build_model
-from tfl.train import compile_for
 from tfl.train import make_optimizer
 from tfl.train.freezing import apply_stage
 
@@ -84,7 +83,7 @@ def make_model(image_size, class_names, warm_up):
     model = build_model(ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=image_size), class_names)
     stage = Stage("all", learning_rate=1e-3, train_batchnorm=True)
     apply_stage(model, stage)
-    compile_for(model, make_optimizer(stage, steps=1))
+    model.compile(make_optimizer(stage, steps=1))
     model.fit(warm_up, epochs=1, verbose=0, shuffle=False)
     return model
 

@@ -36,7 +36,8 @@ from tfl.evaluate import write_json
 from tfl.evaluate.predict import predict_dataset
 from tfl.model import build_model
 from tfl.model.text_baseline import build_scratch_text_model
-from tfl.train import compile_for
+from tfl.model import head_loss
+from tfl.model import head_metrics
 
 CLASSES = ("negative", "neutral", "positive")
 
@@ -76,7 +77,7 @@ def main():
                              class_names=CLASSES, batch_size=s.batch_size, seed=draw)
             keras.utils.set_random_seed(draw)
             scratch = build_scratch_text_model(texts, CLASSES, sequence_length=s.sequence_length)
-            compile_for(scratch, keras.optimizers.Adam(5e-3))
+            scratch.compile(keras.optimizers.Adam(5e-3), loss=head_loss(False), metrics=head_metrics(False))
             per_epoch = -(-raw.num_train // s.batch_size)
             train, _ = _repeated(raw.train, max(s.scratch_steps, 10 * per_epoch), per_epoch)
             scratch.fit(train, epochs=1, verbose=0)

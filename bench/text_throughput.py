@@ -29,7 +29,6 @@ from tfl.data.text_pipeline import build_text_pipeline
 from tfl.evaluate import format_table
 from tfl.evaluate import write_json
 from tfl.model import build_model
-from tfl.train import compile_for
 from tfl.train import make_optimizer
 from tfl.train.freezing import apply_stage
 
@@ -70,7 +69,7 @@ def measure(encoder, sequence_length, texts, batch_size, repeats):
             forward(inputs)
 
     apply_stage(model, Stage("all"))  # every layer trains, as in the demo's fine-tuning
-    compile_for(model, make_optimizer(Stage("all", learning_rate=5e-5, optimizer="adamw"), steps=1))
+    model.compile(make_optimizer(Stage("all", learning_rate=5e-5, optimizer="adamw"), steps=1))
 
     def train():
         model.fit(batches, epochs=1, verbose=0)

@@ -58,8 +58,7 @@ from tfl.evaluate import write_json
 from tfl.model import build_model
 from tfl.train import apply_stage
 from tfl.train import fit_stages
-from tfl.train.loop import compile_for
-from tfl.train.loop import make_optimizer
+from tfl.train.optimizers import make_optimizer
 
 CLASSES = ("negative", "neutral", "positive")
 
@@ -161,7 +160,7 @@ def fixed_shape_steps(args, repeats=6):
     labels = tf.zeros([args.batch_size], tf.int32)
     ours = build_model(ModelConfig(encoder=MINILM, sequence_length=args.sequence_length), CLASSES, task="text")
     stage = Stage("all", 1, args.learning_rate, optimizer="adamw")
-    compile_for(ours, make_optimizer(stage, 1, apply_stage(ours, stage).lr_multipliers))
+    ours.compile(make_optimizer(stage, 1, apply_stage(ours, stage).lr_multipliers))
     hub = keras_hub.models.BertTextClassifier(
         backbone=keras_hub.models.BertBackbone.from_preset(minilm_path()), num_classes=len(CLASSES), preprocessor=None
     )

@@ -11,6 +11,7 @@ import keras
 _SERIALIZABLE_BASES = (
     keras.layers.Layer,
     keras.optimizers.Optimizer,
+    keras.losses.Loss,
     keras.optimizers.schedules.LearningRateSchedule,
 )
 

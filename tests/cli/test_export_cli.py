@@ -11,7 +11,7 @@ import pytest
 from tests.text_fakes import tiny_encoder_folder
 from tfl.cli.main import main
 from tfl.config import ModelConfig
-from tfl.experiment import save_model
+from tfl.run_folder import save_model
 from tfl.model import build_model
 
 

@@ -102,7 +102,7 @@ def _unfinished_run(folder, output, seed):
     """A checkpoint as `tfl train --seed SEED` leaves it when killed (no training needed)."""
     from tfl.cli.main import build_parser
     from tfl.cli.train import config_from_args
-    from tfl.experiment import run_checkpoint
+    from tfl.run_folder import run_checkpoint
     from tfl.train import ResumePoint
 
     command = _command(folder, output)
@@ -129,8 +129,8 @@ def test_a_folder_with_an_unfinished_run_of_another_config_is_refused(image_fold
 
 def test_resume_without_an_unfinished_run_is_refused_and_no_resume_discards_one(image_folder, tmp_path, capsys):
     from tfl.cli.main import main
-    from tfl.experiment import prepare_output_dir
-    from tfl.experiment import run_checkpoint
+    from tfl.run_folder import prepare_output_dir
+    from tfl.run_folder import run_checkpoint
 
     assert main([*_command(image_folder, tmp_path / "empty")[3:], "--resume"]) == 2
     assert "holds no unfinished run to continue" in capsys.readouterr().err

@@ -269,7 +269,7 @@ def test_minilm_export_stores_its_weights_once_and_answers_like_keras(tmp_path):
 
 
 def test_a_text_model_loaded_from_a_keras_file_exports(text_model, tmp_path):
-    from tfl.experiment import save_model
+    from tfl.run_folder import save_model
     from tfl.model import load_model
 
     loaded = load_model(save_model(text_model, str(tmp_path / "text.keras")))

@@ -169,7 +169,7 @@ def test_plain_keras_fit_under_multi_worker_still_fails(tmp_path):
 
     When this fails, Keras' own `fit` works under MultiWorkerMirroredStrategy
     (keras-team/keras#20585 is fixed in the installed Keras): remove
-    `fix_multi_worker_fit`, its call in `compile_for`, and this test; lower
+    `fix_multi_worker_fit`, its call in `tfl.train.fit_stage`, and this test; lower
     `NEEDS_MULTI_WORKER_FIX_UP_TO` to the last broken version meanwhile.
     """
     ports = _free_ports(2)

@@ -12,10 +12,9 @@ from tfl.model import build_model
 from tfl.train import TransferCheck
 from tfl.train import apply_stage
 from tfl.train import fine_tune
-from tfl.train import fine_tune_plan
 from tfl.train import fine_tune_stages
 from tfl.train import stage_report
-from tfl.train.fine_tune import bit_epochs
+from tfl.train.plan import bit_epochs
 
 fine_tune_module = importlib.import_module("tfl.train.fine_tune")  # the module, not the function
 
@@ -129,7 +128,9 @@ def test_by_default_the_transfer_check_chooses_the_plan(monkeypatch, transfers):
     check = _check((0.3, 0.9), (0.6, 0.7)) if transfers else _check((0.6, 0.7), (0.3, 0.9))
     monkeypatch.setattr(fine_tune_module, "transfer_check", lambda model, data: check)
 
-    stages, chosen = fine_tune_plan(_model(), tiny_image_data(), epochs=4)
+    model = _model()
+    pretrained, linear_probe, chosen = fine_tune_module.decide_pretrained(model, tiny_image_data())
+    stages = fine_tune_stages(model, tiny_image_data(), epochs=4, pretrained=pretrained, linear_probe=linear_probe)
 
     assert chosen is check
     if transfers:  # fastai's plan: the head, then everything with discriminative rates

@@ -17,7 +17,8 @@ from tfl.model import TextClassifier
 from tfl.model import batchnorm_layers
 from tfl.model import build_model
 from tfl.train import LRFinderResult
-from tfl.train import compile_for
+from tfl.model import head_loss
+from tfl.model import head_metrics
 from tfl.train import find_learning_rate
 
 
@@ -62,7 +63,7 @@ def _assert_same_state(before, after):
 
 def _give_optimizer_state(model, seed=0):
     """Compiles with Adam and fills its moments and step count, as after some training."""
-    compile_for(model, keras.optimizers.Adam(1e-3))
+    model.compile(keras.optimizers.Adam(1e-3))
     model.optimizer.build(model.trainable_variables)
     rng = np.random.RandomState(seed)
     for variable in model.optimizer.variables:
@@ -105,7 +106,7 @@ def test_fit_after_the_finder_matches_a_fit_without_it():
     model, twin = _small_net(), _small_net()
     twin.set_weights(model.get_weights())
     for each in (model, twin):
-        compile_for(each, keras.optimizers.Adam(1e-2), multi_label=False)
+        each.compile(keras.optimizers.Adam(1e-2), loss=head_loss(False), metrics=head_metrics(False))
         each.fit(_blobs().train, epochs=1, verbose=0)
 
     # Moves the weights, the BatchNorm statistics and the dropout seed state.

@@ -30,7 +30,7 @@ from tfl.config import Stage
 from tfl.evaluate import predict_dataset
 from tfl.model import build_model
 from tfl.model.batchnorm import batchnorm_layers
-from tfl.train import fine_tune_plan
+from tfl.train import transfer_check
 from tfl.train import fine_tune_stages
 from tfl.train import fit_stages
 
@@ -139,7 +139,8 @@ def test_every_stage_at_a_high_rate_keeps_the_imagenet_batchnorm_statistics_bit_
 def test_fine_tune_finds_that_imagenet_features_transfer_and_keeps_fastais_plan(config, data):
     model = build_model(config, data.class_names)
 
-    (head, unfrozen), check = fine_tune_plan(model, data)
+    check = transfer_check(model, data)
+    head, unfrozen = fine_tune_stages(model, data, pretrained=check.features_transfer)
 
     # Measured (seeds 1234, 0, 1): 5-fold accuracy 0.856-0.885 and log-loss 0.32-0.35 on the
     # ImageNet features against 0.56-0.58 and 0.67-0.68 on the best of two random copies'.

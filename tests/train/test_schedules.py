@@ -10,8 +10,7 @@ from tfl.config import Stage
 from tfl.model import build_model
 from tfl.train import apply_stage
 from tfl.train import fit_stages
-from tfl.train.loop import compile_for
-from tfl.train.loop import make_optimizer
+from tfl.train.optimizers import make_optimizer
 from tfl.train.schedules import StageSchedule
 from tfl.train.schedules import learning_rates
 
@@ -99,14 +98,14 @@ def test_a_stage_resumed_from_a_saved_model_continues_its_schedule(tmp_path):
     whole = _model()
     plan_steps = 3
     plan = apply_stage(whole, stage)
-    compile_for(whole, make_optimizer(stage, plan_steps, plan.lr_multipliers))
+    whole.compile(make_optimizer(stage, plan_steps, plan.lr_multipliers))
     uninterrupted = RateLogger()
     run(whole, 0, 4, uninterrupted)
 
     keras.utils.set_random_seed(0)
     first = _model()
     plan = apply_stage(first, stage)
-    compile_for(first, make_optimizer(stage, plan_steps, plan.lr_multipliers))
+    first.compile(make_optimizer(stage, plan_steps, plan.lr_multipliers))
     before = RateLogger()
     run(first, 0, 2, before)
     first.save(tmp_path / "half.keras")

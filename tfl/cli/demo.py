@@ -52,7 +52,7 @@ def run(args):
     from tfl.demo import TextDemoSettings
     from tfl.demo import run_demo
     from tfl.demo import run_text_demo
-    from tfl.experiment import prepare_output_dir
+    from tfl.run_folder import prepare_output_dir
 
     prepare_output_dir(output, args.overwrite)  # fail before training anything
     if args.part in ("all", "image"):

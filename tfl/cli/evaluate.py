@@ -79,7 +79,7 @@ def evaluation_data(model, args, trained_on=None):
     from tfl.data import from_directory_for_evaluation
     from tfl.data import load_data
 
-    if hasattr(model, "encoder_name"):
+    if model.task == "text":
         return _text_evaluation_data(model, args, trained_on)
     same = _same_source(args.data, trained_on)
     if same or args.data == "digits" or args.data.startswith("tfds:"):

@@ -35,7 +35,7 @@ def run(args):
     if args.top_k < 1:
         raise ValueError(f"--top-k must be >= 1. Received: {args.top_k}")
     model = load_model(model_path(args.model), safe_mode=not args.trust_model_code)
-    if hasattr(model, "encoder_name"):  # a text model: the inputs are texts
+    if model.task == "text":  # the inputs are texts
         import tensorflow as tf
 
         key = "text"

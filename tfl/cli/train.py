@@ -18,101 +18,128 @@ def add_parser(subparsers):
             "Flags override the config file."
         ),
     )
-    parser.add_argument("--config", help="YAML config file (see docs/config.md)")
-    parser.add_argument(
+    _add_data_arguments(parser)
+    _add_model_arguments(parser)
+    _add_training_arguments(parser)
+    _add_fusion_and_adaptation_arguments(parser)
+    _add_run_arguments(parser)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def _add_data_arguments(parser):
+    group = parser.add_argument_group("data")
+    group.add_argument("--config", help="YAML config file (see docs/config.md)")
+    group.add_argument(
         "--data",
         help="images: folder of class folders, tfds:NAME, or 'digits'; "
         "text: a .csv/.tsv/.jsonl file, tfds:NAME, or 'tweets'",
     )
-    parser.add_argument("--val-data", help="held-out images folder or text file (else a split of --data)")
-    parser.add_argument("--task", choices=("image", "text"), help="default: detected from --data")
-    parser.add_argument("--text-column", help="text: the column holding the text (default: text)")
-    parser.add_argument("--text-pair-column", help="text: a second text column, for sentence pairs")
-    parser.add_argument("--label-column", help="text: the column holding the label (default: label)")
-    parser.add_argument("--label-separator", help="text: splits a label cell into several labels (multi-label)")
-    parser.add_argument("--backbone", help="images: backbone name, see `tfl backbones`")
-    parser.add_argument(
+    group.add_argument("--val-data", help="held-out images folder or text file (else a split of --data)")
+    group.add_argument("--task", choices=("image", "text"), help="default: detected from --data")
+    group.add_argument("--text-column", help="text: the column holding the text (default: text)")
+    group.add_argument("--text-pair-column", help="text: a second text column, for sentence pairs")
+    group.add_argument("--label-column", help="text: the column holding the label (default: label)")
+    group.add_argument("--label-separator", help="text: splits a label cell into several labels (multi-label)")
+
+
+def _add_model_arguments(parser):
+    group = parser.add_argument_group("model")
+    group.add_argument("--backbone", help="images: backbone name, see `tfl backbones`")
+    group.add_argument(
         "--encoder",
         help="text: KerasHub preset name, local preset or Hugging Face folder, or "
         "all_minilm_l6_v2 (the default); see `tfl backbones --text`",
     )
-    parser.add_argument("--sequence-length", type=arguments.positive_int, help="text: tokens per example")
-    parser.add_argument("--pooling", help="images: avg, max; text: cls, mean, lstm")
-    parser.add_argument("--weights", help="imagenet, none, or a weights file (.weights.h5/.h5/.keras)")
-    parser.add_argument("--image-size", type=arguments.image_size, help="N or HxW (default: the backbone's)")
-    parser.add_argument(
+    group.add_argument("--sequence-length", type=arguments.positive_int, help="text: tokens per example")
+    group.add_argument("--pooling", help="images: avg, max; text: cls, mean, lstm")
+    group.add_argument("--weights", help="imagenet, none, or a weights file (.weights.h5/.h5/.keras)")
+    group.add_argument("--image-size", type=arguments.image_size, help="N or HxW (default: the backbone's)")
+    group.add_argument(
         "--resize",
         choices=("crop", "stretch"),
         help="images: crop (the default: centre-crop each image to the aspect ratio of the image size, "
         "then resize) or stretch (resize the whole image, aspect ratio lost)",
     )
-    parser.add_argument(
+
+
+def _add_training_arguments(parser):
+    group = parser.add_argument_group("training")
+    group.add_argument(
         "--stages",
         help="comma-separated UNFREEZE[:EPOCHS[:LR]] or 'probe', e.g. 'probe,top2:3:1e-4' "
         "(UNFREEZE: none, all, topN, or stage names joined by +; probe: a linear probe on cached features)",
     )
-    parser.add_argument(
+    group.add_argument(
         "--plan",
         choices=("default", "fine_tune"),
         help="the plan without --stages: default (LP-FT: probe, then top 2 at 1e-4) or fine_tune "
         "(fastai-style: probe, then all stages on a one-cycle with discriminative rates)",
     )
-    parser.add_argument("--epochs", type=arguments.positive_int, help="epochs per stage without its own")
-    parser.add_argument("--batch-size", type=arguments.positive_int)
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--augment", type=arguments.augmentation, help="e.g. 'flip,rotation=0.1,zoom=0.1'")
-    parser.add_argument(
+    group.add_argument("--epochs", type=arguments.positive_int, help="epochs per stage without its own")
+    group.add_argument("--batch-size", type=arguments.positive_int)
+    group.add_argument("--seed", type=int)
+    group.add_argument("--augment", type=arguments.augmentation, help="e.g. 'flip,rotation=0.1,zoom=0.1'")
+    group.add_argument(
         "--skip-bad-files", action="store_true", default=None, help="skip unreadable images and bad text rows"
     )
-    parser.add_argument(
+    group.add_argument(
         "--feature-cache", choices=("auto", "off"), help="train head stages on cached backbone features (auto)"
     )
-    parser.add_argument("--feature-cache-dir", help="keep cached features in this folder between runs")
-    parser.add_argument(
+    group.add_argument("--feature-cache-dir", help="keep cached features in this folder between runs")
+    group.add_argument(
         "--augmented-views", type=arguments.positive_int, help="with --augment: augmented views to cache per image"
     )
-    parser.add_argument("--jit-compile", action="store_true", default=None, help="compile training steps with XLA")
-    parser.add_argument(
+    group.add_argument("--jit-compile", action="store_true", default=None, help="compile training steps with XLA")
+    group.add_argument(
         "--deterministic",
         action="store_true",
         default=None,
         help="deterministic TensorFlow ops: the same --seed gives the same results, also on GPUs (slower there)",
     )
-    parser.add_argument(
+    group.add_argument(
         "--strategy",
         choices=("mirrored", "multi_worker", "tpu"),
         help="tf.distribute: mirrored (all local GPUs), multi_worker (TF_CONFIG), tpu; "
         "--batch-size is the global batch (docs/distributed.md)",
     )
-    parser.add_argument(
+    group.add_argument(
         "--mixed-precision", choices=("mixed_float16", "mixed_bfloat16"), help="16-bit computation, float32 weights"
     )
-    parser.add_argument(
+
+
+def _add_fusion_and_adaptation_arguments(parser):
+    group = parser.add_argument_group("fusion and domain adaptation")
+    group.add_argument(
         "--fusion",
         choices=("weighted", "gated", "concat"),
         help="images: fuse the (frozen) backbone with a trainable target branch before the head",
     )
-    parser.add_argument("--fusion-branch", help="with --fusion: small_cnn (default) or a backbone name")
-    parser.add_argument(
+    group.add_argument("--fusion-branch", help="with --fusion: small_cnn (default) or a backbone name")
+    group.add_argument(
         "--target-data",
         help="images of the target domain for --adapt: a folder (class folders = labelled, "
         "loose images = unlabelled) or 'digits_recoloured'",
     )
-    parser.add_argument(
+    group.add_argument(
         "--adapt",
         choices=("source_only", "joint", "mmd", "coral", "dann"),
         help="domain adaptation method, run after the stages on --data and --target-data",
     )
-    parser.add_argument("--adapt-alpha", type=float, help="weight of the source loss, in [0, 1] (1)")
-    parser.add_argument("--adapt-beta", type=float, help="weight of the labelled-target loss, in [0, 1] (1)")
-    parser.add_argument("--align-weight", type=float, help="weight (lambda) of the alignment term, >= 0 (1)")
-    parser.add_argument("--adapt-epochs", type=arguments.positive_int, help="epochs of adaptation (5)")
-    parser.add_argument(
+    group.add_argument("--adapt-alpha", type=float, help="weight of the source loss, in [0, 1] (1)")
+    group.add_argument("--adapt-beta", type=float, help="weight of the labelled-target loss, in [0, 1] (1)")
+    group.add_argument("--align-weight", type=float, help="weight (lambda) of the alignment term, >= 0 (1)")
+    group.add_argument("--adapt-epochs", type=arguments.positive_int, help="epochs of adaptation (5)")
+    group.add_argument(
         "--target-labels-per-class", type=int, help="target labels used per class (default: all; 0: none)"
     )
-    parser.add_argument("--output", help="run folder to write (default: runs/BACKBONE-TIMESTAMP)")
-    parser.add_argument("--overwrite", action="store_true", help="allow a non-empty --output folder")
-    parser.add_argument(
+
+
+def _add_run_arguments(parser):
+    group = parser.add_argument_group("run folder")
+    group.add_argument("--output", help="run folder to write (default: runs/BACKBONE-TIMESTAMP)")
+    group.add_argument("--overwrite", action="store_true", help="allow a non-empty --output folder")
+    group.add_argument(
         "--resume",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -120,9 +147,7 @@ def add_parser(subparsers):
         "running the same command again after a crash continues from the last finished epoch); "
         "--no-resume discards it and starts over",
     )
-    parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="Keras verbosity")
-    parser.set_defaults(run=run)
-    return parser
+    group.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="Keras verbosity")
 
 
 def config_from_args(args):
@@ -184,20 +209,15 @@ def config_from_args(args):
 
 
 def run(args):
-    from tfl.experiment import prepare_output_dir
-    from tfl.experiment import resolved_task
     from tfl.experiment import run_experiment
+    from tfl.run_plan import plan_run
 
-    config = config_from_args(args)
-    task = resolved_task(config)
-    name = config.model.backbone if task == "image" else os.path.basename(config.model.encoder.rstrip("/"))
+    plan = plan_run(config_from_args(args))
+    model = plan.config.model
+    name = model.backbone if plan.task == "image" else os.path.basename(model.encoder.rstrip("/"))
     output = args.output or os.path.join("runs", f"{name}-{datetime.datetime.now():%Y%m%d-%H%M%S}")
-
     resume = "auto" if args.resume is None else args.resume
-    checkpoint = prepare_output_dir(output, args.overwrite, config=config, resume=resume)  # fail before loading
-    if checkpoint.exists():
-        print(f"Continuing the unfinished run in {output} (--no-resume starts over).")
-    result = run_experiment(config, output, overwrite=True, verbose=args.verbose, resume=resume)
+    result = run_experiment(plan, output, overwrite=args.overwrite, verbose=args.verbose, resume=resume)
     report = result.report
     auc = report["auc_roc"]
     print(

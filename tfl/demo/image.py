@@ -42,8 +42,8 @@ from tfl.evaluate import format_table
 from tfl.evaluate import plot_transfer_vs_scratch
 from tfl.evaluate import save_figure
 from tfl.evaluate import write_json
-from tfl.experiment import prepare_output_dir
-from tfl.experiment import save_model
+from tfl.run_folder import prepare_output_dir
+from tfl.run_folder import save_model
 from tfl.model import build_model
 from tfl.train import fit_stages
 
@@ -158,10 +158,38 @@ def run_demo(output_dir, settings=DemoSettings(), *, overwrite=False, verbose=0,
     prepare_output_dir(output_dir, overwrite)
     started = time.perf_counter()
     s = settings
-    size = (s.image_size, s.image_size)
     digits, labels = load_digits()
+    source_data, source_report, backbone_file = _source(digits, labels, output_dir, s, verbose, log)
 
-    # Source: digits 0-4, trained from random weights (BatchNorm recalibrated).
+    # Target: digits 5-9; half held out as the test set, labels drawn from the rest.
+    target_x, target_y = _subset(digits, labels, TARGET_CLASSES)
+    pool_index, test_index = stratified_split(target_y, 0.5, s.seed)
+    pool = (target_x[pool_index], target_y[pool_index])
+    test = (target_x[test_index], target_y[test_index])
+    runs = []
+    for per_class in s.labels_per_class:
+        folder = os.path.join(output_dir, f"target-{per_class}")
+        os.makedirs(folder, exist_ok=True)
+        for draw in range(s.draws):
+            runs.extend(_target_draw(pool, test, per_class, draw, backbone_file, folder, s, verbose, log))
+    summary = {
+        "settings": dataclasses.asdict(settings),
+        "source": {"accuracy": source_report["accuracy"], "seconds": source_report["seconds"],
+                   "num_train": source_data.num_train, "num_test": source_report["num_examples"]},
+        "target_test_images": len(test_index),
+        "rows": _summarise(runs, s.labels_per_class),
+        "runs": runs,
+        "seconds": time.perf_counter() - started,
+        "plots": [PLOT_FILE],
+    }
+    _write_summary(output_dir, summary, s, log)
+    return summary
+
+
+def _source(digits, labels, output_dir, s, verbose, log):
+    """Source: digits 0-4, trained from random weights (BatchNorm recalibrated),
+    saved to `output_dir/source`. Returns `(data, report, backbone weights file)`."""
+    size = (s.image_size, s.image_size)
     source_x, source_y = _subset(digits, labels, SOURCE_CLASSES)
     source_data = from_arrays(
         source_x, source_y, image_size=size, class_names=[str(c) for c in SOURCE_CLASSES],
@@ -182,66 +210,50 @@ def run_demo(output_dir, settings=DemoSettings(), *, overwrite=False, verbose=0,
     write_json(os.path.join(source_dir, "report.json"), source_report)
     log(f"  source accuracy {source_report['accuracy']:.4f} on {source_report['num_examples']} held-out "
         f"images ({source_report['seconds']:.0f} s)")
+    return source_data, source_report, backbone_file
 
-    # Target: digits 5-9; half held out as the test set, labels drawn from the rest.
-    target_x, target_y = _subset(digits, labels, TARGET_CLASSES)
-    pool_index, test_index = stratified_split(target_y, 0.5, s.seed)
-    pool_x, pool_y = target_x[pool_index], target_y[pool_index]
-    test = (target_x[test_index], target_y[test_index])
+
+def _target_draw(pool, test, per_class, draw, backbone_file, folder, s, verbose, log):
+    """One draw of `per_class` labelled target images, trained by every method; returns its runs."""
+    size = (s.image_size, s.image_size)
     target_names = [str(c) for c in TARGET_CLASSES]
-    runs = []
-    for per_class in s.labels_per_class:
-        folder = os.path.join(output_dir, f"target-{per_class}")
-        os.makedirs(folder, exist_ok=True)
-        for draw in range(s.draws):
-            chosen = _few_labels(pool_y, per_class, s.seed + draw)
-            data = from_arrays(
-                pool_x[chosen], pool_y[chosen], image_size=size, class_names=target_names,
-                validation_data=test, batch_size=s.batch_size, seed=s.seed + draw,
-            )
-            data, steps_per_epoch = _with_epochs_of_at_least(data, MIN_STEPS_PER_EPOCH, s.batch_size)
-            epochs = _epochs_for(s.steps, steps_per_epoch)
-            plans = {
-                "transfer": (backbone_file, Stage("all", epochs, s.learning_rate, train_batchnorm=True)),
-                "scratch": (None, Stage("all", epochs, s.learning_rate, train_batchnorm=True)),
-                "head only": (backbone_file, Stage("none", epochs, s.learning_rate)),
-            }
-            for method, (weights, stage) in plans.items():
-                log(f"Target task: digits 5-9, {per_class} labels per class, draw {draw + 1}/{s.draws}, {method} ...")
-                keras.utils.set_random_seed(s.seed + draw)
-                model = build_model(
-                    ModelConfig(backbone=s.backbone, weights=weights, image_size=size), target_names, seed=s.seed
-                )
-                report = _train_and_evaluate(model, data, [stage], verbose)
-                write_json(os.path.join(folder, f"{method.replace(' ', '_')}-draw{draw}.json"), report)
-                runs.append({"labels_per_class": per_class, "draw": draw, "method": method,
-                             "accuracy": report["accuracy"], "macro_f1": report["macro_f1"],
-                             "seconds": report["seconds"]})
-                log(f"  {method}: accuracy {report['accuracy']:.4f} ({report['seconds']:.0f} s)")
-    rows = _summarise(runs, s.labels_per_class)
-
-    summary = {
-        "settings": dataclasses.asdict(settings),
-        "source": {"accuracy": source_report["accuracy"], "seconds": source_report["seconds"],
-                   "num_train": source_data.num_train, "num_test": source_report["num_examples"]},
-        "target_test_images": len(test_index),
-        "rows": rows,
-        "runs": runs,
-        "seconds": time.perf_counter() - started,
-        "plots": [PLOT_FILE],
+    chosen = _few_labels(pool[1], per_class, s.seed + draw)
+    data = from_arrays(
+        pool[0][chosen], pool[1][chosen], image_size=size, class_names=target_names,
+        validation_data=test, batch_size=s.batch_size, seed=s.seed + draw,
+    )
+    data, steps_per_epoch = _with_epochs_of_at_least(data, MIN_STEPS_PER_EPOCH, s.batch_size)
+    epochs = _epochs_for(s.steps, steps_per_epoch)
+    plans = {
+        "transfer": (backbone_file, Stage("all", epochs, s.learning_rate, train_batchnorm=True)),
+        "scratch": (None, Stage("all", epochs, s.learning_rate, train_batchnorm=True)),
+        "head only": (backbone_file, Stage("none", epochs, s.learning_rate)),
     }
+    runs = []
+    for method, (weights, stage) in plans.items():
+        log(f"Target task: digits 5-9, {per_class} labels per class, draw {draw + 1}/{s.draws}, {method} ...")
+        keras.utils.set_random_seed(s.seed + draw)
+        model = build_model(ModelConfig(backbone=s.backbone, weights=weights, image_size=size), target_names, seed=s.seed)
+        report = _train_and_evaluate(model, data, [stage], verbose)
+        write_json(os.path.join(folder, f"{method.replace(' ', '_')}-draw{draw}.json"), report)
+        runs.append({"labels_per_class": per_class, "draw": draw, "method": method,
+                     "accuracy": report["accuracy"], "macro_f1": report["macro_f1"], "seconds": report["seconds"]})
+        log(f"  {method}: accuracy {report['accuracy']:.4f} ({report['seconds']:.0f} s)")
+    return runs
+
+
+def _write_summary(output_dir, summary, s, log):
     write_json(os.path.join(output_dir, "summary.json"), summary)
-    save_figure(plot_transfer_vs_scratch(rows), os.path.join(output_dir, PLOT_FILE))
+    save_figure(plot_transfer_vs_scratch(summary["rows"]), os.path.join(output_dir, PLOT_FILE))
     log("")
     log(f"Transfer vs scratch on digits 5-9 ({summary['target_test_images']} held-out test images), "
         f"{s.backbone} at {s.image_size}x{s.image_size}:")
     columns = ["labels_per_class", "method", "accuracy", "macro_f1", "seconds"]
     if s.draws > 1:
         columns[3:3] = ["accuracy_min", "accuracy_max"]
-    log(format_table(rows, columns))
+    log(format_table(summary["rows"], columns))
     if s.draws == 1:
         log("(One draw of the labelled images: with 10-25 images, accuracies move by several points "
             "from draw to draw. `tfl demo --draws 3` averages three.)")
-    log(f"Source (digits 0-4) accuracy {source_report['accuracy']:.4f}. Total {summary['seconds']:.0f} s. "
+    log(f"Source (digits 0-4) accuracy {summary['source']['accuracy']:.4f}. Total {summary['seconds']:.0f} s. "
         f"Everything is in {output_dir}")
-    return summary

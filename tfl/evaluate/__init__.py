@@ -1,6 +1,9 @@
 """Evaluation: predictions over a dataset, classification metrics, interpretation, JSON reports, plots."""
 
 from tfl.evaluate.compare import format_table
+from tfl.evaluate.held_out import HeldOutEvaluation
+from tfl.evaluate.held_out import evaluate_held_out
+from tfl.evaluate.held_out import write_held_out
 from tfl.evaluate.interpretation import example_losses
 from tfl.evaluate.interpretation import gather_examples
 from tfl.evaluate.interpretation import interpret
@@ -27,8 +30,10 @@ from tfl.evaluate.report import write_json
 
 __all__ = [
     "THRESHOLD",
+    "HeldOutEvaluation",
     "classification_metrics",
     "confusion_matrix",
+    "evaluate_held_out",
     "evaluate_model",
     "example_losses",
     "format_table",
@@ -48,6 +53,7 @@ __all__ = [
     "to_json",
     "top_k",
     "top_losses",
+    "write_held_out",
     "write_interpretation",
     "write_json",
 ]

@@ -21,6 +21,7 @@ import tensorflow as tf
 from tfl.evaluate.report import fsync_folder
 from tfl.export.signatures import DEFAULT_TOP_K
 from tfl.export.signatures import serving_signatures
+from tfl.model.text_classifier import TextClassifier
 
 DEFAULT_BASE = "saved_models"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -136,7 +137,7 @@ def export_model(model, name, *, base=DEFAULT_BASE, version=None, top_k=DEFAULT_
 
     signatures = serving_signatures(model, top_k)
     archive = keras.export.ExportArchive()
-    if hasattr(model, "preprocessor") and hasattr(model.preprocessor, "tokenizer"):
+    if isinstance(model, TextClassifier):
         # A preprocessor loaded from a .keras file is unbuilt until first called,
         # and ExportArchive.track refuses unbuilt layers.
         model.preprocessor(tf.constant(["build"]))

@@ -24,6 +24,8 @@ import tensorflow as tf
 
 from tfl.data.image_files import IMAGE_MAGIC
 from tfl.data.pipeline import decode_resized
+from tfl.model.classifier import Classifier
+from tfl.model.text_classifier import TextClassifier
 
 DEFAULT_TOP_K = 5
 OUTPUTS = ("probabilities", "class_ids", "class_names", "scores")
@@ -130,9 +132,9 @@ def text_signatures(model, top_k=DEFAULT_TOP_K):
 
 def serving_signatures(model, top_k=DEFAULT_TOP_K):
     """The serving functions of a tfl classifier, image or text."""
-    if hasattr(model, "encoder_name"):
+    if isinstance(model, TextClassifier):
         return text_signatures(model, top_k)
-    if hasattr(model, "image_size"):
+    if isinstance(model, Classifier) and model.task == "image":
         return image_signatures(model, top_k)
     raise ValueError(
         f"Cannot export a {type(model).__name__}: tfl exports its own classifiers "

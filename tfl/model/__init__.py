@@ -6,16 +6,22 @@ from tfl.model.batchnorm import freeze_batchnorm
 from tfl.model.builder import UnsafeModelError
 from tfl.model.builder import build_model
 from tfl.model.builder import load_model
+from tfl.model.classifier import Classifier
+from tfl.model.classifier import TrainingOptions
 from tfl.model.fusion import Fusion
 from tfl.model.fusion_builder import build_fusion_model
 from tfl.model.fusion_classifier import BranchBackbones
 from tfl.model.fusion_classifier import FusionClassifier
-from tfl.model.fusion_classifier import cnn_branch
-from tfl.model.fusion_classifier import image_branch
-from tfl.model.fusion_classifier import text_branch
+from tfl.model.fusion_branches import cnn_branch
+from tfl.model.fusion_branches import image_branch
+from tfl.model.fusion_branches import text_branch
 from tfl.model.gradient_reversal import GradientReversal
 from tfl.model.image_classifier import INPUT_NAME
 from tfl.model.image_classifier import ImageClassifier
+from tfl.model.losses import HeadLoss
+from tfl.model.losses import balanced_class_weights
+from tfl.model.losses import head_loss
+from tfl.model.losses import head_metrics
 from tfl.model.model_file import ModelFileError
 from tfl.model.preprocessing import BackbonePreprocessing
 from tfl.model.small_cnn import small_cnn
@@ -30,21 +36,27 @@ __all__ = [
     "BackbonePreprocessing",
     "BidirectionalLSTMPooling",
     "BranchBackbones",
+    "Classifier",
     "FirstTokenPooling",
     "Fusion",
     "FusionClassifier",
     "GradientReversal",
+    "HeadLoss",
     "ImageClassifier",
     "MaskedMeanPooling",
     "ModelFileError",
     "TextClassifier",
+    "TrainingOptions",
     "UnsafeModelError",
+    "balanced_class_weights",
     "batchnorm_layers",
     "build_augmentation",
     "build_fusion_model",
     "build_model",
     "cnn_branch",
     "freeze_batchnorm",
+    "head_loss",
+    "head_metrics",
     "image_branch",
     "load_model",
     "small_cnn",

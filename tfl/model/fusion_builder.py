@@ -8,9 +8,9 @@ from tfl.config.config import check_resize
 from tfl.model.batchnorm import freeze_batchnorm
 from tfl.model.dtype_policy import dtype_policy
 from tfl.model.fusion_classifier import FusionClassifier
-from tfl.model.fusion_classifier import cnn_branch
-from tfl.model.fusion_classifier import image_branch
-from tfl.model.fusion_classifier import text_branch
+from tfl.model.fusion_branches import cnn_branch
+from tfl.model.fusion_branches import image_branch
+from tfl.model.fusion_branches import text_branch
 from tfl.model.small_cnn import SMALL_CNN
 from tfl.model.small_cnn import small_cnn
 

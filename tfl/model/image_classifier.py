@@ -8,6 +8,7 @@ from tfl.backbones import get_backbone_spec
 from tfl.backbones import stage_layers
 from tfl.config.config import check_resize
 from tfl.model.augmentation import build_augmentation
+from tfl.model.classifier import Classifier
 from tfl.model.class_names import check_class_names
 from tfl.model.model_file import VERSION_KEY
 from tfl.model.preprocessing import BackbonePreprocessing
@@ -17,7 +18,7 @@ INPUT_NAME = "images"
 
 
 @tfl_export
-class ImageClassifier(keras.Model):
+class ImageClassifier(Classifier):
     """A functional image classifier around a `keras.applications` backbone.
 
     Takes RGB images of any size with pixel values in [0, 255] (uint8 or
@@ -110,9 +111,11 @@ class ImageClassifier(keras.Model):
         self.augmentation = dict(augmentation) if augmentation else None
         self.seed = seed
 
+    task = "image"
+
     @property
-    def num_classes(self):
-        return len(self.class_names)
+    def features(self):
+        return self.pooler.output
 
     def stage_layers(self):
         """The backbone's layers per named stage, from input to output."""
@@ -127,10 +130,6 @@ class ImageClassifier(keras.Model):
         mode: resized and preprocessed, not augmented)."""
         return keras.Model(self.inputs, self.preprocessor.output)
 
-    def feature_model(self):
-        """A model from this model's inputs to the pooled features."""
-        return keras.Model(self.inputs, self.pooler.output)
-
     def augmented_features(self, inputs):
         """Pooled features of randomly augmented images (the augmentation in
         training mode, the backbone in inference mode), for caching augmented
@@ -139,12 +138,6 @@ class ImageClassifier(keras.Model):
         if self.augmenter is not None:
             x = self.augmenter(x, training=True)
         return self.pooler(self.backbone(self.preprocessor(x), training=False))
-
-    def head_model(self):
-        """A model from pooled features to probabilities that shares this
-        model's head layers: training it trains this model's head."""
-        features = keras.Input(shape=self.pooler.output.shape[1:], name="features")
-        return keras.Model(features, self.head(self.head_dropout(features)), name="head")
 
     def get_config(self):
         return {

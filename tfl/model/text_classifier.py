@@ -6,6 +6,7 @@ from tfl import __version__
 from tfl.api_export import tfl_export
 from tfl.backbones.encoders import encoder_stages
 from tfl.model.class_names import check_class_names
+from tfl.model.classifier import Classifier
 from tfl.model.model_file import VERSION_KEY
 from tfl.model.text_pooling import BidirectionalLSTMPooling
 from tfl.model.text_pooling import FirstTokenPooling
@@ -16,7 +17,7 @@ TOKEN_INPUTS = ("token_ids", "segment_ids", "padding_mask")
 
 
 @tfl_export
-class TextClassifier(keras.Model):
+class TextClassifier(Classifier):
     """A functional text classifier around a KerasHub BERT-family encoder.
 
     Takes the outputs of the encoder's own preprocessor under the input names
@@ -111,9 +112,11 @@ class TextClassifier(keras.Model):
         self.lstm_units = lstm_units
         self.text_pairs = bool(text_pairs)
 
+    task = "text"
+
     @property
-    def num_classes(self):
-        return len(self.class_names)
+    def features(self):
+        return self.pooler.output
 
     @property
     def sequence_length(self):
@@ -131,16 +134,6 @@ class TextClassifier(keras.Model):
     def head_layers(self):
         """The layers after the encoder: they train in every stage."""
         return [self.pooler, self.head_dropout, self.head]
-
-    def feature_model(self):
-        """A model from this model's inputs to the pooled features."""
-        return keras.Model(self.inputs, self.pooler.output)
-
-    def head_model(self):
-        """A model from pooled features to probabilities that shares this
-        model's head layers: training it trains this model's head."""
-        features = keras.Input(shape=self.pooler.output.shape[1:], name="features")
-        return keras.Model(features, self.head(self.head_dropout(features)), name="head")
 
     def get_config(self):
         return {

@@ -16,8 +16,6 @@ from tfl.train.domain_adaptation import paired_dataset
 from tfl.train.feature_cache import FeatureCache
 from tfl.train.feature_cache import cache_decision
 from tfl.train.fine_tune import fine_tune
-from tfl.train.fine_tune import fine_tune_plan
-from tfl.train.fine_tune import fine_tune_stages
 from tfl.train.freezing import StagePlan
 from tfl.train.freezing import apply_stage
 from tfl.train.freezing import resolve_unfreeze
@@ -25,10 +23,12 @@ from tfl.train.fusion_weights import FusionWeightLogger
 from tfl.train.history import StageRecord
 from tfl.train.history import TrainingHistory
 from tfl.train.linear_probe import fit_linear_probe
-from tfl.train.loop import compile_for
-from tfl.train.loop import default_stages
+from tfl.train.fit_stage import FitOptions
+from tfl.train.fit_stage import fit_stage
 from tfl.train.loop import fit_stages
-from tfl.train.loop import make_optimizer
+from tfl.train.optimizers import make_optimizer
+from tfl.train.plan import default_stages
+from tfl.train.plan import fine_tune_stages
 from tfl.train.lr_finder import LRFinderResult
 from tfl.train.lr_finder import find_learning_rate
 from tfl.train.reversal_ramp import ReversalRamp
@@ -46,6 +46,7 @@ __all__ = [
     "CheckpointMismatchError",
     "DomainAdaptation",
     "FeatureCache",
+    "FitOptions",
     "FusionWeightLogger",
     "LRFinderResult",
     "ResumePoint",
@@ -62,15 +63,14 @@ __all__ = [
     "UnsupervisedScores",
     "apply_stage",
     "cache_decision",
-    "compile_for",
     "coral",
     "default_stages",
     "find_learning_rate",
     "fine_tune",
-    "fine_tune_plan",
     "fine_tune_stages",
     "fit_adaptation",
     "fit_linear_probe",
+    "fit_stage",
     "fit_stages",
     "information_maximization",
     "make_optimizer",

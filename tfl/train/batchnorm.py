@@ -136,12 +136,12 @@ def batchnorm_check(model, dataset, max_batches=8):
         {"inference_accuracy", "training_mode_accuracy", "examples", "stale"},
         or None for a model without BatchNorm layers in its backbone.
     """
-    if not all(hasattr(model, name) for name in ("backbone_input_model", "head_model", "pooler")):
+    to_backbone = model.backbone_input_model()
+    if to_backbone is None or len(to_backbone.outputs) != 1:  # text, or several image branches
         return None
     layers = [layer for layer in model.backbone.layers if isinstance(layer, keras.layers.BatchNormalization)]
     if not layers:
         return None
-    to_backbone = model.backbone_input_model()
     head = model.head_model()
     correct = {"inference": 0.0, "training": 0.0}
     examples = 0

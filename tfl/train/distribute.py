@@ -181,7 +181,7 @@ def fix_multi_worker_fit(model):
 
     Only this model object changes (its own attributes; the Keras classes are
     untouched), only when `needs_multi_worker_fix(model)`. Call it after
-    `compile` (`tfl.train.compile_for` does); calling it again does nothing.
+    `compile` (`tfl.train.fit_stage` does); calling it again does nothing.
 
     Args:
         model: a Keras model built inside a `MultiWorkerMirroredStrategy` scope.

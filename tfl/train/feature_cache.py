@@ -62,13 +62,13 @@ def cache_decision(model, stage, mode="auto", augmented_views=1):
         raise ValueError(f"Unknown feature_cache {mode!r}. Known: {', '.join(FEATURE_CACHE_MODES)}.")
     if stage.trains_backbone:
         return CacheDecision(False, "the backbone trains in this stage")
-    if not hasattr(model, "head_model"):
-        return CacheDecision(False, f"{type(model).__name__} has no head_model()")
-    if model.pooler.weights:
-        return CacheDecision(False, "the pooling layer has weights and trains with the head")
+    between = [layer for layer in model.head_layers() if layer not in (model.head_dropout, model.head)]
+    if any(layer.weights for layer in between):
+        names = " and ".join(layer.name for layer in between if layer.weights)
+        return CacheDecision(False, f"the {names} layer has weights and trains with the head")
     if mode == "off" and not stage.linear_probe:
         return CacheDecision(False, "feature_cache is off")
-    if getattr(model, "augmenter", None) is not None:
+    if model.augmenter is not None:
         if augmented_views > 1:
             return CacheDecision(True, f"frozen backbone; {augmented_views} augmented views per example")
         if stage.linear_probe:

@@ -46,110 +46,9 @@ Defaults, and where they come from:
 Every default is an argument, and `stages=` replaces the plan altogether.
 """
 
-import math
-
-from tfl.config.stage import Stage
-from tfl.train.batchnorm import steps_per_epoch
-from tfl.train.feature_cache import cache_decision
 from tfl.train.loop import fit_stages
+from tfl.train.plan import fine_tune_stages
 from tfl.train.transfer_check import transfer_check
-
-IMAGE_BASE_LR = 2e-3
-TEXT_BASE_LR = 5e-5
-IMAGE_LR_MULT = 100.0
-TEXT_EPOCHS = 3
-# BiT hyper-rule: (fewer training examples than this, steps).
-BIT_STEPS = ((20_000, 500), (500_000, 10_000), (math.inf, 20_000))
-
-
-def bit_epochs(num_train, steps_in_an_epoch):
-    """Epochs that make the BiT hyper-rule's number of steps for `num_train` examples.
-
-    Examples:
-
-    >>> bit_epochs(1_000, 32)   # 500 steps of 32 batches an epoch
-    16
-    """
-    steps = next(steps for limit, steps in BIT_STEPS if num_train < limit)
-    return max(1, math.ceil(steps / max(1, steps_in_an_epoch)))
-
-
-def fine_tune_stages(model, data, **options):
-    """The stages `fine_tune` would run, without running them.
-
-    Args: as `fine_tune`.
-
-    Returns:
-        A tuple of `Stage`.
-    """
-    return fine_tune_plan(model, data, **options)[0]
-
-
-def fine_tune_plan(
-    model,
-    data,
-    *,
-    epochs=None,
-    freeze_epochs=1,
-    base_lr=None,
-    lr_mult=None,
-    pretrained=None,
-    train_batchnorm=False,
-    schedule=None,
-    linear_probe=None,
-):
-    """`fine_tune`'s stages and the `TransferCheck` that chose them (or None).
-
-    Args: as `fine_tune`.
-
-    Returns:
-        `(stages, check)`: a tuple of `Stage`, and the `TransferCheck` run
-        for `pretrained=None` on an image model (None otherwise, or where the
-        check could not say).
-    """
-    text = hasattr(model, "encoder_name")
-    _check(epochs, "epochs", minimum=1)
-    _check(freeze_epochs, "freeze_epochs", minimum=0)
-    if base_lr is not None and not (isinstance(base_lr, (int, float)) and base_lr > 0):
-        raise ValueError(f"base_lr must be a number > 0, e.g. 2e-3. Received: base_lr={base_lr!r}")
-    if lr_mult is not None and not (isinstance(lr_mult, (int, float)) and lr_mult >= 1):
-        raise ValueError(
-            "lr_mult is how many times slower the lowest backbone stage trains than the head, >= 1 "
-            f"(1: one rate for all). Received: lr_mult={lr_mult!r}"
-        )
-    if epochs is None:
-        epochs = TEXT_EPOCHS if text else bit_epochs(data.num_train, steps_per_epoch(data.train, data.num_train))
-    if pretrained is False and text:
-        raise ValueError("Text encoders come pretrained: leave pretrained=None or True for a text model.")
-    check = None
-    if pretrained is None and not text:
-        check = transfer_check(model, data)
-        if check is not None:
-            pretrained = check.features_transfer
-    if pretrained is False:
-        return (Stage("all", epochs + freeze_epochs, base_lr or 1e-3, train_batchnorm=True),), check
-
-    if linear_probe is None:  # LP-FT where the features are worth protecting
-        linear_probe = text or pretrained is True
-    stages = []
-    if freeze_epochs:
-        if linear_probe and cache_decision(model, Stage("none")).use:  # frozen and not augmented
-            stages.append(Stage("none", linear_probe=True))
-        else:
-            head_lr = base_lr or (TEXT_BASE_LR if text else IMAGE_BASE_LR)
-            stages.append(Stage("none", freeze_epochs, head_lr, schedule="constant" if text else "one_cycle"))
-    num_stages = len(model.stage_layers())
-    if text:
-        rate = base_lr or TEXT_BASE_LR
-        decay = _decay(lr_mult, num_stages) if lr_mult else None
-        stages.append(Stage("all", epochs, rate, optimizer="adamw", schedule=schedule or "constant", lr_decay=decay))
-    else:
-        rate = (base_lr or IMAGE_BASE_LR) / 2
-        decay = _decay(IMAGE_LR_MULT if lr_mult is None else lr_mult, num_stages)
-        stages.append(
-            Stage("all", epochs, rate, schedule=schedule or "one_cycle", lr_decay=decay, train_batchnorm=train_batchnorm)
-        )
-    return tuple(stages), check
 
 
 def fine_tune(
@@ -210,7 +109,8 @@ def fine_tune(
     """
     check = None
     if stages is None:
-        stages, check = fine_tune_plan(
+        pretrained, linear_probe, check = decide_pretrained(model, data, pretrained, linear_probe)
+        stages = fine_tune_stages(
             model,
             data,
             epochs=epochs,
@@ -227,13 +127,19 @@ def fine_tune(
     return history
 
 
-def _decay(lr_mult, num_stages):
-    """The per-stage factor whose `num_stages`-th power is `1 / lr_mult`."""
-    return float(lr_mult) ** (-1.0 / max(1, num_stages))
+def decide_pretrained(model, data, pretrained=None, linear_probe=None):
+    """Runs `transfer_check` where `fine_tune` needs it (an image model and
+    `pretrained=None`) and turns its answer into `fine_tune_stages` arguments.
 
+    Returns:
+        `(pretrained, linear_probe, check)`: `check` is the `TransferCheck`,
+        or None where none ran or it could not say (then fastai's plan with
+        head epochs first, as before the check existed).
+    """
+    if pretrained is not None or model.task == "text":
+        return pretrained, linear_probe, None
+    check = transfer_check(model, data)
+    if check is None:
+        return True, False if linear_probe is None else linear_probe, None
+    return check.features_transfer, linear_probe, check
 
-def _check(value, name, minimum):
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be a whole number >= {minimum}. Received: {name}={value!r}")

@@ -25,8 +25,9 @@ import tensorflow as tf
 
 from tfl.api_export import tfl_export
 from tfl.config.stage import Stage
+from tfl.model.classifier import Classifier
 from tfl.train.freezing import apply_stage
-from tfl.train.loop import make_optimizer
+from tfl.train.optimizers import make_optimizer
 
 STEEPEST = "steepest"
 MINIMUM = "minimum/10"
@@ -106,8 +107,8 @@ def find_learning_rate(
     keeps frozen keep their statistics; those it trains update them, and
     everything is restored at the end anyway. The optimizer is the stage's,
     with its discriminative rates, at a constant rate set before each step
-    (the stage's schedule is not applied). The loss is the one `compile_for`
-    uses. Restored afterwards: every variable of the model, every layer's
+    (the stage's schedule is not applied). The loss is the classifier's
+    `training_loss()`, as in every stage. Restored afterwards: every variable of the model, every layer's
     `trainable` flag, and the variables of `model.optimizer` if the model was
     compiled; the model is not compiled by the test. `data.train` itself is
     iterated: a pipeline that reshuffles each pass is one pass further on.
@@ -245,7 +246,7 @@ def _is_number(value):
 def _prepare(model, stage, start):
     """Sets the stage's `trainable` flags; returns its optimizer, built, and the variables it trains."""
     multipliers = {}
-    if hasattr(model, "stage_layers"):
+    if isinstance(model, Classifier):
         stage = stage or Stage("none")
         multipliers = apply_stage(model, stage).lr_multipliers
     stage = stage or Stage()
@@ -262,11 +263,8 @@ def _prepare(model, stage, start):
 
 
 def _train_step(model, optimizer, variables):
-    """One step as `fit` takes it: `training=True`, the loss of `compile_for`, layer losses added."""
-    if getattr(model, "multi_label", False):
-        loss_fn = keras.losses.BinaryCrossentropy()
-    else:
-        loss_fn = keras.losses.SparseCategoricalCrossentropy()
+    """One step as `fit` takes it: `training=True`, the classifier's training loss, layer losses added."""
+    loss_fn = model.training_loss() if isinstance(model, Classifier) else keras.losses.SparseCategoricalCrossentropy()
 
     @tf.function(reduce_retracing=True)
     def train_step(batch):

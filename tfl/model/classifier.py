@@ -1,0 +1,266 @@
+"""`Classifier`: the contract every tfl classifier keeps, and its `compile` defaults.
+
+Training, evaluation, adaptation and export read a model only through this
+contract (`task`, `class_names`, `multi_label`, `stage_layers()`,
+`head_layers()`, `feature_model()`, `head_model()`, `training_options`), so
+none of them needs to ask what kind of model it holds.
+"""
+
+import dataclasses
+import numbers
+
+import keras
+
+from tfl.api_export import tfl_export
+from tfl.model.losses import balanced_class_weights
+from tfl.model.losses import head_loss
+from tfl.model.losses import head_metrics
+
+TASKS = ("image", "text", "image_text")
+_OPTIONS_KEY = "tfl_training_options"
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingOptions:
+    """What a user chose in `Classifier.compile` besides the optimizer, kept
+    by every stage's recompile.
+
+    Args:
+        loss: a Keras loss (object or name), or None for the head's own
+            cross-entropy (`tfl.model.head_loss`).
+        metrics: a list of Keras metrics, or None for `accuracy`.
+        label_smoothing: in [0, 1), for the default loss.
+        class_weight: None, "balanced" (resolved from the training labels by
+            `tfl.fit_stages`), or {class name or index: weight}; through the
+            default loss.
+        weight_decay: decoupled weight decay of every stage's optimizer, or None.
+    """
+
+    loss: object = None
+    metrics: object = None
+    label_smoothing: float = 0.0
+    class_weight: object = None
+    weight_decay: float | None = None
+
+
+@tfl_export
+class Classifier(keras.Model):
+    """The base class of tfl's classifiers (image, text, fusion).
+
+    Subclasses build a functional model `inputs -> backbone(s) -> pooled
+    features -> dropout -> head` and set `class_names`, `multi_label`,
+    `head_dropout` and `head`, and define `features` (the symbolic pooled
+    features). The
+    base class gives them the rest of the contract and a `compile()` whose
+    defaults fit the head, which users can change.
+
+    Examples:
+
+    >>> backbone = tfl.backbones.build_backbone("mobilenet_v3_small", weights=None, image_size=32)
+    >>> model = tfl.ImageClassifier(backbone, ["cat", "dog"], "mobilenet_v3_small", (32, 32))
+    >>> isinstance(model, Classifier), model.task
+    (True, 'image')
+    >>> model.compile(label_smoothing=0.1, class_weight={"dog": 2.0})
+    >>> model.loss.class_weights
+    [1.0, 2.0]
+    """
+
+    #: "image", "text", or "image_text" (a fusion of both).
+    task = "image"
+    #: The image augmentation layer, or None.
+    augmenter = None
+    _training_options = TrainingOptions()
+
+    @property
+    def num_classes(self):
+        return len(self.class_names)
+
+    @property
+    def training_options(self):
+        """The `TrainingOptions` of the last `compile` (defaults before any)."""
+        return self._training_options
+
+    @property
+    def features(self):
+        """The symbolic features the head reads (the pooled backbone output)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement features.")
+
+    def stage_layers(self):
+        """The backbone's layers per named stage, from input to output."""
+        raise NotImplementedError(f"{type(self).__name__} must implement stage_layers().")
+
+    def head_layers(self):
+        """The layers after the backbone(s): they train in every stage."""
+        raise NotImplementedError(f"{type(self).__name__} must implement head_layers().")
+
+    def feature_model(self):
+        """A model from this model's inputs to the features the head reads."""
+        return keras.Model(self.inputs, self.features)
+
+    def head_model(self):
+        """A model from features to probabilities that shares this model's
+        dropout and output layers: training it trains this model's head."""
+        features = keras.Input(shape=self.features.shape[1:], name="features")
+        return keras.Model(features, self.head(self.head_dropout(features)), name="head")
+
+    def backbone_input_model(self):
+        """A model from this model's inputs to its backbone's input (images
+        resized and preprocessed), for BatchNorm statistics; None for models
+        without image backbones."""
+        return None
+
+    def compile(
+        self,
+        optimizer="adam",
+        loss="auto",
+        metrics="auto",
+        *,
+        label_smoothing=0.0,
+        class_weight=None,
+        weight_decay=None,
+        **kwargs,
+    ):
+        """Configures training; the defaults fit the head.
+
+        `tfl.fit_stages` recompiles for every stage with the stage's optimizer
+        and keeps everything else chosen here.
+
+        Args:
+            optimizer: a Keras optimizer or its name.
+            loss: "auto" (cross-entropy for the softmax or sigmoid head, with
+                `label_smoothing` and `class_weight`) or any Keras loss.
+            metrics: "auto" (`accuracy`) or a list of Keras metrics.
+            label_smoothing: in [0, 1): targets move this far towards uniform.
+            class_weight: None, "balanced" (n / (classes * count), resolved
+                from the training labels by `tfl.fit_stages`), or a dict
+                {class name or index: weight} (missing classes weigh 1).
+                Applied through the loss, so it works with `tf.data` and
+                survives every stage's recompile.
+            weight_decay: decoupled weight decay for the optimizer (every
+                Keras optimizer takes it), e.g. 1e-4.
+            **kwargs: passed to `keras.Model.compile` (e.g. `jit_compile`).
+        """
+        options = self._check_training_options(loss, metrics, label_smoothing, class_weight, weight_decay)
+        self._training_options = options
+        optimizer = keras.optimizers.get(optimizer)
+        if options.weight_decay is not None:
+            optimizer.weight_decay = options.weight_decay
+        super().compile(optimizer=optimizer, loss=self.training_loss(), metrics=self.training_metrics(), **kwargs)
+
+    def recompile(self, optimizer, **kwargs):
+        """Compiles again with a new optimizer, keeping the training options."""
+        options = self._training_options
+        self.compile(
+            optimizer,
+            options.loss or "auto",
+            options.metrics or "auto",
+            label_smoothing=options.label_smoothing,
+            class_weight=options.class_weight,
+            weight_decay=options.weight_decay,
+            **kwargs,
+        )
+
+    def get_compile_config(self):
+        config = super().get_compile_config()
+        if config:
+            options = self._training_options
+            config[_OPTIONS_KEY] = {
+                "default_loss": options.loss is None,
+                "default_metrics": options.metrics is None,
+                "label_smoothing": options.label_smoothing,
+                "class_weight": options.class_weight
+                if not isinstance(options.class_weight, dict)
+                else sorted(options.class_weight.items()),
+                "weight_decay": options.weight_decay,
+            }
+        return config
+
+    def compile_from_config(self, config):
+        config = dict(config)
+        options = config.pop(_OPTIONS_KEY, None)
+        config = keras.saving.deserialize_keras_object(config)
+        if options is not None:
+            class_weight = options["class_weight"]
+            config.update(
+                loss="auto" if options["default_loss"] else config.get("loss"),
+                metrics="auto" if options["default_metrics"] else config.get("metrics"),
+                label_smoothing=options["label_smoothing"],
+                class_weight=dict((int(i), w) for i, w in class_weight) if isinstance(class_weight, list) else class_weight,
+                weight_decay=options["weight_decay"],
+            )
+        self.compile(**config)
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def training_loss(self):
+        """The loss of the training options (the head's cross-entropy by default)."""
+        options = self._training_options
+        if options.loss is not None:
+            return options.loss
+        if isinstance(options.class_weight, str):
+            raise ValueError(
+                "class_weight='balanced' needs the training labels. Train with tfl.fit_stages(model, data, ...), "
+                "which counts them, or pass the weights: "
+                "model.compile(class_weight=tfl.model.balanced_class_weights(counts))."
+            )
+        weights = None
+        if options.class_weight is not None:
+            weights = [float(options.class_weight.get(index, 1.0)) for index in range(self.num_classes)]
+        return head_loss(self.multi_label, options.label_smoothing, weights)
+
+    def training_metrics(self):
+        """The metrics of the training options (`accuracy` by default)."""
+        metrics = self._training_options.metrics
+        return head_metrics(self.multi_label) if metrics is None else list(metrics)
+
+    def balance_classes(self, class_counts):
+        """Resolves `class_weight="balanced"` from the training set's class
+        counts (positives per class when multi-label); no-op otherwise."""
+        if self._training_options.class_weight != "balanced":
+            return
+        weights = dict(enumerate(balanced_class_weights(class_counts)))
+        self._training_options = dataclasses.replace(self._training_options, class_weight=weights)
+
+    def _check_training_options(self, loss, metrics, label_smoothing, class_weight, weight_decay):
+        if isinstance(loss, str) and loss == "auto":
+            loss = None
+        if isinstance(metrics, str) and metrics == "auto":
+            metrics = None
+        if not isinstance(label_smoothing, numbers.Real) or not 0 <= label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be a number in [0, 1). Received: label_smoothing={label_smoothing!r}")
+        if weight_decay is not None and (not isinstance(weight_decay, numbers.Real) or weight_decay < 0):
+            raise ValueError(f"weight_decay must be a number >= 0 or None. Received: weight_decay={weight_decay!r}")
+        if loss is not None and (label_smoothing or class_weight is not None):
+            raise ValueError(
+                "label_smoothing and class_weight apply to tfl's default loss; with your own loss, build them "
+                f"into it. Received: loss={loss!r}, label_smoothing={label_smoothing!r}, "
+                f"class_weight={class_weight!r}"
+            )
+        return TrainingOptions(
+            loss=loss,
+            metrics=metrics,
+            label_smoothing=float(label_smoothing),
+            class_weight=self._class_weight_by_index(class_weight),
+            weight_decay=None if weight_decay is None else float(weight_decay),
+        )
+
+    def _class_weight_by_index(self, class_weight):
+        if class_weight is None or class_weight == "balanced":
+            return class_weight
+        if not isinstance(class_weight, dict):
+            raise ValueError(
+                "class_weight must be None, 'balanced' or a dict {class name or index: weight}. "
+                f"Received: class_weight={class_weight!r}"
+            )
+        weights = {}
+        for key, weight in class_weight.items():
+            index = self.class_names.index(key) if key in self.class_names else key
+            if not isinstance(index, int) or not 0 <= index < self.num_classes:
+                raise ValueError(
+                    f"Unknown class {key!r} in class_weight. Known: {', '.join(self.class_names)} "
+                    f"(or indices 0 to {self.num_classes - 1})."
+                )
+            if not isinstance(weight, numbers.Real) or weight < 0:
+                raise ValueError(f"A class weight is a number >= 0. Received: class_weight[{key!r}]={weight!r}")
+            weights[index] = float(weight)
+        return weights

@@ -1,0 +1,131 @@
+"""The loss and metrics of a classifier's head, with label smoothing and class weights."""
+
+import keras
+import numpy as np
+
+from tfl.api_export import tfl_export
+
+
+def head_loss(multi_label, label_smoothing=0.0, class_weights=None):
+    """The loss of a softmax (single-label) or sigmoid (multi-label) head.
+
+    Without label smoothing or class weights this is Keras' own
+    `SparseCategoricalCrossentropy` / `BinaryCrossentropy`, so the default
+    trains exactly as a plain Keras model would.
+
+    Args:
+        multi_label: sigmoid outputs and multi-hot labels.
+        label_smoothing: in [0, 1): the targets move this far towards uniform.
+        class_weights: one weight per class, or None. Single-label: each
+            example's loss is scaled by its class's weight. Multi-label: each
+            class's positive term is scaled by its weight (the negatives keep 1).
+
+    Returns:
+        A `keras.losses.Loss`.
+
+    Examples:
+
+    >>> head_loss(multi_label=False).name
+    'sparse_categorical_crossentropy'
+    >>> loss = head_loss(multi_label=False, class_weights=[1.0, 3.0])
+    >>> round(float(loss(np.array([1]), np.array([[0.5, 0.5]]))), 4)
+    2.0794
+    """
+    if class_weights is None:
+        if multi_label:
+            return keras.losses.BinaryCrossentropy(label_smoothing=label_smoothing)
+        if not label_smoothing:
+            return keras.losses.SparseCategoricalCrossentropy()
+    return HeadLoss(multi_label, label_smoothing, class_weights)
+
+
+def head_metrics(multi_label):
+    """The metrics every stage reports: `accuracy` (per label when multi-label).
+
+    Examples:
+
+    >>> [metric.name for metric in head_metrics(multi_label=True)]
+    ['accuracy']
+    """
+    if multi_label:
+        return [keras.metrics.BinaryAccuracy(name="accuracy")]
+    return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+
+
+def balanced_class_weights(class_counts):
+    """scikit-learn's "balanced" weights: `n_examples / (n_classes * count)`.
+
+    A class with no example gets weight 1 (it adds no loss anyway).
+
+    Args:
+        class_counts: examples per class (single-label), or positives per
+            class (multi-label), in class order.
+
+    Returns:
+        A list of float, one per class.
+
+    Examples:
+
+    >>> balanced_class_weights([30, 10])
+    [0.6666666666666666, 2.0]
+    """
+    counts = np.asarray(class_counts, dtype="float64")
+    total = counts.sum()
+    return [float(total / (len(counts) * count)) if count > 0 else 1.0 for count in counts]
+
+
+@tfl_export
+class HeadLoss(keras.losses.Loss):
+    """Cross-entropy on probabilities with label smoothing and class weights.
+
+    Single-label heads take int class ids (as `SparseCategoricalCrossentropy`
+    does) and smooth the one-hot targets; multi-label heads take multi-hot
+    targets. Serializable: a compiled model keeps it through `.keras` files.
+
+    Args:
+        multi_label: sigmoid outputs and multi-hot labels.
+        label_smoothing: in [0, 1).
+        class_weights: one weight per class, or None.
+        **kwargs: passed to `keras.losses.Loss` (e.g. `name`).
+
+    Examples:
+
+    >>> loss = HeadLoss(multi_label=False, label_smoothing=0.1)
+    >>> round(float(loss(np.array([0]), np.array([[0.9, 0.1]]))), 4)
+    0.2144
+    """
+
+    def __init__(self, multi_label=False, label_smoothing=0.0, class_weights=None, name="head_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.multi_label = bool(multi_label)
+        self.label_smoothing = float(label_smoothing)
+        self.class_weights = None if class_weights is None else [float(w) for w in class_weights]
+
+    def call(self, y_true, y_pred):
+        ops = keras.ops
+        y_pred = ops.clip(ops.cast(y_pred, "float32"), keras.config.epsilon(), 1.0 - keras.config.epsilon())
+        num_classes = ops.shape(y_pred)[-1]
+        smoothing = self.label_smoothing
+        if self.multi_label:
+            targets = ops.cast(y_true, "float32")
+            smoothed = targets * (1.0 - smoothing) + 0.5 * smoothing
+            terms = -(smoothed * ops.log(y_pred) + (1.0 - smoothed) * ops.log(1.0 - y_pred))
+            if self.class_weights is not None:
+                weights = ops.convert_to_tensor(self.class_weights, "float32")
+                terms = terms * (1.0 + targets * (weights - 1.0))
+            return ops.mean(terms, axis=-1)
+        labels = ops.cast(ops.reshape(y_true, (-1,)), "int32")
+        targets = ops.one_hot(labels, num_classes)
+        targets = targets * (1.0 - smoothing) + smoothing / ops.cast(num_classes, "float32")
+        losses = -ops.sum(targets * ops.log(y_pred), axis=-1)
+        if self.class_weights is not None:
+            losses = losses * ops.take(ops.convert_to_tensor(self.class_weights, "float32"), labels)
+        return losses
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "multi_label": self.multi_label,
+            "label_smoothing": self.label_smoothing,
+            "class_weights": self.class_weights,
+        }

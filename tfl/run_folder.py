@@ -1,0 +1,155 @@
+"""The run folder of `tfl train`: created once, written once at the end.
+
+It holds `model.keras`, `report.json`, `config.yaml`, `interpretation.json`
+(the held-out examples with the highest loss, the most confused class pairs,
+per-class F1) and the figures `training.png` (loss and accuracy by epoch,
+stages marked), `confusion_matrix.png` (single-label runs), `top_losses.png`,
+and where they apply `fusion_weights.png` and `adaptation.png`, each written
+to a temporary name and renamed into place, so an interrupted run never
+leaves a truncated file. While it trains, `checkpoint/` holds what a killed
+run continues from.
+"""
+
+import os
+
+from tfl.evaluate import write_held_out
+from tfl.evaluate import write_json
+from tfl.evaluate.plots import FUSION_WEIGHT_PREFIX
+from tfl.evaluate.plots import plot_adaptation
+from tfl.evaluate.plots import plot_confusion_matrix
+from tfl.evaluate.plots import plot_fusion_weights
+from tfl.evaluate.plots import plot_training
+from tfl.evaluate.plots import save_figure
+from tfl.evaluate.interpretation import TOP_LOSSES_PLOT
+from tfl.evaluate.report import write_atomically
+from tfl.train import TrainingCheckpoint
+
+MODEL_FILE = "model.keras"
+REPORT_FILE = "report.json"
+CONFIG_FILE = "config.yaml"
+TRAINING_PLOT = "training.png"
+CONFUSION_MATRIX_PLOT = "confusion_matrix.png"
+ADAPTATION_PLOT = "adaptation.png"
+FUSION_WEIGHTS_PLOT = "fusion_weights.png"
+CHECKPOINT_DIR = "checkpoint"
+
+
+def run_checkpoint(output_dir, config):
+    """The `TrainingCheckpoint` of a run folder: `<output_dir>/checkpoint`,
+    keyed by the config as given (before defaults are resolved)."""
+    return TrainingCheckpoint(os.path.join(os.fspath(output_dir), CHECKPOINT_DIR), config.to_dict())
+
+
+def prepare_output_dir(path, overwrite=False, *, config=None, resume="auto"):
+    """Creates `path`, refusing a folder that holds files unless `overwrite`
+    or it holds an unfinished run of `config` to continue.
+
+    With `overwrite`, tfl replaces its own files there and leaves others alone.
+
+    Args:
+        path: the run folder.
+        overwrite: allow a non-empty folder.
+        config: the run's `Config`; with it, an unfinished run of the same
+            config in `path/checkpoint` is continued (see `resume`).
+        resume: "auto" continues an unfinished run of the same config and
+            refuses one of another config; True requires one to continue;
+            False discards it and starts over.
+
+    Returns:
+        The run's `TrainingCheckpoint` when `config` is given (it `exists()`
+        when the run continues), else the path.
+    """
+    path = os.fspath(path)
+    if resume not in ("auto", True, False):
+        raise ValueError(f"resume must be 'auto', True or False. Received: resume={resume!r}")
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise FileExistsError(f"--output {path} is a file, not a folder. Choose another path.")
+    checkpoint = None if config is None else run_checkpoint(path, config)
+    if checkpoint is not None and checkpoint.exists():
+        if resume is False:
+            checkpoint.remove()
+        else:
+            checkpoint.load()  # refuses a run of another config, naming the keys
+        return checkpoint
+    if resume is True:
+        raise FileNotFoundError(
+            f"--resume: {path} holds no unfinished run to continue (no {CHECKPOINT_DIR}/state.json). "
+            "Run without --resume to start one."
+        )
+    if os.path.isdir(path) and os.listdir(path) and not overwrite:
+        raise FileExistsError(
+            f"--output {path} is not empty. Choose a new folder, or pass --overwrite "
+            "(overwrite=True) to replace tfl's files in it."
+        )
+    os.makedirs(path, exist_ok=True)
+    return path if checkpoint is None else checkpoint
+
+
+def write_plots(report, output_dir):
+    """Writes `training.png`, for single-label runs `confusion_matrix.png`, for
+    weighted fusion `fusion_weights.png`, and with domain adaptation
+    `adaptation.png`.
+
+    Returns:
+        The file names written, relative to `output_dir`.
+    """
+    save_figure(plot_training(report["stages"], report["boundaries"]), os.path.join(output_dir, TRAINING_PLOT))
+    written = [TRAINING_PLOT]
+    if report.get("confusion_matrix") is not None:
+        figure = plot_confusion_matrix(report["confusion_matrix"], report["class_names"])
+        save_figure(figure, os.path.join(output_dir, CONFUSION_MATRIX_PLOT))
+        written.append(CONFUSION_MATRIX_PLOT)
+    if any(key.startswith(FUSION_WEIGHT_PREFIX) for stage in report["stages"] for key in stage["history"]):
+        figure = plot_fusion_weights(report["stages"], report["boundaries"])
+        save_figure(figure, os.path.join(output_dir, FUSION_WEIGHTS_PLOT))
+        written.append(FUSION_WEIGHTS_PLOT)
+    if report.get("adaptation") is not None:
+        save_figure(plot_adaptation(report["adaptation"]), os.path.join(output_dir, ADAPTATION_PLOT))
+        written.append(ADAPTATION_PLOT)
+    return written
+
+
+def write_run(output_dir, model, config, report, evaluation, data):
+    """Writes the finished run into `output_dir`: the model, the config, the
+    plots, the interpretation and, last, the report (with the plots' names).
+
+    Args:
+        output_dir: the run folder.
+        model: the trained classifier.
+        config: the resolved `Config` (written as `config.yaml`).
+        report: the report dict; `plots` is added to it.
+        evaluation: the `tfl.evaluate.HeldOutEvaluation` on `data.validation`.
+        data: the run's `ImageData` or `TextData`.
+    """
+    save_model(model, os.path.join(output_dir, MODEL_FILE))
+    write_text(os.path.join(output_dir, CONFIG_FILE), config.to_yaml())
+    report["plots"] = write_plots(report, output_dir)
+    text = report["task"] == "text"
+    write_held_out(
+        output_dir,
+        evaluation,
+        data.validation,
+        texts=data.validation_texts if text else None,
+        text_pairs=data.validation_text_pairs if text else None,
+    )
+    report["plots"].append(TOP_LOSSES_PLOT)
+    write_json(os.path.join(output_dir, REPORT_FILE), report)
+
+
+def save_model(model, path):
+    """Saves `model` as `.keras` atomically: a temporary file, then a rename."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    temporary = os.path.join(directory, f".{os.path.basename(path)}.partial.keras")
+    try:
+        model.save(temporary)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+    return path
+
+
+def write_text(path, text):
+    """Writes `text` to `path` atomically."""
+    return write_atomically(path, lambda file: file.write(text.encode("utf-8")))

@@ -1,0 +1,350 @@
+"""`fit_stage`: one stage of a plan, by the route `choose_route` picks.
+
+Three routes train a stage:
+
+- "probe": the head fitted to convergence as a linear probe (L-BFGS) on the
+  frozen backbone's cached features;
+- "cached_head": the model's own head layers fitted with `fit` on cached
+  features (the backbone ran once for all epochs);
+- "model": the whole model fitted, the stage's `trainable` flags deciding
+  what learns.
+
+A stage sets the flags (`apply_stage`), recompiles with a fresh optimizer (the
+classifier's loss, metrics, class weights and weight decay kept), fits, then
+recomputes BatchNorm statistics where it trained them and checks, after a
+stage that trained the backbone, that its moving statistics still hold.
+"""
+
+import dataclasses
+import logging
+import time
+
+import keras
+
+from tfl.model.batchnorm import batchnorm_layers
+from tfl.train.batchnorm import batchnorm_check
+from tfl.train.batchnorm import batchnorm_momentum_for
+from tfl.train.batchnorm import recalibrate_batchnorm
+from tfl.train.distribute import fix_multi_worker_fit
+from tfl.train.feature_cache import FEATURE_CACHE_MODES
+from tfl.train.feature_cache import cache_decision
+from tfl.train.freezing import apply_stage
+from tfl.train.history import StageRecord
+from tfl.train.linear_probe import fit_linear_probe
+from tfl.train.optimizers import make_optimizer
+from tfl.train.resume import EpochOrder
+from tfl.train.resume import EpochSaver
+from tfl.train.stage_report import stage_report
+
+logger = logging.getLogger("tfl")
+
+ROUTES = ("probe", "cached_head", "model")
+
+
+@dataclasses.dataclass(frozen=True)
+class FitOptions:
+    """How `fit_stages` runs a plan (what it trains is the plan's business).
+
+    Args:
+        callbacks: Keras callbacks passed to every `fit`. In a stage on
+            cached features, `fit` trains the head model, so the callbacks see
+            `model.head_model()` as their model.
+        verbose: passed to `fit`; 0 also silences the stage headers.
+        feature_cache: "auto" trains head stages on cached features where
+            valid; "off" never does (linear probes still need features).
+        cache_dir: a folder that keeps cached features between runs, keyed by
+            weights, preprocessing and examples; None keeps them in memory.
+        augmented_views: with image augmentation, cache this many augmented
+            views per training example; 1 turns the cache off for stages that
+            augment.
+        jit_compile: compile training steps with XLA.
+        seed: shuffle seed of the cached features.
+        checkpoint: a `tfl.train.TrainingCheckpoint`: save the model and
+            optimizer after every epoch and every stage, and if it holds a
+            saved state of this plan, continue from it: finished stages are
+            skipped (their records come back), the stage in progress restarts
+            at the epoch after its last finished one, with its `trainable`
+            flags, optimizer state and schedule position restored. Data
+            order after a resume differs from an uninterrupted run's (the
+            shuffle restarts), so the results agree to within noise.
+
+    Examples:
+
+    >>> FitOptions.of(None, verbose=0).feature_cache
+    'auto'
+    """
+
+    callbacks: tuple = ()
+    verbose: object = "auto"
+    feature_cache: str = "auto"
+    cache_dir: object = None
+    augmented_views: int = 1
+    jit_compile: bool = False
+    seed: int = 0
+    checkpoint: object = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "callbacks", tuple(self.callbacks or ()))
+        if self.feature_cache not in FEATURE_CACHE_MODES:
+            raise ValueError(
+                f"Unknown feature_cache {self.feature_cache!r}. Known: {', '.join(FEATURE_CACHE_MODES)}."
+            )
+        if isinstance(self.augmented_views, bool) or not isinstance(self.augmented_views, int) or self.augmented_views < 1:
+            raise ValueError(f"augmented_views must be a whole number >= 1. Received: {self.augmented_views!r}")
+
+    @classmethod
+    def of(cls, options=None, **overrides):
+        """`options` (a `FitOptions` or None) with `overrides` replacing its fields."""
+        known = [field.name for field in dataclasses.fields(cls)]
+        unknown = sorted(set(overrides) - set(known))
+        if unknown:
+            raise TypeError(f"Unknown fit option {unknown[0]!r}. Known: {', '.join(known)}.")
+        return dataclasses.replace(options or cls(), **overrides)
+
+
+@dataclasses.dataclass
+class StageContext:
+    """Where a stage sits in its plan, and what the plan's stages share.
+
+    Args:
+        cache: the plan's `FeatureCache` (features are computed once).
+        steps: optimizer steps per epoch of the training data.
+        index: the stage's position in the plan.
+        count: the number of stages in the plan.
+        first_epoch: the global index of the stage's first epoch.
+        history: the plan's `TrainingHistory` so far (saved with checkpoints).
+        midway: the `ResumePoint` when this stage resumes after an epoch.
+    """
+
+    cache: object
+    steps: int
+    index: int = 0
+    count: int = 1
+    first_epoch: int = 0
+    history: object = None
+    midway: object = None
+
+
+def choose_route(stage, decision, index=0):
+    """The route of a stage: "probe", "cached_head" or "model" (the one place
+    that decides). `decision` is the stage's `CacheDecision`."""
+    if stage.linear_probe and not decision.use:
+        raise ValueError(
+            f"Stage {index + 1} is a linear probe, which needs cached features, but the cache "
+            f"is off for it: {decision.reason}. Use a head stage instead, e.g. "
+            "Stage('none', epochs=5, learning_rate=1e-3) ('none:5:1e-3')."
+        )
+    if decision.use:
+        return "probe" if stage.linear_probe else "cached_head"
+    return "model"
+
+
+def fit_stage(model, data, stage, options, context):
+    """Runs one stage of a plan on `model` (a `tfl.model.Classifier`).
+
+    Args:
+        model: the classifier.
+        data: its `ImageData` or `TextData`.
+        stage: a `tfl.config.Stage`.
+        options: the plan's `FitOptions`.
+        context: the stage's `StageContext`.
+
+    Returns:
+        The stage's `StageRecord`, also appended to `context.history`.
+    """
+    plan = apply_stage(model, stage)
+    decision = cache_decision(model, stage, options.feature_cache, options.augmented_views)
+    route = choose_route(stage, decision, context.index)
+    report = stage_report(model, stage, plan, index=context.index, count=context.count)
+    _announce(report, decision, stage, context, options)
+    start = time.perf_counter()
+    saver = None
+    if options.checkpoint is not None:
+        saver = EpochSaver(
+            options.checkpoint, model, context.index, context.first_epoch, context.history, context.midway
+        )
+    features = None if route == "model" else context.cache.get(data)
+    if route == "probe":
+        history, probe = _fit_probe(model, features, context.steps, options.verbose)
+    elif route == "cached_head":
+        history, probe = _fit_head(model, features, stage, options, context, saver), None
+    else:
+        history, probe = _fit_model(model, data, stage, plan, options, context, saver), None
+    after = _recalibrate(model, data, stage, plan, options.verbose)
+    check = _check_batchnorm(model, data, plan, context.index, options.verbose)
+    record = StageRecord(
+        index=context.index,
+        unfreeze=stage.unfreeze,
+        trainable_stages=list(plan.trainable_stages),
+        first_epoch=context.first_epoch,
+        epochs=stage.epochs,
+        learning_rate=stage.learning_rate,
+        lr_decay=stage.lr_decay,
+        train_batchnorm=stage.train_batchnorm,
+        trainable_params=plan.trainable_params,
+        seconds=time.perf_counter() - start + (context.midway.stage_seconds if context.midway else 0.0),
+        history=history,
+        after_recalibration=after,
+        feature_cache=str(decision),
+        feature_seconds=None if features is None else features.seconds,
+        linear_probe=probe,
+        report=report.to_dict(),
+        batchnorm_check=check,
+    )
+    if context.history is not None:
+        context.history.stages.append(record)
+    if saver is not None:
+        saver.stage_finished(context.first_epoch + stage.epochs)
+    return record
+
+
+def _announce(report, decision, stage, context, options):
+    if not options.verbose:
+        for warning in report.warnings:
+            logger.warning("Stage %d: %s", context.index + 1, warning)
+        return
+    print(report.format())
+    print(f"  Feature cache: {decision}")
+    midway = context.midway
+    if midway is not None:
+        print(
+            f"  Resuming after epoch {midway.stage_epochs} of {stage.epochs} "
+            f"(from {options.checkpoint.directory})"
+        )
+
+
+def _compile(fitted, model, optimizer, jit_compile):
+    """Compiles `fitted` (the model, or its head model) with the classifier's
+    training options: a stage changes the optimizer, nothing else."""
+    if fitted is model:
+        model.recompile(optimizer, jit_compile=jit_compile)
+    else:
+        fitted.compile(
+            optimizer=optimizer, loss=model.training_loss(), metrics=model.training_metrics(), jit_compile=jit_compile
+        )
+    fix_multi_worker_fit(fitted)  # keras-team/keras#20585; a no-op unless needed
+
+
+def _fit(fitted, train, validation, stage, options, context, saver):
+    """`fitted.fit` for the stage's epochs, from where the plan stands."""
+    first = context.first_epoch
+    fitted_history = fitted.fit(
+        train,
+        validation_data=validation,
+        initial_epoch=first if saver is None else saver.initial_epoch(fitted),
+        epochs=first + stage.epochs,
+        callbacks=[EpochOrder(), *options.callbacks, *([saver] if saver else [])],
+        shuffle=False,  # the tf.data pipelines shuffle, with their seed
+        verbose=options.verbose,
+    )
+    history = _plain(fitted_history.history)
+    return history if saver is None else saver.merged(history)
+
+
+def _fit_model(model, data, stage, plan, options, context, saver):
+    """The "model" route; returns the stage's history."""
+    momenta = [(layer, layer.momentum) for layer in plan.batchnorm_layers]
+    for layer, momentum in momenta:
+        layer.momentum = batchnorm_momentum_for(context.steps, momentum)
+    weight_decay = model.training_options.weight_decay
+    _compile(model, model, make_optimizer(stage, context.steps, plan.lr_multipliers, weight_decay), options.jit_compile)
+    try:
+        return _fit(model, data.train, data.validation, stage, options, context, saver)
+    finally:
+        for layer, momentum in momenta:
+            layer.momentum = momentum
+
+
+def _fit_head(model, features, stage, options, context, saver):
+    """The "cached_head" route: `fit` of the model's own head layers on the
+    cached features, in batches of the data's size (as many per view as the
+    data has); returns the stage's history."""
+    head = model.head_model()
+    batch_size = features.batch_size_for(context.steps)
+    train, validation = features.datasets(batch_size, options.seed)
+    steps = max(1, -(-len(features.train_features) // batch_size))
+    optimizer = make_optimizer(stage, steps, weight_decay=model.training_options.weight_decay)
+    _compile(head, model, optimizer, options.jit_compile)
+    return _fit(head, train, validation, stage, options, context, saver)
+
+
+def _fit_probe(model, features, steps, verbose):
+    """The "probe" route; returns `(history, probe info)`."""
+    start = time.perf_counter()
+    fitted = fit_linear_probe(
+        features.train_features,
+        features.train_labels,
+        model.num_classes,
+        multi_label=model.multi_label,
+    )
+    model.head.set_weights([fitted.kernel, fitted.bias])
+    info = {
+        "iterations": fitted.iterations,
+        "converged": fitted.converged,
+        "objective": fitted.loss,
+        "l2": fitted.l2,
+        "seconds": time.perf_counter() - start,
+    }
+    head = model.head_model()
+    _compile(head, model, keras.optimizers.Adam(), jit_compile=False)
+    train, validation = features.datasets(features.batch_size_for(steps), seed=0)
+    record = {key: [float(value)] for key, value in head.evaluate(train, verbose=0, return_dict=True).items()}
+    if validation is not None:
+        for key, value in head.evaluate(validation, verbose=0, return_dict=True).items():
+            record[f"val_{key}"] = [float(value)]
+    if verbose:
+        print(
+            f"  Linear probe: {fitted.iterations} L-BFGS iterations "
+            f"({'converged' if fitted.converged else 'not converged'}) in {info['seconds']:.2f} s; "
+            + _format({k: v[0] for k, v in record.items()})
+        )
+    return record, info
+
+
+def _recalibrate(model, data, stage, plan, verbose):
+    """Recomputes BatchNorm statistics as the stage asks; returns validation
+    metrics afterwards, or None when nothing was recomputed."""
+    if stage.recalibrate_batchnorm is None:
+        layers = plan.batchnorm_layers
+    elif stage.recalibrate_batchnorm:
+        layers = batchnorm_layers(model.backbone)
+    else:
+        layers = ()
+    if not layers or not recalibrate_batchnorm(model, data.train, layers):
+        return None
+    if data.validation is None:
+        return None
+    after = model.evaluate(data.validation, verbose=0, return_dict=True)
+    if verbose:
+        print(f"  BatchNorm statistics recomputed; validation: {_format(after)}")
+    return after
+
+
+def _check_batchnorm(model, data, plan, index, verbose):
+    """After a stage that trained the backbone: are its BatchNorm statistics stale?"""
+    if not plan.trainable_stages:
+        return None
+    check = batchnorm_check(model, data.train)
+    if check is None:
+        return None
+    if check["stale"]:
+        message = (
+            f"Stage {index + 1}: on {check['examples']} training examples the model scores "
+            f"{check['inference_accuracy']:.3f} with its BatchNorm moving statistics (inference mode) "
+            f"but {check['training_mode_accuracy']:.3f} with batch statistics: the moving statistics "
+            "do not describe the data. Recompute them: Stage(..., recalibrate_batchnorm=True), or "
+            "tfl.train.recalibrate_batchnorm(model, data.train, layers)."
+        )
+        if verbose:
+            print(f"  WARNING: {message}")
+        else:
+            logger.warning(message)
+    return check
+
+
+def _plain(history):
+    return {k: [float(v) for v in vs] for k, vs in history.items()}
+
+
+def _format(metrics):
+    return ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
