@@ -46,6 +46,9 @@ _LAZY = {
     "TextData": "tfl.data",
     "load_text_data": "tfl.data",
     "export_model": "tfl.export",
+    "predict": "tfl.evaluate",
+    "Classifier": "tfl.model",
+    "FitOptions": "tfl.train",
 }
 _SUBPACKAGES = ("config", "data", "backbones", "model", "train", "evaluate", "export", "cli")
 

@@ -148,12 +148,9 @@ def _text_evaluation_data(model, args, trained_on):
 
 
 def run(args):
-    from tfl.evaluate import classification_metrics
-    from tfl.evaluate import gather_examples
-    from tfl.evaluate import interpret
-    from tfl.evaluate import predict_dataset
+    from tfl.evaluate import evaluate_held_out
     from tfl.evaluate import to_json
-    from tfl.evaluate import write_interpretation
+    from tfl.evaluate import write_held_out
     from tfl.evaluate import write_json
     from tfl.model import load_model
 
@@ -162,29 +159,20 @@ def run(args):
     path = model_path(args.model)
     model = load_model(path, safe_mode=not args.trust_model_code)
     dataset, description, text_data = evaluation_data(model, args, run_data_config(path))
-    y_true, y_prob = predict_dataset(model, dataset)
-    report = classification_metrics(y_true, y_prob, model.class_names, multi_label=model.multi_label)
-    report["evaluated_on"] = description
-    interpretation = interpret(
-        y_true, y_prob, model.class_names, multi_label=model.multi_label, k=args.top_losses
-    )
+    evaluation = evaluate_held_out(model, dataset, top_losses=args.top_losses)
+    report = dict(evaluation.report, evaluated_on=description)
     written = []
     if args.output:
         write_json(args.output, report)
-        indices = [record["index"] for record in interpretation["top_losses"]]
-        if text_data is not None:
-            shown = gather_examples(
-                dataset, indices, texts=text_data.validation_texts, text_pairs=text_data.validation_text_pairs
-            )
-        else:
-            shown = gather_examples(dataset, indices)
         folder = os.path.dirname(os.path.abspath(args.output))
-        names = write_interpretation(folder, interpretation, images=shown.get("images"), texts=shown.get("texts"))
-        written = [os.path.join(folder, name) for name in names]
+        texts = {} if text_data is None else {
+            "texts": text_data.validation_texts, "text_pairs": text_data.validation_text_pairs
+        }
+        written = [os.path.join(folder, name) for name in write_held_out(folder, evaluation, dataset, **texts)]
     if args.json:
         print(json.dumps(to_json(report), indent=2))
         return 0
-    print_summary(report, interpretation)
+    print_summary(report, evaluation.interpretation)
     for file in written:
         print(f"wrote {file}")
     return 0

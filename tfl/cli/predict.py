@@ -28,24 +28,15 @@ def add_parser(subparsers):
 
 
 def run(args):
-    from tfl.data import load_images
-    from tfl.evaluate import top_k
+    from tfl.evaluate import predict
     from tfl.model import load_model
 
     if args.top_k < 1:
         raise ValueError(f"--top-k must be >= 1. Received: {args.top_k}")
     model = load_model(model_path(args.model), safe_mode=not args.trust_model_code)
-    if model.task == "text":  # the inputs are texts
-        import tensorflow as tf
-
-        key = "text"
-        probabilities = model.predict(model.preprocessor(tf.constant(args.files)), verbose=0)
-    else:
-        key = "file"
-        images = load_images(args.files, model.image_size, model.resize)
-        probabilities = model.predict({"images": images}, verbose=0)
-    k = min(args.top_k, model.num_classes)
-    for path, ranked in zip(args.files, top_k(probabilities, model.class_names, k)):
+    key = "text" if model.task == "text" else "file"
+    predictions = predict(model, args.files, top_k=args.top_k)
+    for path, ranked in zip(args.files, predictions.top_k):
         if args.json:
             print(json.dumps({key: path, "top_k": [{"class": c, "probability": round(float(p), 6)} for c, p in ranked]}))
         else:

@@ -25,7 +25,8 @@ class Stage:
             trains the head on a frozen backbone; `"all"` trains every stage;
             `"top N"` the last N stages; or stage names joined by `+`, e.g.
             `"conv4+conv5"`. Names are checked against the backbone when the
-            stage runs.
+            stage runs. `"probe"` is a linear-probe stage, the same as
+            `unfreeze="none", linear_probe=True`.
         epochs: number of epochs of this stage (at least 1).
         learning_rate: peak learning rate of this stage.
         optimizer: one of `"adam"`, `"adamw"`, `"sgd"`, `"rmsprop"`.
@@ -81,6 +82,9 @@ class Stage:
     linear_probe: bool = False
 
     def __post_init__(self):
+        if isinstance(self.unfreeze, str) and self.unfreeze.strip().lower() == PROBE:  # Stage("probe")
+            object.__setattr__(self, "unfreeze", "none")
+            object.__setattr__(self, "linear_probe", True)
         object.__setattr__(self, "unfreeze", normalize_unfreeze(self.unfreeze))
         if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
             raise ValueError(f"A stage needs a whole number of epochs >= 1. Received: epochs={self.epochs!r}")

@@ -23,6 +23,8 @@ from tfl.evaluate.plots import plot_training
 from tfl.evaluate.plots import plot_transfer_vs_scratch
 from tfl.evaluate.plots import save_figure
 from tfl.evaluate.predict import predict_dataset
+from tfl.evaluate.prediction import Predictions
+from tfl.evaluate.prediction import predict
 from tfl.evaluate.predict import top_k
 from tfl.evaluate.report import evaluate_model
 from tfl.evaluate.report import to_json
@@ -31,6 +33,7 @@ from tfl.evaluate.report import write_json
 __all__ = [
     "THRESHOLD",
     "HeldOutEvaluation",
+    "Predictions",
     "classification_metrics",
     "confusion_matrix",
     "evaluate_held_out",
@@ -47,6 +50,7 @@ __all__ = [
     "plot_top_losses",
     "plot_training",
     "plot_transfer_vs_scratch",
+    "predict",
     "predict_dataset",
     "roc_auc",
     "save_figure",

@@ -197,16 +197,20 @@ class Classifier(keras.Model):
         options = self._training_options
         if options.loss is not None:
             return options.loss
-        if isinstance(options.class_weight, str):
+        weights = None
+        if isinstance(options.class_weight, dict):  # "balanced" is resolved by `balance_classes`
+            weights = [float(options.class_weight.get(index, 1.0)) for index in range(self.num_classes)]
+        return head_loss(self.multi_label, options.label_smoothing, weights)
+
+    def fit(self, *args, **kwargs):
+        """`keras.Model.fit`, refusing an unresolved `class_weight="balanced"`."""
+        if self._training_options.class_weight == "balanced":
             raise ValueError(
                 "class_weight='balanced' needs the training labels. Train with tfl.fit_stages(model, data, ...), "
                 "which counts them, or pass the weights: "
-                "model.compile(class_weight=tfl.model.balanced_class_weights(counts))."
+                "model.compile(class_weight=dict(enumerate(tfl.model.balanced_class_weights(counts))))."
             )
-        weights = None
-        if options.class_weight is not None:
-            weights = [float(options.class_weight.get(index, 1.0)) for index in range(self.num_classes)]
-        return head_loss(self.multi_label, options.label_smoothing, weights)
+        return super().fit(*args, **kwargs)
 
     def training_metrics(self):
         """The metrics of the training options (`accuracy` by default)."""

@@ -1,0 +1,117 @@
+"""`predict`: class names and probabilities for image files, image arrays or raw strings."""
+
+import dataclasses
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from tfl.data import load_images
+from tfl.evaluate.metrics import THRESHOLD
+from tfl.evaluate.predict import top_k as ranked
+from tfl.model import load_model
+from tfl.model.classifier import Classifier
+
+MODEL_FILE = "model.keras"
+
+
+@dataclasses.dataclass
+class Predictions:
+    """What `predict` returns, one entry per input, in input order.
+
+    Attributes:
+        class_names: the model's classes, in column order.
+        probabilities: float array `[N, C]`.
+        top_k: per input, the `k` most probable `(class name, probability)`.
+        labels: per input, the predicted class name (single-label), or the
+            list of classes at or above 0.5 (multi-label).
+    """
+
+    class_names: list
+    probabilities: np.ndarray
+    top_k: list
+    labels: list
+
+
+def predict(model_or_path, inputs, *, top_k=1, batch_size=32, safe_mode=True):
+    """Predicts with a tfl classifier without building its input dict.
+
+    Args:
+        model_or_path: a `tfl.model.Classifier`, a `.keras` file, or a run
+            folder of `tfl train` (its `model.keras`).
+        inputs: images: image file paths, or an array of images `[N, H, W, 3]`
+            (or one `[H, W, 3]`) with values in [0, 255], resized and cropped
+            by the model's own rule; text: a string or a list of strings
+            (sentence pairs: a list of `(text, text_pair)` tuples).
+        top_k: how many classes to rank per input (at most the classes).
+        batch_size: inputs per forward pass.
+        safe_mode: for a path: refuse `.keras` files that hold Python code.
+
+    Returns:
+        `Predictions`.
+
+    Examples:
+
+    >>> predictions = predict("runs/flowers", ["rose.jpg"], top_k=2)
+    >>> predictions.labels, predictions.top_k[0]
+    (['roses'], [('roses', 0.93), ('tulips', 0.05)])
+    """
+    model = _model_of(model_or_path, safe_mode)
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+        raise ValueError(f"top_k must be a whole number >= 1. Received: top_k={top_k!r}")
+    probabilities = np.asarray(model.predict(_model_inputs(model, inputs), batch_size=batch_size, verbose=0))
+    k = min(top_k, model.num_classes)
+    if model.multi_label:
+        labels = [[name for name, p in zip(model.class_names, row) if p >= THRESHOLD] for row in probabilities]
+    else:
+        labels = [model.class_names[i] for i in probabilities.argmax(axis=1)]
+    return Predictions(
+        class_names=list(model.class_names),
+        probabilities=probabilities,
+        top_k=ranked(probabilities, model.class_names, k),
+        labels=labels,
+    )
+
+
+def _model_of(model_or_path, safe_mode):
+    if isinstance(model_or_path, Classifier):
+        return model_or_path
+    if not isinstance(model_or_path, (str, os.PathLike)):
+        raise TypeError(
+            "predict takes a tfl classifier, a .keras file or a run folder. "
+            f"Received: {type(model_or_path).__name__}"
+        )
+    path = os.fspath(model_or_path)
+    if os.path.isdir(path):
+        path = os.path.join(path, MODEL_FILE)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No model at {path}. Give a .keras file or a run folder of `tfl train`.")
+    return load_model(path, safe_mode=safe_mode)
+
+
+def _model_inputs(model, inputs):
+    """The model's input dict for raw `inputs`."""
+    if model.task == "text":
+        texts = [inputs] if isinstance(inputs, str) else list(inputs)
+        if not texts or not all(isinstance(t, (str, tuple, list)) for t in texts):
+            raise ValueError(f"A text model predicts on strings. Received: {inputs!r:.200}")
+        if isinstance(texts[0], (tuple, list)):
+            firsts, seconds = zip(*texts)
+            return model.preprocessor(x=(tf.constant(list(firsts)), tf.constant(list(seconds))))
+        return model.preprocessor(tf.constant(texts))
+    if model.task != "image":
+        raise ValueError(
+            f"predict reads images or texts; {model.name!r} takes both ({model.task}). "
+            "Call model.predict with its input dict."
+        )
+    if isinstance(inputs, (str, os.PathLike)) or (isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], (str, os.PathLike))):
+        return {"images": load_images(inputs, model.image_size, model.resize)}
+    images = np.asarray(inputs, dtype="float32")
+    if images.ndim == 3:
+        images = images[None]
+    if images.ndim != 4 or images.shape[-1] != 3:
+        raise ValueError(
+            "Image arrays are [N, height, width, 3] (or one [height, width, 3]) with values in [0, 255]. "
+            f"Received: an array of shape {images.shape}"
+        )
+    return {"images": images}
