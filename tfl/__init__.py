@@ -47,7 +47,7 @@ _LAZY = {
     "load_text_data": "tfl.data",
     "export_model": "tfl.export",
 }
-_SUBPACKAGES = ("config", "data", "backbones", "model", "train", "evaluate", "export", "cli")
+_SUBPACKAGES = ("config", "data", "backbones", "model", "train", "adapt", "evaluate", "export", "cli")
 
 
 def __getattr__(name):

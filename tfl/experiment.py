@@ -19,6 +19,7 @@ import time
 import keras
 import tensorflow as tf
 
+from tfl.adapt import fit_adaptation
 from tfl.backbones import get_backbone_spec
 from tfl.backbones import resolve_image_size
 from tfl.backbones.encoders import build_text_preprocessor
@@ -48,7 +49,6 @@ from tfl.train import default_stages
 from tfl.train import fine_tune_plan
 from tfl.train import fit_stages
 from tfl.train import resolve_unfreeze
-from tfl.train.adaptation import fit_adaptation
 from tfl.train.distribute import replica_batch_size
 from tfl.train.distribute import resolve_strategy
 from tfl.train.fusion_weights import FusionWeightLogger

@@ -13,7 +13,6 @@ from tfl.model.fusion_classifier import FusionClassifier
 from tfl.model.fusion_classifier import cnn_branch
 from tfl.model.fusion_classifier import image_branch
 from tfl.model.fusion_classifier import text_branch
-from tfl.model.gradient_reversal import GradientReversal
 from tfl.model.image_classifier import INPUT_NAME
 from tfl.model.image_classifier import ImageClassifier
 from tfl.model.model_file import ModelFileError
@@ -33,7 +32,6 @@ __all__ = [
     "FirstTokenPooling",
     "Fusion",
     "FusionClassifier",
-    "GradientReversal",
     "ImageClassifier",
     "MaskedMeanPooling",
     "ModelFileError",

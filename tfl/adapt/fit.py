@@ -14,12 +14,12 @@ import time
 import keras
 import numpy as np
 
+from tfl.adapt.domain_adaptation import DomainAdaptation
+from tfl.adapt.domain_adaptation import paired_dataset
+from tfl.adapt.reversal_ramp import ReversalRamp
+from tfl.adapt.unsupervised_scores import UnsupervisedScores
 from tfl.config.stage import Stage
-from tfl.train.domain_adaptation import DomainAdaptation
-from tfl.train.domain_adaptation import paired_dataset
 from tfl.train.freezing import apply_stage
-from tfl.train.reversal_ramp import ReversalRamp
-from tfl.train.unsupervised_scores import UnsupervisedScores
 
 
 @dataclasses.dataclass
