@@ -48,15 +48,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfl.adapt.domain_adaptation import DomainAdaptation
+from tfl.adapt.domain_adaptation import paired_dataset
+from tfl.adapt.reversal_ramp import ReversalRamp
+from tfl.adapt.unsupervised_scores import unsupervised_scores
 from tfl.data import load_digits
 from tfl.data.digits import recolour_digits
 from tfl.evaluate import format_table
 from tfl.evaluate import write_json
 from tfl.model.fusion import Fusion
-from tfl.train.domain_adaptation import DomainAdaptation
-from tfl.train.domain_adaptation import paired_dataset
-from tfl.train.reversal_ramp import ReversalRamp
-from tfl.train.unsupervised_scores import unsupervised_scores
 
 CLASSES = 10
 BATCH = 32

@@ -50,7 +50,7 @@ _LAZY = {
     "Classifier": "tfl.model",
     "FitOptions": "tfl.train",
 }
-_SUBPACKAGES = ("config", "data", "backbones", "model", "train", "evaluate", "export", "cli")
+_SUBPACKAGES = ("config", "data", "backbones", "model", "train", "adapt", "evaluate", "export", "cli")
 
 
 def __getattr__(name):

@@ -14,6 +14,7 @@ import time
 import keras
 import tensorflow as tf
 
+from tfl.adapt import fit_adaptation
 from tfl.backbones.encoders import build_text_preprocessor
 from tfl.data import load_data
 from tfl.data import load_text_data
@@ -30,7 +31,6 @@ from tfl.train import FitOptions
 from tfl.train import fine_tune_stages
 from tfl.train import fit_stages
 from tfl.train import resolve_unfreeze
-from tfl.train.adaptation import fit_adaptation
 from tfl.train.distribute import replica_batch_size
 from tfl.train.distribute import resolve_strategy
 from tfl.train.fine_tune import decide_pretrained

@@ -307,7 +307,7 @@ class AdaptationConfig:
 
     Each step minimises `J = alpha * J_src + beta * J_tgt + align_weight *
     alignment` over one source batch and one target batch (see
-    `tfl.train.DomainAdaptation` and docs/domain_adaptation.md). The layers
+    `tfl.adapt.DomainAdaptation` and docs/domain_adaptation.md). The layers
     of `unfreeze` and the head train; BatchNorm stays frozen.
 
     Args:
@@ -501,7 +501,7 @@ class Config:
         if self.task == "text" and (method is not None or self.model.fusion.mode is not None):
             raise ValueError(
                 "model.fusion and train.adaptation apply to image tasks in the config; for text, use "
-                "tfl.train.DomainAdaptation and tfl.model.build_fusion_model from Python."
+                "tfl.adapt.DomainAdaptation and tfl.model.build_fusion_model from Python."
             )
 
     @classmethod

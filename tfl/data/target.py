@@ -41,7 +41,7 @@ RECOLOURED_DIGITS = "digits_recoloured"
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class TargetData:
-    """Target-domain pipelines for `tfl.train.DomainAdaptation`.
+    """Target-domain pipelines for `tfl.adapt.DomainAdaptation`.
 
     Args:
         train: the training pool, shuffled: batches of `({"images": ...},

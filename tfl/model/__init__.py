@@ -15,7 +15,6 @@ from tfl.model.fusion_classifier import FusionClassifier
 from tfl.model.fusion_branches import cnn_branch
 from tfl.model.fusion_branches import image_branch
 from tfl.model.fusion_branches import text_branch
-from tfl.model.gradient_reversal import GradientReversal
 from tfl.model.image_classifier import INPUT_NAME
 from tfl.model.image_classifier import ImageClassifier
 from tfl.model.losses import HeadLoss
@@ -40,7 +39,6 @@ __all__ = [
     "FirstTokenPooling",
     "Fusion",
     "FusionClassifier",
-    "GradientReversal",
     "HeadLoss",
     "ImageClassifier",
     "MaskedMeanPooling",

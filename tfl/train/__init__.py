@@ -2,17 +2,11 @@
 
 from tfl.config.stage import Stage
 from tfl.config.stage import parse_stages
-from tfl.train.adaptation import AdaptationRecord
-from tfl.train.adaptation import fit_adaptation
-from tfl.train.alignment import coral
-from tfl.train.alignment import mmd
 from tfl.train.batchnorm import recalibrate_batchnorm
 from tfl.train.checkpoint import CheckpointMismatchError
 from tfl.train.checkpoint import ResumePoint
 from tfl.train.checkpoint import TrainingCheckpoint
 from tfl.train.discriminative import ScaledUpdates
-from tfl.train.domain_adaptation import DomainAdaptation
-from tfl.train.domain_adaptation import paired_dataset
 from tfl.train.feature_cache import FeatureCache
 from tfl.train.feature_cache import cache_decision
 from tfl.train.fine_tune import fine_tune
@@ -31,26 +25,19 @@ from tfl.train.plan import default_stages
 from tfl.train.plan import fine_tune_stages
 from tfl.train.lr_finder import LRFinderResult
 from tfl.train.lr_finder import find_learning_rate
-from tfl.train.reversal_ramp import ReversalRamp
 from tfl.train.schedules import StageSchedule
 from tfl.train.stage_report import StageReport
 from tfl.train.stage_report import stage_report
 from tfl.train.transfer_check import TransferCheck
 from tfl.train.transfer_check import transfer_check
-from tfl.train.unsupervised_scores import UnsupervisedScores
-from tfl.train.unsupervised_scores import information_maximization
-from tfl.train.unsupervised_scores import soft_neighborhood_density
 
 __all__ = [
-    "AdaptationRecord",
     "CheckpointMismatchError",
-    "DomainAdaptation",
     "FeatureCache",
     "FitOptions",
     "FusionWeightLogger",
     "LRFinderResult",
     "ResumePoint",
-    "ReversalRamp",
     "ScaledUpdates",
     "Stage",
     "StagePlan",
@@ -60,26 +47,19 @@ __all__ = [
     "TrainingCheckpoint",
     "TrainingHistory",
     "TransferCheck",
-    "UnsupervisedScores",
     "apply_stage",
     "cache_decision",
-    "coral",
     "default_stages",
     "find_learning_rate",
     "fine_tune",
     "fine_tune_stages",
-    "fit_adaptation",
     "fit_linear_probe",
     "fit_stage",
     "fit_stages",
-    "information_maximization",
     "make_optimizer",
-    "mmd",
-    "paired_dataset",
     "parse_stages",
     "recalibrate_batchnorm",
     "resolve_unfreeze",
-    "soft_neighborhood_density",
     "stage_report",
     "transfer_check",
 ]

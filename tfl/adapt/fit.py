@@ -14,12 +14,12 @@ import time
 import keras
 import numpy as np
 
+from tfl.adapt.domain_adaptation import DomainAdaptation
+from tfl.adapt.domain_adaptation import paired_dataset
+from tfl.adapt.reversal_ramp import ReversalRamp
+from tfl.adapt.unsupervised_scores import UnsupervisedScores
 from tfl.config.stage import Stage
-from tfl.train.domain_adaptation import DomainAdaptation
-from tfl.train.domain_adaptation import paired_dataset
 from tfl.train.freezing import apply_stage
-from tfl.train.reversal_ramp import ReversalRamp
-from tfl.train.unsupervised_scores import UnsupervisedScores
 
 
 @dataclasses.dataclass
@@ -122,12 +122,7 @@ def fit_adaptation(
     callbacks = [scores] + ([ReversalRamp()] if method == "dann" else [])
     before = _accuracy(model, target)
     if verbose:
-        trains = ", ".join(plan.trainable_stages) or "head only"
-        print(
-            f"Adaptation: {method} (alpha {alpha:g}, beta {beta:g}, align_weight {align_weight:g}), "
-            f"{epochs} epoch(s) at {learning_rate:g}; trains {trains}; target pool {target.num_train} "
-            f"({target.num_labelled} labelled), {target.num_test} held out"
-        )
+        print(_describe_run(adapted, plan, target, epochs, learning_rate))
     fitted = adapted.fit(
         paired_dataset(source.train, target_stream),
         epochs=epochs,
@@ -157,6 +152,16 @@ def fit_adaptation(
         target_accuracy_after=after,
         restored_epoch=scores.best_epoch,
         seconds=time.perf_counter() - start,
+    )
+
+
+def _describe_run(adapted, plan, target, epochs, learning_rate):
+    """The line `fit_adaptation` prints before fitting: the objective, what trains, the target data."""
+    trains = ", ".join(plan.trainable_stages) or "head only"
+    return (
+        f"Adaptation: {adapted.method} (alpha {adapted.alpha:g}, beta {adapted.beta:g}, "
+        f"align_weight {adapted.align_weight:g}), {epochs} epoch(s) at {learning_rate:g}; trains {trains}; "
+        f"target pool {target.num_train} ({target.num_labelled} labelled), {target.num_test} held out"
     )
 
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from tfl.train.alignment import coral
-from tfl.train.alignment import mmd
+from tfl.adapt.alignment import coral
+from tfl.adapt.alignment import mmd
 
 
 def _batch(n=64, d=4, seed=0):

@@ -10,7 +10,7 @@ import tensorflow as tf
 from tests.train.helpers import tiny_image_data
 from tfl.config import ModelConfig
 from tfl.model import build_model
-from tfl.train.adaptation import fit_adaptation
+from tfl.adapt.fit import fit_adaptation
 
 
 def _target(labels_known):

@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfl.model.gradient_reversal import GradientReversal
-from tfl.train.domain_adaptation import METHODS
-from tfl.train.domain_adaptation import DomainAdaptation
-from tfl.train.domain_adaptation import paired_dataset
-from tfl.train.reversal_ramp import ReversalRamp
+from tfl.adapt.domain_adaptation import METHODS
+from tfl.adapt.domain_adaptation import DomainAdaptation
+from tfl.adapt.domain_adaptation import paired_dataset
+from tfl.adapt.gradient_reversal import GradientReversal
+from tfl.adapt.reversal_ramp import ReversalRamp
 
 CLASSES = 3
 

@@ -17,7 +17,7 @@ class GradientReversal(keras.layers.Layer):
     cannot separate.
 
     `strength` is a non-trainable variable, so a callback can change it during
-    `fit` without recompiling (see `tfl.train.ReversalRamp`). The forward pass
+    `fit` without recompiling (see `tfl.adapt.ReversalRamp`). The forward pass
     is exactly the identity for finite inputs; the gradient is exactly
     `-strength` times the incoming gradient. It is written with
     `stop_gradient`, so it works on every Keras backend:

@@ -20,11 +20,12 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from tfl.adapt.alignment import coral
+from tfl.adapt.alignment import mmd
+from tfl.adapt.gradient_reversal import GradientReversal
 from tfl.api_export import tfl_export
 from tfl.config.config import ADAPTATION_METHODS
-from tfl.model.gradient_reversal import GradientReversal
-from tfl.train.alignment import coral
-from tfl.train.alignment import mmd
+from tfl.model.classifier import Classifier
 
 METHODS = ADAPTATION_METHODS
 MISSING_LABEL = -1
@@ -52,13 +53,13 @@ class DomainAdaptation(keras.Model):
           `align_weight` are not used. The target batches are only scored.
         - "joint": none; `J = alpha * J_src + beta * J_tgt`. With `alpha=0`
           this is fine-tuning on the target labels alone.
-        - "mmd": `tfl.train.alignment.mmd` between source and target features.
-        - "coral": `tfl.train.alignment.coral` between them.
+        - "mmd": `tfl.adapt.mmd` between source and target features.
+        - "coral": `tfl.adapt.coral` between them.
         - "dann": binary cross-entropy of a small domain classifier (an MLP,
           source = 0, target = 1) on the features seen through a
           `GradientReversal` layer: the domain classifier learns to separate
           the domains, the layers below learn to make them inseparable (Ganin
-          et al. 2016). Ramp the reversal with `tfl.train.ReversalRamp`.
+          et al. 2016). Ramp the reversal with `tfl.adapt.ReversalRamp`.
 
     `alpha` and `beta` are mixing weights in [0, 1] (how much of each
     supervised loss enters `J`; they need not sum to 1). `align_weight` (the
@@ -122,7 +123,7 @@ class DomainAdaptation(keras.Model):
         beta = _mixing_weight(beta, "beta", "the target supervised loss")
         align_weight = _non_negative(align_weight, "align_weight")
         _check_something_trains(method, alpha, beta, align_weight)
-        if getattr(classifier, "multi_label", False):
+        if isinstance(classifier, Classifier) and classifier.multi_label:
             raise ValueError(
                 "DomainAdaptation trains single-label classifiers (softmax outputs); "
                 f"{classifier.name!r} is multi-label."
@@ -400,9 +401,9 @@ def _features_of(classifier, features_layer):
                 f"The classifier has no layer named {features_layer!r}. Its layers: {names}. "
                 f"Received: features_layer={features_layer!r}"
             ) from None
-    if not hasattr(classifier, "feature_model"):
+    if not isinstance(classifier, Classifier):
         raise ValueError(
-            f"{type(classifier).__name__} has no feature_model(); name the layer whose output is the "
+            f"{type(classifier).__name__} is not a tfl classifier (no feature_model()); name the layer whose output is the "
             "feature vector with features_layer=..."
         )
     return classifier.feature_model().outputs[0]

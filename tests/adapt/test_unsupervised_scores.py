@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfl.train.unsupervised_scores import UnsupervisedScores
-from tfl.train.unsupervised_scores import information_maximization
-from tfl.train.unsupervised_scores import soft_neighborhood_density
-from tfl.train.unsupervised_scores import unsupervised_scores
+from tfl.adapt.unsupervised_scores import UnsupervisedScores
+from tfl.adapt.unsupervised_scores import information_maximization
+from tfl.adapt.unsupervised_scores import soft_neighborhood_density
+from tfl.adapt.unsupervised_scores import unsupervised_scores
 
 CLASSES = 4
 

@@ -4,8 +4,8 @@ import math
 
 import keras
 
+from tfl.adapt.gradient_reversal import GradientReversal
 from tfl.api_export import tfl_export
-from tfl.model.gradient_reversal import GradientReversal
 
 
 @tfl_export

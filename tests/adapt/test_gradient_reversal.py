@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfl.model.gradient_reversal import GradientReversal
+from tfl.adapt.gradient_reversal import GradientReversal
 
 UPSTREAM = np.array([[1.0, -2.0, 0.5], [3.25, 0.0, -7.0]], dtype="float32")
 
