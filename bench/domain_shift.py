@@ -49,7 +49,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfl.data import load_digits
-from tfl.data.digits import recolour_digits
+from tfl.data.image.digits import recolour_digits
 from tfl.evaluate import format_table
 from tfl.evaluate import write_json
 from tfl.model.fusion import Fusion

@@ -25,7 +25,7 @@ from tfl.backbones.encoders import build_text_preprocessor
 from tfl.data import detect_task
 from tfl.data import load_data
 from tfl.data import load_text_data
-from tfl.data.target import load_target_images
+from tfl.data.image.target import load_target_images
 from tfl.evaluate import classification_metrics
 from tfl.evaluate import evaluate_model
 from tfl.evaluate import gather_examples

@@ -8,23 +8,23 @@ import numpy as np
 import tensorflow as tf
 
 from tfl.config.config import check_resize
-from tfl.data.arrays import from_arrays
-from tfl.data.digits import load_digits
-from tfl.data.directory import from_directory
-from tfl.data.image_files import describe_bad_files
-from tfl.data.image_files import find_bad_files
-from tfl.data.pipeline import AUTOTUNE
-from tfl.data.pipeline import load_image_file
-from tfl.data.pipeline import normalize_image_size
-from tfl.data.text_arrays import from_texts
-from tfl.data.text_file import TEXT_FILE_EXTENSIONS
-from tfl.data.text_file import from_text_file
-from tfl.data.text_file import is_text_file
-from tfl.data.text_tfds import from_tfds_text
-from tfl.data.text_tfds import holds_text
-from tfl.data.tfds_source import _builder
-from tfl.data.tfds_source import from_tfds
-from tfl.data.tweets import load_tweets
+from tfl.data.image.arrays import from_arrays
+from tfl.data.image.digits import load_digits
+from tfl.data.image.directory import from_directory
+from tfl.data.image.files import describe_bad_files
+from tfl.data.image.files import find_bad_files
+from tfl.data.image.pipeline import AUTOTUNE
+from tfl.data.image.pipeline import load_image_file
+from tfl.data.image.pipeline import normalize_image_size
+from tfl.data.text.arrays import from_texts
+from tfl.data.text.file import TEXT_FILE_EXTENSIONS
+from tfl.data.text.file import from_text_file
+from tfl.data.text.file import is_text_file
+from tfl.data.text.tfds import from_tfds_text
+from tfl.data.text.tfds import holds_text
+from tfl.data.image.tfds import from_tfds
+from tfl.data.text.tweets import load_tweets
+from tfl.data.tfds_builder import find_builder
 
 DIGITS = "digits"
 TWEETS = "tweets"
@@ -145,7 +145,7 @@ def detect_task(source, *, tfds_data_dir=None):
         import tensorflow_datasets as tfds
 
         name = source[len(TFDS_PREFIX) :]
-        features = _builder(tfds, name, tfds_data_dir).info.features
+        features = find_builder(tfds, name, tfds_data_dir).info.features
         return "text" if holds_text(tfds, features) else "image"
     if is_text_file(source):
         return "text"

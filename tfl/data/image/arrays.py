@@ -4,12 +4,12 @@ import numpy as np
 import tensorflow as tf
 
 from tfl.config.config import check_resize
-from tfl.data.image_data import ImageData
-from tfl.data.pipeline import build_pipeline
-from tfl.data.pipeline import check_batch_size
-from tfl.data.pipeline import normalize_image_size
-from tfl.data.pipeline import resize_to_uint8
-from tfl.data.pipeline import to_rgb
+from tfl.data.image.data import ImageData
+from tfl.data.image.pipeline import build_pipeline
+from tfl.data.image.pipeline import check_batch_size
+from tfl.data.image.pipeline import normalize_image_size
+from tfl.data.image.pipeline import resize_to_uint8
+from tfl.data.image.pipeline import to_rgb
 from tfl.data.split import check_validation_split
 from tfl.data.split import stratified_split
 

@@ -9,11 +9,11 @@ import io
 import json
 import os
 
-from tfl.data.text_build import build_text_data
-from tfl.data.text_labels import split_labels
-from tfl.data.text_rows import TextRows
-from tfl.data.text_rows import check_columns
-from tfl.data.text_rows import utf8_problem
+from tfl.data.text.build import build_text_data
+from tfl.data.text.labels import split_labels
+from tfl.data.text.rows import TextRows
+from tfl.data.text.rows import check_columns
+from tfl.data.text.rows import utf8_problem
 
 TEXT_FILE_EXTENSIONS = (".csv", ".tsv", ".jsonl")
 

@@ -1,9 +1,9 @@
 """Texts and labels held in memory: Python lists, numpy arrays, pandas data frames."""
 
-from tfl.data.text_build import build_text_data
-from tfl.data.text_labels import split_labels
-from tfl.data.text_rows import TextRows
-from tfl.data.text_rows import check_columns
+from tfl.data.text.build import build_text_data
+from tfl.data.text.labels import split_labels
+from tfl.data.text.rows import TextRows
+from tfl.data.text.rows import check_columns
 
 
 def from_texts(

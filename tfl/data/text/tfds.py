@@ -1,17 +1,20 @@
 """Text classification data sets from TensorFlow Datasets (TFDS), e.g. imdb_reviews.
 
 Finding, preparing (with the fast offline failure) and split checking are
-shared with the image source in `tfds_source`.
+shared with the image source in `tfl.data.tfds_builder`.
 """
 
 import numpy as np
 import tensorflow as tf
 
-from tfl.data import tfds_source
-from tfl.data.pipeline import check_batch_size
-from tfl.data.text_build import build_text_data
-from tfl.data.text_pipeline import check_preprocessor
-from tfl.data.text_rows import TextRows
+from tfl.data.image.pipeline import check_batch_size
+from tfl.data.text.build import build_text_data
+from tfl.data.text.pipeline import check_preprocessor
+from tfl.data.text.rows import TextRows
+from tfl.data.tfds_builder import check_feature
+from tfl.data.tfds_builder import check_split
+from tfl.data.tfds_builder import find_builder
+from tfl.data.tfds_builder import prepare
 
 _READ_BATCH = 4096
 
@@ -82,14 +85,14 @@ def from_tfds_text(
 
     check_preprocessor(preprocessor)
     check_batch_size(batch_size)
-    builder = tfds_source._builder(tfds, name, data_dir)
+    builder = find_builder(tfds, name, data_dir)
     features = builder.info.features
     text_column = _check_features(
         tfds, features, name, text_column, text_pair_column, label_column
     )
-    tfds_source._prepare(builder, name, data_dir)
+    prepare(builder, name, data_dir)
     for argument, split in (("train_split", train_split), ("validation_split", validation_split)):
-        tfds_source._check_split(builder, name, argument, split)
+        check_split(builder, name, argument, split)
     keys = [k for k in (text_column, text_pair_column, label_column) if k is not None]
 
     def read(split):
@@ -161,5 +164,5 @@ def _check_features(tfds, features, name, text_column, text_pair_column, label_c
     ):
         if key is None:
             continue
-        tfds_source.check_feature(features, name, argument, key, kind)
+        check_feature(features, name, argument, key, kind)
     return text_column

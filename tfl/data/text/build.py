@@ -9,17 +9,17 @@ import logging
 
 import numpy as np
 
-from tfl.data.pipeline import check_batch_size
+from tfl.data.image.pipeline import check_batch_size
 from tfl.data.split import check_validation_split
 from tfl.data.split import stratified_split
-from tfl.data.text_data import TextData
-from tfl.data.text_labels import encode_labels
-from tfl.data.text_pipeline import build_text_pipeline
-from tfl.data.text_pipeline import check_preprocessor
-from tfl.data.text_pipeline import token_counts
-from tfl.data.text_pipeline import truncation_limit
-from tfl.data.text_rows import clean_rows
-from tfl.data.text_rows import handle_bad_rows
+from tfl.data.text.data import TextData
+from tfl.data.text.labels import encode_labels
+from tfl.data.text.pipeline import build_text_pipeline
+from tfl.data.text.pipeline import check_preprocessor
+from tfl.data.text.pipeline import token_counts
+from tfl.data.text.pipeline import truncation_limit
+from tfl.data.text.rows import clean_rows
+from tfl.data.text.rows import handle_bad_rows
 
 logger = logging.getLogger("tfl")
 

@@ -8,17 +8,17 @@ import numpy as np
 import tensorflow as tf
 
 from tfl.config.config import check_resize
-from tfl.data.image_data import ImageData
-from tfl.data.image_files import IMAGE_EXTENSIONS
-from tfl.data.image_files import describe_bad_files
-from tfl.data.image_files import find_bad_files
-from tfl.data.image_files import has_image_extension
-from tfl.data.image_files import is_ignored
-from tfl.data.image_files import list_files
-from tfl.data.pipeline import build_pipeline
-from tfl.data.pipeline import check_batch_size
-from tfl.data.pipeline import load_image_file
-from tfl.data.pipeline import normalize_image_size
+from tfl.data.image.data import ImageData
+from tfl.data.image.files import IMAGE_EXTENSIONS
+from tfl.data.image.files import describe_bad_files
+from tfl.data.image.files import find_bad_files
+from tfl.data.image.files import has_image_extension
+from tfl.data.image.files import is_ignored
+from tfl.data.image.files import list_files
+from tfl.data.image.pipeline import build_pipeline
+from tfl.data.image.pipeline import check_batch_size
+from tfl.data.image.pipeline import load_image_file
+from tfl.data.image.pipeline import normalize_image_size
 from tfl.data.split import check_validation_split
 from tfl.data.split import stratified_split
 
