@@ -16,10 +16,18 @@ Examples:
 >>> from tfl.data import from_directory
 >>> data = from_directory("flowers/", image_size=(224, 224))
 >>> data.num_train, data.class_names
+
+Every source takes its own arguments, `options` (an `ImageOptions` or
+`TextOptions`: batch size, split, seed, cache, ...) and keyword overrides of
+those options' fields; the two calls below are the same:
+
+>>> from_directory("flowers/", image_size=224, batch_size=16)
+>>> from_directory("flowers/", options=ImageOptions(image_size=224, batch_size=16))
 """
 
 from tfl.data.image import IMAGE_EXTENSIONS
 from tfl.data.image import ImageData
+from tfl.data.image import ImageOptions
 from tfl.data.image import from_arrays
 from tfl.data.image import from_directory
 from tfl.data.image import from_directory_for_evaluation
@@ -30,9 +38,11 @@ from tfl.data.load import detect_task
 from tfl.data.load import load_data
 from tfl.data.load import load_images
 from tfl.data.load import load_text_data
+from tfl.data.options import PipelineOptions
 from tfl.data.split import stratified_split
 from tfl.data.text import TEXT_FILE_EXTENSIONS
 from tfl.data.text import TextData
+from tfl.data.text import TextOptions
 from tfl.data.text import Tweets
 from tfl.data.text import from_dataframe
 from tfl.data.text import from_text_file
@@ -44,7 +54,10 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "TEXT_FILE_EXTENSIONS",
     "ImageData",
+    "ImageOptions",
+    "PipelineOptions",
     "TextData",
+    "TextOptions",
     "Tweets",
     "detect_task",
     "from_arrays",

@@ -8,6 +8,7 @@ from tfl.data.image.directory import from_directory
 from tfl.data.image.directory import from_directory_for_evaluation
 from tfl.data.image.files import IMAGE_EXTENSIONS
 from tfl.data.image.files import list_image_files
+from tfl.data.image.options import ImageOptions
 from tfl.data.image.target import TargetData
 from tfl.data.image.target import load_target_images
 from tfl.data.image.tfds import from_tfds
@@ -15,6 +16,7 @@ from tfl.data.image.tfds import from_tfds
 __all__ = [
     "IMAGE_EXTENSIONS",
     "ImageData",
+    "ImageOptions",
     "TargetData",
     "from_arrays",
     "from_directory",

@@ -7,12 +7,11 @@ shared with the text source in `tfl.data.tfds_builder`.
 import numpy as np
 import tensorflow as tf
 
-from tfl.config.config import check_resize
 from tfl.data.image.data import ImageData
+from tfl.data.image.options import ImageOptions
 from tfl.data.image.pipeline import build_pipeline
-from tfl.data.image.pipeline import check_batch_size
 from tfl.data.image.pipeline import decode_resized
-from tfl.data.image.pipeline import normalize_image_size
+from tfl.data.options import resolve_options
 from tfl.data.tfds_builder import check_feature
 from tfl.data.tfds_builder import check_split
 from tfl.data.tfds_builder import find_builder
@@ -26,16 +25,13 @@ _MAX_UNCACHED_SHUFFLE_BUFFER = 10_000
 def from_tfds(
     name,
     *,
-    image_size,
-    resize="crop",
     data_dir=None,
     train_split="train",
     validation_split="test",
-    batch_size=32,
-    seed=1337,
-    cache=True,
     image_key="image",
     label_key="label",
+    options=None,
+    **overrides,
 ):
     """Builds image pipelines from a TensorFlow Datasets data set.
 
@@ -45,21 +41,19 @@ def from_tfds(
     Args:
         name: the TFDS name, optionally with a config and version, e.g.
             "tf_flowers" or "cifar10:3.0.2".
-        image_size: `(height, width)` the images are resized to (bilinear), or
-            one int for a square.
-        resize: "crop" (the default) centre-crops each image to the aspect
-            ratio of `image_size` before resizing; "stretch" resizes the whole
-            image. Give the model's `resize`.
         data_dir: the TFDS data folder; None uses TFDS' default
             (~/tensorflow_datasets).
         train_split: the split to train on; slicing works, e.g. "train[:80%]".
-        validation_split: the held-out split, e.g. "test" or "train[80%:]".
-        batch_size: examples per batch.
-        seed: seed of the shuffle.
-        cache: keep the resized images (uint8) in memory.
+        validation_split: the held-out split, e.g. "test" or "train[80%:]"
+            (a split name: the fraction `ImageOptions.validation_split` is
+            not used here).
         image_key: the image feature (a `tfds.features.Image`).
         label_key: the label feature (a `tfds.features.ClassLabel`); its
             names are the class names.
+        options: an `ImageOptions`; None for the defaults.
+        **overrides: fields of `ImageOptions` replacing those of `options`:
+            `image_size` (required), `resize`, `batch_size`, `seed` (of the
+            shuffle), `cache` (the resized uint8 images).
 
     Returns:
         An `ImageData`.
@@ -73,16 +67,13 @@ def from_tfds(
     """
     import tensorflow_datasets as tfds
 
-    image_size = normalize_image_size(image_size)
-    check_resize(resize)
-    check_batch_size(batch_size)
+    options = resolve_options(ImageOptions, options, overrides, "from_tfds")
     builder = find_builder(tfds, name, data_dir)
     prepare(builder, name, data_dir)
     features = builder.info.features
     _check_features(tfds, features, name, image_key, label_key)
     for argument, split in (("train_split", train_split), ("validation_split", validation_split)):
         check_split(builder, name, argument, split)
-    class_names = tuple(features[label_key].names)
     skip_decoding = {image_key: tfds.decode.SkipDecoding()}
 
     def read(split):
@@ -93,21 +84,6 @@ def from_tfds(
         )
         return pairs, _count(examples, builder, split)
 
-    def load(contents):
-        return decode_resized(contents, image_size, resize)
-
-    def pipeline(pairs, count, shuffle):
-        return build_pipeline(
-            pairs,
-            load,
-            num_examples=count,
-            batch_size=batch_size,
-            seed=seed,
-            cache=cache,
-            shuffle=shuffle,
-            shuffle_buffer=None if cache else min(count, _MAX_UNCACHED_SHUFFLE_BUFFER),
-        )
-
     train_pairs, num_train = read(train_split)
     held_out_pairs, num_validation = read(validation_split)
     validation_labels = np.concatenate(
@@ -115,14 +91,27 @@ def from_tfds(
         or [np.zeros([0], np.int32)]
     )
     return ImageData(
-        train=pipeline(train_pairs, num_train, shuffle=True),
-        validation=pipeline(held_out_pairs, num_validation, shuffle=False),
-        class_names=class_names,
+        train=_pipeline(train_pairs, num_train, options, shuffle=True),
+        validation=_pipeline(held_out_pairs, num_validation, options, shuffle=False),
+        class_names=tuple(features[label_key].names),
         num_train=num_train,
         num_validation=num_validation,
-        image_size=image_size,
+        image_size=options.image_size,
         multi_label=False,
         validation_labels=validation_labels,
+    )
+
+
+def _pipeline(pairs, count, options, shuffle):
+    return build_pipeline(
+        pairs,
+        lambda contents: decode_resized(contents, options.image_size, options.resize),
+        num_examples=count,
+        batch_size=options.batch_size,
+        seed=options.seed,
+        cache=options.cache,
+        shuffle=shuffle,
+        shuffle_buffer=None if options.cache else min(count, _MAX_UNCACHED_SHUFFLE_BUFFER),
     )
 
 

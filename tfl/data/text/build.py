@@ -9,13 +9,10 @@ import logging
 
 import numpy as np
 
-from tfl.data.image.pipeline import check_batch_size
-from tfl.data.split import check_validation_split
 from tfl.data.split import stratified_split
 from tfl.data.text.data import TextData
 from tfl.data.text.labels import encode_labels
 from tfl.data.text.pipeline import build_text_pipeline
-from tfl.data.text.pipeline import check_preprocessor
 from tfl.data.text.pipeline import token_counts
 from tfl.data.text.pipeline import truncation_limit
 from tfl.data.text.rows import clean_rows
@@ -24,45 +21,69 @@ from tfl.data.text.rows import handle_bad_rows
 logger = logging.getLogger("tfl")
 
 
-def build_text_data(
-    train,
-    held_out=None,
-    *,
-    preprocessor,
-    class_names=None,
-    validation_split=0.2,
-    batch_size=32,
-    seed=1337,
-    cache=True,
-    skip_bad_rows=False,
-    group_by_length=False,
-    trim_padding=True,
-):
+def build_text_data(train, held_out=None, *, options, class_names=None):
     """Checks, labels, splits and tokenizes rows into a `TextData`.
 
     Args:
         train: the training `TextRows`.
         held_out: the held-out `TextRows`, or None to hold out
-            `validation_split` of each class of `train` (stratified, seeded;
-            multi-label rows by their first class).
-        preprocessor: a KerasHub `TextClassifierPreprocessor`, or None for
-            raw strings.
+            `options.validation_split` of each class of `train` (stratified,
+            seeded; multi-label rows by their first class).
+        options: the `TextOptions` (preprocessor, batch size, seed, cache,
+            skip_bad_rows, group_by_length, trim_padding).
         class_names: the class names, or None to take them from the labels.
-        validation_split: fraction of each class held out without `held_out`.
-        batch_size: examples per batch.
-        seed: seed of the split and of the shuffle.
-        cache: keep the tokenized examples in memory.
-        skip_bad_rows: skip (and log) bad rows instead of raising an error.
-        group_by_length: batch training texts of similar length together.
-        trim_padding: cut each batch to its longest text.
 
     Returns:
         A `TextData`.
     """
-    sequence_length = check_preprocessor(preprocessor)
-    check_batch_size(batch_size)
+    train, held_out, skipped = _clean(train, held_out, options.skip_bad_rows)
+    y_train, y_held_out, class_names, multi_label = encode_labels(train, held_out, class_names)
+    # Tokens are counted once, over all rows, before any split.
+    counts = _token_counts(train, held_out, options.preprocessor)
     if held_out is None:
-        check_validation_split(validation_split)
+        keys = _first_class(y_train) if multi_label else y_train
+        train_index, held_out_index = stratified_split(keys, options.validation_split, options.seed)
+        if not len(held_out_index):
+            raise ValueError(
+                f"No row is left for validation in {train.source}: every class has a single "
+                "row. Add rows, or give held-out data (validation_data, validation_path)."
+            )
+        held_out, y_held_out = train.take(held_out_index), y_train[held_out_index]
+        train, y_train = train.take(train_index), y_train[train_index]
+    else:
+        train_index = np.arange(len(train))
+        held_out_index = np.arange(len(train), len(train) + len(held_out))
+    _warn_classes_without_training_rows(y_train, class_names, multi_label)
+    truncated = None
+    if counts is not None:
+        limit = truncation_limit(options.preprocessor, train.pairs is not None)
+        truncated = {
+            "train": int(np.sum(counts[train_index] > limit)),
+            "validation": int(np.sum(counts[held_out_index] > limit)),
+        }
+        _warn_truncated(truncated, len(train), len(held_out), options.sequence_length)
+    return TextData(
+        train=_pipeline(train, y_train, options, shuffle=True),
+        validation=_pipeline(held_out, y_held_out, options, shuffle=False),
+        class_names=class_names,
+        num_train=len(train),
+        num_validation=len(held_out),
+        multi_label=multi_label,
+        validation_labels=y_held_out,
+        sequence_length=options.sequence_length,
+        text_pairs=train.pairs is not None,
+        truncated=truncated,
+        skipped_rows=skipped,
+        validation_texts=tuple(held_out.texts),
+        validation_text_pairs=None if held_out.pairs is None else tuple(held_out.pairs),
+    )
+
+
+def _clean(train, held_out, skip_bad_rows):
+    """`(train, held_out, skipped)`: the rows without bad ones, and the bad ones skipped.
+
+    Bad rows are an error naming them, unless `skip_bad_rows`.
+    """
     groups = [rows for rows in (train, held_out) if rows is not None]
     if held_out is not None and (train.pairs is None) != (held_out.pairs is None):
         with_pairs, without = (train, held_out) if train.pairs is not None else (held_out, train)
@@ -83,67 +104,30 @@ def build_text_data(
                 f"No usable row is left in {rows.source}: all {len(rows) + len(rows.bad)} "
                 "are bad. Check the columns and the file's content."
             )
-    train = cleaned[0][0]
-    held_out = cleaned[1][0] if held_out is not None else None
-    y_train, y_held_out, class_names, multi_label = encode_labels(train, held_out, class_names)
-    # Tokens are counted once, over all rows, before any split.
-    counts = None
-    if preprocessor is not None:
-        groups = [train] if held_out is None else [train, held_out]
-        pairs = None if train.pairs is None else [p for rows in groups for p in rows.pairs]
-        counts = token_counts([t for rows in groups for t in rows.texts], pairs, preprocessor)
-    if held_out is None:
-        keys = _first_class(y_train) if multi_label else y_train
-        train_index, held_out_index = stratified_split(keys, validation_split, seed)
-        if not len(held_out_index):
-            raise ValueError(
-                f"No row is left for validation in {train.source}: every class has a single "
-                "row. Add rows, or give held-out data (validation_data, validation_path)."
-            )
-        held_out, y_held_out = train.take(held_out_index), y_train[held_out_index]
-        train, y_train = train.take(train_index), y_train[train_index]
-    else:
-        train_index = np.arange(len(train))
-        held_out_index = np.arange(len(train), len(train) + len(held_out))
-    _warn_classes_without_training_rows(y_train, class_names, multi_label)
+    return cleaned[0][0], cleaned[1][0] if held_out is not None else None, skipped
 
-    truncated = None
-    if counts is not None:
-        limit = truncation_limit(preprocessor, train.pairs is not None)
-        truncated = {
-            "train": int(np.sum(counts[train_index] > limit)),
-            "validation": int(np.sum(counts[held_out_index] > limit)),
-        }
-        _warn_truncated(truncated, len(train), len(held_out), sequence_length)
 
-    def pipeline(rows, labels, shuffle):
-        return build_text_pipeline(
-            rows.texts,
-            rows.pairs,
-            labels,
-            preprocessor,
-            batch_size=batch_size,
-            seed=seed,
-            cache=cache,
-            shuffle=shuffle,
-            group_by_length=group_by_length,
-            trim_padding=trim_padding,
-        )
+def _token_counts(train, held_out, preprocessor):
+    """The token count of each row of `train` then `held_out`; None without a preprocessor."""
+    if preprocessor is None:
+        return None
+    groups = [train] if held_out is None else [train, held_out]
+    pairs = None if train.pairs is None else [p for rows in groups for p in rows.pairs]
+    return token_counts([t for rows in groups for t in rows.texts], pairs, preprocessor)
 
-    return TextData(
-        train=pipeline(train, y_train, shuffle=True),
-        validation=pipeline(held_out, y_held_out, shuffle=False),
-        class_names=class_names,
-        num_train=len(train),
-        num_validation=len(held_out),
-        multi_label=multi_label,
-        validation_labels=y_held_out,
-        sequence_length=sequence_length,
-        text_pairs=train.pairs is not None,
-        truncated=truncated,
-        skipped_rows=skipped,
-        validation_texts=tuple(held_out.texts),
-        validation_text_pairs=None if held_out.pairs is None else tuple(held_out.pairs),
+
+def _pipeline(rows, labels, options, shuffle):
+    return build_text_pipeline(
+        rows.texts,
+        rows.pairs,
+        labels,
+        options.preprocessor,
+        batch_size=options.batch_size,
+        seed=options.seed,
+        cache=options.cache,
+        shuffle=shuffle,
+        group_by_length=options.group_by_length,
+        trim_padding=options.trim_padding,
     )
 
 
