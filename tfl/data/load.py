@@ -17,6 +17,7 @@ from tfl.data.image.options import ImageOptions
 from tfl.data.image.pipeline import AUTOTUNE
 from tfl.data.image.pipeline import load_image_file
 from tfl.data.image.pipeline import normalize_image_size
+from tfl.data.options import PipelineOptions
 from tfl.data.text.arrays import from_texts
 from tfl.data.text.file import TEXT_FILE_EXTENSIONS
 from tfl.data.text.file import from_text_file
@@ -111,15 +112,11 @@ def image_options(data_config, image_size, resize="crop"):
     >>> image_options(DataConfig(batch_size=64), (32, 32)).batch_size
     64
     """
-    c = data_config
     return ImageOptions(
-        batch_size=c.batch_size,
-        validation_split=c.validation_split,
-        seed=c.seed,
-        cache=c.cache,
+        **_pipeline_fields(data_config),
         image_size=image_size,
         resize=resize,
-        skip_bad_files=c.skip_bad_files,
+        skip_bad_files=data_config.skip_bad_files,
     )
 
 
@@ -133,15 +130,17 @@ def text_options(data_config, preprocessor):
     """
     c = data_config
     return TextOptions(
-        batch_size=c.batch_size,
-        validation_split=c.validation_split,
-        seed=c.seed,
-        cache=c.cache,
+        **_pipeline_fields(c),
         preprocessor=preprocessor,
         skip_bad_rows=c.skip_bad_files,
         group_by_length=c.group_by_length,
         trim_padding=c.trim_padding,
     )
+
+
+def _pipeline_fields(data_config):
+    """The `PipelineOptions` fields of a `DataConfig`, which has fields of the same names."""
+    return {f.name: getattr(data_config, f.name) for f in dataclasses.fields(PipelineOptions)}
 
 
 def detect_task(source, *, tfds_data_dir=None):

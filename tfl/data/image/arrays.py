@@ -3,12 +3,14 @@
 import numpy as np
 import tensorflow as tf
 
+from tfl.data.class_names import check_class_names
 from tfl.data.image.data import ImageData
 from tfl.data.image.options import ImageOptions
 from tfl.data.image.pipeline import build_pipeline
 from tfl.data.image.pipeline import resize_to_uint8
 from tfl.data.image.pipeline import to_rgb
 from tfl.data.options import resolve_options
+from tfl.data.split import first_class
 from tfl.data.split import stratified_split
 
 _SHAPES = "(N, H, W) or (N, H, W, C) with C = 1, 2, 3 or 4"
@@ -55,7 +57,7 @@ def from_arrays(
     labels, class_names, multi_label = _encode_labels(y, len(x), class_names, "y")
     _check_classes_present(labels, class_names, multi_label)
     if validation_data is None:
-        keys = _first_class(labels) if multi_label else labels
+        keys = first_class(labels) if multi_label else labels
         train_index, held_out_index = stratified_split(keys, options.validation_split, options.seed)
         x_train, y_train = x[train_index], labels[train_index]
         x_held_out, y_held_out = x[held_out_index], labels[held_out_index]
@@ -170,8 +172,7 @@ def _encode_labels(y, count, class_names, name, multi_label=None):
             f"There are {count} images but {len(y)} labels in {name}. "
             "Give exactly one label per image."
         )
-    if class_names is not None:
-        class_names = _check_class_names(class_names)
+    class_names = check_class_names(class_names)
     if y.ndim == 2:
         if multi_label is False:
             raise ValueError(f"{name} is multi-hot (shape {y.shape}) but y holds class ids.")
@@ -258,18 +259,6 @@ def _as_numbers(y, name):
         ) from None
 
 
-def _check_class_names(class_names):
-    if isinstance(class_names, str) or not all(isinstance(n, str) for n in class_names):
-        raise ValueError(
-            f"class_names is a list of strings. Received: class_names={class_names!r}"
-        )
-    class_names = tuple(class_names)
-    duplicates = sorted({n for n in class_names if class_names.count(n) > 1})
-    if duplicates:
-        raise ValueError(f"class_names repeats {', '.join(map(repr, duplicates))}.")
-    return class_names
-
-
 def _check_at_least_two(class_names, name):
     if len(class_names) < 2:
         raise ValueError(
@@ -290,8 +279,3 @@ def _check_classes_present(labels, class_names, multi_label):
             f"y holds examples of a single class ({only}) out of {len(class_names)}; "
             "a classifier needs examples of at least 2 classes."
         )
-
-
-def _first_class(multi_hot):
-    """The first positive class of each multi-hot row, or -1 for a row of zeros."""
-    return np.where(multi_hot.any(axis=1), multi_hot.argmax(axis=1), -1)

@@ -31,10 +31,10 @@ def from_texts(
             `(texts, labels, text_pairs)`. Without it, `validation_split` of
             each class is held out (stratified, seeded); multi-label rows are
             stratified by their first class.
-        options: a `TextOptions`; None for the defaults.
-        **overrides: fields of `TextOptions` replacing those of `options`:
-            `preprocessor`, `batch_size`, `validation_split`, `seed`, `cache`,
-            `skip_bad_rows`, `group_by_length`, `trim_padding`.
+        options: a `TextOptions` (preprocessor, batch size, split, seed,
+            cache, bad rows, padding); None for the defaults.
+        **overrides: `TextOptions` fields replacing those of `options`, e.g.
+            `preprocessor=preprocessor, batch_size=16`.
 
     Returns:
         A `TextData`.
@@ -93,10 +93,10 @@ def from_dataframe(
         validation_frame: an optional held-out frame with the same columns.
             Without it, `validation_split` of each class is held out
             (stratified, seeded).
-        options: a `TextOptions`; None for the defaults.
-        **overrides: fields of `TextOptions` replacing those of `options`:
-            `preprocessor`, `batch_size`, `validation_split`, `seed`, `cache`,
-            `skip_bad_rows`, `group_by_length`, `trim_padding`.
+        options: a `TextOptions` (preprocessor, batch size, split, seed,
+            cache, bad rows, padding); None for the defaults.
+        **overrides: `TextOptions` fields replacing those of `options`, e.g.
+            `preprocessor=preprocessor, batch_size=16`.
 
     Returns:
         A `TextData`.

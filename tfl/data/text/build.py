@@ -9,6 +9,7 @@ import logging
 
 import numpy as np
 
+from tfl.data.split import first_class
 from tfl.data.split import stratified_split
 from tfl.data.text.data import TextData
 from tfl.data.text.labels import encode_labels
@@ -41,7 +42,7 @@ def build_text_data(train, held_out=None, *, options, class_names=None):
     # Tokens are counted once, over all rows, before any split.
     counts = _token_counts(train, held_out, options.preprocessor)
     if held_out is None:
-        keys = _first_class(y_train) if multi_label else y_train
+        keys = first_class(y_train) if multi_label else y_train
         train_index, held_out_index = stratified_split(keys, options.validation_split, options.seed)
         if not len(held_out_index):
             raise ValueError(
@@ -129,11 +130,6 @@ def _pipeline(rows, labels, options, shuffle):
         group_by_length=options.group_by_length,
         trim_padding=options.trim_padding,
     )
-
-
-def _first_class(multi_hot):
-    """The first positive class of each multi-hot row, or -1 for a row of zeros."""
-    return np.where(multi_hot.any(axis=1), multi_hot.argmax(axis=1), -1)
 
 
 def _warn_classes_without_training_rows(y_train, class_names, multi_label):

@@ -57,10 +57,10 @@ def from_text_file(
         class_names: the class names, in the model's output order; labels must
             be among them. Defaults to the sorted labels (numerically sorted
             when all are whole numbers).
-        options: a `TextOptions`; None for the defaults.
-        **overrides: fields of `TextOptions` replacing those of `options`:
-            `preprocessor`, `batch_size`, `validation_split`, `seed`, `cache`,
-            `skip_bad_rows`, `group_by_length`, `trim_padding`.
+        options: a `TextOptions` (preprocessor, batch size, split, seed,
+            cache, bad rows, padding); None for the defaults.
+        **overrides: `TextOptions` fields replacing those of `options`, e.g.
+            `preprocessor=preprocessor, batch_size=16`.
 
     Returns:
         A `TextData`.
