@@ -9,7 +9,8 @@ preprocessor's `{"token_ids", "segment_ids", "padding_mask"}` (or raw strings
 
 Image sources live in `tfl.data.image`, text sources in `tfl.data.text`; what
 both use (the config entry points in `load`, the held-out `split`, the epoch
-`order`, the `PipelineOptions` and the TFDS `tfds_builder`) sits here.
+`order`, the `PipelineOptions`, the `class_names` check and the TFDS
+`tfds_builder`) sits here.
 
 Examples:
 
