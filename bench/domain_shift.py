@@ -53,7 +53,7 @@ from tfl.adapt.domain_adaptation import paired_dataset
 from tfl.adapt.reversal_ramp import ReversalRamp
 from tfl.adapt.unsupervised_scores import unsupervised_scores
 from tfl.data import load_digits
-from tfl.data.digits import recolour_digits
+from tfl.data.image.digits import recolour_digits
 from tfl.evaluate import format_table
 from tfl.evaluate import write_json
 from tfl.model.fusion import Fusion

@@ -31,7 +31,7 @@ from tfl.config import ModelConfig
 from tfl.config import Stage
 from tfl.data import from_texts
 from tfl.data import load_tweets
-from tfl.data.text_pipeline import build_text_pipeline
+from tfl.data.text.pipeline import build_text_pipeline
 from tfl.demo.text import TextDemoSettings
 from tfl.demo.text import _balanced_split
 from tfl.demo.text import _nested_draw

@@ -25,7 +25,7 @@ import tensorflow as tf
 from tfl.config import ModelConfig
 from tfl.config import Stage
 from tfl.data import load_tweets
-from tfl.data.text_pipeline import build_text_pipeline
+from tfl.data.text.pipeline import build_text_pipeline
 from tfl.evaluate import format_table
 from tfl.evaluate import write_json
 from tfl.model import build_model

@@ -95,9 +95,9 @@ def tfds_mock(monkeypatch):
     mocked data needs no download. Usage: `with tfds_mock(num_examples=4): ...`."""
     import tensorflow_datasets as tfds
 
-    from tfl.data import tfds_source
+    from tfl.data import tfds_builder
 
-    monkeypatch.setattr(tfds_source, "_network_error", lambda: None)
+    monkeypatch.setattr(tfds_builder, "network_error", lambda: None)
     return tfds.testing.mock_data
 
 

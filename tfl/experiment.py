@@ -18,7 +18,7 @@ from tfl.adapt import fit_adaptation
 from tfl.backbones.encoders import build_text_preprocessor
 from tfl.data import load_data
 from tfl.data import load_text_data
-from tfl.data.target import load_target_images
+from tfl.data.image.target import load_target_images
 from tfl.evaluate import evaluate_held_out
 from tfl.evaluate import evaluate_model
 from tfl.model import build_model

@@ -9,7 +9,8 @@ import tfl.data
 
 ALLOWED = ("tfl.config", "tfl.data")
 FORBIDDEN = ("keras_hub", "keras")
-FILES = sorted(pathlib.Path(tfl.data.__file__).parent.glob("*.py"))
+ROOT = pathlib.Path(tfl.data.__file__).parent
+FILES = sorted(ROOT.rglob("*.py"))
 
 
 def _imports(path):
@@ -20,7 +21,7 @@ def _imports(path):
             yield node.module
 
 
-@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
+@pytest.mark.parametrize("path", FILES, ids=[str(p.relative_to(ROOT)) for p in FILES])
 def test_data_imports_only_config_and_no_keras(path):
     for module in _imports(path):
         root = module.split(".")[0]

@@ -7,7 +7,7 @@ from tfl.backbones import build_backbone
 from tfl.config import AugmentationConfig
 from tfl.config import ModelConfig
 from tfl.config.config import RESIZE_MODES
-from tfl.data.pipeline import decode_resized
+from tfl.data.image.pipeline import decode_resized
 from tfl.model import ImageClassifier
 from tfl.model import batchnorm_layers
 from tfl.model import build_model

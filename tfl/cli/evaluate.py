@@ -96,7 +96,7 @@ def evaluation_data(model, args, trained_on=None):
         _check_classes(data, model, args.data)
         held_out = "the run's held-out split" if same else "held-out split"
         return data.validation, f"{args.data} ({held_out})", None
-    dataset, _ = from_directory_for_evaluation(
+    data = from_directory_for_evaluation(
         args.data,
         image_size=model.image_size,
         class_names=model.class_names,
@@ -104,7 +104,7 @@ def evaluation_data(model, args, trained_on=None):
         batch_size=args.batch_size,
         skip_bad_files=args.skip_bad_files,
     )
-    return dataset, args.data, None
+    return data.validation, args.data, None
 
 
 def _check_classes(data, model, source):

@@ -7,40 +7,58 @@ TFDS, the demo tweets) return a `TextData` whose batches are the given
 preprocessor's `{"token_ids", "segment_ids", "padding_mask"}` (or raw strings
 `{"text"}` without one) and the labels.
 
+Image sources live in `tfl.data.image`, text sources in `tfl.data.text`; what
+both use (the config entry points in `load`, the held-out `split`, the epoch
+`order`, the `PipelineOptions`, the `class_names` check and the TFDS
+`tfds_builder`) sits here.
+
 Examples:
 
 >>> from tfl.data import from_directory
 >>> data = from_directory("flowers/", image_size=(224, 224))
 >>> data.num_train, data.class_names
+
+Every source takes its own arguments, `options` (an `ImageOptions` or
+`TextOptions`: batch size, split, seed, cache, ...) and keyword overrides of
+those options' fields; the two calls below are the same:
+
+>>> from_directory("flowers/", image_size=224, batch_size=16)
+>>> from_directory("flowers/", options=ImageOptions(image_size=224, batch_size=16))
 """
 
-from tfl.data.arrays import from_arrays
-from tfl.data.digits import load_digits
-from tfl.data.directory import from_directory
-from tfl.data.directory import from_directory_for_evaluation
-from tfl.data.image_data import ImageData
-from tfl.data.image_files import IMAGE_EXTENSIONS
-from tfl.data.image_files import list_image_files
+from tfl.data.image import IMAGE_EXTENSIONS
+from tfl.data.image import ImageData
+from tfl.data.image import ImageOptions
+from tfl.data.image import from_arrays
+from tfl.data.image import from_directory
+from tfl.data.image import from_directory_for_evaluation
+from tfl.data.image import from_tfds
+from tfl.data.image import list_image_files
+from tfl.data.image import load_digits
 from tfl.data.load import detect_task
 from tfl.data.load import load_data
 from tfl.data.load import load_images
 from tfl.data.load import load_text_data
+from tfl.data.options import PipelineOptions
 from tfl.data.split import stratified_split
-from tfl.data.text_arrays import from_dataframe
-from tfl.data.text_arrays import from_texts
-from tfl.data.text_data import TextData
-from tfl.data.text_file import TEXT_FILE_EXTENSIONS
-from tfl.data.text_file import from_text_file
-from tfl.data.text_tfds import from_tfds_text
-from tfl.data.tfds_source import from_tfds
-from tfl.data.tweets import Tweets
-from tfl.data.tweets import load_tweets
+from tfl.data.text import TEXT_FILE_EXTENSIONS
+from tfl.data.text import TextData
+from tfl.data.text import TextOptions
+from tfl.data.text import Tweets
+from tfl.data.text import from_dataframe
+from tfl.data.text import from_text_file
+from tfl.data.text import from_texts
+from tfl.data.text import from_tfds_text
+from tfl.data.text import load_tweets
 
 __all__ = [
     "IMAGE_EXTENSIONS",
     "TEXT_FILE_EXTENSIONS",
     "ImageData",
+    "ImageOptions",
+    "PipelineOptions",
     "TextData",
+    "TextOptions",
     "Tweets",
     "detect_task",
     "from_arrays",

@@ -8,23 +8,26 @@ import numpy as np
 import tensorflow as tf
 
 from tfl.config.config import check_resize
-from tfl.data.arrays import from_arrays
-from tfl.data.digits import load_digits
-from tfl.data.directory import from_directory
-from tfl.data.image_files import describe_bad_files
-from tfl.data.image_files import find_bad_files
-from tfl.data.pipeline import AUTOTUNE
-from tfl.data.pipeline import load_image_file
-from tfl.data.pipeline import normalize_image_size
-from tfl.data.text_arrays import from_texts
-from tfl.data.text_file import TEXT_FILE_EXTENSIONS
-from tfl.data.text_file import from_text_file
-from tfl.data.text_file import is_text_file
-from tfl.data.text_tfds import from_tfds_text
-from tfl.data.text_tfds import holds_text
-from tfl.data.tfds_source import _builder
-from tfl.data.tfds_source import from_tfds
-from tfl.data.tweets import load_tweets
+from tfl.data.image.arrays import from_arrays
+from tfl.data.image.digits import load_digits
+from tfl.data.image.directory import from_directory
+from tfl.data.image.files import describe_bad_files
+from tfl.data.image.files import find_bad_files
+from tfl.data.image.options import ImageOptions
+from tfl.data.image.pipeline import AUTOTUNE
+from tfl.data.image.pipeline import load_image_file
+from tfl.data.image.pipeline import normalize_image_size
+from tfl.data.options import PipelineOptions
+from tfl.data.text.arrays import from_texts
+from tfl.data.text.file import TEXT_FILE_EXTENSIONS
+from tfl.data.text.file import from_text_file
+from tfl.data.text.file import is_text_file
+from tfl.data.text.options import TextOptions
+from tfl.data.text.tfds import from_tfds_text
+from tfl.data.text.tfds import holds_text
+from tfl.data.image.tfds import from_tfds
+from tfl.data.text.tweets import load_tweets
+from tfl.data.tfds_builder import find_builder
 
 DIGITS = "digits"
 TWEETS = "tweets"
@@ -84,21 +87,11 @@ def _load_images(data_config, image_size, resize):
             f"data.validation_source is a folder of held-out images, for folder sources "
             f"only; source is {source!r}. Remove validation_source{instead}."
         )
-    common = {
-        "image_size": image_size,
-        "resize": resize,
-        "batch_size": c.batch_size,
-        "seed": c.seed,
-        "cache": c.cache,
-    }
+    options = image_options(c, image_size, resize)
     if source == DIGITS:
         images, labels = load_digits()
         return from_arrays(
-            images,
-            labels,
-            class_names=tuple(str(i) for i in range(10)),
-            validation_split=c.validation_split,
-            **common,
+            images, labels, class_names=tuple(str(i) for i in range(10)), options=options
         )
     if is_tfds:
         return from_tfds(
@@ -106,15 +99,48 @@ def _load_images(data_config, image_size, resize):
             data_dir=c.tfds_data_dir,
             train_split=c.tfds_train_split,
             validation_split=c.tfds_validation_split,
-            **common,
+            options=options,
         )
-    return from_directory(
-        source,
-        validation_path=c.validation_source,
-        validation_split=c.validation_split,
-        skip_bad_files=c.skip_bad_files,
-        **common,
+    return from_directory(source, validation_path=c.validation_source, options=options)
+
+
+def image_options(data_config, image_size, resize="crop"):
+    """The `ImageOptions` a `DataConfig` describes, for images of `image_size`.
+
+    Examples:
+
+    >>> image_options(DataConfig(batch_size=64), (32, 32)).batch_size
+    64
+    """
+    return ImageOptions(
+        **_pipeline_fields(data_config),
+        image_size=image_size,
+        resize=resize,
+        skip_bad_files=data_config.skip_bad_files,
     )
+
+
+def text_options(data_config, preprocessor):
+    """The `TextOptions` a `DataConfig` describes; `skip_bad_files` skips bad rows.
+
+    Examples:
+
+    >>> text_options(DataConfig(trim_padding=False), None).trim_padding
+    False
+    """
+    c = data_config
+    return TextOptions(
+        **_pipeline_fields(c),
+        preprocessor=preprocessor,
+        skip_bad_rows=c.skip_bad_files,
+        group_by_length=c.group_by_length,
+        trim_padding=c.trim_padding,
+    )
+
+
+def _pipeline_fields(data_config):
+    """The `PipelineOptions` fields of a `DataConfig`, which has fields of the same names."""
+    return {f.name: getattr(data_config, f.name) for f in dataclasses.fields(PipelineOptions)}
 
 
 def detect_task(source, *, tfds_data_dir=None):
@@ -145,7 +171,7 @@ def detect_task(source, *, tfds_data_dir=None):
         import tensorflow_datasets as tfds
 
         name = source[len(TFDS_PREFIX) :]
-        features = _builder(tfds, name, tfds_data_dir).info.features
+        features = find_builder(tfds, name, tfds_data_dir).info.features
         return "text" if holds_text(tfds, features) else "image"
     if is_text_file(source):
         return "text"
@@ -212,18 +238,10 @@ def _load_text(data_config, preprocessor):
         raise ValueError(
             f"data.label_separator splits label cells of text files; source is {source!r}. Remove label_separator."
         )
-    common = {
-        "preprocessor": preprocessor,
-        "batch_size": c.batch_size,
-        "seed": c.seed,
-        "cache": c.cache,
-        "skip_bad_rows": c.skip_bad_files,
-        "group_by_length": c.group_by_length,
-        "trim_padding": c.trim_padding,
-    }
+    options = text_options(c, preprocessor)
     if source == TWEETS:
         tweets = load_tweets()
-        return from_texts(tweets.texts, tweets.labels, validation_split=c.validation_split, **common)
+        return from_texts(tweets.texts, tweets.labels, options=options)
     if is_tfds:
         default_text_column = _default(c, "text_column")
         return from_tfds_text(
@@ -234,7 +252,7 @@ def _load_text(data_config, preprocessor):
             data_dir=c.tfds_data_dir,
             train_split=c.tfds_train_split,
             validation_split=c.tfds_validation_split,
-            **common,
+            options=options,
         )
     if source == DIGITS or os.path.isdir(source):
         raise ValueError(
@@ -248,8 +266,7 @@ def _load_text(data_config, preprocessor):
         text_pair_column=c.text_pair_column,
         label_separator=c.label_separator,
         validation_path=c.validation_source,
-        validation_split=c.validation_split,
-        **common,
+        options=options,
     )
 
 

@@ -49,3 +49,16 @@ def stratified_split(keys, validation_split, seed):
         held_out.append(members[:n_held_out])
         train.append(members[n_held_out:])
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(held_out))
+
+
+def first_class(multi_hot):
+    """The first positive class of each multi-hot row, or -1 for a row of zeros.
+
+    The key multi-label examples are stratified by in `stratified_split`.
+
+    Examples:
+
+    >>> first_class(np.array([[0, 1, 1], [0, 0, 0]]))
+    array([ 1, -1])
+    """
+    return np.where(multi_hot.any(axis=1), multi_hot.argmax(axis=1), -1)

@@ -31,8 +31,8 @@ from tfl.config import ModelConfig
 from tfl.config import Stage
 from tfl.data import from_texts
 from tfl.data import load_tweets
-from tfl.data.text_pipeline import build_text_pipeline
-from tfl.data.text_pipeline import count_truncated
+from tfl.data.text.pipeline import build_text_pipeline
+from tfl.data.text.pipeline import count_truncated
 from tfl.evaluate import classification_metrics
 from tfl.evaluate import evaluate_model
 from tfl.evaluate import format_table

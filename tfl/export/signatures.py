@@ -22,8 +22,8 @@ tokenizer runs in the graph.
 
 import tensorflow as tf
 
-from tfl.data.image_files import IMAGE_MAGIC
-from tfl.data.pipeline import decode_resized
+from tfl.data.image.files import IMAGE_MAGIC
+from tfl.data.image.pipeline import decode_resized
 from tfl.model.classifier import Classifier
 from tfl.model.text_classifier import TextClassifier
 

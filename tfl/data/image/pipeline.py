@@ -46,11 +46,6 @@ def normalize_image_size(image_size):
     return (height, width)
 
 
-def check_batch_size(batch_size):
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1. Received: batch_size={batch_size!r}")
-
-
 def to_rgb(image):
     """Makes an image of 1 to 4 channels an image of 3 channels.
 

@@ -9,11 +9,13 @@ import io
 import json
 import os
 
-from tfl.data.text_build import build_text_data
-from tfl.data.text_labels import split_labels
-from tfl.data.text_rows import TextRows
-from tfl.data.text_rows import check_columns
-from tfl.data.text_rows import utf8_problem
+from tfl.data.options import resolve_options
+from tfl.data.text.build import build_text_data
+from tfl.data.text.labels import split_labels
+from tfl.data.text.options import TextOptions
+from tfl.data.text.rows import TextRows
+from tfl.data.text.rows import check_columns
+from tfl.data.text.rows import utf8_problem
 
 TEXT_FILE_EXTENSIONS = (".csv", ".tsv", ".jsonl")
 
@@ -27,14 +29,8 @@ def from_text_file(
     validation_path=None,
     *,
     class_names=None,
-    preprocessor=None,
-    validation_split=0.2,
-    batch_size=32,
-    seed=1337,
-    cache=True,
-    skip_bad_rows=False,
-    group_by_length=False,
-    trim_padding=True,
+    options=None,
+    **overrides,
 ):
     """Builds text pipelines from a `.csv`, `.tsv` or `.jsonl` file.
 
@@ -56,24 +52,15 @@ def from_text_file(
         label_separator: splits a label cell at this separator (e.g. "|"),
             which makes the data multi-label: "sports|politics".
         validation_path: an optional held-out file with the same columns.
-            Without it, `validation_split` of each class is held out.
+            Without it, `validation_split` of each class is held out
+            (stratified, seeded).
         class_names: the class names, in the model's output order; labels must
             be among them. Defaults to the sorted labels (numerically sorted
             when all are whole numbers).
-        preprocessor: a KerasHub `TextClassifierPreprocessor`, or None for
-            raw strings.
-        validation_split: fraction of each class held out (stratified, seeded).
-        batch_size: examples per batch.
-        seed: seed of the split and of the shuffle.
-        cache: keep the tokenized examples in memory.
-        skip_bad_rows: skip bad rows (empty text, missing label, wrong number
-            of fields, not UTF-8, not JSON), counted in `skipped_rows` and
-            logged, instead of raising an error naming them.
-        group_by_length: batch training texts of similar length together
-            (fastai's SortishSampler), so that `trim_padding` cuts more;
-            faster, but it changes the batches (off by default).
-        trim_padding: cut each batch to its longest text (rounded up to a
-            multiple of 8): the same outputs, less compute on padding.
+        options: a `TextOptions` (preprocessor, batch size, split, seed,
+            cache, bad rows, padding); None for the defaults.
+        **overrides: `TextOptions` fields replacing those of `options`, e.g.
+            `preprocessor=preprocessor, batch_size=16`.
 
     Returns:
         A `TextData`.
@@ -84,6 +71,7 @@ def from_text_file(
     >>> data.class_names
     ('1', '2', '3', '4', '5')
     """
+    options = resolve_options(TextOptions, options, overrides, "from_text_file")
     columns = {
         "text_column": text_column,
         "label_column": label_column,
@@ -93,19 +81,7 @@ def from_text_file(
     held_out = None
     if validation_path is not None:
         held_out = read_text_file(validation_path, columns, label_separator, "validation_path")
-    return build_text_data(
-        train,
-        held_out,
-        preprocessor=preprocessor,
-        class_names=class_names,
-        validation_split=validation_split,
-        batch_size=batch_size,
-        seed=seed,
-        cache=cache,
-        skip_bad_rows=skip_bad_rows,
-        group_by_length=group_by_length,
-        trim_padding=trim_padding,
-    )
+    return build_text_data(train, held_out, options=options, class_names=class_names)
 
 
 def is_text_file(path):

@@ -10,10 +10,10 @@ from tests.data.fakes import png
 from tests.data.fakes import write
 from tests.data.fakes import write_id_images
 from tfl.data import load_digits
-from tfl.data.digits import recolour_digits
+from tfl.data.image.digits import recolour_digits
 from tfl.data.split import stratified_split
-from tfl.data.target import MISSING_LABEL
-from tfl.data.target import load_target_images
+from tfl.data.image.target import MISSING_LABEL
+from tfl.data.image.target import load_target_images
 
 CLASSES = ("cat", "dog", "eel")
 

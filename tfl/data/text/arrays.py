@@ -1,26 +1,15 @@
 """Texts and labels held in memory: Python lists, numpy arrays, pandas data frames."""
 
-from tfl.data.text_build import build_text_data
-from tfl.data.text_labels import split_labels
-from tfl.data.text_rows import TextRows
-from tfl.data.text_rows import check_columns
+from tfl.data.options import resolve_options
+from tfl.data.text.build import build_text_data
+from tfl.data.text.labels import split_labels
+from tfl.data.text.options import TextOptions
+from tfl.data.text.rows import TextRows
+from tfl.data.text.rows import check_columns
 
 
 def from_texts(
-    texts,
-    labels,
-    *,
-    text_pairs=None,
-    class_names=None,
-    validation_data=None,
-    preprocessor=None,
-    validation_split=0.2,
-    batch_size=32,
-    seed=1337,
-    cache=True,
-    skip_bad_rows=False,
-    group_by_length=False,
-    trim_padding=True,
+    texts, labels, *, text_pairs=None, class_names=None, validation_data=None, options=None, **overrides
 ):
     """Builds text pipelines from texts and labels in memory.
 
@@ -40,23 +29,12 @@ def from_texts(
         class_names: the class names, in the model's output order.
         validation_data: optional held-out `(texts, labels)` or
             `(texts, labels, text_pairs)`. Without it, `validation_split` of
-            each class is held out.
-        preprocessor: a KerasHub `TextClassifierPreprocessor`, e.g.
-            `keras_hub.models.TextClassifierPreprocessor.from_preset(PRESET,
-            sequence_length=128)`; None keeps raw strings.
-        validation_split: fraction of each class held out (stratified, seeded);
-            multi-label rows are stratified by their first class.
-        batch_size: examples per batch.
-        seed: seed of the split and of the shuffle.
-        cache: keep the tokenized examples in memory.
-        skip_bad_rows: skip rows with empty or missing text, missing labels or
-            text that is not UTF-8 (counted in `skipped_rows` and logged)
-            instead of raising an error naming them.
-        group_by_length: batch training texts of similar length together
-            (fastai's SortishSampler), so that `trim_padding` cuts more;
-            faster, but it changes the batches (off by default).
-        trim_padding: cut each batch to its longest text (rounded up to a
-            multiple of 8): the same outputs, less compute on padding.
+            each class is held out (stratified, seeded); multi-label rows are
+            stratified by their first class.
+        options: a `TextOptions` (preprocessor, batch size, split, seed,
+            cache, bad rows, padding); None for the defaults.
+        **overrides: `TextOptions` fields replacing those of `options`, e.g.
+            `preprocessor=preprocessor, batch_size=16`.
 
     Returns:
         A `TextData`.
@@ -68,6 +46,7 @@ def from_texts(
     >>> data.class_names, data.num_validation
     (('neg', 'pos'), 4)
     """
+    options = resolve_options(TextOptions, options, overrides, "from_texts")
     train = _rows("texts", texts, labels, text_pairs, ("texts", "labels", "text_pairs"))
     held_out = None
     if validation_data is not None:
@@ -82,19 +61,7 @@ def from_texts(
         held_out = _rows(
             "validation_data", val_texts, val_labels, val_pairs[0] if val_pairs else None, names
         )
-    return build_text_data(
-        train,
-        held_out,
-        preprocessor=preprocessor,
-        class_names=class_names,
-        validation_split=validation_split,
-        batch_size=batch_size,
-        seed=seed,
-        cache=cache,
-        skip_bad_rows=skip_bad_rows,
-        group_by_length=group_by_length,
-        trim_padding=trim_padding,
-    )
+    return build_text_data(train, held_out, options=options, class_names=class_names)
 
 
 def from_dataframe(
@@ -106,14 +73,8 @@ def from_dataframe(
     label_separator=None,
     class_names=None,
     validation_frame=None,
-    preprocessor=None,
-    validation_split=0.2,
-    batch_size=32,
-    seed=1337,
-    cache=True,
-    skip_bad_rows=False,
-    group_by_length=False,
-    trim_padding=True,
+    options=None,
+    **overrides,
 ):
     """Builds text pipelines from the columns of a data frame (e.g. pandas).
 
@@ -130,19 +91,12 @@ def from_dataframe(
             which makes the data multi-label.
         class_names: the class names, in the model's output order.
         validation_frame: an optional held-out frame with the same columns.
-            Without it, `validation_split` of each class is held out.
-        preprocessor: a KerasHub `TextClassifierPreprocessor`, or None for
-            raw strings.
-        validation_split: fraction of each class held out (stratified, seeded).
-        batch_size: examples per batch.
-        seed: seed of the split and of the shuffle.
-        cache: keep the tokenized examples in memory.
-        skip_bad_rows: skip bad rows (counted and logged) instead of raising.
-        group_by_length: batch training texts of similar length together
-            (fastai's SortishSampler), so that `trim_padding` cuts more;
-            faster, but it changes the batches (off by default).
-        trim_padding: cut each batch to its longest text (rounded up to a
-            multiple of 8): the same outputs, less compute on padding.
+            Without it, `validation_split` of each class is held out
+            (stratified, seeded).
+        options: a `TextOptions` (preprocessor, batch size, split, seed,
+            cache, bad rows, padding); None for the defaults.
+        **overrides: `TextOptions` fields replacing those of `options`, e.g.
+            `preprocessor=preprocessor, batch_size=16`.
 
     Returns:
         A `TextData`.
@@ -154,6 +108,7 @@ def from_dataframe(
     >>> data.class_names
     ('0', '1')
     """
+    options = resolve_options(TextOptions, options, overrides, "from_dataframe")
     columns = {
         "text_column": text_column,
         "label_column": label_column,
@@ -163,19 +118,7 @@ def from_dataframe(
     held_out = None
     if validation_frame is not None:
         held_out = _frame_rows(validation_frame, "validation_frame", columns, label_separator)
-    return build_text_data(
-        train,
-        held_out,
-        preprocessor=preprocessor,
-        class_names=class_names,
-        validation_split=validation_split,
-        batch_size=batch_size,
-        seed=seed,
-        cache=cache,
-        skip_bad_rows=skip_bad_rows,
-        group_by_length=group_by_length,
-        trim_padding=trim_padding,
-    )
+    return build_text_data(train, held_out, options=options, class_names=class_names)
 
 
 def _frame_rows(frame, name, columns, label_separator):

@@ -7,19 +7,17 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from tfl.config.config import check_resize
-from tfl.data.image_data import ImageData
-from tfl.data.image_files import IMAGE_EXTENSIONS
-from tfl.data.image_files import describe_bad_files
-from tfl.data.image_files import find_bad_files
-from tfl.data.image_files import has_image_extension
-from tfl.data.image_files import is_ignored
-from tfl.data.image_files import list_files
-from tfl.data.pipeline import build_pipeline
-from tfl.data.pipeline import check_batch_size
-from tfl.data.pipeline import load_image_file
-from tfl.data.pipeline import normalize_image_size
-from tfl.data.split import check_validation_split
+from tfl.data.image.data import ImageData
+from tfl.data.image.files import IMAGE_EXTENSIONS
+from tfl.data.image.files import describe_bad_files
+from tfl.data.image.files import find_bad_files
+from tfl.data.image.files import has_image_extension
+from tfl.data.image.files import is_ignored
+from tfl.data.image.files import list_files
+from tfl.data.image.options import ImageOptions
+from tfl.data.image.pipeline import build_pipeline
+from tfl.data.image.pipeline import load_image_file
+from tfl.data.options import resolve_options
 from tfl.data.split import stratified_split
 
 logger = logging.getLogger("tfl")
@@ -33,18 +31,7 @@ class _Folder:
     skipped: list[str]
 
 
-def from_directory(
-    path,
-    *,
-    image_size,
-    resize="crop",
-    batch_size=32,
-    validation_split=0.2,
-    validation_path=None,
-    seed=1337,
-    cache=True,
-    skip_bad_files=False,
-):
+def from_directory(path, *, validation_path=None, options=None, **overrides):
     """Loads images from a folder with one sub-folder per class.
 
     Class names are the sorted names of the sub-folders; an image anywhere
@@ -57,19 +44,13 @@ def from_directory(
 
     Args:
         path: the folder of class folders.
-        image_size: `(height, width)` the images are resized to (bilinear), or
-            one int for a square.
-        resize: "crop" (the default) centre-crops each image to the aspect
-            ratio of `image_size` before resizing; "stretch" resizes the whole
-            image. Use the model's `resize`.
-        batch_size: examples per batch.
-        validation_split: fraction of each class held out, when there is no
-            `validation_path`. The split is stratified, seeded and deterministic.
         validation_path: an optional folder of held-out images with the same
-            class folders as `path`.
-        seed: seed of the split and of the shuffle.
-        cache: keep the decoded, resized images (uint8) in memory.
-        skip_bad_files: skip unreadable files instead of raising an error.
+            class folders as `path`. Without it, `validation_split` of each
+            class is held out (stratified, seeded, deterministic).
+        options: an `ImageOptions`; None for the defaults.
+        **overrides: fields of `ImageOptions` replacing those of `options`:
+            `image_size` (required), `resize`, `batch_size`,
+            `validation_split`, `seed`, `cache`, `skip_bad_files`.
 
     Returns:
         An `ImageData`.
@@ -80,27 +61,13 @@ def from_directory(
     >>> data.class_names
     ('daisy', 'roses', 'tulips')
     """
-    image_size = normalize_image_size(image_size)
-    check_resize(resize)
-    check_batch_size(batch_size)
-    if validation_path is None:
-        check_validation_split(validation_split)
-    train = _scan(path, skip_bad_files, "path")
+    options = resolve_options(ImageOptions, options, overrides, "from_directory")
+    train = _scan(path, options.skip_bad_files, "path")
     skipped = list(train.skipped)
     if validation_path is None:
-        train_index, held_out_index = stratified_split(train.labels, validation_split, seed)
-        held_out = _Folder(
-            train.class_names,
-            [train.paths[i] for i in held_out_index],
-            train.labels[held_out_index],
-            [],
-        )
-        train = dataclasses.replace(
-            train, paths=[train.paths[i] for i in train_index], labels=train.labels[train_index]
-        )
-        _warn_single_image_classes(train, held_out)
+        train, held_out = _split_folder(train, options)
     else:
-        held_out = _scan(validation_path, skip_bad_files, "validation_path")
+        held_out = _scan(validation_path, options.skip_bad_files, "validation_path")
         skipped.extend(held_out.skipped)
         _check_same_classes(train, held_out, path, validation_path)
     if not held_out.paths:
@@ -108,35 +75,20 @@ def from_directory(
             f"No image is left for validation in {path}: every class has a single image. "
             "Add images, or pass validation_path with held-out images."
         )
-
-    def pipeline(folder, shuffle):
-        pairs = tf.data.Dataset.from_tensor_slices((folder.paths, folder.labels))
-        return build_pipeline(
-            pairs,
-            lambda p: load_image_file(p, image_size, resize),
-            num_examples=len(folder.paths),
-            batch_size=batch_size,
-            seed=seed,
-            cache=cache,
-            shuffle=shuffle,
-        )
-
     return ImageData(
-        train=pipeline(train, shuffle=True),
-        validation=pipeline(held_out, shuffle=False),
+        train=_pipeline(train, options, shuffle=True),
+        validation=_pipeline(held_out, options, shuffle=False),
         class_names=train.class_names,
         num_train=len(train.paths),
         num_validation=len(held_out.paths),
-        image_size=image_size,
+        image_size=options.image_size,
         multi_label=False,
         validation_labels=held_out.labels,
         skipped_files=tuple(skipped),
     )
 
 
-def from_directory_for_evaluation(
-    path, *, image_size, class_names, resize="crop", batch_size=32, skip_bad_files=False
-):
+def from_directory_for_evaluation(path, *, class_names, options=None, **overrides):
     """Every image of a folder of class folders, labelled in a model's class order.
 
     For evaluating a trained model on a test folder: nothing is split off, and
@@ -145,30 +97,72 @@ def from_directory_for_evaluation(
 
     Args:
         path: the folder of class folders.
-        image_size: `(height, width)` the images are resized to, or one int.
         class_names: the model's class names, in its output order.
-        resize: "crop" or "stretch", as the model was trained (its `resize`).
-        batch_size: examples per batch.
-        skip_bad_files: skip unreadable files instead of raising an error.
+        options: an `ImageOptions`; None for the defaults. Of its fields,
+            `image_size` (required), `resize` (as the model was trained, its
+            `resize`), `batch_size` and `skip_bad_files` are used: nothing is
+            split, shuffled or cached.
+        **overrides: fields of `ImageOptions` replacing those of `options`.
 
     Returns:
-        `(dataset, labels)`: batches in a fixed order, and their labels (numpy).
+        An `ImageData` whose `validation` holds every image, in a fixed order,
+        with its labels in `validation_labels`: pass `data.validation` to
+        `model.predict` or `tfl.evaluate.evaluate_model(model,
+        data.validation, data.class_names)`. Its `train` is empty
+        (`num_train` 0): nothing here is for training.
+
+    Examples:
+
+    >>> data = from_directory_for_evaluation("test/", class_names=model.class_names,
+    ...     image_size=model.image_size, resize=model.resize)
+    >>> probabilities = model.predict(data.validation)
     """
-    image_size = normalize_image_size(image_size)
-    check_resize(resize)
-    check_batch_size(batch_size)
-    folder = _scan(path, skip_bad_files, "path", known_classes=tuple(class_names))
-    pairs = tf.data.Dataset.from_tensor_slices((folder.paths, folder.labels))
-    dataset = build_pipeline(
-        pairs,
-        lambda p: load_image_file(p, image_size, resize),
-        num_examples=len(folder.paths),
-        batch_size=batch_size,
-        seed=0,
-        cache=False,
-        shuffle=False,
+    options = resolve_options(ImageOptions, options, overrides, "from_directory_for_evaluation")
+    options = dataclasses.replace(options, seed=0, cache=False)
+    folder = _scan(path, options.skip_bad_files, "path", known_classes=tuple(class_names))
+    dataset = _pipeline(folder, options, shuffle=False)
+    return ImageData(
+        train=dataset.take(0),
+        validation=dataset,
+        class_names=folder.class_names,
+        num_train=0,
+        num_validation=len(folder.paths),
+        image_size=options.image_size,
+        multi_label=False,
+        validation_labels=folder.labels,
+        skipped_files=tuple(folder.skipped),
     )
-    return dataset, folder.labels
+
+
+def _split_folder(folder, options):
+    """`(train, held_out)`: `validation_split` of each class of `folder` held out."""
+    train_index, held_out_index = stratified_split(
+        folder.labels, options.validation_split, options.seed
+    )
+    held_out = _Folder(
+        folder.class_names,
+        [folder.paths[i] for i in held_out_index],
+        folder.labels[held_out_index],
+        [],
+    )
+    train = dataclasses.replace(
+        folder, paths=[folder.paths[i] for i in train_index], labels=folder.labels[train_index]
+    )
+    _warn_single_image_classes(train, held_out)
+    return train, held_out
+
+
+def _pipeline(folder, options, shuffle):
+    pairs = tf.data.Dataset.from_tensor_slices((folder.paths, folder.labels))
+    return build_pipeline(
+        pairs,
+        lambda p: load_image_file(p, options.image_size, options.resize),
+        num_examples=len(folder.paths),
+        batch_size=options.batch_size,
+        seed=options.seed,
+        cache=options.cache,
+        shuffle=shuffle,
+    )
 
 
 def _scan(path, skip_bad_files, argument, known_classes=None):
@@ -177,6 +171,26 @@ def _scan(path, skip_bad_files, argument, known_classes=None):
     With `known_classes`, the folders must be among them and label `i` means
     `known_classes[i]`; otherwise the sorted folders are the classes.
     """
+    root = _check_folder(path, argument)
+    class_names = _class_folders(root, known_classes)
+    files = {name: _class_files(root, name) for name in class_names}
+    bad = _find_bad(root, [p for name in class_names for p in files[name]], skip_bad_files)
+    paths, labels = [], []
+    label_of = {name: i for i, name in enumerate(known_classes or class_names)}
+    for name in class_names:
+        kept = [p for p in files[name] if p not in bad]
+        if not kept:
+            raise ValueError(
+                f"Class folder {name!r} has no readable images after skipping bad files. "
+                f"Add readable images or remove the folder: {os.path.join(root, name)}"
+            )
+        paths.extend(kept)
+        labels.extend([label_of[name]] * len(kept))
+    return _Folder(known_classes or class_names, paths, np.array(labels, dtype=np.int32), list(bad))
+
+
+def _check_folder(path, argument):
+    """`path` as a string, once it is known to be a folder."""
     root = os.fspath(path)
     if not os.path.exists(root):
         raise FileNotFoundError(
@@ -188,6 +202,11 @@ def _scan(path, skip_bad_files, argument, known_classes=None):
             f"{argument}={root!r} is a file, not a folder. Give a folder with one "
             "sub-folder of images per class, e.g. flowers/roses/1.jpg, flowers/tulips/2.jpg."
         )
+    return root
+
+
+def _class_folders(root, known_classes):
+    """The sorted class folders of `root`, checked against `known_classes` if given."""
     class_names = tuple(
         sorted(e.name for e in os.scandir(root) if e.is_dir() and not is_ignored(e.name))
     )
@@ -218,16 +237,23 @@ def _scan(path, skip_bad_files, argument, known_classes=None):
             root,
             min(loose),
         )
-    files = {}
-    for name in class_names:
-        class_dir = os.path.join(root, name)
-        files[name] = list_files(class_dir)
-        if not any(has_image_extension(p) for p in files[name]):
-            raise ValueError(
-                f"Class folder {name!r} has no images ({', '.join(IMAGE_EXTENSIONS)}). "
-                f"Add images or remove the folder: {class_dir}"
-            )
-    every_file = [p for name in class_names for p in files[name]]
+    return class_names
+
+
+def _class_files(root, name):
+    """Every file below class folder `name`; an error if none is an image."""
+    class_dir = os.path.join(root, name)
+    files = list_files(class_dir)
+    if not any(has_image_extension(p) for p in files):
+        raise ValueError(
+            f"Class folder {name!r} has no images ({', '.join(IMAGE_EXTENSIONS)}). "
+            f"Add images or remove the folder: {class_dir}"
+        )
+    return files
+
+
+def _find_bad(root, every_file, skip_bad_files):
+    """The unreadable files among `every_file`: an error, or logged with `skip_bad_files`."""
     bad = find_bad_files(every_file)
     if bad and not skip_bad_files:
         raise ValueError(
@@ -244,19 +270,7 @@ def _scan(path, skip_bad_files, argument, known_classes=None):
             root,
             describe_bad_files(bad, root, limit=5),
         )
-    paths, labels = [], []
-    label_of = {name: i for i, name in enumerate(known_classes or class_names)}
-    for name in class_names:
-        label = label_of[name]
-        kept = [p for p in files[name] if p not in bad]
-        if not kept:
-            raise ValueError(
-                f"Class folder {name!r} has no readable images after skipping bad files. "
-                f"Add readable images or remove the folder: {os.path.join(root, name)}"
-            )
-        paths.extend(kept)
-        labels.extend([label] * len(kept))
-    return _Folder(known_classes or class_names, paths, np.array(labels, dtype=np.int32), list(bad))
+    return bad
 
 
 def _check_same_classes(train, held_out, path, validation_path):

