@@ -46,7 +46,8 @@ _LAZY = {
     "TextData": "tfl.data",
     "load_text_data": "tfl.data",
     "export_model": "tfl.export",
-    "predict": "tfl.evaluate",
+    "predict": "tfl.prediction",
+    "Predictions": "tfl.prediction",
     "Classifier": "tfl.model",
     "FitOptions": "tfl.train",
 }

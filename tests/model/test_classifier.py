@@ -74,7 +74,7 @@ def test_class_weights_scale_each_examples_loss_by_its_class():
 
     weighted = HeadLoss(class_weights=[0.5, 3.0], reduction=None)(labels, probabilities).numpy()
 
-    np.testing.assert_allclose(weighted, plain * np.where(labels == 1, 3.0, 0.5), rtol=1e-5)
+    np.testing.assert_allclose(weighted, plain * np.where(labels == 1, 3.0, 0.5), rtol=1e-5, atol=1e-6)
 
 
 def test_multi_label_class_weights_scale_only_the_positive_terms():
@@ -113,6 +113,8 @@ def test_every_stage_keeps_the_users_choices_and_balanced_is_counted_from_the_da
     model = build_model(ModelConfig(**SMALL), list(data.class_names))
     model.compile(class_weight="balanced", label_smoothing=0.1, weight_decay=1e-3)
     counts = np.bincount(np.concatenate([y for _, y in data.train.as_numpy_iterator()]), minlength=2)
+    data.num_train = int(counts.sum())
+    assert counts[0] != counts[1]
 
     fit_stages(model, data, [Stage("none", 1, 1e-3), Stage("all", 1, 1e-4)], verbose=0, feature_cache="off")
 

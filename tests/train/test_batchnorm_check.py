@@ -54,9 +54,13 @@ def test_stale_statistics_are_flagged_and_recalibration_clears_them(trained):
 
 
 def test_a_text_model_has_no_batchnorm_to_check():
-    import types
+    from tests.text_fakes import tiny_encoder
+    from tfl.model import TextClassifier
 
-    assert batchnorm_check(types.SimpleNamespace(backbone=None), []) is None
+    encoder, preprocessor = tiny_encoder()
+    model = TextClassifier(encoder, preprocessor, ["bad", "good"], encoder_name="tiny")
+
+    assert batchnorm_check(model, []) is None
 
 
 def test_fit_stages_warns_about_stale_statistics(trained, caplog):

@@ -143,3 +143,8 @@ def test_pretrained_features_keep_the_benefit_of_the_doubt_unless_random_ones_wi
     assert _check((0.05, 1.0), (0.01, 1.0)).features_transfer  # an easy task both solve
     assert _check((0.6, 0.7), (0.5, 0.7)).features_transfer  # equal accuracy
     assert not _check((0.6, 0.6), (0.5, 0.8)).features_transfer
+
+
+def test_planning_an_image_model_needs_the_transfer_decision():
+    with pytest.raises(ValueError, match=r"transfer_check\(model, data\).*Received: pretrained=None"):
+        fine_tune_stages(_model(), tiny_image_data())

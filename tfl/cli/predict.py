@@ -28,7 +28,7 @@ def add_parser(subparsers):
 
 
 def run(args):
-    from tfl.evaluate import predict
+    from tfl.prediction import predict
     from tfl.model import load_model
 
     if args.top_k < 1:

@@ -23,8 +23,6 @@ from tfl.evaluate.plots import plot_training
 from tfl.evaluate.plots import plot_transfer_vs_scratch
 from tfl.evaluate.plots import save_figure
 from tfl.evaluate.predict import predict_dataset
-from tfl.evaluate.prediction import Predictions
-from tfl.evaluate.prediction import predict
 from tfl.evaluate.predict import top_k
 from tfl.evaluate.report import evaluate_model
 from tfl.evaluate.report import to_json
@@ -33,7 +31,6 @@ from tfl.evaluate.report import write_json
 __all__ = [
     "THRESHOLD",
     "HeldOutEvaluation",
-    "Predictions",
     "classification_metrics",
     "confusion_matrix",
     "evaluate_held_out",
@@ -50,7 +47,6 @@ __all__ = [
     "plot_top_losses",
     "plot_training",
     "plot_transfer_vs_scratch",
-    "predict",
     "predict_dataset",
     "roc_auc",
     "save_figure",

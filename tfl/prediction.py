@@ -7,8 +7,8 @@ import numpy as np
 import tensorflow as tf
 
 from tfl.data import load_images
-from tfl.evaluate.metrics import THRESHOLD
-from tfl.evaluate.predict import top_k as ranked
+from tfl.evaluate import THRESHOLD
+from tfl.evaluate import top_k as ranked
 from tfl.model import load_model
 from tfl.model.classifier import Classifier
 

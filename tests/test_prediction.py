@@ -1,0 +1,64 @@
+"""`tfl.predict`: class names and probabilities from files, arrays or strings, without the input dict."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import tfl
+from tfl.config import ModelConfig
+from tfl.model import build_model
+from tfl.run_folder import save_model
+
+SMALL = dict(backbone="mobilenet_v3_small", weights=None, image_size=32)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return build_model(ModelConfig(**SMALL), ["ant", "bee", "cat"])
+
+
+def test_arrays_files_and_a_run_folder_give_the_models_own_probabilities(model, tmp_path):
+    images = np.random.RandomState(0).randint(0, 256, (2, 32, 32, 3)).astype("uint8")
+    paths = []
+    for index, image in enumerate(images):
+        paths.append(str(tmp_path / f"{index}.png"))
+        Image.fromarray(image).save(paths[-1])
+    save_model(model, tmp_path / "model.keras")
+    expected = model.predict({"images": images.astype("float32")}, verbose=0)
+
+    from_arrays = tfl.predict(model, images, top_k=2)
+    from_files = tfl.predict(tmp_path, paths, top_k=2)  # the run folder's model.keras
+
+    np.testing.assert_allclose(from_arrays.probabilities, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(from_files.probabilities, expected, rtol=1e-5, atol=1e-6)
+    assert from_arrays.labels == [model.class_names[i] for i in expected.argmax(axis=1)]
+    assert [name for name, _ in from_arrays.top_k[0]] == [model.class_names[i] for i in np.argsort(-expected[0])[:2]]
+
+
+def test_one_image_array_is_a_batch_of_one(model):
+    image = np.full((20, 30, 3), 128, "uint8")
+    assert tfl.predict(model, image).probabilities.shape == (1, 3)
+
+
+def test_bad_inputs_name_the_fix(model, tmp_path):
+    with pytest.raises(ValueError, match=r"\[N, height, width, 3\].*Received: an array of shape \(4, 4\)"):
+        tfl.predict(model, np.zeros((4, 4)))
+    with pytest.raises(FileNotFoundError, match="No model at"):
+        tfl.predict(tmp_path / "nothing", np.zeros((1, 8, 8, 3)))
+    with pytest.raises(ValueError, match=r"top_k must be a whole number >= 1\. Received: top_k=0"):
+        tfl.predict(model, np.zeros((1, 8, 8, 3)), top_k=0)
+
+
+def test_a_text_model_predicts_on_raw_strings():
+    from tests.text_fakes import tiny_encoder
+    from tfl.model import TextClassifier
+
+    encoder, preprocessor = tiny_encoder()
+    model = TextClassifier(encoder, preprocessor, ["bad", "good"], encoder_name="tiny")
+    texts = ["the movie was great", "awful plot"]
+    expected = model.predict(preprocessor(np.array(texts)), verbose=0)
+
+    predictions = tfl.predict(model, texts)
+
+    np.testing.assert_allclose(predictions.probabilities, expected, rtol=1e-5, atol=1e-6)
+    assert tfl.predict(model, "the cat sat").probabilities.shape == (1, 2)
