@@ -433,7 +433,7 @@ NAMES3 = ["a", "b", "c"]
                      id="logits"),
         pytest.param([0, 1, 2], PROB3, ["a", "b"], False,
                      r"y_prob has 3 columns but class_names has 2 names", id="names_too_few"),
-        pytest.param([0, 1, 2], PROB3, ["a", "b", "a"], False, r"repeated: \['a'\]",
+        pytest.param([0, 1, 2], PROB3, ["a", "b", "a"], False, r"must be unique; repeated: a\.",
                      id="names_repeated"),
         pytest.param([0, 1, 2], PROB3, "abc", False, "not one string", id="names_one_string"),
         pytest.param([0], [[1.0]], ["a"], False, "at least 2 class name", id="one_class"),

@@ -6,6 +6,7 @@ from tfl.backbones.registry import get_backbone_spec
 from tfl.backbones.stages import stage_layers
 from tfl.backbones.weights import build_imagenet
 from tfl.backbones.weights import load_weights_file
+from tfl.data.image.pipeline import normalize_image_size
 
 
 def resolve_image_size(spec, image_size=None):
@@ -14,12 +15,7 @@ def resolve_image_size(spec, image_size=None):
     Raises:
         ValueError: when a side is below the backbone's minimum.
     """
-    if image_size is None:
-        size = (spec.default_size, spec.default_size)
-    elif isinstance(image_size, int):
-        size = (image_size, image_size)
-    else:
-        size = tuple(int(v) for v in image_size)
+    size = (spec.default_size, spec.default_size) if image_size is None else normalize_image_size(image_size)
     if min(size) < spec.min_size:
         raise ValueError(
             f"Backbone {spec.name!r} needs images of at least {spec.min_size}x{spec.min_size} "

@@ -24,6 +24,8 @@ so the dicts go to JSON as they are, with no NaN.
 
 import numpy as np
 
+from tfl.data.class_names import check_class_names
+
 THRESHOLD = 0.5
 
 
@@ -163,7 +165,7 @@ def check_predictions(y_true, y_prob, class_names, multi_label):
         raise ValueError(
             f"multi_label must be True or False. Received: multi_label={multi_label!r}"
         )
-    names = _check_class_names(class_names, multi_label)
+    names = check_class_names(class_names, multi_label=multi_label)
     probs = _check_probabilities(y_prob, names, multi_label)
     if multi_label:
         return names, _check_multi_hot(y_true, probs.shape), probs
@@ -294,28 +296,6 @@ def _average_ranks(values):
 
 
 # Input checks. Each names the bad value and where it is.
-
-
-def _check_class_names(class_names, multi_label):
-    if isinstance(class_names, str):
-        raise ValueError(
-            "class_names must be a list of names, not one string. "
-            f"Received: class_names={class_names!r}"
-        )
-    names = [str(name) for name in class_names]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        raise ValueError(
-            f"class_names must all be different; repeated: {duplicates}. "
-            f"Received: class_names={names}"
-        )
-    minimum = 1 if multi_label else 2
-    if len(names) < minimum:
-        raise ValueError(
-            f"{'Multi-label' if multi_label else 'Single-label'} metrics need at least "
-            f"{minimum} class name(s). Received: class_names={names}"
-        )
-    return names
 
 
 def _check_probabilities(y_prob, names, multi_label):

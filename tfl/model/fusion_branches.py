@@ -3,6 +3,7 @@
 import re
 
 from tfl.backbones import get_backbone_spec
+from tfl.data.image.pipeline import normalize_image_size
 
 BRANCH_KINDS = ("image", "cnn", "text")
 IMAGE_POOLINGS = ("avg", "max")
@@ -171,9 +172,7 @@ def _check_branch(b):
             raise ValueError(
                 f"Unknown pooling {b['pooling']!r} in branch {name!r}. Known: {', '.join(IMAGE_POOLINGS)}."
             )
-        size = b.get("image_size")
-        size = (size, size) if isinstance(size, int) else size
-        b["image_size"] = [int(v) for v in size]
+        b["image_size"] = list(normalize_image_size(b.get("image_size")))
         if kind == "image":
             b["backbone_name"] = get_backbone_spec(b.get("backbone_name")).name
     return b

@@ -10,7 +10,7 @@ from tfl.backbones import get_backbone_spec
 from tfl.backbones import stage_layers
 from tfl.backbones.encoders import encoder_stages
 from tfl.config.config import check_resize
-from tfl.model.class_names import check_class_names
+from tfl.data.class_names import check_class_names
 from tfl.model.classifier import Classifier
 from tfl.model.fusion import Fusion
 from tfl.model.fusion_branches import check_branches
@@ -136,7 +136,7 @@ class FusionClassifier(Classifier):
     def __init__(
         self, branches, class_names, fusion="concat", dropout=0.2, multi_label=False, resize="crop", **kwargs
     ):
-        class_names = check_class_names(class_names, multi_label)
+        class_names = check_class_names(class_names, multi_label=multi_label)
         branches = check_branches(branches)
         check_resize(resize)
         fusion = {"mode": fusion} if isinstance(fusion, str) else dict(fusion)

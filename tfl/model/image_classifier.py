@@ -7,9 +7,10 @@ from tfl.api_export import tfl_export
 from tfl.backbones import get_backbone_spec
 from tfl.backbones import stage_layers
 from tfl.config.config import check_resize
+from tfl.data.class_names import check_class_names
+from tfl.data.image.pipeline import normalize_image_size
 from tfl.model.augmentation import build_augmentation
 from tfl.model.classifier import Classifier
-from tfl.model.class_names import check_class_names
 from tfl.model.model_file import VERSION_KEY
 from tfl.model.preprocessing import BackbonePreprocessing
 
@@ -68,11 +69,11 @@ class ImageClassifier(Classifier):
         seed=None,
         **kwargs,
     ):
-        class_names = check_class_names(class_names, multi_label)
+        class_names = check_class_names(class_names, multi_label=multi_label)
         if pooling not in POOLINGS:
             raise ValueError(f"Unknown pooling {pooling!r}. Known: {', '.join(POOLINGS)}.")
         spec = get_backbone_spec(backbone_name)
-        image_size = tuple(int(v) for v in image_size)
+        image_size = normalize_image_size(image_size)
         check_resize(resize)
 
         # === Layers ===

@@ -5,7 +5,7 @@ import keras
 from tfl import __version__
 from tfl.api_export import tfl_export
 from tfl.backbones.encoders import encoder_stages
-from tfl.model.class_names import check_class_names
+from tfl.data.class_names import check_class_names
 from tfl.model.classifier import Classifier
 from tfl.model.model_file import VERSION_KEY
 from tfl.model.text_pooling import BidirectionalLSTMPooling
@@ -66,7 +66,7 @@ class TextClassifier(Classifier):
         text_pairs=False,
         **kwargs,
     ):
-        class_names = check_class_names(class_names, multi_label)
+        class_names = check_class_names(class_names, multi_label=multi_label)
         if pooling not in POOLINGS:
             raise ValueError(f"Unknown text pooling {pooling!r}. Known: {', '.join(POOLINGS)}.")
 

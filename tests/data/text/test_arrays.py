@@ -342,7 +342,7 @@ BAD_INPUT = {
     "multi_hot_not_0_1": ({"texts": ["a", "b"], "labels": np.array([[1, 2], [0, 1]])},
                           r"texts\[0\]: multi-hot labels hold 0 or 1; column 1 is 2"),
     "duplicate_class_names": ({"texts": ["a", "b"], "labels": ["x", "y"], "class_names": ["x", "x"]},
-                              "class_names repeats 'x'"),
+                              "Class names must be unique; repeated: x"),
     "pairs_only_in_training": ({"texts": ["a", "b"], "labels": ["x", "y"], "text_pairs": ["c", "d"],
                                     "validation_data": (["a"], ["x"])},
                                "texts has text pairs but validation_data has single texts"),

@@ -172,7 +172,7 @@ def _encode_labels(y, count, class_names, name, multi_label=None):
             f"There are {count} images but {len(y)} labels in {name}. "
             "Give exactly one label per image."
         )
-    class_names = check_class_names(class_names)
+    class_names = None if class_names is None else tuple(check_class_names(class_names, strings_only=True))
     if y.ndim == 2:
         if multi_label is False:
             raise ValueError(f"{name} is multi-hot (shape {y.shape}) but y holds class ids.")

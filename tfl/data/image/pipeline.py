@@ -12,6 +12,8 @@ models' own resizing layer, so an image this module crops is at the target
 size and the layer leaves it as it is.
 """
 
+import numbers
+
 import tensorflow as tf
 
 from tfl.config.config import check_resize
@@ -31,11 +33,11 @@ def normalize_image_size(image_size):
     >>> normalize_image_size(32)
     (32, 32)
     """
-    if isinstance(image_size, int) and not isinstance(image_size, bool):
+    if isinstance(image_size, numbers.Integral) and not isinstance(image_size, bool):
         image_size = (image_size, image_size)
     try:
         height, width = image_size
-        valid = all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in image_size)
+        valid = all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0 for v in image_size)
     except (TypeError, ValueError):
         valid = False
     if not valid:
@@ -43,7 +45,7 @@ def normalize_image_size(image_size):
             "image_size is (height, width) in pixels, or one int for a square. "
             f"Received: image_size={image_size!r}"
         )
-    return (height, width)
+    return (int(height), int(width))
 
 
 def to_rgb(image):

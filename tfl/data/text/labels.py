@@ -51,7 +51,7 @@ def encode_labels(train, held_out, class_names):
         `(y_train, y_held_out, class_names, multi_label)`: int32 ids `[N]`, or
         float32 multi-hot `[N, C]`; `y_held_out` is None without `held_out`.
     """
-    class_names = check_class_names(class_names)
+    class_names = None if class_names is None else tuple(check_class_names(class_names, strings_only=True))
     groups = [rows for rows in (train, held_out) if rows is not None]
     if any(_is_multi_hot(rows.labels) for rows in groups):
         return _encode_multi_hot(train, held_out, class_names)
