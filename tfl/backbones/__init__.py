@@ -1,4 +1,4 @@
-"""Backbones: every image model of `keras.applications`, as registry entries.
+"""Backbones: every image model of `keras.applications` as registry entries, and KerasHub text encoders.
 
 The only place that knows each model's preprocessing, sizes and named stages.
 """
@@ -7,6 +7,9 @@ from tfl.backbones.backbone import backbone_stages
 from tfl.backbones.backbone import build_backbone
 from tfl.backbones.backbone import resolve_image_size
 from tfl.backbones.backbone import save_backbone
+from tfl.backbones.encoders import build_encoder
+from tfl.backbones.encoders import build_text_preprocessor
+from tfl.backbones.encoders import save_encoder
 from tfl.backbones.registry import backbone_names
 from tfl.backbones.registry import get_backbone_spec
 from tfl.backbones.registry import list_backbones
@@ -22,11 +25,14 @@ __all__ = [
     "backbone_names",
     "backbone_stages",
     "build_backbone",
+    "build_encoder",
+    "build_text_preprocessor",
     "get_backbone_spec",
     "keras_cache_dir",
     "list_backbones",
     "resolve_image_size",
     "save_backbone",
+    "save_encoder",
     "stage_layer_names",
     "stage_layers",
 ]

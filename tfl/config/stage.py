@@ -15,7 +15,7 @@ _TOP_K = re.compile(r"^top\s*(\d+)$")
 class Stage:
     """One training stage: which backbone stages train, for how long, how fast.
 
-    A plan is a list of stages run in order by `tfl.train.train`. Each stage
+    A plan is a list of stages run in order by `tfl.train.fit_stages`. Each stage
     sets the `trainable` flags of the backbone, compiles the model again (in
     Keras 3 a `trainable` change is ignored until the next `compile()`), and
     continues the epoch count of the previous stage.
