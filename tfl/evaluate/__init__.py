@@ -22,8 +22,8 @@ from tfl.evaluate.plots import save_figure
 from tfl.evaluate.predict import predict_dataset
 from tfl.evaluate.predict import top_k
 from tfl.evaluate.report import evaluate_model
-from tfl.evaluate.report import to_json
-from tfl.evaluate.report import write_json
+from tfl.io import to_json
+from tfl.io import write_json
 
 __all__ = [
     "THRESHOLD",

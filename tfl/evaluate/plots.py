@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from tfl.evaluate.report import write_atomically
+from tfl.io import write_atomically
 
 BOUNDARY_GID = "stage_boundary"
 # The history keys tfl.train.FusionWeightLogger writes (evaluate imports only config and

@@ -11,20 +11,18 @@ half-written version and an interrupted export leaves only a hidden folder
 import dataclasses
 import os
 import re
-import shutil
 import time
-import uuid
 
 import keras
 import tensorflow as tf
 
-from tfl.evaluate.report import fsync_folder
 from tfl.export.signatures import DEFAULT_TOP_K
 from tfl.export.signatures import serving_signatures
+from tfl.io import remove_stale_partials
+from tfl.io import write_folder
 
 DEFAULT_BASE = "saved_models"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_PARTIAL_PREFIX = ".partial-"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,7 +130,7 @@ def export_model(model, name, *, base=DEFAULT_BASE, version=None, top_k=DEFAULT_
             f"Pass another version, or leave it out for the next free one ({next_version(model_dir)})."
         )
     os.makedirs(model_dir, exist_ok=True)
-    _remove_stale_partials(model_dir)
+    remove_stale_partials(model_dir)
 
     signatures = serving_signatures(model, top_k)
     archive = keras.export.ExportArchive()
@@ -143,15 +141,7 @@ def export_model(model, name, *, base=DEFAULT_BASE, version=None, top_k=DEFAULT_
         archive.track(model.preprocessor)  # its vocabulary tables (no weights: stored once)
     for signature, function in signatures.items():
         archive.add_endpoint(signature, function)
-    partial = os.path.join(model_dir, f"{_PARTIAL_PREFIX}{version}-{uuid.uuid4().hex[:8]}")
-    try:
-        archive.write_out(partial, verbose=verbose)
-        _fsync_tree(partial)
-        os.rename(partial, target)  # atomic on one file system; fails if target appeared meanwhile
-        fsync_folder(model_dir)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
+    write_folder(target, lambda folder: archive.write_out(folder, verbose=verbose))
     return ExportResult(
         path=target,
         version=version,
@@ -160,23 +150,3 @@ def export_model(model, name, *, base=DEFAULT_BASE, version=None, top_k=DEFAULT_
         weights_bytes=weights_bytes(model),
         seconds=time.perf_counter() - start,
     )
-
-
-def _remove_stale_partials(model_dir):
-    """Removes hidden folders left by interrupted exports (older than a minute,
-    so a concurrent export's folder is left alone)."""
-    for entry in os.listdir(model_dir):
-        path = os.path.join(model_dir, entry)
-        if entry.startswith(_PARTIAL_PREFIX) and time.time() - os.path.getmtime(path) > 60:
-            shutil.rmtree(path, ignore_errors=True)
-
-
-def _fsync_tree(root):
-    for folder, _, files in os.walk(root):
-        for file in files:
-            descriptor = os.open(os.path.join(folder, file), os.O_RDONLY)
-            try:
-                os.fsync(descriptor)
-            finally:
-                os.close(descriptor)
-        fsync_folder(folder)

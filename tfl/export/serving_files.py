@@ -19,7 +19,6 @@ import base64
 import dataclasses
 import json
 import os
-import uuid
 
 import numpy as np
 import tensorflow as tf
@@ -27,6 +26,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 
 from tfl.export.export import check_export_name
 from tfl.export.export import versions
+from tfl.io import write_text
 
 DOCKER_IMAGE = "tensorflow/serving"
 REST_PORT = 8501
@@ -197,19 +197,6 @@ def request_json(body):
     return f'{{"signature_name": {json.dumps(body["signature_name"])},\n "instances": [\n{instances}\n]}}\n'
 
 
-def _write_atomically(path, text):
-    temporary = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(temporary, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-
-
 def write_serving_files(model_dir, name=None, *, class_names=None):
     """Writes `models.config`, `README.md` and `requests/*.json` into `model_dir`.
 
@@ -249,16 +236,16 @@ def write_serving_files(model_dir, name=None, *, class_names=None):
     requests = {}
     for signature in signatures.values():
         requests[signature.name] = os.path.join(requests_dir, f"{signature.name}.json")
-        _write_atomically(requests[signature.name], request_json(example_request(signature)))
+        write_text(requests[signature.name], request_json(example_request(signature)))
     for entry in os.listdir(requests_dir):
         if entry.endswith(".json") and entry[: -len(".json")] not in signatures:
             os.remove(os.path.join(requests_dir, entry))
 
     config = os.path.join(model_dir, CONFIG_FILE)
-    _write_atomically(config, model_config(name))
+    write_text(config, model_config(name))
     readme = os.path.join(model_dir, README_FILE)
     text = readme_text(model_dir, name, version, present, signatures, custom_ops(version_dir), class_names)
-    _write_atomically(readme, text)
+    write_text(readme, text)
     return ServingFiles(config, readme, requests, version, docker_command(model_dir, name))
 
 
