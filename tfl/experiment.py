@@ -33,9 +33,9 @@ from tfl.evaluate import interpret
 from tfl.evaluate import predict_dataset
 from tfl.evaluate import write_interpretation
 from tfl.evaluate import write_json
+from tfl.evaluate.adaptation_plot import plot_adaptation
 from tfl.evaluate.interpretation import TOP_LOSSES_PLOT
 from tfl.evaluate.plots import FUSION_WEIGHT_PREFIX
-from tfl.evaluate.plots import plot_adaptation
 from tfl.evaluate.plots import plot_confusion_matrix
 from tfl.evaluate.plots import plot_fusion_weights
 from tfl.evaluate.plots import plot_training

@@ -1,5 +1,6 @@
 """Evaluation: predictions over a dataset, classification metrics, interpretation, JSON reports, plots."""
 
+from tfl.evaluate.adaptation_plot import plot_adaptation
 from tfl.evaluate.compare import format_table
 from tfl.evaluate.interpretation import example_losses
 from tfl.evaluate.interpretation import gather_examples
@@ -11,7 +12,6 @@ from tfl.evaluate.metrics import THRESHOLD
 from tfl.evaluate.metrics import classification_metrics
 from tfl.evaluate.metrics import confusion_matrix
 from tfl.evaluate.metrics import roc_auc
-from tfl.evaluate.plots import plot_adaptation
 from tfl.evaluate.plots import plot_confusion_matrix
 from tfl.evaluate.plots import plot_fusion_weights
 from tfl.evaluate.plots import plot_lr_finder
