@@ -25,9 +25,9 @@ IMAGE_CLASSES = ["a", "b", "c"]
 
 
 def _export(model, base, name):
+    """`export_model` writes the serving files itself: they are `result.files`."""
     result = export_model(model, name, base=str(base))
-    model_dir = os.path.join(str(base), name)
-    return result, model_dir, write_serving_files(model_dir, name, class_names=model.class_names)
+    return result, os.path.join(str(base), name), result.files
 
 
 @pytest.fixture(scope="module")

@@ -24,8 +24,8 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
-from tfl.export.export import check_export_name
-from tfl.export.export import versions
+from tfl.export.layout import check_export_name
+from tfl.export.layout import versions
 from tfl.io import write_text
 
 DOCKER_IMAGE = "tensorflow/serving"
