@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from tfl.config.config import check_resize
+from tfl.config.data_config import check_resize
 from tfl.data.image_data import ImageData
 from tfl.data.pipeline import build_pipeline
 from tfl.data.pipeline import check_batch_size

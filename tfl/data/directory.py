@@ -7,7 +7,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from tfl.config.config import check_resize
+from tfl.config.data_config import check_resize
 from tfl.data.image_data import ImageData
 from tfl.data.image_files import IMAGE_EXTENSIONS
 from tfl.data.image_files import describe_bad_files

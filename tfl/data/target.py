@@ -16,7 +16,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from tfl.config.config import check_resize
+from tfl.config.data_config import check_resize
 from tfl.data.digits import load_digits
 from tfl.data.digits import recolour_digits
 from tfl.data.image_files import describe_bad_files

@@ -21,7 +21,7 @@ import tensorflow as tf
 from keras import ops
 
 from tfl.api_export import tfl_export
-from tfl.config.config import ADAPTATION_METHODS
+from tfl.config.train_config import ADAPTATION_METHODS
 from tfl.model.gradient_reversal import GradientReversal
 from tfl.train.alignment import coral
 from tfl.train.alignment import mmd
