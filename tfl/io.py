@@ -29,9 +29,10 @@ PARTIAL_PREFIX = ".partial-"
 def write_atomically(path, write):
     """Writes a file through `write(file)`, so that a crash leaves the old one or the new one.
 
-    `write(file)` fills a temporary binary file in the same folder, which is
-    flushed, fsynced and renamed over `path` with `os.replace`; the rename
-    itself is made durable. The new file has the umask's permissions.
+    `write(file)` fills a new temporary binary file in the same folder, which
+    is fsynced and renamed over `path` with `os.replace` (`save_to_path`);
+    the rename itself is made durable. The new file has the umask's
+    permissions.
 
     Args:
         path: where to write, a string or path-like.
@@ -45,21 +46,13 @@ def write_atomically(path, write):
     >>> write_atomically("out/weights.npz", lambda file: np.savez(file, w=np.ones(3)))
     'out/weights.npz'
     """
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    temporary = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
-    try:
+
+    def fill(temporary):
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(descriptor, "wb") as file:
             write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        _remove_quietly(temporary)
-        raise
-    fsync_folder(folder)
-    return path
+
+    return save_to_path(path, fill)
 
 
 def write_bytes(path, data):
@@ -191,18 +184,8 @@ def save_to_path(path, save, suffix=".tmp"):
     >>> save_to_path("out/backbone.weights.h5", model.save_weights, suffix=".weights.h5")
     'out/backbone.weights.h5'
     """
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    temporary = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex}{suffix}")
-    try:
-        save(temporary)
-        _fsync_file(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        _remove_quietly(temporary)
-        raise
-    fsync_folder(folder)
-    return path
+    temporary = _beside(path, f".{os.path.basename(path)}.{uuid.uuid4().hex}{suffix}")
+    return _publish(path, temporary, save, _fsync_file, os.replace, _remove_quietly)
 
 
 def save_keras(model, path):
@@ -244,17 +227,29 @@ def write_folder(path, write):
     >>> write_folder("out/version-1", lambda folder: write_text(os.path.join(folder, "a.txt"), "a"))
     'out/version-1'
     """
-    parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
-    temporary = os.path.join(parent, f"{PARTIAL_PREFIX}{os.path.basename(path)}-{uuid.uuid4().hex[:8]}")
+    temporary = _beside(path, f"{PARTIAL_PREFIX}{os.path.basename(path)}-{uuid.uuid4().hex[:8]}")
+    # os.rename: atomic on one file system, and it fails if a folder appeared at `path` meanwhile.
+    return _publish(path, temporary, write, fsync_tree, os.rename, lambda t: shutil.rmtree(t, ignore_errors=True))
+
+
+def _beside(path, name):
+    """The path of `name` in the folder of `path`, which is created if missing."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    return os.path.join(folder, name)
+
+
+def _publish(path, temporary, write, flush, move, discard):
+    """`write(temporary)`, `flush(temporary)` to disk, `move(temporary, path)`, then the
+    move itself is made durable; on any error `discard(temporary)` and re-raise."""
     try:
         write(temporary)
-        fsync_tree(temporary)
-        os.rename(temporary, path)  # atomic on one file system; fails if path appeared meanwhile
+        flush(temporary)
+        move(temporary, path)
     except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
+        discard(temporary)
         raise
-    fsync_folder(parent)
+    fsync_folder(os.path.dirname(temporary))
     return path
 
 
@@ -311,16 +306,12 @@ def fsync_folder(folder):
 
     >>> fsync_folder("out")
     """
-    if os.name != "posix":
-        return
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    if os.name == "posix":
+        _fsync_file(folder)
 
 
 def _fsync_file(path):
+    """fsync through a read-only descriptor: a file, or on POSIX a folder."""
     descriptor = os.open(path, os.O_RDONLY)
     try:
         os.fsync(descriptor)
