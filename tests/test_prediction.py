@@ -7,7 +7,7 @@ from PIL import Image
 import tfl
 from tfl.config import ModelConfig
 from tfl.model import build_model
-from tfl.run_folder import save_model
+from tfl.io import save_keras as save_model
 
 SMALL = dict(backbone="mobilenet_v3_small", weights=None, image_size=32)
 

@@ -12,16 +12,17 @@ run continues from.
 
 import os
 
+from tfl.evaluate import plot_adaptation
+from tfl.evaluate import plot_confusion_matrix
+from tfl.evaluate import plot_fusion_weights
+from tfl.evaluate import plot_training
+from tfl.evaluate import save_figure
 from tfl.evaluate import write_held_out
-from tfl.evaluate import write_json
-from tfl.evaluate.plots import FUSION_WEIGHT_PREFIX
-from tfl.evaluate.plots import plot_adaptation
-from tfl.evaluate.plots import plot_confusion_matrix
-from tfl.evaluate.plots import plot_fusion_weights
-from tfl.evaluate.plots import plot_training
-from tfl.evaluate.plots import save_figure
 from tfl.evaluate.interpretation import TOP_LOSSES_PLOT
-from tfl.evaluate.report import write_atomically
+from tfl.evaluate.plots import FUSION_WEIGHT_PREFIX
+from tfl.io import save_keras
+from tfl.io import write_json
+from tfl.io import write_text
 from tfl.train import TrainingCheckpoint
 
 MODEL_FILE = "model.keras"
@@ -121,7 +122,7 @@ def write_run(output_dir, model, config, report, evaluation, data):
         evaluation: the `tfl.evaluate.HeldOutEvaluation` on `data.validation`.
         data: the run's `ImageData` or `TextData`.
     """
-    save_model(model, os.path.join(output_dir, MODEL_FILE))
+    save_keras(model, os.path.join(output_dir, MODEL_FILE))
     write_text(os.path.join(output_dir, CONFIG_FILE), config.to_yaml())
     report["plots"] = write_plots(report, output_dir)
     text = report["task"] == "text"
@@ -134,22 +135,3 @@ def write_run(output_dir, model, config, report, evaluation, data):
     )
     report["plots"].append(TOP_LOSSES_PLOT)
     write_json(os.path.join(output_dir, REPORT_FILE), report)
-
-
-def save_model(model, path):
-    """Saves `model` as `.keras` atomically: a temporary file, then a rename."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    temporary = os.path.join(directory, f".{os.path.basename(path)}.partial.keras")
-    try:
-        model.save(temporary)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-    return path
-
-
-def write_text(path, text):
-    """Writes `text` to `path` atomically."""
-    return write_atomically(path, lambda file: file.write(text.encode("utf-8")))

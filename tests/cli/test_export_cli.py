@@ -11,7 +11,7 @@ import pytest
 from tests.text_fakes import tiny_encoder_folder
 from tfl.cli.main import main
 from tfl.config import ModelConfig
-from tfl.run_folder import save_model
+from tfl.io import save_keras as save_model
 from tfl.model import build_model
 
 
@@ -97,8 +97,8 @@ def test_an_existing_version_is_refused_and_left_untouched(image_exports, image_
 @pytest.mark.parametrize(
     "flags, message",
     [
-        pytest.param(["--version", "0"], "--version must be >= 1", id="version-0"),
-        pytest.param(["--top-k", "0"], "--top-k must be >= 1", id="top-k-0"),
+        pytest.param(["--version", "0"], "version must be an int >= 1. Received: version=0", id="version-0"),
+        pytest.param(["--top-k", "0"], "top_k must be an int >= 1 (how many classes the outputs rank). Received: top_k=0", id="top-k-0"),
     ],
 )
 def test_bad_numbers_are_refused(image_keras, tmp_path, capsys, flags, message):

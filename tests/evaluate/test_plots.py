@@ -3,9 +3,9 @@ import os
 import pytest
 import tensorflow as tf
 
+from tfl.evaluate.adaptation_plot import plot_adaptation
 from tfl.evaluate.plots import BOUNDARY_GID
 from tfl.evaluate.plots import STAGE_LABEL_GID
-from tfl.evaluate.plots import plot_adaptation
 from tfl.evaluate.plots import plot_confusion_matrix
 from tfl.evaluate.plots import plot_fusion_weights
 from tfl.evaluate.plots import plot_training

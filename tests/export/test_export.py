@@ -15,6 +15,7 @@ from tests.train.helpers import tiny_image_data
 from tfl.config import ModelConfig
 from tfl.config import Stage
 from tfl.data import load_images
+from tfl.export import check_export
 from tfl.export import export_model
 from tfl.export import versions
 from tfl.export.export import weights_bytes
@@ -208,13 +209,37 @@ def test_versions_count_up_and_are_never_overwritten(image_model, tmp_path):
         export_model(image_model, "m", base=str(tmp_path), version=2)
     assert export_model(image_model, "m", base=str(tmp_path), version=7).version == 7
     assert versions(tmp_path / "m") == [1, 2, 7]
-    assert sorted(os.listdir(tmp_path / "m")) == ["1", "2", "7"]  # no temporary folder left
+    # no temporary folder left; the serving files describe the highest version
+    assert sorted(os.listdir(tmp_path / "m")) == ["1", "2", "7", "README.md", "models.config", "requests"]
+    assert "TF Serving serves the highest, **7**" in (tmp_path / "m" / "README.md").read_text()
 
 
 @pytest.mark.parametrize("name", ["../escape", "a/b", "/abs", "", ".hidden", "sp ace", "x" * 200])
 def test_names_that_could_leave_the_base_folder_are_refused(image_model, tmp_path, name):
     with pytest.raises(ValueError, match="is not allowed"):
         export_model(image_model, name, base=str(tmp_path))
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    "version, top_k, error, message",
+    [
+        pytest.param(0, 5, ValueError, r"version must be an int >= 1\. Received: version=0\. Pass 1 or more", id="version-0"),
+        pytest.param(True, 5, ValueError, r"Received: version=True", id="version-bool"),
+        pytest.param(None, 0, ValueError, r"top_k must be an int >= 1 .*Received: top_k=0", id="top-k-0"),
+        pytest.param(None, 2.0, ValueError, r"Received: top_k=2\.0", id="top-k-float"),
+        pytest.param(1, 5, FileExistsError, r"m/1 exists: versions are never overwritten.*next free one \(2\)", id="existing"),
+    ],
+)
+def test_check_export_refuses_before_anything_is_written(tmp_path, version, top_k, error, message):
+    os.makedirs(tmp_path / "m" / "1")
+    with pytest.raises(error, match=message):
+        check_export("m", base=str(tmp_path), version=version, top_k=top_k)
+    assert os.listdir(tmp_path / "m") == ["1"]
+
+
+def test_check_export_gives_the_model_folder(tmp_path):
+    assert check_export("m", base=str(tmp_path), version=3, top_k=1) == os.path.join(str(tmp_path), "m")
     assert not any(tmp_path.iterdir())
 
 
@@ -269,7 +294,7 @@ def test_minilm_export_stores_its_weights_once_and_answers_like_keras(tmp_path):
 
 
 def test_a_text_model_loaded_from_a_keras_file_exports(text_model, tmp_path):
-    from tfl.run_folder import save_model
+    from tfl.io import save_keras as save_model
     from tfl.model import load_model
 
     loaded = load_model(save_model(text_model, str(tmp_path / "text.keras")))

@@ -18,6 +18,9 @@ from tfl.export import export_model
 from tfl.export import read_signatures
 from tfl.export import serve_check
 from tfl.export import write_serving_files
+from tfl.export.serving_files import Signature
+from tfl.export.serving_files import TensorInfo
+from tfl.export.serving_files import readme_text
 from tfl.export.serve_check_worker import rest_to_tensors
 from tfl.model import build_model
 
@@ -25,9 +28,9 @@ IMAGE_CLASSES = ["a", "b", "c"]
 
 
 def _export(model, base, name):
+    """`export_model` writes the serving files itself: they are `result.files`."""
     result = export_model(model, name, base=str(base))
-    model_dir = os.path.join(str(base), name)
-    return result, model_dir, write_serving_files(model_dir, name, class_names=model.class_names)
+    return result, os.path.join(str(base), name), result.files
 
 
 @pytest.fixture(scope="module")
@@ -163,6 +166,42 @@ def test_image_request_bodies_are_png_files_in_b64(image_export):
 def test_rest_bodies_become_tensors_as_in_tf_serving(body, expected):
     tensors = rest_to_tensors(body, {"text": tf.TensorSpec([None], tf.string, name="text")})
     assert {name: t.numpy().tolist() for name, t in tensors.items()} == expected
+
+
+def _outputs(top_k):
+    return {
+        "class_ids": TensorInfo("int32", (None, top_k)),
+        "class_names": TensorInfo("string", (None, top_k)),
+        "probabilities": TensorInfo("float32", (None, 3)),
+        "scores": TensorInfo("float32", (None, top_k)),
+    }
+
+
+_IMAGE = {
+    "serving_default": Signature("serving_default", {"images": TensorInfo("string", (None,))}, _outputs(2)),
+    "serving_pixels": Signature("serving_pixels", {"images": TensorInfo("float32", (None, None, None, 3))}, _outputs(2)),
+}
+_TEXT = {"serving_default": Signature("serving_default", {"text": TensorInfo("string", (None,))}, _outputs(3))}
+_PAIR_INPUTS = {"text": TensorInfo("string", (None,)), "text_pair": TensorInfo("string", (None,))}
+_PAIR = {"serving_default": Signature("serving_default", _PAIR_INPUTS, _outputs(3))}
+
+
+@pytest.mark.parametrize(
+    "case, arguments",
+    [
+        pytest.param("image", ("saved_models/shapes", "shapes", 2, [1, 2], _IMAGE, [], ["a", "b", "c"]), id="image"),
+        pytest.param("image_abs", ("/srv/models/shapes", "shapes", 4, [1, 4], _IMAGE, [], None), id="image-absolute"),
+        pytest.param(
+            "text",
+            ("saved_models/reviews", "reviews", 1, [1], _TEXT, ["CaseFoldUTF8", "WordpieceTokenizeWithOffsets"], ["neg", "pos", "meh"]),
+            id="text",
+        ),
+        pytest.param("pair", ("saved_models/pairs", "pairs", 1, [1], _PAIR, ["CaseFoldUTF8"], None), id="pair"),
+    ],
+)
+def test_readme_text_is_the_text_before_its_split_into_sections(case, arguments):
+    expected = json.loads((pathlib.Path(__file__).parent / "data" / "readme_text.json").read_text(encoding="utf-8"))
+    assert readme_text(*arguments) == expected[case]
 
 
 def test_rest_rows_of_two_inputs_and_of_floats():

@@ -6,7 +6,7 @@ import tensorflow as tf
 from tfl.backbones import build_backbone
 from tfl.config import AugmentationConfig
 from tfl.config import ModelConfig
-from tfl.config.config import RESIZE_MODES
+from tfl.config.data_config import RESIZE_MODES
 from tfl.data.image.pipeline import decode_resized
 from tfl.model import ImageClassifier
 from tfl.model import batchnorm_layers

@@ -12,7 +12,7 @@ import keras
 
 from tfl.config import ModelConfig
 from tfl.evaluate import write_json
-from tfl.run_folder import save_model
+from tfl.io import save_keras as save_model
 from tfl.export import export_model
 from tfl.model import build_model
 

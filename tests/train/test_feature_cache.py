@@ -6,7 +6,7 @@ import tensorflow as tf
 from tests.train.helpers import tiny_image_data
 from tfl.config import ModelConfig
 from tfl.config import Stage
-from tfl.config.config import AugmentationConfig
+from tfl.config.model_config import AugmentationConfig
 from tfl.model import build_model
 from tfl.train import fit_stages
 from tfl.train.feature_cache import FeatureCache

@@ -7,7 +7,7 @@ import pytest
 from tests.train.helpers import tiny_image_data
 from tfl.config import ModelConfig
 from tfl.config import Stage
-from tfl.config.config import AugmentationConfig
+from tfl.config.model_config import AugmentationConfig
 from tfl.model import build_model
 from tfl.train import TransferCheck
 from tfl.train import apply_stage

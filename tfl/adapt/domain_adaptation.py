@@ -24,7 +24,7 @@ from tfl.adapt.alignment import coral
 from tfl.adapt.alignment import mmd
 from tfl.adapt.gradient_reversal import GradientReversal
 from tfl.api_export import tfl_export
-from tfl.config.config import ADAPTATION_METHODS
+from tfl.config.train_config import ADAPTATION_METHODS
 from tfl.model.classifier import Classifier
 
 METHODS = ADAPTATION_METHODS

@@ -7,6 +7,7 @@ from tfl.backbones.stages import stage_layers
 from tfl.backbones.weights import build_imagenet
 from tfl.backbones.weights import load_weights_file
 from tfl.data.image.pipeline import normalize_image_size
+from tfl.io import save_to_path
 
 
 def resolve_image_size(spec, image_size=None):
@@ -74,12 +75,7 @@ def save_backbone(backbone, path):
     if not path.endswith(".weights.h5"):
         raise ValueError(f"Backbone weights are saved as .weights.h5. Received: path={path!r}")
     backbone = getattr(backbone, "backbone", backbone)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    temporary = os.path.join(directory, f".{os.path.basename(path)}.tmp.weights.h5")
-    backbone.save_weights(temporary)
-    os.replace(temporary, path)
-    return path
+    return save_to_path(path, backbone.save_weights, suffix=".weights.h5")
 
 
 __all__ = ["backbone_stages", "build_backbone", "resolve_image_size", "save_backbone"]

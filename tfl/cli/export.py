@@ -34,29 +34,18 @@ def add_parser(subparsers):
 
 
 def run(args):
-    from tfl.export import check_export_name
+    from tfl.export import check_export
     from tfl.export import export_model
     from tfl.export import read_signatures
-    from tfl.export import write_serving_files
     from tfl.model import load_model
 
-    # Everything that can be refused is refused before the model loads.
-    check_export_name(args.name)
-    if args.version is not None and args.version < 1:
-        raise ValueError(f"--version must be >= 1. Received: {args.version}")
-    if args.top_k < 1:
-        raise ValueError(f"--top-k must be >= 1. Received: {args.top_k}")
-    model_dir = os.path.join(args.base, args.name)
-    if args.version is not None and os.path.exists(os.path.join(model_dir, str(args.version))):
-        raise FileExistsError(
-            f"{os.path.join(model_dir, str(args.version))} exists: versions are never overwritten "
-            "(TF Serving may be serving it). Pass another --version, or leave it out for the next free one."
-        )
+    options = {"base": args.base, "version": args.version, "top_k": args.top_k}
+    model_dir = check_export(args.name, **options)  # what export_model refuses, refused before the model loads
     path = model_path(args.model)
 
     model = load_model(path, safe_mode=not args.trust_model_code)
-    result = export_model(model, args.name, base=args.base, version=args.version, top_k=args.top_k)
-    files = write_serving_files(model_dir, args.name, class_names=model.class_names)
+    result = export_model(model, args.name, **options)
+    files = result.files
     signatures = read_signatures(result.path)
 
     share = 100 * result.size_bytes / result.weights_bytes if result.weights_bytes else float("nan")

@@ -9,14 +9,14 @@ import inspect
 import re
 import typing
 
-from tfl.config.config import AdaptationConfig
-from tfl.config.config import AugmentationConfig
 from tfl.config.config import Config
-from tfl.config.config import DataConfig
-from tfl.config.config import FusionConfig
-from tfl.config.config import ModelConfig
-from tfl.config.config import TrainConfig
+from tfl.config.data_config import DataConfig
+from tfl.config.model_config import AugmentationConfig
+from tfl.config.model_config import FusionConfig
+from tfl.config.model_config import ModelConfig
 from tfl.config.stage import Stage
+from tfl.config.train_config import AdaptationConfig
+from tfl.config.train_config import TrainConfig
 
 SECTIONS = (
     ("data", DataConfig),

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from tfl.config.config import check_resize
+from tfl.config.data_config import check_resize
 from tfl.data.image.arrays import from_arrays
 from tfl.data.image.digits import load_digits
 from tfl.data.image.directory import from_directory

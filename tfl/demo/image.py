@@ -43,7 +43,7 @@ from tfl.evaluate import plot_transfer_vs_scratch
 from tfl.evaluate import save_figure
 from tfl.evaluate import write_json
 from tfl.run_folder import prepare_output_dir
-from tfl.run_folder import save_model
+from tfl.io import save_keras as save_model
 from tfl.model import build_model
 from tfl.train import fit_stages
 

@@ -1,5 +1,6 @@
 """Evaluation: predictions over a dataset, classification metrics, interpretation, JSON reports, plots."""
 
+from tfl.evaluate.adaptation_plot import plot_adaptation
 from tfl.evaluate.compare import format_table
 from tfl.evaluate.held_out import HeldOutEvaluation
 from tfl.evaluate.held_out import evaluate_held_out
@@ -14,7 +15,6 @@ from tfl.evaluate.metrics import THRESHOLD
 from tfl.evaluate.metrics import classification_metrics
 from tfl.evaluate.metrics import confusion_matrix
 from tfl.evaluate.metrics import roc_auc
-from tfl.evaluate.plots import plot_adaptation
 from tfl.evaluate.plots import plot_confusion_matrix
 from tfl.evaluate.plots import plot_fusion_weights
 from tfl.evaluate.plots import plot_lr_finder
@@ -25,8 +25,8 @@ from tfl.evaluate.plots import save_figure
 from tfl.evaluate.predict import predict_dataset
 from tfl.evaluate.predict import top_k
 from tfl.evaluate.report import evaluate_model
-from tfl.evaluate.report import to_json
-from tfl.evaluate.report import write_json
+from tfl.io import to_json
+from tfl.io import write_json
 
 __all__ = [
     "THRESHOLD",

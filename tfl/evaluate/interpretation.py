@@ -31,7 +31,7 @@ from tfl.evaluate.metrics import check_predictions
 from tfl.evaluate.metrics import classification_metrics
 from tfl.evaluate.plots import plot_top_losses
 from tfl.evaluate.plots import save_figure
-from tfl.evaluate.report import write_json
+from tfl.io import write_json
 
 # Keras' default fuzz factor (keras.config.epsilon()), which its cross-entropy losses clip by.
 EPSILON = 1e-7

@@ -1,8 +1,9 @@
-"""Figures of a run: training curves by stage, the confusion matrix, transfer vs scratch, adaptation, fusion weights.
+"""Figures of a run: training curves by stage, the confusion matrix, transfer vs scratch, fusion weights.
 
 Each function returns a `matplotlib.figure.Figure` built directly, without
 pyplot, so nothing depends on a display or a backend switch and figures can
 be made from several threads. `save_figure` writes one as PNG atomically.
+Domain adaptation has its own figure, in `tfl.evaluate.adaptation_plot`.
 
 Figures carry what they mark, for code that checks them:
 `figure.stage_boundaries` (the epochs where a new stage starts, one dashed
@@ -15,7 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from tfl.evaluate.report import write_atomically
+from tfl.io import write_atomically
 
 BOUNDARY_GID = "stage_boundary"
 # The history keys tfl.train.FusionWeightLogger writes (evaluate imports only config and
@@ -92,14 +93,7 @@ def plot_training(history_or_report_stages, boundaries=None):
         ]
         if recalibrated:
             ax.plot(*zip(*recalibrated), "k*", markersize=9, label="validation, BatchNorm statistics recomputed")
-        for start in boundaries[1:]:
-            ax.axvline(start + 0.5, color="0.4", linestyle="--", linewidth=1, gid=BOUNDARY_GID)
-        for start, stage, label in zip(boundaries, stages, labels):
-            ax.text(
-                start + 0.5 + stage["epochs"] / 2, 0.98, label,
-                transform=ax.get_xaxis_transform(), ha="center", va="top", fontsize=8,
-                color="0.25", gid=STAGE_LABEL_GID, clip_on=True,
-            )
+        _mark_stages(ax, boundaries, stages, labels)
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         ax.set_title(metric)
@@ -202,76 +196,6 @@ def plot_transfer_vs_scratch(rows):
     return figure
 
 
-def plot_adaptation(record):
-    """Domain adaptation by epoch: the loss terms, and how the target fares.
-
-    Args:
-        record: `report["adaptation"]` (or an `AdaptationRecord`'s
-            `to_dict()`): its `history` holds per-epoch `source_loss`,
-            `target_loss`, `alignment_loss`, `target_im`, `target_snd` and,
-            with a labelled target test set, `val_accuracy`.
-
-    Returns:
-        A `Figure` with two axes: the loss terms, then the held-out target
-        accuracy (with the accuracy before adapting as a dotted line) and
-        the unsupervised scores IM and SND on a second scale.
-
-    Examples:
-
-    >>> figure = plot_adaptation(report["adaptation"])
-    >>> save_figure(figure, "runs/adapted/adaptation.png")
-    """
-    history = record["history"]
-    epochs = len(history.get("loss", []))
-    if not epochs:
-        raise ValueError("plot_adaptation needs at least one epoch of history. Received: an empty history")
-    x = np.arange(1, epochs + 1)
-    figure = Figure(figsize=(11, 4.2), layout="constrained")
-    losses, target = figure.subplots(1, 2)
-    unused = set()
-    if not record.get("num_target_labelled"):
-        unused.add("target_loss")
-    if record["method"] in ("source_only", "joint"):
-        unused.add("alignment_loss")
-    for key, label in (
-        ("source_loss", "source loss"),
-        ("target_loss", "target loss (labelled)"),
-        ("alignment_loss", "alignment term"),
-        ("loss", "objective J"),
-    ):
-        if key in history and key not in unused:
-            losses.plot(x, history[key], "-", marker="o", markersize=3, label=label)
-    losses.set_title(f"{record['method']}: alpha {record['alpha']:g}, beta {record['beta']:g}, "
-                     f"lambda {record['align_weight']:g}", fontsize=10)
-    losses.set_xlabel("epoch")
-    losses.set_ylabel("loss")
-    losses.legend(loc="best", fontsize=8)
-    if "val_accuracy" in history:
-        target.plot(x, history["val_accuracy"], "-", marker="o", markersize=3, color="C0",
-                    label="held-out target accuracy")
-        if record.get("target_accuracy_before") is not None:
-            target.axhline(record["target_accuracy_before"], color="C0", linestyle=":", linewidth=1,
-                           label="before adapting")
-        target.set_ylabel("accuracy")
-        target.legend(loc="upper left", fontsize=8)
-    scores = target.twinx()
-    for key, label, colour in (("target_im", "IM", "C2"), ("target_snd", "SND", "C3")):
-        if key in history:
-            scores.plot(x, history[key], "--", color=colour, label=f"{label} (unlabelled target)")
-    scores.set_ylabel("unsupervised score (higher is better)")
-    if scores.get_legend_handles_labels()[0]:
-        scores.legend(loc="lower right", fontsize=8)
-    if record.get("restored_epoch") is not None:
-        target.axvline(record["restored_epoch"] + 1, color="0.4", linestyle="--", linewidth=1)
-    target.set_xlabel("epoch")
-    target.set_title("target domain", fontsize=10)
-    target.margins(y=0.25)
-    scores.margins(y=0.25)
-    for ax in (losses, target):
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    return figure
-
-
 def plot_fusion_weights(history_or_report_stages, boundaries=None):
     """The learned mixing weights of a weighted fusion against the global epoch, stages marked.
 
@@ -310,11 +234,7 @@ def plot_fusion_weights(history_or_report_stages, boundaries=None):
             x.extend(start + 1 + i for i in range(len(values)))
             y.extend(values)
         ax.plot(x, y, "-", marker="o", markersize=3, label=key[len(FUSION_WEIGHT_PREFIX):])
-    for start in boundaries[1:]:
-        ax.axvline(start + 0.5, color="0.4", linestyle="--", linewidth=1, gid=BOUNDARY_GID)
-    for start, stage, label in zip(boundaries, stages, labels):
-        ax.text(start + 0.5 + stage["epochs"] / 2, 0.98, label, transform=ax.get_xaxis_transform(),
-                ha="center", va="top", fontsize=8, color="0.25", gid=STAGE_LABEL_GID, clip_on=True)
+    _mark_stages(ax, boundaries, stages, labels)
     ax.set_ylim(0, 1)
     ax.set_xlabel("epoch")
     ax.set_ylabel("mixing weight")
@@ -419,6 +339,18 @@ def save_figure(figure, path, dpi=100):
     renamed over `path`; missing parent folders are created.
     """
     return write_atomically(path, lambda file: figure.savefig(file, format="png", dpi=dpi))
+
+
+def _mark_stages(ax, boundaries, stages, labels):
+    """A dashed line where each stage after the first starts, and each stage's label on top."""
+    for start in boundaries[1:]:
+        ax.axvline(start + 0.5, color="0.4", linestyle="--", linewidth=1, gid=BOUNDARY_GID)
+    for start, stage, label in zip(boundaries, stages, labels):
+        ax.text(
+            start + 0.5 + stage["epochs"] / 2, 0.98, label,
+            transform=ax.get_xaxis_transform(), ha="center", va="top", fontsize=8,
+            color="0.25", gid=STAGE_LABEL_GID, clip_on=True,
+        )
 
 
 def _stage_dict(stage):

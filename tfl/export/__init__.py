@@ -1,11 +1,12 @@
 """Export for TF Serving: raw-input signatures in a versioned, atomically published layout."""
 
-from tfl.export.export import DEFAULT_BASE
 from tfl.export.export import ExportResult
-from tfl.export.export import check_export_name
 from tfl.export.export import export_model
-from tfl.export.export import next_version
-from tfl.export.export import versions
+from tfl.export.layout import DEFAULT_BASE
+from tfl.export.layout import check_export
+from tfl.export.layout import check_export_name
+from tfl.export.layout import next_version
+from tfl.export.layout import versions
 from tfl.export.serve_check import ServeCheckError
 from tfl.export.serve_check import serve_check
 from tfl.export.serving_files import ServingFiles
@@ -22,6 +23,7 @@ __all__ = [
     "ExportResult",
     "ServeCheckError",
     "ServingFiles",
+    "check_export",
     "check_export_name",
     "export_model",
     "image_signatures",

@@ -5,27 +5,28 @@ version inside it; TF Serving polls the base folder and serves the highest
 version. A version is written to a hidden temporary folder beside the target,
 flushed to disk, and renamed into place in one step, so a poll never sees a
 half-written version and an interrupted export leaves only a hidden folder
-(which TF Serving ignores and the next export removes).
+(which TF Serving ignores and the next export removes). Then the serving files
+beside the versions (`models.config`, `README.md`, `requests/`) are rewritten
+to describe the highest version (`write_serving_files`).
 """
 
 import dataclasses
 import os
-import re
-import shutil
 import time
-import uuid
 
 import keras
 import tensorflow as tf
 
-from tfl.evaluate.report import fsync_folder
+from tfl.export.layout import DEFAULT_BASE
+from tfl.export.layout import check_export
+from tfl.export.layout import next_version
+from tfl.export.serving_files import ServingFiles
+from tfl.export.serving_files import write_serving_files
 from tfl.export.signatures import DEFAULT_TOP_K
 from tfl.export.signatures import serving_signatures
+from tfl.io import remove_stale_partials
+from tfl.io import write_folder
 from tfl.model.text_classifier import TextClassifier
-
-DEFAULT_BASE = "saved_models"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_PARTIAL_PREFIX = ".partial-"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +41,7 @@ class ExportResult:
         weights_bytes: bytes of the model's weights (their `variables/` part
             is the same size: the weights are stored once).
         seconds: time the export took.
+        files: the `ServingFiles` written beside the versions.
     """
 
     path: str
@@ -48,29 +50,7 @@ class ExportResult:
     size_bytes: int
     weights_bytes: int
     seconds: float
-
-
-def check_export_name(name):
-    """Refuses names that could leave the base folder or confuse TF Serving."""
-    if not isinstance(name, str) or not _NAME.match(name) or ".." in name:
-        raise ValueError(
-            f"Export name {name!r} is not allowed: use letters, digits, '.', '_' and '-' "
-            "(starting with a letter or digit, no '..', no path separators), e.g. 'flowers'."
-        )
-    return name
-
-
-def versions(model_dir):
-    """The integer versions present in `model_dir`, ascending."""
-    if not os.path.isdir(model_dir):
-        return []
-    return sorted(int(entry) for entry in os.listdir(model_dir) if entry.isdigit())
-
-
-def next_version(model_dir):
-    """One more than the highest version present, or 1."""
-    present = versions(model_dir)
-    return present[-1] + 1 if present else 1
+    files: ServingFiles = None
 
 
 def weights_bytes(model):
@@ -93,6 +73,11 @@ def export_model(model, name, *, base=DEFAULT_BASE, version=None, top_k=DEFAULT_
     a Python process, `import tensorflow_text` first; TF Serving's model server
     links those ops itself).
 
+    Beside the versions it writes, with `write_serving_files`, the model
+    config file, a README of the signatures and the `docker run` and `curl`
+    commands, and example request bodies. Everything is checked before the
+    signatures are built (`check_export`).
+
     Args:
         model: an `ImageClassifier` or `TextClassifier`, e.g. from
             `tfl.load_model("runs/x/model.keras")`.
@@ -104,7 +89,7 @@ def export_model(model, name, *, base=DEFAULT_BASE, version=None, top_k=DEFAULT_
         verbose: print what `ExportArchive` writes.
 
     Returns:
-        An `ExportResult`.
+        An `ExportResult`; its `files` are the `ServingFiles`.
 
     Examples:
 
@@ -113,27 +98,17 @@ def export_model(model, name, *, base=DEFAULT_BASE, version=None, top_k=DEFAULT_
     'saved_models/flowers/1'
     """
     start = time.perf_counter()
-    check_export_name(name)
-    if not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1:
-        raise ValueError(f"top_k must be an int >= 1. Received: top_k={top_k!r}")
+    model_dir = check_export(name, base=base, version=version, top_k=top_k)
     if not model.built or any(not layer.built for layer in model.layers):
         raise ValueError(
             f"Model {model.name!r} has unbuilt layers; call it on a batch (or load it from a "
             ".keras file) before exporting."
         )
-    model_dir = os.path.join(os.fspath(base), name)
     if version is None:
         version = next_version(model_dir)
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ValueError(f"version must be an int >= 1. Received: version={version!r}")
     target = os.path.join(model_dir, str(version))
-    if os.path.exists(target):
-        raise FileExistsError(
-            f"{target} exists: versions are never overwritten (TF Serving may be serving it). "
-            f"Pass another version, or leave it out for the next free one ({next_version(model_dir)})."
-        )
     os.makedirs(model_dir, exist_ok=True)
-    _remove_stale_partials(model_dir)
+    remove_stale_partials(model_dir)
 
     signatures = serving_signatures(model, top_k)
     archive = keras.export.ExportArchive()
@@ -144,15 +119,8 @@ def export_model(model, name, *, base=DEFAULT_BASE, version=None, top_k=DEFAULT_
         archive.track(model.preprocessor)  # its vocabulary tables (no weights: stored once)
     for signature, function in signatures.items():
         archive.add_endpoint(signature, function)
-    partial = os.path.join(model_dir, f"{_PARTIAL_PREFIX}{version}-{uuid.uuid4().hex[:8]}")
-    try:
-        archive.write_out(partial, verbose=verbose)
-        _fsync_tree(partial)
-        os.rename(partial, target)  # atomic on one file system; fails if target appeared meanwhile
-        fsync_folder(model_dir)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
+    write_folder(target, lambda folder: archive.write_out(folder, verbose=verbose))
+    files = write_serving_files(model_dir, name, class_names=getattr(model, "class_names", None))
     return ExportResult(
         path=target,
         version=version,
@@ -160,24 +128,5 @@ def export_model(model, name, *, base=DEFAULT_BASE, version=None, top_k=DEFAULT_
         size_bytes=folder_bytes(target),
         weights_bytes=weights_bytes(model),
         seconds=time.perf_counter() - start,
+        files=files,
     )
-
-
-def _remove_stale_partials(model_dir):
-    """Removes hidden folders left by interrupted exports (older than a minute,
-    so a concurrent export's folder is left alone)."""
-    for entry in os.listdir(model_dir):
-        path = os.path.join(model_dir, entry)
-        if entry.startswith(_PARTIAL_PREFIX) and time.time() - os.path.getmtime(path) > 60:
-            shutil.rmtree(path, ignore_errors=True)
-
-
-def _fsync_tree(root):
-    for folder, _, files in os.walk(root):
-        for file in files:
-            descriptor = os.open(os.path.join(folder, file), os.O_RDONLY)
-            try:
-                os.fsync(descriptor)
-            finally:
-                os.close(descriptor)
-        fsync_folder(folder)

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 
-from tfl.export.export import versions
+from tfl.export.layout import versions
 from tfl.export.serving_files import REQUESTS_FOLDER
 
 WORKER = pathlib.Path(__file__).with_name("serve_check_worker.py")

@@ -19,14 +19,14 @@ import base64
 import dataclasses
 import json
 import os
-import uuid
 
 import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
-from tfl.export.export import check_export_name
-from tfl.export.export import versions
+from tfl.export.layout import check_export_name
+from tfl.export.layout import versions
+from tfl.io import write_text
 
 DOCKER_IMAGE = "tensorflow/serving"
 REST_PORT = 8501
@@ -197,19 +197,6 @@ def request_json(body):
     return f'{{"signature_name": {json.dumps(body["signature_name"])},\n "instances": [\n{instances}\n]}}\n'
 
 
-def _write_atomically(path, text):
-    temporary = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(temporary, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-
-
 def write_serving_files(model_dir, name=None, *, class_names=None):
     """Writes `models.config`, `README.md` and `requests/*.json` into `model_dir`.
 
@@ -249,16 +236,16 @@ def write_serving_files(model_dir, name=None, *, class_names=None):
     requests = {}
     for signature in signatures.values():
         requests[signature.name] = os.path.join(requests_dir, f"{signature.name}.json")
-        _write_atomically(requests[signature.name], request_json(example_request(signature)))
+        write_text(requests[signature.name], request_json(example_request(signature)))
     for entry in os.listdir(requests_dir):
         if entry.endswith(".json") and entry[: -len(".json")] not in signatures:
             os.remove(os.path.join(requests_dir, entry))
 
     config = os.path.join(model_dir, CONFIG_FILE)
-    _write_atomically(config, model_config(name))
+    write_text(config, model_config(name))
     readme = os.path.join(model_dir, README_FILE)
     text = readme_text(model_dir, name, version, present, signatures, custom_ops(version_dir), class_names)
-    _write_atomically(readme, text)
+    write_text(readme, text)
     return ServingFiles(config, readme, requests, version, docker_command(model_dir, name))
 
 
@@ -300,19 +287,44 @@ def _curl_example(name, signature):
 
 
 def readme_text(model_dir, name, version, present, signatures, ops, class_names=None):
-    """The README of an export folder."""
-    task = describe_task(signatures)
+    """The README of an export folder, section by section.
+
+    Args:
+        model_dir: `<base>/<name>`, as the commands should name it.
+        name: the model's name in TF Serving.
+        version: the version described (the highest).
+        present: every version in `model_dir`, ascending.
+        signatures: {name: `Signature`}, `serving_default` first.
+        ops: the TF Text ops the graph needs (`custom_ops`), or empty.
+        class_names: the class names, or None to give their number.
+
+    Returns:
+        The Markdown text.
+    """
     default = signatures["serving_default"] if "serving_default" in signatures else next(iter(signatures.values()))
-    num_classes = default.outputs["probabilities"].shape[-1] if "probabilities" in default.outputs else None
-    top_k = default.outputs["class_ids"].shape[-1] if "class_ids" in default.outputs else None
+    lines = [
+        *_readme_heading(model_dir, name, version, present, signatures, default, class_names),
+        *_readme_signatures(signatures, default),
+        *_readme_docker(model_dir, name, signatures, default),
+        *_readme_python(model_dir, version, default, ops),
+    ]
+    return "\n".join(lines)
+
+
+def _num_classes(signature):
+    return signature.outputs["probabilities"].shape[-1] if "probabilities" in signature.outputs else None
+
+
+def _readme_heading(model_dir, name, version, present, signatures, default, class_names):
+    """The title, what the model is, its versions, and the folder's layout."""
     if class_names is not None:
         classes = f"{len(class_names)} classes: " + ", ".join(f"`{c}`" for c in class_names)
     else:
-        classes = f"{num_classes} classes (their names come back in `class_names`)"
-    lines = [
+        classes = f"{_num_classes(default)} classes (their names come back in `class_names`)"
+    return [
         f"# {name}",
         "",
-        f"A tfl {task} classifier, {classes}; exported as a SavedModel for TF Serving.",
+        f"A tfl {describe_task(signatures)} classifier, {classes}; exported as a SavedModel for TF Serving.",
         f"Versions here: {', '.join(map(str, present))}. TF Serving serves the highest, **{version}**,",
         "which this file describes (it is rewritten by each `tfl export`).",
         "",
@@ -326,6 +338,12 @@ def readme_text(model_dir, name, version, present, signatures, ops, class_names=
         f"  {README_FILE}              this file",
         "```",
         "",
+    ]
+
+
+def _readme_signatures(signatures, default):
+    """A table of inputs and outputs per signature, then what the inputs take and the outputs give."""
+    lines = [
         "## Signatures",
         "",
         "Read from the SavedModel. `None` is any size; the first dimension is the batch.",
@@ -336,7 +354,7 @@ def readme_text(model_dir, name, version, present, signatures, ops, class_names=
         lines += [f"| input | `{n}` | {i.describe()} |" for n, i in signature.inputs.items()]
         lines += [f"| output | `{n}` | {i.describe()} |" for n, i in signature.outputs.items()]
         lines.append("")
-    if task == "image":
+    if describe_task(signatures) == "image":
         lines += [
             "`images` of `serving_default` are encoded JPEG, PNG, BMP or GIF files of any size (grey or",
             "colour), sent as `{\"b64\": \"...\"}`; decoding and resizing run in the graph. `serving_pixels`",
@@ -344,12 +362,19 @@ def readme_text(model_dir, name, version, present, signatures, ops, class_names=
         ]
     else:
         lines += ["Raw strings in; the encoder's tokenizer runs in the graph."]
-    if top_k is not None:
+    if "class_ids" in default.outputs:
+        top_k = default.outputs["class_ids"].shape[-1]
         lines += [
-            f"Outputs: `probabilities` of all {num_classes} classes, and the {top_k} most probable classes, best",
+            f"Outputs: `probabilities` of all {_num_classes(default)} classes, and the {top_k} most probable classes, best",
             "first: `class_ids`, `class_names` and their `scores`.",
         ]
-    lines += [
+    return lines
+
+
+def _readme_docker(model_dir, name, signatures, default):
+    """The `docker run` commands, and `curl` requests to the served model."""
+    url = f"http://localhost:{REST_PORT}/v1/models/{name}"
+    lines = [
         "",
         "## Serve it with Docker",
         "",
@@ -367,29 +392,31 @@ def readme_text(model_dir, name, version, present, signatures, ops, class_names=
         "Then (here in this folder):",
         "",
         "```bash",
-        f"curl http://localhost:{REST_PORT}/v1/models/{name}            # version status",
-        f"curl http://localhost:{REST_PORT}/v1/models/{name}/metadata   # signatures",
+        f"curl {url}            # version status",
+        f"curl {url}/metadata   # signatures",
+        *(f"curl -d @{REQUESTS_FOLDER}/{signature.name}.json {url}:predict" for signature in signatures.values()),
     ]
-    for signature in signatures.values():
-        lines.append(f"curl -d @{REQUESTS_FOLDER}/{signature.name}.json http://localhost:{REST_PORT}/v1/models/{name}:predict")
     example = _curl_example(name, default)
     if example:
         lines += [example]
-    lines += [
+    return lines + [
         "```",
         "",
         'The answer is `{"predictions": [{"probabilities": [...], "class_ids": [...], "class_names": [...],',
         '"scores": [...]}, ...]}`, one object per instance. Other signatures are chosen by',
         '`"signature_name"` in the body.',
         "",
+    ]
+
+
+def _readme_python(model_dir, version, default, ops):
+    """Loading the version in Python (TF Text first when the graph needs it), and `tfl serve-check`."""
+    lines = [
         "## Load it in Python",
         "",
         "```python",
         "import tensorflow as tf",
-    ]
-    if ops:
-        lines.append("import tensorflow_text  # noqa: F401  registers the tokenizer's ops; before loading")
-    lines += [
+        *(["import tensorflow_text  # noqa: F401  registers the tokenizer's ops; before loading"] if ops else []),
         "",
         f'serve = tf.saved_model.load("{model_dir}/{version}").signatures["{default.name}"]',
         f"outputs = serve({_python_call(default)})",
@@ -404,7 +431,7 @@ def readme_text(model_dir, name, version, present, signatures, ops, class_names=
             "fails with `Op type not registered`. TF Serving's model server links these ops itself.",
             "",
         ]
-    lines += [
+    return lines + [
         "Check it without Docker (loads it in a fresh Python process, sends the example requests,",
         "times them):",
         "",
@@ -413,4 +440,3 @@ def readme_text(model_dir, name, version, present, signatures, ops, class_names=
         "```",
         "",
     ]
-    return "\n".join(lines)

@@ -9,8 +9,8 @@ from tfl.backbones import get_backbone_spec
 from tfl.backbones import resolve_image_size
 from tfl.backbones.encoders import build_encoder
 from tfl.config import ModelConfig
-from tfl.config.config import DEFAULT_POOLING
-from tfl.config.config import TASKS
+from tfl.config.model_config import DEFAULT_POOLING
+from tfl.config.model_config import TASKS
 from tfl.model.batchnorm import freeze_batchnorm
 from tfl.model.dtype_policy import dtype_policy
 from tfl.model.fusion_builder import build_fusion_model

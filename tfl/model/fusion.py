@@ -7,7 +7,7 @@ import numpy as np
 from keras import ops
 
 from tfl.api_export import tfl_export
-from tfl.config.config import FUSION_MODES
+from tfl.config.model_config import FUSION_MODES
 
 MODES = FUSION_MODES
 _SUM_TOLERANCE = 1e-6

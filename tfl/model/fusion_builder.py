@@ -4,7 +4,7 @@ from tfl.backbones import build_backbone
 from tfl.backbones import get_backbone_spec
 from tfl.backbones import resolve_image_size
 from tfl.backbones.encoders import build_encoder
-from tfl.config.config import check_resize
+from tfl.config.data_config import check_resize
 from tfl.model.batchnorm import freeze_batchnorm
 from tfl.model.dtype_policy import dtype_policy
 from tfl.model.fusion_classifier import FusionClassifier

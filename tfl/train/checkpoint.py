@@ -27,6 +27,9 @@ import time
 
 import numpy as np
 
+from tfl.io import write_atomically
+from tfl.io import write_text
+
 FORMAT = 1
 STATE_FILE = "state.json"
 
@@ -132,11 +135,10 @@ class TrainingCheckpoint:
         previous = self._read_state()["point"]["weights"] if self.exists() else None
         arrays = {f"v{i}": np.asarray(variable.numpy()) for i, variable in enumerate(variables)}
         weights = f"weights-stage{point.stage}-epoch{point.epoch}-{time.time_ns()}.npz"
-        _replace_atomically(os.path.join(self.directory, weights), lambda file: np.savez(file, **arrays))
+        write_atomically(os.path.join(self.directory, weights), lambda file: np.savez(file, **arrays))
         point = dataclasses.replace(point, weights=weights, variable_paths=[_path(v) for v in variables])
         state = {"format": FORMAT, "fingerprint": self.fingerprint, "point": dataclasses.asdict(point)}
-        text = json.dumps(state, indent=1, default=_jsonable)
-        _replace_atomically(self.state_path, lambda file: file.write(text.encode("utf-8")))
+        write_text(self.state_path, json.dumps(state, indent=1, default=_jsonable))
         if previous and previous != weights:
             _remove_quietly(os.path.join(self.directory, previous))
         self._remove_orphans(keep=weights)
@@ -177,27 +179,15 @@ class TrainingCheckpoint:
             return json.load(file)
 
     def _remove_orphans(self, keep):
-        """Weights files of saves a kill interrupted before `state.json` named them."""
+        """Weights files of saves a kill interrupted before `state.json` named them,
+        and temporary files of `state.json` a kill left."""
         for name in os.listdir(self.directory):
-            if name.startswith(("weights-", ".weights-")) and name != keep:
+            if name.startswith(("weights-", ".weights-", f".{STATE_FILE}.")) and name != keep:
                 _remove_quietly(os.path.join(self.directory, name))
 
 
 def _path(variable):
     return getattr(variable, "path", None) or variable.name
-
-
-def _replace_atomically(path, write):
-    directory, name = os.path.split(path)
-    temporary = os.path.join(directory, f".{name}.partial")
-    try:
-        with open(temporary, "wb") as file:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    finally:
-        _remove_quietly(temporary)
 
 
 def _remove_quietly(path):

@@ -25,7 +25,7 @@ import types
 import keras
 import tensorflow as tf
 
-from tfl.config.config import STRATEGIES
+from tfl.config.train_config import STRATEGIES
 
 logger = logging.getLogger("tfl")
 

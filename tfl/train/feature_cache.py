@@ -22,7 +22,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import shutil
 import time
 
 import keras
@@ -30,6 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfl.data.order import shuffle_each_epoch
+from tfl.io import write_folder
 
 FEATURE_CACHE_MODES = ("auto", "off")
 
@@ -255,17 +255,13 @@ _PARTS = ("train_features", "train_labels", "validation_features", "validation_l
 
 def _save(folder, features):
     """Writes the features to a temporary folder, then renames it into place."""
-    parent = os.path.dirname(folder)
-    os.makedirs(parent, exist_ok=True)
-    temporary = os.path.join(parent, f".partial-{os.path.basename(folder)}-{os.getpid()}")
-    try:
+
+    def write(temporary):
         for name, value in zip(_PARTS, features):
             if value is not None:
                 tf.data.Dataset.from_tensor_slices(value).save(os.path.join(temporary, name))
-        os.replace(temporary, folder)
-    finally:
-        if os.path.isdir(temporary):
-            shutil.rmtree(temporary, ignore_errors=True)
+
+    write_folder(folder, write)
 
 
 def _load(folder):

@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from tfl.config.config import check_resize
+from tfl.config.data_config import check_resize
 from tfl.data.image.pipeline import normalize_image_size
 from tfl.data.options import PipelineOptions
 

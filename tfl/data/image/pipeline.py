@@ -16,7 +16,7 @@ import numbers
 
 import tensorflow as tf
 
-from tfl.config.config import check_resize
+from tfl.config.data_config import check_resize
 from tfl.data.order import shuffle_each_epoch
 
 AUTOTUNE = tf.data.AUTOTUNE

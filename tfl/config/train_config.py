@@ -1,0 +1,179 @@
+"""The `train` section of a config: the plan of stages, distribution and domain adaptation."""
+
+import dataclasses
+
+from tfl.config.stage import Stage
+
+FEATURE_CACHE = ("auto", "off")
+PLANS = ("default", "fine_tune")
+ADAPTATION_METHODS = ("source_only", "joint", "mmd", "coral", "dann")
+ALIGNING_METHODS = ("mmd", "coral", "dann")
+UNSUPERVISED_SCORES = ("im", "snd")
+STRATEGIES = ("mirrored", "multi_worker", "tpu")
+
+
+@dataclasses.dataclass(frozen=True)
+class AdaptationConfig:
+    """Domain adaptation after the stages, on the source data and `data.target_source`.
+
+    Each step minimises `J = alpha * J_src + beta * J_tgt + align_weight *
+    alignment` over one source batch and one target batch (see
+    `tfl.adapt.DomainAdaptation` and docs/domain_adaptation.md). The layers
+    of `unfreeze` and the head train; BatchNorm stays frozen.
+
+    Args:
+        method: None (no adaptation), "source_only", "joint" (source and
+            target labels), "mmd", "coral" or "dann" (feature alignment, with
+            or without target labels).
+        alpha: mixing weight of the source loss, in [0, 1].
+        beta: mixing weight of the target supervised loss, in [0, 1].
+        align_weight: weight (lambda) of the alignment term, >= 0.
+        epochs: passes over the source training data.
+        learning_rate: Adam's learning rate.
+        unfreeze: what trains besides the head, as in a stage: "all", "none",
+            "topN" or stage names joined by "+".
+        labels_per_class: target labels used per class (seeded choice; the
+            others are withheld); None uses every label of the training
+            pool, 0 none.
+        restore_best: None, "im" or "snd": keep the epoch with the best
+            unsupervised score on the target pool (no target labels needed).
+    """
+
+    method: str | None = None
+    alpha: float = 1.0
+    beta: float = 1.0
+    align_weight: float = 1.0
+    epochs: int = 5
+    learning_rate: float = 1e-4
+    unfreeze: str = "all"
+    labels_per_class: int | None = None
+    restore_best: str | None = None
+
+    def __post_init__(self):
+        if self.method is not None and self.method not in ADAPTATION_METHODS:
+            raise ValueError(
+                f"Unknown adaptation method {self.method!r}. Known: {', '.join(ADAPTATION_METHODS)} "
+                "(or null for no adaptation)."
+            )
+        for name in ("alpha", "beta"):
+            value = getattr(self, name)
+            if not 0 <= value <= 1:
+                raise ValueError(f"{name} is a mixing weight in [0, 1]. Received: {name}={value!r}")
+        if not 0 <= self.align_weight < float("inf"):
+            raise ValueError(f"align_weight is a weight >= 0. Received: align_weight={self.align_weight!r}")
+        if self.epochs < 1:
+            raise ValueError(f"adaptation epochs must be >= 1. Received: epochs={self.epochs!r}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0. Received: learning_rate={self.learning_rate!r}")
+        if self.labels_per_class is not None and self.labels_per_class < 0:
+            raise ValueError(
+                f"labels_per_class is a count >= 0, or null for every label. "
+                f"Received: labels_per_class={self.labels_per_class!r}"
+            )
+        if self.restore_best is not None and self.restore_best not in UNSUPERVISED_SCORES:
+            raise ValueError(
+                f"Unknown restore_best {self.restore_best!r}. Known: {', '.join(UNSUPERVISED_SCORES)} (or null)."
+            )
+        aligns = self.method in ALIGNING_METHODS and self.align_weight > 0
+        if self.method not in (None, "source_only") and self.beta == 0 and not aligns:
+            raise ValueError(
+                f"beta=0 with method={self.method!r} and align_weight={self.align_weight}: nothing would "
+                "learn on the target. Set beta > 0 (with target labels), or use an alignment method "
+                "(mmd, coral, dann) with align_weight > 0."
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """The training plan.
+
+    Args:
+        stages: the stages to run, in order: mappings of `Stage` fields, or
+            plan strings such as "probe" or "top2:3:1e-4". None uses the
+            default plan (LP-FT): images with pretrained weights: a linear
+            probe on the frozen backbone's cached features (a head stage of
+            `epochs` at 1e-3 with augmentation), then the top 2 backbone
+            stages at 1e-4; with `weights=None`, one stage that trains the
+            whole network (BatchNorm included, its statistics recomputed
+            afterwards). Text: a linear probe, then the whole encoder at 5e-5
+            (AdamW).
+        epochs: epochs of each stage of the default plan.
+        plan: the plan when `stages` is null: "default" (above) or
+            "fine_tune" (`tfl.train.fine_tune`, fastai-style: 1 head epoch
+            at 2e-3 on a one-cycle, then the whole
+            backbone for `epochs` epochs on a one-cycle schedule with the
+            head at 1e-3 and each lower stage slower, the lowest 100 times;
+            text: a probe, then the encoder at 5e-5 with AdamW).
+        feature_cache: "auto": a stage that trains only the head on a frozen
+            backbone computes the backbone's pooled features once and trains
+            the head on them (not with image augmentation, unless
+            `augmented_views` > 1); "off": every epoch runs the backbone.
+        feature_cache_dir: a folder that keeps cached features between runs,
+            keyed by the backbone's weights, the preprocessing and the
+            examples, so a stale cache is never used. None keeps them in
+            memory for the run.
+        augmented_views: with image augmentation, cache this many augmented
+            views of each training example for head stages (1: no cache).
+        jit_compile: compile training steps with XLA (often faster on GPUs;
+            measure on CPUs).
+        adaptation: domain adaptation on `data.target_source` after the
+            stages (see `AdaptationConfig`).
+        deterministic: make TensorFlow's ops deterministic
+            (`tf.config.experimental.enable_op_determinism`), so that two runs
+            with the same `data.seed` give the same weights and metrics also
+            on GPUs, where several kernels otherwise add in a varying order.
+            Slower on GPUs; on CPUs tfl's runs repeat without it. It stays on
+            for the rest of the process.
+        strategy: None (one device), "mirrored" (every local GPU, or every
+            logical CPU device), "multi_worker" (the cluster in the
+            `TF_CONFIG` environment variable) or "tpu" (a Cloud TPU): a
+            `tf.distribute` strategy. `data.batch_size` stays the global
+            batch, split across the replicas (docs/distributed.md).
+    """
+
+    stages: tuple[Stage, ...] | None = None
+    epochs: int = 5
+    plan: str = "default"
+    feature_cache: str = "auto"
+    feature_cache_dir: str | None = None
+    augmented_views: int = 1
+    jit_compile: bool = False
+    adaptation: AdaptationConfig = AdaptationConfig()
+    strategy: str | None = None
+    deterministic: bool = False
+
+    def __post_init__(self):
+        if self.strategy is not None and self.strategy not in STRATEGIES:
+            raise ValueError(
+                f"Unknown strategy {self.strategy!r}. Known: {', '.join(STRATEGIES)} (or null for one device)."
+            )
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1. Received: epochs={self.epochs!r}")
+        if self.plan not in PLANS:
+            raise ValueError(
+                f"Unknown plan {self.plan!r}. Known: {', '.join(PLANS)} (or give stages explicitly)."
+            )
+        if self.feature_cache not in FEATURE_CACHE:
+            raise ValueError(f"Unknown feature_cache {self.feature_cache!r}. Known: {', '.join(FEATURE_CACHE)}.")
+        if self.augmented_views < 1:
+            raise ValueError(f"augmented_views must be >= 1. Received: augmented_views={self.augmented_views!r}")
+        if self.stages is not None and not self.stages:
+            raise ValueError("stages is empty. Give at least one stage, or null for the default plan.")
+        if self.strategy is not None and self.adaptation.method is not None:
+            raise ValueError(
+                f"train.adaptation (method {self.adaptation.method!r}) does not run under a distribution strategy "
+                f"yet (strategy {self.strategy!r}). Set one of them to null."
+            )
+
+
+
+__all__ = [
+    "ADAPTATION_METHODS",
+    "ALIGNING_METHODS",
+    "FEATURE_CACHE",
+    "PLANS",
+    "STRATEGIES",
+    "UNSUPERVISED_SCORES",
+    "AdaptationConfig",
+    "TrainConfig",
+]
