@@ -57,6 +57,8 @@ def workdir(hymenoptera, tmp_path, monkeypatch):
 
 def test_the_python_example_transfers_imagenet_features(imagenet_home, workdir):
     code = _replace(_block("In Python", "python"), '"efficientnet_b0"', '"mobilenet_025"')
+    ant = sorted((workdir / "flowers" / "ants").glob("*.jpg"))[0]
+    code = _replace(code, '"flowers/roses/1.jpg"', repr(str(ant)))
 
     namespace = {}
     exec(compile(code, str(README), "exec"), namespace)
@@ -72,6 +74,10 @@ def test_the_python_example_transfers_imagenet_features(imagenet_home, workdir):
     photos = sorted((workdir / "test_flowers" / "bees").glob("*.jpg"))[:4]
     images = {"images": load_images(photos, model.image_size, model.resize)}
     np.testing.assert_allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-6)
+    predictions = namespace["predictions"]  # tfl.predict on the saved file, from the photo's path
+    expected = model.predict({"images": load_images([ant], model.image_size, model.resize)}, verbose=0)
+    np.testing.assert_allclose(predictions.probabilities, expected, atol=1e-6)
+    assert len(predictions.top_k[0]) == 2 and predictions.top_k[0][0][0] == model.class_names[int(expected.argmax())]
 
 
 def test_the_command_line_examples_train_evaluate_and_predict(imagenet_home, workdir, capsys):

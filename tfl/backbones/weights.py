@@ -153,7 +153,7 @@ def _find_matching_model(model, backbone):
     """`model` or the first model nested in it with `backbone`'s architecture."""
     if _same_architecture(model, backbone):
         return model
-    for layer in getattr(model, "layers", []):
+    for layer in model.layers if isinstance(model, keras.Model) else []:
         if isinstance(layer, keras.Model):
             found = _find_matching_model(layer, backbone)
             if found is not None:

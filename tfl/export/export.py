@@ -120,7 +120,7 @@ def export_model(model, name, *, base=DEFAULT_BASE, version=None, top_k=DEFAULT_
     for signature, function in signatures.items():
         archive.add_endpoint(signature, function)
     write_folder(target, lambda folder: archive.write_out(folder, verbose=verbose))
-    files = write_serving_files(model_dir, name, class_names=getattr(model, "class_names", None))
+    files = write_serving_files(model_dir, name, class_names=model.class_names)
     return ExportResult(
         path=target,
         version=version,

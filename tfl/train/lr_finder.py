@@ -317,9 +317,8 @@ class _SavedState:
         self.flags = [layer.trainable for layer in self.layers]
         # Weights, BatchNorm statistics and seed-generator states (dropout, augmentation).
         self.variables = list(model.variables)
-        optimizer = getattr(model, "optimizer", None)
-        if optimizer is not None:
-            self.variables += list(optimizer.variables)
+        if model.compiled:  # Keras gives an uncompiled model no `optimizer`
+            self.variables += list(model.optimizer.variables)
         self.values = [np.array(variable.numpy(), copy=True) for variable in self.variables]
         self.variable_flags = [variable.trainable for variable in self.variables]
 
