@@ -56,7 +56,9 @@ def seed_everything(config):
         tf.config.experimental.enable_op_determinism()
 
 
-def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto", strategy=None, resume="auto"):
+def run_experiment(
+    config, output_dir=None, *, overwrite=False, verbose="auto", strategy=None, resume="auto", log=None
+):
     """Trains and evaluates the image or text classifier `config` describes.
 
     Args:
@@ -73,6 +75,9 @@ def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto", 
         strategy: a `tf.distribute.Strategy` (or its name) to train under;
             None uses `config.train.strategy`. The model is built and trained
             in its scope; `data.batch_size` is the global batch.
+        log: where the run's own messages go (a resumed run, the plan
+            `fine_tune` chose): a callable taking a str; None prints them
+            unless `verbose` is 0.
 
     Returns:
         An `ExperimentResult`. Its `report` holds the held-out metrics
@@ -89,13 +94,14 @@ def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto", 
     start = time.perf_counter()
     # First: MultiWorkerMirroredStrategy must exist before TensorFlow runs anything.
     plan = config if isinstance(config, RunPlan) else plan_run(config)
+    log = log or (print if verbose else lambda message: None)
     strategy = resolve_strategy(strategy or plan.config.train.strategy)
     replica_batch_size(plan.config.data.batch_size, strategy)
     checkpoint = None
     if output_dir is not None:
         checkpoint = prepare_output_dir(output_dir, overwrite, config=plan.requested, resume=resume)
-        if checkpoint.exists() and verbose:
-            print(f"Continuing the unfinished run in {output_dir} (--no-resume starts over).")
+        if checkpoint.exists():
+            log(f"Continuing the unfinished run in {output_dir} (--no-resume starts over).")
     seed_everything(plan.config)
     data, description = _load_data(plan)
     target = _load_target(plan, data)
@@ -104,7 +110,7 @@ def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto", 
         model = build_model(
             config.model, data.class_names, task=plan.task, seed=config.data.seed, text_pairs=description["text_pairs"]
         )
-    stages, check = _decide_stages(plan, model, data, verbose)
+    stages, check = _decide_stages(plan, model, data, log)
     config = config.replace(**{"train.stages": stages})
     with strategy.scope():
         history = fit_stages(model, data, stages, _fit_options(config, model, checkpoint, verbose))
@@ -180,7 +186,7 @@ def _load_target(plan, data):
     )
 
 
-def _decide_stages(plan, model, data, verbose):
+def _decide_stages(plan, model, data, log):
     """The stages to run: the plan's, or `fine_tune`'s now that the model
     exists; every stage name checked against the model. Returns `(stages,
     transfer check or None)`."""
@@ -190,8 +196,8 @@ def _decide_stages(plan, model, data, verbose):
         stages = fine_tune_stages(
             model, data, epochs=plan.config.train.epochs, pretrained=pretrained, linear_probe=linear_probe
         )
-        if check is not None and verbose:
-            print(f"fine_tune: {check}; plan: {', '.join(stage.unfreeze for stage in stages)}")
+        if check is not None:
+            log(f"fine_tune: {check}; plan: {', '.join(stage.unfreeze for stage in stages)}")
     for stage in stages:  # text and fusion: the stage names are known once the model is built
         resolve_unfreeze(stage.unfreeze, model.stage_layers())
     if plan.adapt:

@@ -436,7 +436,7 @@ NAMES3 = ["a", "b", "c"]
         pytest.param([0, 1, 2], PROB3, ["a", "b", "a"], False, r"must be unique; repeated: a\.",
                      id="names_repeated"),
         pytest.param([0, 1, 2], PROB3, "abc", False, "not one string", id="names_one_string"),
-        pytest.param([0], [[1.0]], ["a"], False, "at least 2 class name", id="one_class"),
+        pytest.param([0], [[1.0]], ["a"], False, "at least 2 classes", id="one_class"),
         pytest.param([], np.zeros((0, 3)), NAMES3, False, "at least one example", id="empty"),
         pytest.param([[1, 1, 0], [1, 0, 0], [0, 0, 1]], PROB3, NAMES3, False,
                      r"exactly one 1 per row.*row 0 = \[1, 1, 0\]", id="one_hot_two_ones"),

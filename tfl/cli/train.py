@@ -217,7 +217,7 @@ def run(args):
     name = model.backbone if plan.task == "image" else os.path.basename(model.encoder.rstrip("/"))
     output = args.output or os.path.join("runs", f"{name}-{datetime.datetime.now():%Y%m%d-%H%M%S}")
     resume = "auto" if args.resume is None else args.resume
-    result = run_experiment(plan, output, overwrite=args.overwrite, verbose=args.verbose, resume=resume)
+    result = run_experiment(plan, output, overwrite=args.overwrite, verbose=args.verbose, resume=resume, log=print)
     report = result.report
     auc = report["auc_roc"]
     print(

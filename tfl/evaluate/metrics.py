@@ -24,7 +24,7 @@ so the dicts go to JSON as they are, with no NaN.
 
 import numpy as np
 
-from tfl.data.class_names import check_class_names
+from tfl.config.class_names import check_class_names
 
 THRESHOLD = 0.5
 

@@ -7,7 +7,7 @@ from tfl.api_export import tfl_export
 from tfl.backbones import get_backbone_spec
 from tfl.backbones import stage_layers
 from tfl.config.data_config import check_resize
-from tfl.data.class_names import check_class_names
+from tfl.config.class_names import check_class_names
 from tfl.data.image.pipeline import normalize_image_size
 from tfl.model.augmentation import build_augmentation
 from tfl.model.classifier import Classifier

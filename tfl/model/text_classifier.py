@@ -5,7 +5,7 @@ import keras
 from tfl import __version__
 from tfl.api_export import tfl_export
 from tfl.backbones.encoders import encoder_stages
-from tfl.data.class_names import check_class_names
+from tfl.config.class_names import check_class_names
 from tfl.model.classifier import Classifier
 from tfl.model.model_file import VERSION_KEY
 from tfl.model.text_pooling import BidirectionalLSTMPooling

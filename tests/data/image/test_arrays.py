@@ -146,7 +146,7 @@ ERRORS = {
                                  "2 columns but class_names has 3"),
     "multi_hot_all_zero": (_id_images(2), [[0, 0], [0, 0]], {}, "no positive label"),
     "bad_value_range": (_id_images(2), [0, 1], {"value_range": (1, 0)}, "value_range is"),
-    "duplicate_class_names": (_id_images(2), [0, 1], {"class_names": ["a", "a"]}, "repeats 'a'"),
+    "duplicate_class_names": (_id_images(2), [0, 1], {"class_names": ["a", "a"]}, "Class names must be unique; repeated: a"),
 }
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from tfl.data.class_names import check_class_names
+from tfl.config.class_names import check_class_names
 from tfl.data.image.data import ImageData
 from tfl.data.image.options import ImageOptions
 from tfl.data.image.pipeline import build_pipeline

@@ -10,7 +10,7 @@ import re
 
 import numpy as np
 
-from tfl.data.class_names import check_class_names
+from tfl.config.class_names import check_class_names
 
 _INTEGER = re.compile(r"[+-]?\d+")
 

@@ -34,6 +34,6 @@ def check_class_names(class_names, *, multi_label=None, strings_only=False):
     if multi_label is not None and len(names) < (1 if multi_label else 2):
         raise ValueError(
             f"A {'multi' if multi_label else 'single'}-label classifier needs at least "
-            f"{1 if multi_label else 2} class names. Received: class_names={names!r}"
+            f"{1 if multi_label else 2} classes. Received: class_names={names!r}"
         )
     return names
