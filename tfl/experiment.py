@@ -110,6 +110,8 @@ def run_experiment(
         model = build_model(
             config.model, data.class_names, task=plan.task, seed=config.data.seed, text_pairs=description["text_pairs"]
         )
+        train = config.train  # the loss options every stage keeps
+        model.compile(label_smoothing=train.label_smoothing, class_weight=train.class_weight, weight_decay=train.weight_decay)
     stages, check = _decide_stages(plan, model, data, log)
     config = config.replace(**{"train.stages": stages})
     with strategy.scope():

@@ -21,9 +21,22 @@ TINY = ["--backbone", "mobilenet_v3_small", "--weights", "none", "--image-size",
 @pytest.fixture(scope="module")
 def trained_run(image_folder, tmp_path_factory):
     output = tmp_path_factory.mktemp("run") / "out"
-    code = main(["train", "--data", str(image_folder), *TINY, "--stages", "all:1:1e-3", "--output", str(output), "--verbose", "0"])
+    options = ["--label-smoothing", "0.1", "--class-weight", "balanced", "--weight-decay", "1e-4"]
+    code = main(["train", "--data", str(image_folder), *TINY, *options, "--stages", "all:1:1e-3", "--output", str(output), "--verbose", "0"])
     assert code == 0
     return output
+
+
+def test_the_loss_options_reach_the_model_and_the_config(trained_run, image_folder):
+    import yaml
+
+    model = load_model(trained_run / "model.keras")
+    train = yaml.safe_load((trained_run / "config.yaml").read_text())["train"]
+
+    assert (train["label_smoothing"], train["class_weight"], train["weight_decay"]) == (0.1, "balanced", 1e-4)
+    assert model.training_options.label_smoothing == pytest.approx(0.1)
+    assert model.optimizer.weight_decay == pytest.approx(1e-4)
+    assert sorted(model.training_options.class_weight) == [0, 1]  # "balanced", counted from the training labels
 
 
 def test_train_with_skip_bad_files_lists_the_skipped_files_in_the_report(image_folder, tmp_path):
@@ -177,12 +190,19 @@ def test_bad_config_file_is_named_without_a_traceback(tmp_path, capsys, yaml_tex
     assert message in err and str(path) in err and "Traceback" not in err
 
 
+def test_a_bad_class_weight_flag_names_the_forms(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--data", "x", "--class-weight", "heavy"])
+    assert "expected 'balanced' or CLASS=WEIGHT pairs joined by commas" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "flags, message",
     [
         pytest.param(["--backbone", "resnet5"], "Did you mean: resnet50", id="unknown-backbone"),
         pytest.param(["--stages", "conv9:1"], "Unknown backbone stage 'conv9'", id="unknown-stage"),
         pytest.param(["--image-size", "16"], "at least 32x32", id="image-too-small"),
+        pytest.param(["--label-smoothing", "1.5"], "label_smoothing is in [0, 1)", id="bad-label-smoothing"),
     ],
 )
 def test_bad_flags_fail_before_any_training(image_folder, tmp_path, capsys, flags, message):

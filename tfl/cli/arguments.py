@@ -26,6 +26,22 @@ def positive_int(text):
     return value
 
 
+def class_weight(text):
+    """'balanced' -> 'balanced'; 'cat=2,dog=0.5' -> {'cat': 2.0, 'dog': 0.5}."""
+    if text.strip() == "balanced":
+        return "balanced"
+    weights = {}
+    for part in text.split(","):
+        name, _, value = part.partition("=")
+        try:
+            weights[name.strip()] = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected 'balanced' or CLASS=WEIGHT pairs joined by commas (e.g. 'cat=2,dog=0.5'), got {text!r}"
+            ) from None
+    return weights
+
+
 def augmentation(text):
     """'flip,rotation=0.1,zoom=0.1' -> {'flip': 'horizontal', 'rotation': 0.1, 'zoom': 0.1}."""
     result = {}

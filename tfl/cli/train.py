@@ -79,6 +79,13 @@ def _add_training_arguments(parser):
     group.add_argument("--epochs", type=arguments.positive_int, help="epochs per stage without its own")
     group.add_argument("--batch-size", type=arguments.positive_int)
     group.add_argument("--seed", type=int)
+    group.add_argument("--label-smoothing", type=float, help="targets move this far towards uniform, in [0, 1)")
+    group.add_argument(
+        "--class-weight",
+        type=arguments.class_weight,
+        help="'balanced' (from the training labels) or CLASS=WEIGHT pairs, e.g. 'ants=1,bees=2'",
+    )
+    group.add_argument("--weight-decay", type=float, help="decoupled weight decay of every stage's optimizer")
     group.add_argument("--augment", type=arguments.augmentation, help="e.g. 'flip,rotation=0.1,zoom=0.1'")
     group.add_argument(
         "--skip-bad-files", action="store_true", default=None, help="skip unreadable images and bad text rows"
@@ -179,6 +186,9 @@ def config_from_args(args):
         ("feature_cache_dir", "train.feature_cache_dir"),
         ("augmented_views", "train.augmented_views"),
         ("jit_compile", "train.jit_compile"),
+        ("label_smoothing", "train.label_smoothing"),
+        ("class_weight", "train.class_weight"),
+        ("weight_decay", "train.weight_decay"),
         ("deterministic", "train.deterministic"),
         ("strategy", "train.strategy"),
         ("mixed_precision", "model.mixed_precision"),

@@ -163,12 +163,16 @@ def _coerce(value, annotation, path):
             try:
                 return _coerce(value, option, path)
             except ValueError as e:
-                errors.append(str(e))
-        raise ValueError(errors[0])
+                errors.append((str(e), typing.get_origin(option) is dict and isinstance(value, dict)))
+        raise ValueError(next((error for error, matching in errors if matching), errors[0][0]))
     if annotation is Stage and isinstance(value, str):
         return Stage.parse(value)  # e.g. "probe" or "top2:3:1e-4"
     if dataclasses.is_dataclass(annotation):
         return _from_dict(annotation, value, path)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ValueError(f"{path} must be a mapping. Received: {value!r}")
+        return {_coerce(k, args[0], f"{path} key"): _coerce(v, args[1], f"{path}.{k}") for k, v in value.items()}
     if origin is tuple:
         if isinstance(value, int) and args == (int, int):
             return value  # a square size, expanded by ModelConfig
@@ -210,6 +214,8 @@ def _to_plain(value):
         return {f.name: _to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, (list, tuple)):
         return [_to_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _to_plain(v) for k, v in value.items()}
     return value
 
 

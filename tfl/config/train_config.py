@@ -124,6 +124,13 @@ class TrainConfig:
             on GPUs, where several kernels otherwise add in a varying order.
             Slower on GPUs; on CPUs tfl's runs repeat without it. It stays on
             for the rest of the process.
+        label_smoothing: targets move this far towards uniform, in [0, 1)
+            (`Classifier.compile`); kept by every stage.
+        class_weight: None, "balanced" (n / (classes * count), from the
+            training labels) or {class name: weight} (missing classes weigh
+            1); through the loss, kept by every stage.
+        weight_decay: decoupled weight decay of every stage's optimizer, or
+            None for the optimizer's own (AdamW: 0.004, others: none).
         strategy: None (one device), "mirrored" (every local GPU, or every
             logical CPU device), "multi_worker" (the cluster in the
             `TF_CONFIG` environment variable) or "tpu" (a Cloud TPU): a
@@ -141,6 +148,9 @@ class TrainConfig:
     adaptation: AdaptationConfig = AdaptationConfig()
     strategy: str | None = None
     deterministic: bool = False
+    label_smoothing: float = 0.0
+    class_weight: str | dict[str, float] | None = None
+    weight_decay: float | None = None
 
     def __post_init__(self):
         if self.strategy is not None and self.strategy not in STRATEGIES:
@@ -157,6 +167,15 @@ class TrainConfig:
             raise ValueError(f"Unknown feature_cache {self.feature_cache!r}. Known: {', '.join(FEATURE_CACHE)}.")
         if self.augmented_views < 1:
             raise ValueError(f"augmented_views must be >= 1. Received: augmented_views={self.augmented_views!r}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing is in [0, 1). Received: label_smoothing={self.label_smoothing!r}")
+        if isinstance(self.class_weight, str) and self.class_weight != "balanced":
+            raise ValueError(
+                "class_weight is 'balanced', a mapping {class name: weight} or null. "
+                f"Received: class_weight={self.class_weight!r}"
+            )
+        if self.weight_decay is not None and self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0 or null. Received: weight_decay={self.weight_decay!r}")
         if self.stages is not None and not self.stages:
             raise ValueError("stages is empty. Give at least one stage, or null for the default plan.")
         if self.strategy is not None and self.adaptation.method is not None:
