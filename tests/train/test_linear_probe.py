@@ -172,3 +172,43 @@ def test_cross_validation_is_skipped_below_ten_examples():
 def test_an_unknown_l2_rule_is_refused():
     with pytest.raises(ValueError, match=r'l2 is a number >= 0, "cv" or None\. Received: l2=\'auto\''):
         fit_linear_probe(np.ones((12, 2)), np.arange(12) % 2, 2, l2="auto")
+
+
+def test_class_weights_move_the_probe_towards_the_weighted_class():
+    rng = np.random.RandomState(0)
+    labels = np.array([0] * 40 + [1] * 40)
+    features = rng.normal(size=(80, 4)) + labels[:, None] * 0.5  # overlapping classes
+
+    plain = fit_linear_probe(features, labels, 2, l2=1e-3)
+    weighted = fit_linear_probe(features, labels, 2, l2=1e-3, class_weights=[1.0, 5.0])
+
+    def predicted_ones(probe):
+        return int(np.argmax(features @ probe.kernel + probe.bias, axis=1).sum())
+
+    assert predicted_ones(weighted) > predicted_ones(plain)
+
+
+def test_weights_of_one_and_no_smoothing_are_the_plain_probe():
+    rng = np.random.RandomState(1)
+    features, labels = rng.normal(size=(30, 3)), np.arange(30) % 3
+
+    plain = fit_linear_probe(features, labels, 3, l2=1e-2)
+    ones = fit_linear_probe(features, labels, 3, l2=1e-2, class_weights=[1.0, 1.0, 1.0], label_smoothing=0.0)
+
+    np.testing.assert_allclose(ones.kernel, plain.kernel, rtol=1e-6, atol=1e-7)
+
+
+def test_label_smoothing_shrinks_the_probes_confidence():
+    rng = np.random.RandomState(2)
+    labels = np.arange(60) % 2
+    features = rng.normal(size=(60, 2)) + labels[:, None] * 3.0  # separable
+
+    def confidence(probe):
+        logits = features @ probe.kernel + probe.bias
+        p = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return float((p / p.sum(axis=1, keepdims=True)).max(axis=1).mean())
+
+    sharp = fit_linear_probe(features, labels, 2, l2=1e-4)
+    smooth = fit_linear_probe(features, labels, 2, l2=1e-4, label_smoothing=0.2)
+
+    assert confidence(smooth) < confidence(sharp) and confidence(smooth) <= 0.91

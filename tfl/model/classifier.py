@@ -197,10 +197,15 @@ class Classifier(keras.Model):
         options = self._training_options
         if options.loss is not None:
             return options.loss
-        weights = None
-        if isinstance(options.class_weight, dict):  # "balanced" is resolved by `balance_classes`
-            weights = [float(options.class_weight.get(index, 1.0)) for index in range(self.num_classes)]
-        return head_loss(self.multi_label, options.label_smoothing, weights)
+        return head_loss(self.multi_label, options.label_smoothing, self.class_weights())
+
+    def class_weights(self):
+        """One loss weight per class from `class_weight`, or None (no weights,
+        or "balanced" not yet resolved by `balance_classes`)."""
+        class_weight = self._training_options.class_weight
+        if not isinstance(class_weight, dict):
+            return None
+        return [float(class_weight.get(index, 1.0)) for index in range(self.num_classes)]
 
     def fit(self, *args, **kwargs):
         """`keras.Model.fit`, refusing an unresolved `class_weight="balanced"`."""

@@ -271,11 +271,14 @@ def _fit_head(model, features, stage, options, context, saver):
 def _fit_probe(model, features, steps, verbose):
     """The "probe" route; returns `(history, probe info)`."""
     start = time.perf_counter()
+    options = model.training_options
     fitted = fit_linear_probe(
         features.train_features,
         features.train_labels,
         model.num_classes,
         multi_label=model.multi_label,
+        class_weights=model.class_weights() if options.loss is None else None,
+        label_smoothing=options.label_smoothing if options.loss is None else 0.0,
     )
     model.head.set_weights([fitted.kernel, fitted.bias])
     info = {

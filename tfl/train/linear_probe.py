@@ -60,7 +60,18 @@ class LinearProbe:
     l2: float = 0.0
 
 
-def fit_linear_probe(features, labels, num_classes, *, multi_label=False, l2="cv", max_iter=500, tol=1e-5):
+def fit_linear_probe(
+    features,
+    labels,
+    num_classes,
+    *,
+    multi_label=False,
+    l2="cv",
+    max_iter=500,
+    tol=1e-5,
+    class_weights=None,
+    label_smoothing=0.0,
+):
     """Fits a multinomial (or per-class binary) logistic regression with L2.
 
     Args:
@@ -75,6 +86,10 @@ def fit_linear_probe(features, labels, num_classes, *, multi_label=False, l2="cv
             problem as scikit-learn's `LogisticRegression(C=1.0)`.
         max_iter: the most L-BFGS iterations.
         tol: stop when the gradient's largest entry is below this.
+        class_weights: one weight per class, or None: each example's loss
+            is scaled by its class's weight (multi-label: each class's
+            positive term), as `tfl.model.HeadLoss` does in the other stages.
+        label_smoothing: targets move this far towards uniform, in [0, 1).
 
     Returns:
         A `LinearProbe` whose `kernel` and `bias` apply to raw features.
@@ -89,20 +104,43 @@ def fit_linear_probe(features, labels, num_classes, *, multi_label=False, l2="cv
         raise ValueError(f"A linear probe needs features of shape [N, D] with N >= 1. Received shape {x.shape}.")
     n = x.shape[0]
     y = _targets(labels, n, num_classes, multi_label)
+    weights = _example_weights(y, class_weights, multi_label)
+    y = _smoothed(y, label_smoothing, multi_label)
     if isinstance(l2, str):
         if l2 != "cv":
             raise ValueError(f'l2 is a number >= 0, "cv" or None. Received: l2={l2!r}')
-        multiple = _cross_validated_multiple(x, y, num_classes, multi_label, max_iter, tol)
+        multiple = _cross_validated_multiple(x, y, weights, num_classes, multi_label, max_iter, tol)
         l2 = multiple / n
     else:
         l2 = 1.0 / n if l2 is None else float(l2)
     if l2 < 0:
         raise ValueError(f"l2 must be >= 0. Received: l2={l2!r}")
-    probe, _ = _fit(x, y, num_classes, multi_label, l2, max_iter, tol)
+    probe, _ = _fit(x, y, weights, num_classes, multi_label, l2, max_iter, tol)
     return probe
 
 
-def _cross_validated_multiple(x, y, num_classes, multi_label, max_iter, tol):
+def _example_weights(y, class_weights, multi_label):
+    """Per-example (single-label, `[N, 1]`) or per-entry (multi-label, `[N, C]`)
+    loss weights from the class weights; ones without them."""
+    if class_weights is None:
+        return np.ones((len(y), 1))
+    weights = np.asarray(class_weights, dtype=np.float64)
+    if weights.shape != (y.shape[1],) or np.any(weights < 0):
+        raise ValueError(
+            f"class_weights needs one weight >= 0 per class ({y.shape[1]}). Received: class_weights={class_weights!r}"
+        )
+    if multi_label:
+        return 1.0 + y * (weights - 1.0)
+    return (y @ weights)[:, None]
+
+
+def _smoothed(y, label_smoothing, multi_label):
+    if not 0 <= label_smoothing < 1:
+        raise ValueError(f"label_smoothing is in [0, 1). Received: label_smoothing={label_smoothing!r}")
+    return y * (1.0 - label_smoothing) + label_smoothing * (0.5 if multi_label else 1.0 / y.shape[1])
+
+
+def _cross_validated_multiple(x, y, weights, num_classes, multi_label, max_iter, tol):
     """The multiple of 1 / N in `L2_GRID` with the lowest 5-fold held-out log-loss.
 
     Each fold walks the grid from the strongest L2 to the weakest, starting
@@ -121,24 +159,24 @@ def _cross_validated_multiple(x, y, num_classes, multi_label, max_iter, tol):
         theta = None
         for i in reversed(range(len(L2_GRID))):
             probe, theta = _fit(
-                x[train], y[train], num_classes, multi_label, L2_GRID[i] / len(train),
+                x[train], y[train], weights[train], num_classes, multi_label, L2_GRID[i] / len(train),
                 min(max_iter, CV_MAX_ITER), max(tol, 1e-4), theta,
             )
             logits = x[fold] @ probe.kernel.astype(np.float64) + probe.bias
-            losses[i] += np.sum(_losses(logits, y[fold], multi_label))
+            losses[i] += np.sum(_losses(logits, y[fold], weights[fold], multi_label))
     return L2_GRID[int(np.argmin(losses))]
 
 
-def _losses(logits, y, multi_label):
-    """Per-example log-loss of `logits` against one-hot or multi-hot `y`."""
+def _losses(logits, y, weights, multi_label):
+    """Per-example weighted log-loss of `logits` against one-hot or multi-hot `y`."""
     if multi_label:
-        return np.sum(np.logaddexp(0.0, logits) - y * logits, axis=1)
+        return np.sum(weights * (np.logaddexp(0.0, logits) - y * logits), axis=1)
     shifted = logits - logits.max(axis=1, keepdims=True)
     log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    return -np.sum(y * log_p, axis=1)
+    return -weights[:, 0] * np.sum(y * log_p, axis=1)
 
 
-def _fit(x, y, num_classes, multi_label, l2, max_iter, tol, theta=None):
+def _fit(x, y, weights, num_classes, multi_label, l2, max_iter, tol, theta=None):
     """The probe for one L2 weight, and its parameters in the scaled space
     (`theta`, to start a nearby fit from)."""
     n, d = x.shape
@@ -154,14 +192,14 @@ def _fit(x, y, num_classes, multi_label, l2, max_iter, tol, theta=None):
         b = theta[d * num_classes :]
         logits = z @ w + b
         if multi_label:
-            loss = np.mean(np.sum(np.logaddexp(0.0, logits) - y * logits, axis=1))
-            error = _sigmoid(logits) - y
+            loss = np.mean(np.sum(weights * (np.logaddexp(0.0, logits) - y * logits), axis=1))
+            error = weights * (_sigmoid(logits) - y)
         else:
             shifted = logits - logits.max(axis=1, keepdims=True)
             log_norm = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
             log_p = shifted - log_norm
-            loss = -np.mean(np.sum(y * log_p, axis=1))
-            error = np.exp(log_p) - y
+            loss = -np.mean(weights[:, 0] * np.sum(y * log_p, axis=1))
+            error = weights * (np.exp(log_p) - y)
         error /= n
         loss += 0.5 * l2 * np.sum(w * w)
         grad_w = z.T @ error + l2 * w
