@@ -234,6 +234,3 @@ def _adapt(config, model, data, target, verbose):
         restore_best=adaptation.restore_best,
         verbose=verbose,
     )
-
-
-__all__ = ["ExperimentResult", "run_experiment", "seed_everything"]

@@ -322,19 +322,3 @@ def _fsync_file(path):
 def _remove_quietly(path):
     with contextlib.suppress(FileNotFoundError):
         os.remove(path)
-
-
-__all__ = [
-    "PARTIAL_PREFIX",
-    "fsync_folder",
-    "fsync_tree",
-    "remove_stale_partials",
-    "save_keras",
-    "save_to_path",
-    "to_json",
-    "write_atomically",
-    "write_bytes",
-    "write_folder",
-    "write_json",
-    "write_text",
-]

@@ -436,6 +436,3 @@ def _check_something_trains(method, alpha, beta, align_weight):
             "source-only model, beta > 0 with target labels, or an alignment term (align_weight > 0). "
             f"Received: method={method!r}, beta={beta}, align_weight={align_weight}"
         )
-
-
-__all__ = ["METHODS", "MISSING_LABEL", "DomainAdaptation", "paired_dataset"]

@@ -170,6 +170,3 @@ def _accuracy(model, target):
         return None
     probabilities = model.predict(target.test, verbose=0)
     return float(np.mean(np.argmax(probabilities, axis=-1) == np.asarray(target.test_labels)))
-
-
-__all__ = ["AdaptationRecord", "fit_adaptation"]

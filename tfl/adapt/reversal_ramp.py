@@ -86,6 +86,3 @@ def _reversal_layers(model):
             found.append(layer)
         stack.extend(getattr(layer, "layers", []))
     return found
-
-
-__all__ = ["ReversalRamp"]

@@ -204,13 +204,3 @@ def _check_scores(scores):
             f"Unknown score {unknown[0] if unknown else None!r}. Known: {', '.join(SCORES)}. Received: scores={scores!r}"
         )
     return scores
-
-
-__all__ = [
-    "SCORES",
-    "SND_TEMPERATURE",
-    "UnsupervisedScores",
-    "information_maximization",
-    "soft_neighborhood_density",
-    "unsupervised_scores",
-]

@@ -76,6 +76,3 @@ def save_backbone(backbone, path):
         raise ValueError(f"Backbone weights are saved as .weights.h5. Received: path={path!r}")
     backbone = getattr(backbone, "backbone", backbone)
     return save_to_path(path, backbone.save_weights, suffix=".weights.h5")
-
-
-__all__ = ["backbone_stages", "build_backbone", "resolve_image_size", "save_backbone"]

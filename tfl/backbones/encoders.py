@@ -371,18 +371,3 @@ def save_encoder(encoder, preprocessor, path):
     encoder.save_to_preset(path)
     preprocessor.save_to_preset(path)
     return path
-
-
-__all__ = [
-    "EncoderUnavailableError",
-    "build_encoder",
-    "build_text_preprocessor",
-    "encoder_presets",
-    "encoder_stage_names",
-    "encoder_stages",
-    "list_encoders",
-    "minilm_path",
-    "random_bert_encoder",
-    "resolve_encoder",
-    "save_encoder",
-]

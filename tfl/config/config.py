@@ -215,6 +215,3 @@ def _to_plain(value):
 
 def _join(path, key):
     return f"{path}.{key}" if path else str(key)
-
-
-__all__ = ["CONFIG_VERSION", "Config", "migrate"]

@@ -115,7 +115,3 @@ class DataConfig:
             )
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1. Received: batch_size={self.batch_size!r}")
-
-
-
-__all__ = ["RESIZE_MODES", "DataConfig", "check_resize"]

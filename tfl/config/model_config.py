@@ -174,19 +174,3 @@ class ModelConfig:
                 f"model.fusion (mode {self.fusion.mode!r}) does not run image augmentation yet. "
                 "Remove model.augmentation, or set fusion.mode to null."
             )
-
-
-
-__all__ = [
-    "DEFAULT_ENCODER",
-    "DEFAULT_POOLING",
-    "FLIP_MODES",
-    "FUSION_MODES",
-    "IMAGE_POOLINGS",
-    "MIXED_PRECISION",
-    "TASKS",
-    "TEXT_POOLINGS",
-    "AugmentationConfig",
-    "FusionConfig",
-    "ModelConfig",
-]

@@ -164,16 +164,3 @@ class TrainConfig:
                 f"train.adaptation (method {self.adaptation.method!r}) does not run under a distribution strategy "
                 f"yet (strategy {self.strategy!r}). Set one of them to null."
             )
-
-
-
-__all__ = [
-    "ADAPTATION_METHODS",
-    "ALIGNING_METHODS",
-    "FEATURE_CACHE",
-    "PLANS",
-    "STRATEGIES",
-    "UNSUPERVISED_SCORES",
-    "AdaptationConfig",
-    "TrainConfig",
-]

@@ -77,6 +77,3 @@ def plot_adaptation(record):
     for ax in (losses, target):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     return figure
-
-
-__all__ = ["plot_adaptation"]

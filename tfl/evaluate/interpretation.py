@@ -344,17 +344,3 @@ def _check_counts(matrix, names):
             f"{counts[i, j].item()!r} at confusion_matrix[{i}, {j}]"
         )
     return counts.astype(np.int64)
-
-
-__all__ = [
-    "EPSILON",
-    "INTERPRETATION_FILE",
-    "TOP_LOSSES_PLOT",
-    "ConfusedPair",
-    "example_losses",
-    "gather_examples",
-    "interpret",
-    "most_confused",
-    "top_losses",
-    "write_interpretation",
-]

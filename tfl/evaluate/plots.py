@@ -425,12 +425,3 @@ def plot_lr_finder(result):
     ax.legend(loc="best", fontsize=8)
     figure.suggestion = suggestion
     return figure
-
-
-__all__ = [
-    "plot_confusion_matrix",
-    "plot_training",
-    "plot_transfer_vs_scratch",
-    "save_figure",
-    "stage_label",
-]

@@ -347,6 +347,3 @@ def _check_shapes(input_shape):
                 f"Fusion needs the last (feature) axis of every input to be known. Received shapes: {shapes}."
             )
     return shapes
-
-
-__all__ = ["MODES", "Fusion"]

@@ -341,6 +341,3 @@ def _has_pooler(encoder):
 def _input_names(encoder):
     inputs = encoder.input
     return set(inputs) if isinstance(inputs, dict) else {"token_ids"}
-
-
-__all__ = ["BranchBackbones", "FusionClassifier"]

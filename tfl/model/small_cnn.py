@@ -63,6 +63,3 @@ def small_cnn_stages(model):
         if match:
             stages.setdefault(match.group(1), []).append(layer)
     return stages
-
-
-__all__ = ["SMALL_CNN", "small_cnn", "small_cnn_stages"]

@@ -218,6 +218,3 @@ def _differing_keys(saved, current, prefix=""):
             yield from _differing_keys(saved.get(key), current.get(key), f"{prefix}{key}.")
     elif saved != current:
         yield prefix.rstrip(".") or "(all)"
-
-
-__all__ = ["CheckpointMismatchError", "ResumePoint", "TrainingCheckpoint"]

@@ -274,6 +274,3 @@ def _load(folder):
         values = list(tf.data.Dataset.load(path).batch(4096).as_numpy_iterator())
         loaded.append(np.concatenate(values) if values else None)
     return tuple(loaded)
-
-
-__all__ = ["CacheDecision", "CachedFeatures", "FeatureCache", "cache_decision", "examples_digest"]

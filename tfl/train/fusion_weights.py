@@ -46,6 +46,3 @@ class FusionWeightLogger(keras.callbacks.Callback):
             raise ValueError(f"{len(self.names)} names for {len(weights)} fused inputs: {self.names}")
         for name, weight in zip(self.names, weights):
             logs[LOG_PREFIX + name] = float(np.mean(weight))
-
-
-__all__ = ["LOG_PREFIX", "FusionWeightLogger"]

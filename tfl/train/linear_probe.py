@@ -260,6 +260,3 @@ def _two_loop(grad, steps, changes):
         beta = rho * (y @ q)
         q += (alpha - beta) * s
     return q
-
-
-__all__ = ["L2_GRID", "LinearProbe", "fit_linear_probe"]

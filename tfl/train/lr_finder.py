@@ -329,6 +329,3 @@ class _SavedState:
         for variable, value, flag in zip(self.variables, self.values, self.variable_flags):
             variable.trainable = flag
             variable.assign(value)
-
-
-__all__ = ["LRFinderResult", "find_learning_rate", "suggest_learning_rates"]

@@ -175,6 +175,3 @@ def _cross_validated(features, labels, fold_of, num_classes):
         losses.append(float(-log_probabilities[np.arange(len(truth)), truth].mean()))
         accuracies.append(float((log_probabilities.argmax(axis=1) == truth).mean()))
     return float(np.mean(losses)), float(np.mean(accuracies))
-
-
-__all__ = ["TransferCheck", "transfer_check"]
