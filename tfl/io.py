@@ -8,7 +8,7 @@ the new one, never a partial one; on an error the temporary name is removed
 and the target is untouched. Missing parent folders are created.
 
 This module is shared by every folder of `tfl` (it imports no other part of
-`tfl`), like `tfl.api_export`.
+`tfl`), like `tfl.serialization`.
 """
 
 import contextlib

@@ -23,16 +23,16 @@ from keras import ops
 from tfl.adapt.alignment import coral
 from tfl.adapt.alignment import mmd
 from tfl.adapt.gradient_reversal import GradientReversal
-from tfl.api_export import tfl_export
 from tfl.config.train_config import ADAPTATION_METHODS
 from tfl.model.classifier import Classifier
+from tfl.serialization import keras_serializable
 
 METHODS = ADAPTATION_METHODS
 MISSING_LABEL = -1
 _ALIGNMENTS = {"mmd": mmd, "coral": coral}
 
 
-@tfl_export
+@keras_serializable
 class DomainAdaptation(keras.Model):
     """A classifier trained on a labelled source and a (partly) labelled or unlabelled target.
 

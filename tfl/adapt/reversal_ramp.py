@@ -5,10 +5,8 @@ import math
 import keras
 
 from tfl.adapt.gradient_reversal import GradientReversal
-from tfl.api_export import tfl_export
 
 
-@tfl_export
 class ReversalRamp(keras.callbacks.Callback):
     """Sets every `GradientReversal` layer's strength before each batch.
 

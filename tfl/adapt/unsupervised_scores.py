@@ -25,8 +25,6 @@ mode="max")` and `ModelCheckpoint` can use them.
 import keras
 import numpy as np
 
-from tfl.api_export import tfl_export
-
 SCORES = ("im", "snd")
 SND_TEMPERATURE = 0.05
 
@@ -113,7 +111,6 @@ def unsupervised_scores(probabilities, scores=SCORES, temperature=SND_TEMPERATUR
     return {name: functions[name](probabilities) for name in scores}
 
 
-@tfl_export
 class UnsupervisedScores(keras.callbacks.Callback):
     """Logs IM and SND on unlabelled target data after each epoch; keeps the best weights if asked.
 

@@ -5,7 +5,6 @@ import collections
 import keras
 
 from tfl import __version__
-from tfl.api_export import tfl_export
 from tfl.backbones import get_backbone_spec
 from tfl.backbones import stage_layers
 from tfl.backbones.encoders import encoder_stages
@@ -20,6 +19,7 @@ from tfl.model.small_cnn import SMALL_CNN_PREPROCESSING
 from tfl.model.small_cnn import small_cnn_stages
 from tfl.model.text_pooling import FirstTokenPooling
 from tfl.model.text_pooling import MaskedMeanPooling
+from tfl.serialization import keras_serializable
 
 IMAGE_INPUT = "images"
 TOKEN_INPUTS = ("token_ids", "segment_ids", "padding_mask")
@@ -86,7 +86,7 @@ class BranchBackbones:
         return [w for backbone in self for w in backbone.non_trainable_weights]
 
 
-@tfl_export
+@keras_serializable
 class FusionClassifier(Classifier):
     """A functional classifier with several branches fused before one head.
 

@@ -23,7 +23,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfl.api_export import tfl_export
 from tfl.config.stage import Stage
 from tfl.model.classifier import Classifier
 from tfl.train.freezing import apply_stage
@@ -34,7 +33,6 @@ MINIMUM = "minimum/10"
 METHODS = (STEEPEST, MINIMUM)
 
 
-@tfl_export
 @dataclasses.dataclass
 class LRFinderResult:
     """What a learning-rate range test found.
@@ -69,7 +67,6 @@ class LRFinderResult:
         return dataclasses.asdict(self)
 
 
-@tfl_export
 def find_learning_rate(
     model,
     data,
