@@ -86,6 +86,12 @@ class DataConfig:
             `digits` source holds out, recoloured). Labelled target images
             are split by `validation_split`: the held-out part scores the
             adapted model and is never trained on.
+
+    Examples:
+
+    >>> config = DataConfig(source="flowers/", batch_size=16)
+    >>> config.batch_size, config.validation_split
+    (16, 0.2)
     """
 
     source: str | None = None
