@@ -23,16 +23,25 @@ SUBPACKAGES = ("config", "data", "backbones", "model", "train", "adapt", "evalua
 OPTIONS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 MIN_RUNNING = 0.8
 
-SKIP = {}
+NETWORK = "downloads a dataset or a preset: needs the network"
+SKIP = {
+    "tfl.data.from_tfds": NETWORK,
+    "tfl.data.from_tfds_text": NETWORK,
+}
 
 
 
 def _public():
-    """`(qualified name, object, package namespace)` for each public class and function, once each."""
+    """`(qualified name, object, namespace)` for each public class and function, once each.
+
+    The namespace holds every public name of the subpackages, the object's own
+    package's names first.
+    """
+    modules = [importlib.import_module(f"tfl.{package}") for package in SUBPACKAGES]
+    every_name = {name: getattr(module, name) for module in modules for name in module.__all__}
     seen, found = set(), []
-    for package in SUBPACKAGES:
-        module = importlib.import_module(f"tfl.{package}")
-        namespace = {name: getattr(module, name) for name in module.__all__}
+    for package, module in zip(SUBPACKAGES, modules):
+        namespace = {**every_name, **{name: getattr(module, name) for name in module.__all__}}
         for name in module.__all__:
             obj = getattr(module, name)
             if (inspect.isclass(obj) or inspect.isfunction(obj)) and id(obj) not in seen:
@@ -42,7 +51,7 @@ def _public():
         obj = getattr(tfl, name)
         if id(obj) not in seen:
             seen.add(id(obj))
-            found.append((f"{module_name}.{name}", obj, {name: obj}))
+            found.append((f"{module_name}.{name}", obj, {**every_name, name: obj}))
     return found
 
 
@@ -51,16 +60,28 @@ PUBLIC = _public()
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
-    """A folder holding `flowers/` (two classes of three 32x32 PNGs) and `notes.csv`."""
+    """A folder of small inputs: image folders, two images and a CSV file.
+
+    `flowers/` (daisy, roses, tulips: 3 PNGs each), `test/` (cat, dog: 2
+    each), `to_predict/` (2 PNGs), `cat.jpg`, `dog.png` (all 32x32), and
+    `reviews.csv` (columns `review`, `stars`: 4 rows of each of 1..5 stars).
+    """
     root = tmp_path_factory.mktemp("examples")
     rng = np.random.default_rng(0)
-    for class_name in ("daisy", "rose"):
-        folder = root / "flowers" / class_name
-        folder.mkdir(parents=True)
-        for i in range(3):
-            image = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
-            keras.utils.save_img(folder / f"{i}.png", image)
-    (root / "notes.csv").write_text("text,label\nthe cat sat,pos\na bad film,neg\ngood movie,pos\nawful plot,neg\n")
+
+    def image(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        keras.utils.save_img(path, rng.integers(0, 256, (32, 32, 3), dtype=np.uint8))
+
+    for folder, class_names, count in (("flowers", ("daisy", "roses", "tulips"), 3), ("test", ("cat", "dog"), 2)):
+        for class_name in class_names:
+            for i in range(count):
+                image(root / folder / class_name / f"{i}.png")
+    for path in ("to_predict/a.png", "to_predict/b.png", "cat.jpg", "dog.png"):
+        image(root / path)
+    words = ["the cat sat on the mat", "a good movie", "very boring plot", "not really fun", "great acting"]
+    rows = [f"{words[(i + stars) % 5]},{stars}" for stars in range(1, 6) for i in range(4)]
+    (root / "reviews.csv").write_text("review,stars\n" + "\n".join(rows) + "\n")
     return root
 
 
