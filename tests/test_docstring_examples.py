@@ -89,6 +89,7 @@ def workdir(tmp_path_factory):
 def fixtures(workdir):
     """The names every example may use."""
     keras.utils.set_random_seed(0)
+    keras.utils.disable_interactive_logging()  # progress bars would print into the examples' output
     images = np.random.default_rng(0).integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
     labels = np.array([0, 1] * 4)
     data = tfl.data.from_arrays(
@@ -96,7 +97,7 @@ def fixtures(workdir):
     )
     model = tfl.build_model(tfl.ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32), ["cat", "dog"])
     encoder, preprocessor = tiny_encoder()
-    return {
+    yield {
         "os": os,
         "np": np,
         "tf": tf,
@@ -109,6 +110,7 @@ def fixtures(workdir):
         "encoder": encoder,
         "preprocessor": preprocessor,
     }
+    keras.utils.enable_interactive_logging()
 
 
 RESULTS = {}

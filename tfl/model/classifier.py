@@ -34,6 +34,13 @@ class TrainingOptions:
             `tfl.fit_stages`), or {class name or index: weight}; through the
             default loss.
         weight_decay: decoupled weight decay of every stage's optimizer, or None.
+
+    Examples:
+
+    >>> TrainingOptions(label_smoothing=0.1).label_smoothing
+    0.1
+    >>> TrainingOptions().loss is None
+    True
     """
 
     loss: object = None

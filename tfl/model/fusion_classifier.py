@@ -38,6 +38,12 @@ class BranchBackbones:
 
     Args:
         backbones: {branch name: backbone model}, in branch order.
+
+    Examples:
+
+    >>> backbones = BranchBackbones({"source": model.backbone, "target": small_cnn()})
+    >>> backbones["target"].name, len(backbones.layers) == len(model.backbone.layers) + len(small_cnn().layers)
+    ('small_cnn', True)
     """
 
     def __init__(self, backbones, image_branches=()):

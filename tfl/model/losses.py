@@ -92,7 +92,7 @@ class HeadLoss(keras.losses.Loss):
 
     >>> loss = HeadLoss(multi_label=False, label_smoothing=0.1)
     >>> round(float(loss(np.array([0]), np.array([[0.9, 0.1]]))), 4)
-    0.2144
+    0.2152
     """
 
     def __init__(self, multi_label=False, label_smoothing=0.0, class_weights=None, name="head_loss", **kwargs):

@@ -57,6 +57,12 @@ class BidirectionalLSTMPooling(keras.layers.Layer):
     Args:
         units: LSTM units per direction; the output has `2 * units`.
         **kwargs: passed to `keras.layers.Layer`.
+
+    Examples:
+
+    >>> pooling = BidirectionalLSTMPooling(units=4)
+    >>> pooling(np.ones((2, 5, 8)), np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])).shape
+    TensorShape([2, 8])
     """
 
     def __init__(self, units=64, **kwargs):
