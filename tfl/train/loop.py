@@ -59,11 +59,13 @@ def fit_stages(model, data, stages, options=None, **overrides):
 
     Examples:
 
-    >>> stages = [Stage("none", epochs=5, learning_rate=1e-3),
-    ...           Stage("top 2", epochs=3, learning_rate=1e-4)]
-    >>> history = fit_stages(model, data, stages)
+    >>> stages = [Stage("none", epochs=2, learning_rate=1e-3),
+    ...           Stage("top 1", epochs=1, learning_rate=1e-4)]
+    >>> history = fit_stages(model, data, stages, verbose=0)
     >>> history.boundaries
-    [0, 5]
+    [0, 2]
+    >>> history.stages[1].trainable_stages
+    ['stride32']
     """
     stages = tuple(stages)
     if not stages:

@@ -49,6 +49,14 @@ class LRFinderResult:
         steps: the number of steps that ran.
         start: the first rate of the test.
         end: the last rate of the test (reached only without an early stop).
+
+    Examples:
+
+    >>> result = find_learning_rate(model, data, Stage("none"), start=1e-5, end=1.0, steps=6)
+    >>> result.start, result.end, len(result.learning_rates)
+    (1e-05, 1.0, 6)
+    >>> sorted(result.suggestions)
+    ['minimum/10', 'steepest']
     """
 
     learning_rates: list
@@ -141,10 +149,10 @@ def find_learning_rate(
 
     Examples:
 
-    >>> result = find_learning_rate(model, data, Stage("top 2"), steps=200)
-    >>> result.suggestion, result.method
-    (0.00063, 'steepest')
-    >>> fit_stages(model, data, [Stage("top 2", epochs=3, learning_rate=result.suggestion)])
+    >>> result = find_learning_rate(model, data, Stage("none"), steps=8)
+    >>> result.method, result.steps, len(result.losses) == result.steps
+    ('steepest', 8, True)
+    >>> stages = [Stage("none", epochs=1, learning_rate=result.suggestion)]
     """
     _check_arguments(start, end, steps, smoothing, divergence, method)
     if stage is not None and stage.linear_probe:
