@@ -62,7 +62,7 @@ PUBLIC = _public()
 def workdir(tmp_path_factory):
     """A folder of small inputs: image folders, two images and a CSV file.
 
-    `flowers/` (daisy, roses, tulips: 3 PNGs each), `test/` (cat, dog: 2
+    `flowers/` (daisy, roses, tulips: 3 PNGs each), `test/` (cat, dog: 3
     each), `to_predict/` (2 PNGs), `cat.jpg`, `dog.png` (all 32x32), and
     `reviews.csv` (columns `review`, `stars`: 4 rows of each of 1..5 stars).
     """
@@ -73,7 +73,7 @@ def workdir(tmp_path_factory):
         path.parent.mkdir(parents=True, exist_ok=True)
         keras.utils.save_img(path, rng.integers(0, 256, (32, 32, 3), dtype=np.uint8))
 
-    for folder, class_names, count in (("flowers", ("daisy", "roses", "tulips"), 3), ("test", ("cat", "dog"), 2)):
+    for folder, class_names, count in (("flowers", ("daisy", "roses", "tulips"), 3), ("test", ("cat", "dog"), 3)):
         for class_name in class_names:
             for i in range(count):
                 image(root / folder / class_name / f"{i}.png")

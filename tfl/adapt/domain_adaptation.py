@@ -94,13 +94,14 @@ class DomainAdaptation(keras.Model):
 
     Examples:
 
-    >>> adapted = DomainAdaptation(classifier, method="mmd", align_weight=1.0)
+    >>> target = tf.data.Dataset.from_tensor_slices({"images": images[:4] / 2}).batch(2)
+    >>> model.backbone.trainable = False  # here only the head adapts
+    >>> adapted = DomainAdaptation(model, method="mmd", align_weight=1.0)
     >>> adapted.compile(optimizer=keras.optimizers.Adam(1e-3))
-    >>> history = adapted.fit(paired_dataset(source.train, target_train), epochs=5,
-    ...                       validation_data=target_test)
+    >>> history = adapted.fit(paired_dataset(data.train, target), epochs=1, verbose=0)
     >>> sorted(history.history)[:3]
     ['alignment_loss', 'loss', 'source_accuracy']
-    >>> classifier.save("adapted.keras")  # the classifier holds the adapted weights
+    >>> model.save("adapted.keras")  # the classifier holds the adapted weights
     """
 
     def __init__(
@@ -347,9 +348,10 @@ def paired_dataset(source, target):
 
     Examples:
 
-    >>> paired = paired_dataset(source_data.train, target_images.batch(32))
-    >>> sorted(paired.element_spec[0])
-    ['source', 'target']
+    >>> target = tf.data.Dataset.from_tensor_slices({"images": images[:3]}).batch(2)
+    >>> paired = paired_dataset(data.train, target)
+    >>> sorted(paired.element_spec[0]), sorted(paired.element_spec[1])
+    (['source', 'target'], ['source'])
     """
     source_spec = source.element_spec
     if not (isinstance(source_spec, tuple) and len(source_spec) == 2):

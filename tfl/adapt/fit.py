@@ -43,6 +43,11 @@ class AdaptationRecord:
         target_accuracy_after: the same after adapting.
         restored_epoch: the epoch kept by `restore_best` (0-based), or None.
         seconds: wall time.
+
+    Examples:
+
+    >>> list(AdaptationRecord.__annotations__)[:4]
+    ['method', 'alpha', 'beta', 'align_weight']
     """
 
     method: str
@@ -107,10 +112,11 @@ def fit_adaptation(
 
     Examples:
 
-    >>> target = load_target_images("digits_recoloured", image_size=32, class_names=data.class_names,
-    ...                             labels_per_class=0)
-    >>> record = fit_adaptation(model, data, target, method="coral", epochs=3)
-    >>> record.target_accuracy_before, record.target_accuracy_after
+    >>> from tfl.data.image.target import load_target_images
+    >>> target = load_target_images("test/", class_names=data.class_names, image_size=32, labels_per_class=0)
+    >>> record = fit_adaptation(model, data, target, method="coral", epochs=1, unfreeze="none", verbose=0)
+    >>> record.method, record.num_target, record.num_target_labelled, sorted(record.history)[:2]
+    ('coral', 4, 0, ['alignment_loss', 'loss'])
     """
     start = time.perf_counter()
     plan = apply_stage(model, Stage(unfreeze, epochs=epochs, learning_rate=learning_rate))

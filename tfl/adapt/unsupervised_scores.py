@@ -133,10 +133,13 @@ class UnsupervisedScores(keras.callbacks.Callback):
 
     Examples:
 
-    >>> scores = UnsupervisedScores(target_unlabelled, restore_best="snd")
+    >>> scores = UnsupervisedScores({"images": images}, restore_best="snd")
     >>> stop = keras.callbacks.EarlyStopping(monitor="target_snd", mode="max", patience=3)
-    >>> adapted.fit(paired, epochs=20, callbacks=[scores, stop])
-    >>> scores.best_epoch, scores.best_score
+    >>> scores.set_model(model)  # what `fit(..., callbacks=[scores, stop])` does
+    >>> logs = {}
+    >>> scores.on_epoch_end(0, logs)
+    >>> sorted(logs)
+    ['target_im', 'target_snd']
     """
 
     def __init__(self, data, scores=SCORES, temperature=SND_TEMPERATURE, restore_best=None, prefix="target_"):
