@@ -113,14 +113,22 @@ def fixtures(workdir):
     keras.utils.enable_interactive_logging()
 
 
+@pytest.fixture(scope="module")
+def exported(fixtures, workdir):
+    """`saved_models/tiny/1`: the tiny model exported once, for the examples of `tfl.export`."""
+    return tfl.export_model(fixtures["model"], "tiny", base=str(workdir / "saved_models"))
+
+
 RESULTS = {}
 
 
 @pytest.mark.parametrize("name, obj, namespace", PUBLIC, ids=[name for name, _, _ in PUBLIC])
-def test_example_runs(name, obj, namespace, fixtures, workdir, monkeypatch):
+def test_example_runs(name, obj, namespace, fixtures, workdir, monkeypatch, request):
     if name in SKIP:
         RESULTS[name] = "skipped"
         pytest.skip(SKIP[name])
+    if name.startswith("tfl.export."):
+        request.getfixturevalue("exported")
     monkeypatch.chdir(workdir)
     globs = {**namespace, **fixtures}
     tests = doctest.DocTestFinder(recurse=False).find(obj, name, globs=globs)
