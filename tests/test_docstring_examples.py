@@ -51,7 +51,8 @@ def _public():
         obj = getattr(tfl, name)
         if id(obj) not in seen:
             seen.add(id(obj))
-            found.append((f"{module_name}.{name}", obj, {**every_name, name: obj}))
+            own = {other: getattr(tfl, other) for other, module in tfl._LAZY.items() if module == module_name}
+            found.append((f"{module_name}.{name}", obj, {**every_name, **own}))
     return found
 
 
