@@ -90,7 +90,6 @@ def workdir(tmp_path_factory):
 def fixtures(workdir):
     """The names every example may use."""
     keras.utils.set_random_seed(0)
-    keras.utils.disable_interactive_logging()  # progress bars would print into the examples' output
     images = np.random.default_rng(0).integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
     labels = np.array([0, 1] * 4)
     data = tfl.data.from_arrays(
@@ -98,7 +97,7 @@ def fixtures(workdir):
     )
     model = tfl.build_model(tfl.ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32), ["cat", "dog"])
     encoder, preprocessor = tiny_encoder()
-    yield {
+    return {
         "os": os,
         "np": np,
         "tf": tf,
@@ -111,7 +110,6 @@ def fixtures(workdir):
         "encoder": encoder,
         "preprocessor": preprocessor,
     }
-    keras.utils.enable_interactive_logging()
 
 
 @pytest.fixture(scope="module")
@@ -137,8 +135,14 @@ def test_example_runs(name, obj, namespace, fixtures, workdir, monkeypatch, requ
     RESULTS[name] = "missing"
     assert examples, f"{name} has no example"
     runner = doctest.DocTestRunner(optionflags=OPTIONS)
-    for test in tests:
-        runner.run(test)
+    interactive = keras.utils.is_interactive_logging_enabled()
+    keras.utils.disable_interactive_logging()  # progress bars would print into the examples' output
+    try:
+        for test in tests:
+            runner.run(test)
+    finally:
+        if interactive:
+            keras.utils.enable_interactive_logging()
     RESULTS[name] = "failed" if runner.failures else "passed"
     assert runner.failures == 0, f"{name}: {runner.failures} of {examples} examples failed"
 

@@ -17,10 +17,10 @@ import importlib
 
 __version__ = "0.1.0"
 
-# The names promoted to `tfl.X`, by the module that exports them. A subpackage's
-# names come from its `__init__.py` `__all__` (the one list of its public API;
-# tests/test_public_api.py checks the two agree); the top-level modules
-# contribute their entry points.
+# The names promoted to the top level (`tfl.build_model`, ...), by the module
+# that exports them. A subpackage's names come from its `__init__.py` `__all__`
+# (the one list of its public API; tests/test_public_api.py checks the two
+# agree); the top-level modules contribute their entry points.
 _PROMOTED = {
     "tfl.config": ("Config", "DataConfig", "ModelConfig", "TrainConfig", "AugmentationConfig", "Stage", "parse_stages"),
     "tfl.data": ("ImageData", "TextData", "load_data", "load_text_data"),

@@ -84,7 +84,7 @@ def run_experiment(config, output_dir=None, *, overwrite=False, verbose="auto", 
     >>> config = Config.from_dict({"data": {"source": "flowers/", "batch_size": 4},
     ...     "model": {"backbone": "mobilenet_v3_small", "weights": None, "image_size": 32},
     ...     "train": {"stages": ["none:1:1e-3"]}})
-    >>> result = run_experiment(config, "runs/flowers", verbose=0)
+    >>> result = run_experiment(config, "runs/experiment", verbose=0)
     >>> result.report["class_names"], 0.0 <= result.report["accuracy"] <= 1.0
     (['daisy', 'roses', 'tulips'], True)
     """

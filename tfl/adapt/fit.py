@@ -93,8 +93,9 @@ def fit_adaptation(
         model: a single-label tfl classifier (image, fusion or text).
         source: the source data (`ImageData`/`TextData`); its `train` pipeline
             is paired batch by batch with the target pool.
-        target: a `tfl.data.TargetData` (or anything with `train`, `images`,
-            `test`, `test_labels`, `num_train`, `num_labelled`, `num_test`).
+        target: the `TargetData` of `tfl.data.image.target.load_target_images`
+            (or anything with `train`, `images`, `test`, `test_labels`,
+            `num_train`, `num_labelled`, `num_test`).
         method: "source_only", "joint", "mmd", "coral" or "dann".
         alpha: mixing weight of the source loss, in [0, 1].
         beta: mixing weight of the target supervised loss, in [0, 1].

@@ -75,7 +75,7 @@ def serve_check(model_dir, version=None, *, batch_sizes=(1, 8), repeats=10, time
     >>> report = serve_check("saved_models/tiny")
     >>> report["version"], report["imported"], sorted(report["requests"][0]["latency_ms"])
     (1, [], ['1', '8'])
-    >>> report["requests"][0]["predictions"][0]["class_names"]
+    >>> sorted(report["requests"][0]["predictions"][0]["class_names"])
     ['cat', 'dog']
     """
     model_dir = os.fspath(model_dir)

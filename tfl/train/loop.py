@@ -32,7 +32,7 @@ def fit_stages(model, data, stages, options=None, **overrides):
     statistics than with batch statistics.
 
     The stage's route (a linear probe, the head on cached features, or the
-    whole model) is chosen by `tfl.train.fit_stage.choose_route`.
+    whole model) is chosen by `choose_route` in `tfl/train/fit_stage.py`.
 
     A stage that trains only the head on a frozen backbone runs on cached
     features where that is valid (see `tfl.train.feature_cache`): the
