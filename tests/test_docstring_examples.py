@@ -30,12 +30,11 @@ SKIP = {
 }
 
 
-
 def _public():
     """`(qualified name, object, namespace)` for each public class and function, once each.
 
-    The namespace holds every public name of the subpackages, the object's own
-    package's names first.
+    The namespace holds every public name of the subpackages; where two share a
+    name, the object's own package's wins.
     """
     modules = [importlib.import_module(f"tfl.{package}") for package in SUBPACKAGES]
     every_name = {name: getattr(module, name) for module in modules for name in module.__all__}
