@@ -229,12 +229,11 @@ def test_remove_stale_partials_leaves_recent_ones_and_other_entries(tmp_path):
     assert sorted(os.listdir(tmp_path)) == [".hidden", ".partial-2-new", "1"]
 
 
+# write_json and to_json are public (tfl.evaluate): tests/test_docstring_examples.py runs theirs.
 EXAMPLES = [
     tfl_io.write_atomically,
     tfl_io.write_bytes,
     tfl_io.write_text,
-    tfl_io.write_json,
-    tfl_io.to_json,
     tfl_io.save_keras,
     tfl_io.write_folder,
     tfl_io.fsync_tree,

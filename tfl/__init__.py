@@ -17,40 +17,24 @@ import importlib
 
 __version__ = "0.1.0"
 
-# Public name -> module that defines it.
-_LAZY = {
-    "Config": "tfl.config",
-    "DataConfig": "tfl.config",
-    "ModelConfig": "tfl.config",
-    "TrainConfig": "tfl.config",
-    "AugmentationConfig": "tfl.config",
-    "Stage": "tfl.config",
-    "parse_stages": "tfl.config",
-    "ImageData": "tfl.data",
-    "load_data": "tfl.data",
-    "list_backbones": "tfl.backbones",
-    "build_backbone": "tfl.backbones",
-    "save_backbone": "tfl.backbones",
-    "ImageClassifier": "tfl.model",
-    "build_model": "tfl.model",
-    "load_model": "tfl.model",
-    "fit_stages": "tfl.train",
-    "fine_tune": "tfl.train",
-    "default_stages": "tfl.train",
-    "find_learning_rate": "tfl.train",
-    "LRFinderResult": "tfl.train",
-    "evaluate_model": "tfl.evaluate",
-    "classification_metrics": "tfl.evaluate",
-    "interpret": "tfl.evaluate",
-    "TextClassifier": "tfl.model",
-    "TextData": "tfl.data",
-    "load_text_data": "tfl.data",
-    "export_model": "tfl.export",
-    "predict": "tfl.prediction",
-    "Predictions": "tfl.prediction",
-    "Classifier": "tfl.model",
-    "FitOptions": "tfl.train",
+# The names promoted to the top level (`tfl.build_model`, ...), by the module
+# that exports them. A subpackage's names come from its `__init__.py` `__all__`
+# (the one list of its public API; tests/test_public_api.py checks the two
+# agree); the top-level modules contribute their entry points.
+_PROMOTED = {
+    "tfl.config": ("Config", "DataConfig", "ModelConfig", "TrainConfig", "AugmentationConfig", "Stage", "parse_stages"),
+    "tfl.data": ("ImageData", "TextData", "load_data", "load_text_data"),
+    "tfl.backbones": ("list_backbones", "build_backbone", "save_backbone"),
+    "tfl.model": ("Classifier", "ImageClassifier", "TextClassifier", "build_model", "load_model"),
+    "tfl.train": ("fit_stages", "fine_tune", "default_stages", "find_learning_rate", "LRFinderResult", "FitOptions"),
+    "tfl.evaluate": ("evaluate_model", "classification_metrics", "interpret"),
+    "tfl.export": ("export_model",),
+    "tfl.experiment": ("run_experiment",),
+    "tfl.prediction": ("predict", "Predictions"),
+    "tfl.run_plan": ("plan_run",),
 }
+# Public name -> module that defines it, read by `__getattr__`.
+_LAZY = {name: module for module, names in _PROMOTED.items() for name in names}
 _SUBPACKAGES = ("config", "data", "backbones", "model", "train", "adapt", "evaluate", "export", "cli")
 
 

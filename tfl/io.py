@@ -8,7 +8,7 @@ the new one, never a partial one; on an error the temporary name is removed
 and the target is untouched. Missing parent folders are created.
 
 This module is shared by every folder of `tfl` (it imports no other part of
-`tfl`), like `tfl.api_export`.
+`tfl`), like `tfl.serialization`.
 """
 
 import contextlib
@@ -110,8 +110,9 @@ def write_json(path, obj):
 
     >>> write_json("out/report.json", {"accuracy": np.float32(0.5), "auc": float("nan")})
     'out/report.json'
-    >>> json.load(open("out/report.json"))
-    {'accuracy': 0.5, 'auc': None}
+    >>> with open("out/report.json") as file:
+    ...     file.read().split()
+    ['{', '"accuracy":', '0.5,', '"auc":', 'null', '}']
     """
     return write_text(path, json.dumps(to_json(obj), indent=2, allow_nan=False) + "\n")
 
@@ -322,19 +323,3 @@ def _fsync_file(path):
 def _remove_quietly(path):
     with contextlib.suppress(FileNotFoundError):
         os.remove(path)
-
-
-__all__ = [
-    "PARTIAL_PREFIX",
-    "fsync_folder",
-    "fsync_tree",
-    "remove_stale_partials",
-    "save_keras",
-    "save_to_path",
-    "to_json",
-    "write_atomically",
-    "write_bytes",
-    "write_folder",
-    "write_json",
-    "write_text",
-]

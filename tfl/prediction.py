@@ -25,6 +25,12 @@ class Predictions:
         top_k: per input, the `k` most probable `(class name, probability)`.
         labels: per input, the predicted class name (single-label), or the
             list of classes at or above 0.5 (multi-label).
+
+    Examples:
+
+    >>> predictions = predict(model, images[:3], top_k=1)
+    >>> predictions.class_names, predictions.probabilities.shape, len(predictions.top_k[0])
+    (['cat', 'dog'], (3, 2), 1)
     """
 
     class_names: list
@@ -52,9 +58,12 @@ def predict(model_or_path, inputs, *, top_k=1, batch_size=32, safe_mode=True):
 
     Examples:
 
-    >>> predictions = predict("runs/flowers", ["rose.jpg"], top_k=2)
-    >>> predictions.labels, predictions.top_k[0]
-    (['roses'], [('roses', 0.93), ('tulips', 0.05)])
+    >>> model.save("pets.keras")
+    >>> predictions = predict("pets.keras", ["cat.jpg", "dog.png"], top_k=2)
+    >>> len(predictions.labels), predictions.probabilities.shape
+    (2, (2, 2))
+    >>> [name for name, probability in predictions.top_k[0]]  # most probable first
+    [...]
     """
     model = _model_of(model_or_path, safe_mode)
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:

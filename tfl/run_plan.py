@@ -67,8 +67,8 @@ def plan_run(config):
 
     >>> plan = plan_run(Config.from_dict({"data": {"source": "digits"},
     ...     "model": {"backbone": "mobilenet_v3_small", "weights": None, "image_size": 32}}))
-    >>> plan.task, plan.image_size, [str(stage) for stage in plan.stages]
-    ('image', (32, 32), ['all:5:0.001:bn'])
+    >>> plan.task, plan.image_size, [(stage.unfreeze, stage.epochs) for stage in plan.stages]
+    ('image', (32, 32), [('all', 5)])
     """
     task = config.task or detect_task(config.data.source, tfds_data_dir=config.data.tfds_data_dir)
     fine_tune = config.train.stages is None and config.train.plan == "fine_tune"

@@ -158,6 +158,3 @@ def _check_bandwidths(bandwidths):
             f"heuristic. Received: bandwidths={bandwidths!r}"
         )
     return values
-
-
-__all__ = ["DEFAULT_BANDWIDTH_FACTORS", "coral", "mmd"]

@@ -23,16 +23,16 @@ from keras import ops
 from tfl.adapt.alignment import coral
 from tfl.adapt.alignment import mmd
 from tfl.adapt.gradient_reversal import GradientReversal
-from tfl.api_export import tfl_export
 from tfl.config.train_config import ADAPTATION_METHODS
 from tfl.model.classifier import Classifier
+from tfl.serialization import keras_serializable
 
 METHODS = ADAPTATION_METHODS
 MISSING_LABEL = -1
 _ALIGNMENTS = {"mmd": mmd, "coral": coral}
 
 
-@tfl_export
+@keras_serializable
 class DomainAdaptation(keras.Model):
     """A classifier trained on a labelled source and a (partly) labelled or unlabelled target.
 
@@ -94,13 +94,14 @@ class DomainAdaptation(keras.Model):
 
     Examples:
 
-    >>> adapted = DomainAdaptation(classifier, method="mmd", align_weight=1.0)
+    >>> target = tf.data.Dataset.from_tensor_slices({"images": images[:4] / 2}).batch(2)
+    >>> model.backbone.trainable = False  # here only the head adapts
+    >>> adapted = DomainAdaptation(model, method="mmd", align_weight=1.0)
     >>> adapted.compile(optimizer=keras.optimizers.Adam(1e-3))
-    >>> history = adapted.fit(paired_dataset(source.train, target_train), epochs=5,
-    ...                       validation_data=target_test)
+    >>> history = adapted.fit(paired_dataset(data.train, target), epochs=1, verbose=0)
     >>> sorted(history.history)[:3]
     ['alignment_loss', 'loss', 'source_accuracy']
-    >>> classifier.save("adapted.keras")  # the classifier holds the adapted weights
+    >>> model.save("adapted.keras")  # the classifier holds the adapted weights
     """
 
     def __init__(
@@ -347,9 +348,10 @@ def paired_dataset(source, target):
 
     Examples:
 
-    >>> paired = paired_dataset(source_data.train, target_images.batch(32))
-    >>> sorted(paired.element_spec[0])
-    ['source', 'target']
+    >>> target = tf.data.Dataset.from_tensor_slices({"images": images[:3]}).batch(2)
+    >>> paired = paired_dataset(data.train, target)
+    >>> sorted(paired.element_spec[0]), sorted(paired.element_spec[1])
+    (['source', 'target'], ['source'])
     """
     source_spec = source.element_spec
     if not (isinstance(source_spec, tuple) and len(source_spec) == 2):
@@ -436,6 +438,3 @@ def _check_something_trains(method, alpha, beta, align_weight):
             "source-only model, beta > 0 with target labels, or an alignment term (align_weight > 0). "
             f"Received: method={method!r}, beta={beta}, align_weight={align_weight}"
         )
-
-
-__all__ = ["METHODS", "MISSING_LABEL", "DomainAdaptation", "paired_dataset"]

@@ -43,6 +43,11 @@ class AdaptationRecord:
         target_accuracy_after: the same after adapting.
         restored_epoch: the epoch kept by `restore_best` (0-based), or None.
         seconds: wall time.
+
+    Examples:
+
+    >>> list(AdaptationRecord.__annotations__)[:4]
+    ['method', 'alpha', 'beta', 'align_weight']
     """
 
     method: str
@@ -88,8 +93,9 @@ def fit_adaptation(
         model: a single-label tfl classifier (image, fusion or text).
         source: the source data (`ImageData`/`TextData`); its `train` pipeline
             is paired batch by batch with the target pool.
-        target: a `tfl.data.TargetData` (or anything with `train`, `images`,
-            `test`, `test_labels`, `num_train`, `num_labelled`, `num_test`).
+        target: the `TargetData` of `tfl.data.image.target.load_target_images`
+            (or anything with `train`, `images`, `test`, `test_labels`,
+            `num_train`, `num_labelled`, `num_test`).
         method: "source_only", "joint", "mmd", "coral" or "dann".
         alpha: mixing weight of the source loss, in [0, 1].
         beta: mixing weight of the target supervised loss, in [0, 1].
@@ -107,10 +113,11 @@ def fit_adaptation(
 
     Examples:
 
-    >>> target = load_target_images("digits_recoloured", image_size=32, class_names=data.class_names,
-    ...                             labels_per_class=0)
-    >>> record = fit_adaptation(model, data, target, method="coral", epochs=3)
-    >>> record.target_accuracy_before, record.target_accuracy_after
+    >>> from tfl.data.image.target import load_target_images
+    >>> target = load_target_images("test/", class_names=data.class_names, image_size=32, labels_per_class=0)
+    >>> record = fit_adaptation(model, data, target, method="coral", epochs=1, unfreeze="none", verbose=0)
+    >>> record.method, record.num_target, record.num_target_labelled, sorted(record.history)[:2]
+    ('coral', 4, 0, ['alignment_loss', 'loss'])
     """
     start = time.perf_counter()
     plan = apply_stage(model, Stage(unfreeze, epochs=epochs, learning_rate=learning_rate))
@@ -170,6 +177,3 @@ def _accuracy(model, target):
         return None
     probabilities = model.predict(target.test, verbose=0)
     return float(np.mean(np.argmax(probabilities, axis=-1) == np.asarray(target.test_labels)))
-
-
-__all__ = ["AdaptationRecord", "fit_adaptation"]

@@ -3,10 +3,10 @@
 import keras
 from keras import ops
 
-from tfl.api_export import tfl_export
+from tfl.serialization import keras_serializable
 
 
-@tfl_export
+@keras_serializable
 class GradientReversal(keras.layers.Layer):
     """Passes its input through unchanged and multiplies the gradient by `-strength`.
 

@@ -5,10 +5,8 @@ import math
 import keras
 
 from tfl.adapt.gradient_reversal import GradientReversal
-from tfl.api_export import tfl_export
 
 
-@tfl_export
 class ReversalRamp(keras.callbacks.Callback):
     """Sets every `GradientReversal` layer's strength before each batch.
 
@@ -28,9 +26,12 @@ class ReversalRamp(keras.callbacks.Callback):
 
     Examples:
 
-    >>> adapted = DomainAdaptation(classifier, method="dann")
-    >>> adapted.compile(optimizer="adam")
-    >>> adapted.fit(paired, epochs=10, callbacks=[ReversalRamp()])
+    >>> ramp = ReversalRamp()
+    >>> [round(ramp.schedule(progress), 3) for progress in (0.0, 0.1, 0.5, 1.0)]
+    [0.0, 0.462, 0.987, 1.0]
+
+    Pass it to the `fit` of a `DomainAdaptation(..., method="dann")`:
+    `adapted.fit(paired, epochs=10, callbacks=[ReversalRamp()])`.
     """
 
     def __init__(self, max_strength=1.0, gamma=10.0):
@@ -86,6 +87,3 @@ def _reversal_layers(model):
             found.append(layer)
         stack.extend(getattr(layer, "layers", []))
     return found
-
-
-__all__ = ["ReversalRamp"]

@@ -25,8 +25,6 @@ mode="max")` and `ModelCheckpoint` can use them.
 import keras
 import numpy as np
 
-from tfl.api_export import tfl_export
-
 SCORES = ("im", "snd")
 SND_TEMPERATURE = 0.05
 
@@ -113,7 +111,6 @@ def unsupervised_scores(probabilities, scores=SCORES, temperature=SND_TEMPERATUR
     return {name: functions[name](probabilities) for name in scores}
 
 
-@tfl_export
 class UnsupervisedScores(keras.callbacks.Callback):
     """Logs IM and SND on unlabelled target data after each epoch; keeps the best weights if asked.
 
@@ -136,10 +133,13 @@ class UnsupervisedScores(keras.callbacks.Callback):
 
     Examples:
 
-    >>> scores = UnsupervisedScores(target_unlabelled, restore_best="snd")
+    >>> scores = UnsupervisedScores({"images": images}, restore_best="snd")
     >>> stop = keras.callbacks.EarlyStopping(monitor="target_snd", mode="max", patience=3)
-    >>> adapted.fit(paired, epochs=20, callbacks=[scores, stop])
-    >>> scores.best_epoch, scores.best_score
+    >>> scores.set_model(model)  # what `fit(..., callbacks=[scores, stop])` does
+    >>> logs = {}
+    >>> scores.on_epoch_end(0, logs)
+    >>> sorted(logs)
+    ['target_im', 'target_snd']
     """
 
     def __init__(self, data, scores=SCORES, temperature=SND_TEMPERATURE, restore_best=None, prefix="target_"):
@@ -204,13 +204,3 @@ def _check_scores(scores):
             f"Unknown score {unknown[0] if unknown else None!r}. Known: {', '.join(SCORES)}. Received: scores={scores!r}"
         )
     return scores
-
-
-__all__ = [
-    "SCORES",
-    "SND_TEMPERATURE",
-    "UnsupervisedScores",
-    "information_maximization",
-    "soft_neighborhood_density",
-    "unsupervised_scores",
-]

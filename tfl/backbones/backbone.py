@@ -15,6 +15,12 @@ def resolve_image_size(spec, image_size=None):
 
     Raises:
         ValueError: when a side is below the backbone's minimum.
+
+    Examples:
+
+    >>> spec = get_backbone_spec("mobilenet_v3_small")
+    >>> resolve_image_size(spec), resolve_image_size(spec, 64)
+    ((224, 224), (64, 64))
     """
     size = (spec.default_size, spec.default_size) if image_size is None else normalize_image_size(image_size)
     if min(size) < spec.min_size:
@@ -60,7 +66,14 @@ def build_backbone(name, *, weights="imagenet", image_size=None):
 
 
 def backbone_stages(backbone, name):
-    """The layers of `backbone` per named stage, from input to output."""
+    """The layers of `backbone` per named stage, from input to output.
+
+    Examples:
+
+    >>> stages = backbone_stages(model.backbone, "mobilenet_v3_small")
+    >>> list(stages)
+    ['stem', 'stride8', 'stride16', 'stride32']
+    """
     return stage_layers(backbone, get_backbone_spec(name))
 
 
@@ -70,12 +83,17 @@ def save_backbone(backbone, path):
     Args:
         backbone: a backbone model, or a tfl classifier (its backbone is saved).
         path: the file to write; must end in `.weights.h5`.
+
+    Examples:
+
+    >>> save_backbone(model, "backbone.weights.h5")
+    'backbone.weights.h5'
+    >>> config = tfl.ModelConfig(backbone="mobilenet_v3_small", weights="backbone.weights.h5", image_size=32)
+    >>> tfl.build_model(config, ["cat", "dog"]).backbone.name
+    'MobileNetV3Small'
     """
     path = os.fspath(path)
     if not path.endswith(".weights.h5"):
         raise ValueError(f"Backbone weights are saved as .weights.h5. Received: path={path!r}")
     backbone = getattr(backbone, "backbone", backbone)
     return save_to_path(path, backbone.save_weights, suffix=".weights.h5")
-
-
-__all__ = ["backbone_stages", "build_backbone", "resolve_image_size", "save_backbone"]

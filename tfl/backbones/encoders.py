@@ -248,9 +248,14 @@ def build_encoder(name, sequence_length):
 
     Examples:
 
-    >>> encoder, preprocessor = build_encoder("all_minilm_l6_v2", sequence_length=128)
-    >>> encoder_stage_names(encoder)
-    ['embeddings', 'layer_0', 'layer_1', 'layer_2', 'layer_3', 'layer_4', 'layer_5', 'pooler']
+    A preset name such as "all_minilm_l6_v2" downloads once; a folder
+    written by `save_encoder` loads offline:
+
+    >>> save_encoder(encoder, preprocessor, "tiny_bert")
+    'tiny_bert'
+    >>> loaded, loaded_preprocessor = build_encoder("tiny_bert", sequence_length=16)
+    >>> loaded.num_layers, loaded.hidden_dim
+    (2, 16)
     """
     location, kind = resolve_encoder(name)
     preprocessor = build_text_preprocessor(name, sequence_length)
@@ -365,24 +370,16 @@ def save_encoder(encoder, preprocessor, path):
 
     Use it to carry a downloaded preset to an offline machine, or to keep an
     encoder made by `random_bert_encoder`.
+
+    Examples:
+
+    >>> save_encoder(encoder, preprocessor, "tiny_bert")
+    'tiny_bert'
+    >>> sorted(os.listdir("tiny_bert"))[:3]
+    ['assets', 'config.json', 'metadata.json']
     """
     path = os.fspath(path)
     os.makedirs(path, exist_ok=True)
     encoder.save_to_preset(path)
     preprocessor.save_to_preset(path)
     return path
-
-
-__all__ = [
-    "EncoderUnavailableError",
-    "build_encoder",
-    "build_text_preprocessor",
-    "encoder_presets",
-    "encoder_stage_names",
-    "encoder_stages",
-    "list_encoders",
-    "minilm_path",
-    "random_bert_encoder",
-    "resolve_encoder",
-    "save_encoder",
-]

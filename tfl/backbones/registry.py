@@ -22,6 +22,15 @@ def get_backbone_spec(name):
 
     Raises:
         ValueError: for an unknown name, listing the closest known names.
+
+    Examples:
+
+    >>> get_backbone_spec("ResNet50V2").name
+    'resnet50_v2'
+    >>> get_backbone_spec("resnet5")
+    Traceback (most recent call last):
+    ...
+    ValueError: Unknown backbone 'resnet5'...
     """
     if not isinstance(name, str):
         raise ValueError(f"A backbone name is a string. Received: backbone={name!r}")
@@ -37,7 +46,13 @@ def get_backbone_spec(name):
 
 
 def backbone_names():
-    """All registered backbone names, in registry order."""
+    """All registered backbone names, in registry order.
+
+    Examples:
+
+    >>> backbone_names()[:3]
+    ['vgg16', 'vgg19', 'resnet50']
+    """
     return list(_REGISTRY)
 
 

@@ -59,6 +59,12 @@ class BackboneSpec:
             weights for, each trained at that size (MobileNet v1: 128, 160,
             192, 224). Empty: one file, trained at `default_size`, which
             Keras loads at any input size. See `imagenet_weights_size`.
+
+    Examples:
+
+    >>> spec = get_backbone_spec("resnet50_v2")
+    >>> spec.preprocessing, spec.default_size, spec.min_size, spec.feature_dim
+    ('tf', 224, 32, 2048)
     """
 
     name: str

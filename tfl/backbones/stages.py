@@ -85,6 +85,12 @@ def stage_layer_names(model, spec):
         Every layer of `model` is in exactly one stage. (The graph may also
         hold bare Keras ops, such as MobileNetV3's hard-sigmoid arithmetic;
         they have no weights and are left out.)
+
+    Examples:
+
+    >>> names = stage_layer_names(model.backbone, get_backbone_spec("mobilenet_v3_small"))
+    >>> list(names), names["stride8"][0]
+    (['stem', 'stride8', 'stride16', 'stride32'], 'expanded_conv_1_expand')
     """
     names, parents = layer_graph(model)
     layer_names = {layer.name for layer in model.layers}
@@ -106,7 +112,14 @@ def stage_layer_names(model, spec):
 
 
 def stage_layers(model, spec):
-    """Like `stage_layer_names`, with the layer objects instead of names."""
+    """Like `stage_layer_names`, with the layer objects instead of names.
+
+    Examples:
+
+    >>> layers = stage_layers(model.backbone, get_backbone_spec("mobilenet_v3_small"))
+    >>> {stage: len(stage_layers) for stage, stage_layers in layers.items()}
+    {'stem': 17, 'stride8': 18, 'stride16': 74, 'stride32': 48}
+    """
     return collections.OrderedDict(
         (stage, [model.get_layer(name) for name in layer_names])
         for stage, layer_names in stage_layer_names(model, spec).items()

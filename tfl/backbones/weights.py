@@ -20,7 +20,13 @@ WEIGHT_FILE_SUFFIXES = (".weights.h5", ".h5", ".keras")
 
 
 class WeightsUnavailableError(RuntimeError):
-    """Pretrained weights could not be downloaded or read."""
+    """Pretrained weights could not be downloaded or read.
+
+    Examples:
+
+    >>> issubclass(WeightsUnavailableError, RuntimeError)
+    True
+    """
 
 
 def keras_cache_dir():
@@ -28,6 +34,11 @@ def keras_cache_dir():
 
     `$KERAS_HOME/models`, or `~/.keras/models`; Keras falls back to
     `/tmp/.keras/models` when the home folder is not writable.
+
+    Examples:
+
+    >>> os.path.basename(keras_cache_dir())
+    'models'
     """
     home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
     if not os.access(os.path.dirname(home) if not os.path.exists(home) else home, os.W_OK):

@@ -1,4 +1,8 @@
-"""Configuration: frozen dataclasses loaded from YAML, and training stages."""
+"""Configuration: frozen dataclasses loaded from YAML, and training stages.
+
+`CONFIG_VERSION` is the version written into every saved config; `migrate`
+brings older ones to it.
+"""
 
 from tfl.config.config import CONFIG_VERSION
 from tfl.config.config import Config

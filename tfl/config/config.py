@@ -121,6 +121,11 @@ def migrate(raw):
 
     Every key rename goes here, with the version that made it, so old config
     files keep loading.
+
+    Examples:
+
+    >>> migrate({"version": 1, "model": {"backbone": "resnet50"}})["version"] == CONFIG_VERSION
+    True
     """
     version = raw.get("version", CONFIG_VERSION)
     if not isinstance(version, int) or version > CONFIG_VERSION:
@@ -221,6 +226,3 @@ def _to_plain(value):
 
 def _join(path, key):
     return f"{path}.{key}" if path else str(key)
-
-
-__all__ = ["CONFIG_VERSION", "Config", "migrate"]

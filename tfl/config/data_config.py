@@ -86,6 +86,12 @@ class DataConfig:
             `digits` source holds out, recoloured). Labelled target images
             are split by `validation_split`: the held-out part scores the
             adapted model and is never trained on.
+
+    Examples:
+
+    >>> config = DataConfig(source="flowers/", batch_size=16)
+    >>> config.batch_size, config.validation_split
+    (16, 0.2)
     """
 
     source: str | None = None
@@ -115,7 +121,3 @@ class DataConfig:
             )
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1. Received: batch_size={self.batch_size!r}")
-
-
-
-__all__ = ["RESIZE_MODES", "DataConfig", "check_resize"]

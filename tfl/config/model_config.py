@@ -23,6 +23,13 @@ class AugmentationConfig:
         rotation: maximum rotation as a fraction of a full turn (0.1 = 36 deg).
         zoom: maximum zoom in or out as a fraction of the image size.
         contrast: maximum contrast change as a fraction (0.2 = +-20%).
+
+    Examples:
+
+    >>> AugmentationConfig(flip="horizontal", rotation=0.1).enabled
+    True
+    >>> AugmentationConfig().enabled
+    False
     """
 
     flip: str | None = None
@@ -65,6 +72,11 @@ class FusionConfig:
         freeze_source: keep the source branch frozen in every stage.
         alpha: "weighted": the source's weight `a` at the start, in [0, 1].
         learnable: "weighted": train `a` (kept in (0, 1)).
+
+    Examples:
+
+    >>> FusionConfig(mode="weighted").alpha
+    0.5
     """
 
     mode: str | None = None
@@ -124,6 +136,11 @@ class ModelConfig:
             layer stays float32.
         fusion: images: an optional second, trainable branch fused with the
             backbone's features (see `FusionConfig`).
+
+    Examples:
+
+    >>> ModelConfig(backbone="resnet50", weights=None, image_size=64).image_size
+    (64, 64)
     """
 
     backbone: str = "mobilenet_v3_small"
@@ -174,19 +191,3 @@ class ModelConfig:
                 f"model.fusion (mode {self.fusion.mode!r}) does not run image augmentation yet. "
                 "Remove model.augmentation, or set fusion.mode to null."
             )
-
-
-
-__all__ = [
-    "DEFAULT_ENCODER",
-    "DEFAULT_POOLING",
-    "FLIP_MODES",
-    "FUSION_MODES",
-    "IMAGE_POOLINGS",
-    "MIXED_PRECISION",
-    "TASKS",
-    "TEXT_POOLINGS",
-    "AugmentationConfig",
-    "FusionConfig",
-    "ModelConfig",
-]

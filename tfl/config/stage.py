@@ -157,6 +157,14 @@ def parse_stages(text, *, epochs=None):
 
     Stages without a learning rate get 1e-3 for a head stage and 1e-4 for a
     stage that trains part of the backbone.
+
+    Examples:
+
+    >>> probe, top2 = parse_stages("probe,top2:3:1e-4")
+    >>> probe.unfreeze, probe.epochs, probe.learning_rate, probe.linear_probe
+    ('none', 1, 0.001, True)
+    >>> top2.unfreeze, top2.epochs, top2.learning_rate
+    ('top 2', 3, 0.0001)
     """
     stages = []
     for item in text.split(","):

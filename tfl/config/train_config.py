@@ -37,6 +37,13 @@ class AdaptationConfig:
             pool, 0 none.
         restore_best: None, "im" or "snd": keep the epoch with the best
             unsupervised score on the target pool (no target labels needed).
+
+    Examples:
+
+    >>> AdaptationConfig(method="mmd", align_weight=0.5).align_weight
+    0.5
+    >>> AdaptationConfig().method is None
+    True
     """
 
     method: str | None = None
@@ -136,6 +143,13 @@ class TrainConfig:
             `TF_CONFIG` environment variable) or "tpu" (a Cloud TPU): a
             `tf.distribute` strategy. `data.batch_size` stays the global
             batch, split across the replicas (docs/distributed.md).
+
+    Examples:
+
+    >>> TrainConfig(stages=("probe", "top2:3:1e-4")).stages
+    ('probe', 'top2:3:1e-4')
+    >>> TrainConfig().plan
+    'default'
     """
 
     stages: tuple[Stage, ...] | None = None
@@ -183,16 +197,3 @@ class TrainConfig:
                 f"train.adaptation (method {self.adaptation.method!r}) does not run under a distribution strategy "
                 f"yet (strategy {self.strategy!r}). Set one of them to null."
             )
-
-
-
-__all__ = [
-    "ADAPTATION_METHODS",
-    "ALIGNING_METHODS",
-    "FEATURE_CACHE",
-    "PLANS",
-    "STRATEGIES",
-    "UNSUPERVISED_SCORES",
-    "AdaptationConfig",
-    "TrainConfig",
-]

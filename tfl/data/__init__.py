@@ -10,7 +10,8 @@ preprocessor's `{"token_ids", "segment_ids", "padding_mask"}` (or raw strings
 Image sources live in `tfl.data.image`, text sources in `tfl.data.text`; what
 both use (the config entry points in `load`, the held-out `split`, the epoch
 `order`, the `PipelineOptions`, the `class_names` check and the TFDS
-`tfds_builder`) sits here.
+`tfds_builder`) sits here. `IMAGE_EXTENSIONS` and `TEXT_FILE_EXTENSIONS`
+are the file endings the image folders and the text files may have.
 
 Examples:
 

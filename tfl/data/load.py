@@ -212,8 +212,8 @@ def load_text_data(data_config, preprocessor):
 
     >>> config = DataConfig(source="reviews.csv", text_column="review", label_column="stars")
     >>> data = load_text_data(config, preprocessor)
-    >>> data.truncated
-    {'train': 3, 'validation': 1}
+    >>> data.class_names, data.num_train, data.num_validation
+    (('1', '2', '3', '4', '5'), 15, 5)
     """
     return with_determinism(_load_text(data_config, preprocessor), data_config.deterministic)
 

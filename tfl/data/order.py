@@ -86,6 +86,3 @@ def shuffle_each_epoch(dataset, buffer_size, seed):
     if cardinality >= 0:
         shuffled = shuffled.apply(tf.data.experimental.assert_cardinality(cardinality))
     return shuffled
-
-
-__all__ = ["next_pass", "set_epoch", "shuffle_each_epoch"]

@@ -1,4 +1,8 @@
-"""Evaluation: predictions over a dataset, classification metrics, interpretation, JSON reports, plots."""
+"""Evaluation: predictions over a dataset, classification metrics, interpretation, JSON reports, plots.
+
+`THRESHOLD` (0.5) is the probability at or above which a multi-label
+classifier predicts a class.
+"""
 
 from tfl.evaluate.adaptation_plot import plot_adaptation
 from tfl.evaluate.compare import format_table

@@ -25,8 +25,13 @@ def plot_adaptation(record):
 
     Examples:
 
-    >>> figure = plot_adaptation(report["adaptation"])
+    >>> history = {"loss": [1.2, 0.9], "source_loss": [0.7, 0.6], "alignment_loss": [0.5, 0.3],
+    ...            "target_im": [0.2, 0.4], "target_snd": [1.1, 1.3]}
+    >>> record = {"method": "coral", "alpha": 1.0, "beta": 1.0, "align_weight": 1.0,
+    ...           "num_target_labelled": 0, "history": history}
+    >>> figure = plot_adaptation(record)
     >>> save_figure(figure, "runs/adapted/adaptation.png")
+    'runs/adapted/adaptation.png'
     """
     history = record["history"]
     epochs = len(history.get("loss", []))
@@ -77,6 +82,3 @@ def plot_adaptation(record):
     for ax in (losses, target):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     return figure
-
-
-__all__ = ["plot_adaptation"]

@@ -22,6 +22,12 @@ class HeldOutEvaluation:
             per-class F1).
         y_true: the labels, in the dataset's order.
         y_prob: the predicted probabilities, in the same order.
+
+    Examples:
+
+    >>> evaluation = evaluate_held_out(model, data.validation)
+    >>> evaluation.y_prob.shape, sorted(evaluation.interpretation)[:2]
+    ((2, 2), ['classes_by_f1', 'loss'])
     """
 
     report: dict
@@ -59,6 +65,12 @@ def write_held_out(folder, evaluation, dataset, *, texts=None, text_pairs=None):
 
     Returns:
         The file names written, relative to `folder`.
+
+    Examples:
+
+    >>> evaluation = evaluate_held_out(model, data.validation)
+    >>> write_held_out("held_out", evaluation, data.validation)
+    ['interpretation.json', 'top_losses.png']
     """
     indices = [record["index"] for record in evaluation.interpretation["top_losses"]]
     shown = gather_examples(dataset, indices, texts=texts, text_pairs=text_pairs)

@@ -210,9 +210,9 @@ def gather_examples(dataset, indices, *, texts=None, text_pairs=None):
 
     Examples:
 
-    >>> shown = gather_examples(data.validation, [r["index"] for r in records])
+    >>> shown = gather_examples(data.validation, [1, 0])
     >>> shown["images"].shape
-    (9, 224, 224, 3)
+    (2, 32, 32, 3)
     """
     indices = [int(i) for i in indices]
     if texts is not None:
@@ -263,6 +263,12 @@ def write_interpretation(folder, interpretation, *, images=None, texts=None):
     Returns:
         The file names written, relative to `folder`. With `texts`, each
         record in the JSON file also holds its `text`.
+
+    Examples:
+
+    >>> result = interpret([0, 1, 1], [[0.9, 0.1], [0.8, 0.2], [0.4, 0.6]], ["cat", "dog"])
+    >>> write_interpretation("interpretation", result, texts=["a", "b", "c"])
+    ['interpretation.json', 'top_losses.png']
     """
     folder = os.fspath(folder)
     # The figure first: it checks that images or texts match the records.
@@ -344,17 +350,3 @@ def _check_counts(matrix, names):
             f"{counts[i, j].item()!r} at confusion_matrix[{i}, {j}]"
         )
     return counts.astype(np.int64)
-
-
-__all__ = [
-    "EPSILON",
-    "INTERPRETATION_FILE",
-    "TOP_LOSSES_PLOT",
-    "ConfusedPair",
-    "example_losses",
-    "gather_examples",
-    "interpret",
-    "most_confused",
-    "top_losses",
-    "write_interpretation",
-]

@@ -61,8 +61,13 @@ def plot_training(history_or_report_stages, boundaries=None):
 
     Examples:
 
-    >>> figure = plot_training(report["stages"], report["boundaries"])
+    >>> stages = [{"unfreeze": "none", "trainable_stages": [], "first_epoch": 0, "epochs": 2,
+    ...            "after_recalibration": None,
+    ...            "history": {"loss": [0.9, 0.7], "val_loss": [0.8, 0.75], "accuracy": [0.5, 0.6],
+    ...                        "val_accuracy": [0.5, 0.55], "fusion_weight_source": [0.5, 0.6]}}]
+    >>> figure = plot_training(stages, [0])
     >>> save_figure(figure, "runs/exp1/training.png")
+    'runs/exp1/training.png'
     """
     stages = [_stage_dict(stage) for stage in getattr(history_or_report_stages, "stages", history_or_report_stages)]
     if not stages:
@@ -121,7 +126,9 @@ def plot_confusion_matrix(confusion_matrix, class_names, normalize=True):
 
     Examples:
 
-    >>> figure = plot_confusion_matrix(report["confusion_matrix"], report["class_names"])
+    >>> figure = plot_confusion_matrix([[5, 1], [2, 4]], ["cat", "dog"])
+    >>> [text.get_text() for text in figure.axes[0].texts]
+    ['0.83', '0.17', '0.33', '0.67']
     """
     counts = np.asarray(confusion_matrix, dtype=np.float64)
     names = [str(name) for name in class_names]
@@ -170,7 +177,12 @@ def plot_transfer_vs_scratch(rows):
 
     Examples:
 
-    >>> figure = plot_transfer_vs_scratch(summary["rows"])
+    >>> rows = [{"labels_per_class": n, "method": method, "accuracy": accuracy}
+    ...         for n, method, accuracy in [(5, "transfer", 0.8), (5, "scratch", 0.4),
+    ...                                     ("all", "transfer", 0.95), ("all", "scratch", 0.9)]]
+    >>> figure = plot_transfer_vs_scratch(rows)
+    >>> [label.get_text() for label in figure.axes[0].get_xticklabels()]
+    ['5', 'all']
     """
     rows = list(rows)
     if not rows:
@@ -212,7 +224,13 @@ def plot_fusion_weights(history_or_report_stages, boundaries=None):
 
     Examples:
 
-    >>> figure = plot_fusion_weights(report["stages"], report["boundaries"])
+    >>> stages = [{"unfreeze": "none", "trainable_stages": [], "first_epoch": 0, "epochs": 2,
+    ...            "after_recalibration": None,
+    ...            "history": {"loss": [0.9, 0.7], "val_loss": [0.8, 0.75], "accuracy": [0.5, 0.6],
+    ...                        "val_accuracy": [0.5, 0.55], "fusion_weight_source": [0.5, 0.6]}}]
+    >>> figure = plot_fusion_weights(stages, [0])
+    >>> save_figure(figure, "runs/fused/fusion_weights.png")
+    'runs/fused/fusion_weights.png'
     """
     stages = [_stage_dict(stage) for stage in getattr(history_or_report_stages, "stages", history_or_report_stages)]
     keys = sorted({k for s in stages for k in s["history"] if k.startswith(FUSION_WEIGHT_PREFIX)})
@@ -272,9 +290,12 @@ def plot_top_losses(records, images=None, texts=None):
 
     Examples:
 
-    >>> records = top_losses(y_true, y_prob, data.class_names, k=9)
+    >>> y_true, y_prob = predict_dataset(model, data.validation)
+    >>> records = top_losses(y_true, y_prob, data.class_names, k=2)
     >>> shown = gather_examples(data.validation, [r["index"] for r in records])
     >>> figure = plot_top_losses(records, images=shown.get("images"))
+    >>> len(figure.axes) >= 2
+    True
     """
     records = list(records)
     if not records:
@@ -337,6 +358,13 @@ def save_figure(figure, path, dpi=100):
 
     The image goes to a temporary file in the same folder, which is then
     renamed over `path`; missing parent folders are created.
+
+    Examples:
+
+    >>> import matplotlib.pyplot as plt
+    >>> figure, axes = plt.subplots()
+    >>> save_figure(figure, "plots/empty.png")
+    'plots/empty.png'
     """
     return write_atomically(path, lambda file: figure.savefig(file, format="png", dpi=dpi))
 
@@ -388,8 +416,9 @@ def plot_lr_finder(result):
 
     Examples:
 
-    >>> figure = plot_lr_finder(find_learning_rate(model, data))
+    >>> figure = plot_lr_finder(find_learning_rate(model, data, steps=8))
     >>> save_figure(figure, "runs/flowers/lr_finder.png")
+    'runs/flowers/lr_finder.png'
     """
     record = result if isinstance(result, dict) else result.to_dict()
     rates = np.asarray(record["learning_rates"], dtype="float64")
@@ -425,12 +454,3 @@ def plot_lr_finder(result):
     ax.legend(loc="best", fontsize=8)
     figure.suggestion = suggestion
     return figure
-
-
-__all__ = [
-    "plot_confusion_matrix",
-    "plot_training",
-    "plot_transfer_vs_scratch",
-    "save_figure",
-    "stage_label",
-]

@@ -18,7 +18,9 @@ def evaluate_model(model, dataset, class_names, *, multi_label=False):
 
     Examples:
 
-    >>> report = evaluate_model(model, validation_ds, ["cat", "dog"])
+    >>> report = evaluate_model(model, data.validation, ["cat", "dog"])
+    >>> report["class_names"], report["num_examples"], len(report["confusion_matrix"])
+    (['cat', 'dog'], 2, 2)
     >>> write_json("runs/exp1/report.json", report)
     'runs/exp1/report.json'
     """

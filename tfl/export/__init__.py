@@ -1,4 +1,8 @@
-"""Export for TF Serving: raw-input signatures in a versioned, atomically published layout."""
+"""Export for TF Serving: raw-input signatures in a versioned, atomically published layout.
+
+`DEFAULT_BASE` ("saved_models") is TF Serving's base folder when none is
+given; `OUTPUTS` names every signature's outputs, in order.
+"""
 
 from tfl.export.export import ExportResult
 from tfl.export.export import export_model

@@ -42,6 +42,12 @@ class ExportResult:
             is the same size: the weights are stored once).
         seconds: time the export took.
         files: the `ServingFiles` written beside the versions.
+
+    Examples:
+
+    >>> result = export_model(model, "digits")
+    >>> result.version, result.files.version, result.size_bytes > result.weights_bytes
+    (1, 1, True)
     """
 
     path: str
@@ -93,9 +99,9 @@ def export_model(model, name, *, base=DEFAULT_BASE, version=None, top_k=DEFAULT_
 
     Examples:
 
-    >>> result = export_model(tfl.load_model("runs/flowers/model.keras"), "flowers")
-    >>> result.path
-    'saved_models/flowers/1'
+    >>> result = export_model(model, "flowers")
+    >>> result.path, result.signatures
+    ('saved_models/flowers/1', ('serving_default', 'serving_pixels'))
     """
     start = time.perf_counter()
     model_dir = check_export(name, base=base, version=version, top_k=top_k)

@@ -37,14 +37,26 @@ def check_export_name(name):
 
 
 def versions(model_dir):
-    """The integer versions present in `model_dir`, ascending."""
+    """The integer versions present in `model_dir`, ascending.
+
+    Examples:
+
+    >>> versions("saved_models/tiny")
+    [1]
+    """
     if not os.path.isdir(model_dir):
         return []
     return sorted(int(entry) for entry in os.listdir(model_dir) if entry.isdigit())
 
 
 def next_version(model_dir):
-    """One more than the highest version present, or 1."""
+    """One more than the highest version present, or 1.
+
+    Examples:
+
+    >>> next_version("saved_models/tiny"), next_version("saved_models/none_yet")
+    (2, 1)
+    """
     present = versions(model_dir)
     return present[-1] + 1 if present else 1
 

@@ -23,7 +23,13 @@ _RUN_WORKER = "import sys; path = sys.argv.pop(1); exec(compile(open(path).read(
 
 
 class ServeCheckError(RuntimeError):
-    """The export failed to load or to answer its example requests."""
+    """The export failed to load or to answer its example requests.
+
+    Examples:
+
+    >>> issubclass(ServeCheckError, RuntimeError)
+    True
+    """
 
 
 def _version_dir(model_dir, version):
@@ -66,8 +72,11 @@ def serve_check(model_dir, version=None, *, batch_sizes=(1, 8), repeats=10, time
 
     Examples:
 
-    >>> report = serve_check("saved_models/flowers")
-    >>> report["load_seconds"], report["requests"][0]["latency_ms"]
+    >>> report = serve_check("saved_models/tiny")
+    >>> report["version"], report["imported"], sorted(report["requests"][0]["latency_ms"])
+    (1, [], ['1', '8'])
+    >>> sorted(report["requests"][0]["predictions"][0]["class_names"])
+    ['cat', 'dog']
     """
     model_dir = os.fspath(model_dir)
     version = _version_dir(model_dir, version)

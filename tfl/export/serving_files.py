@@ -67,6 +67,12 @@ class ServingFiles:
         requests: {signature name: path of its example request body}.
         version: the version the files describe (the highest).
         docker_command: the `docker run` command that serves the folder.
+
+    Examples:
+
+    >>> files = write_serving_files("saved_models/tiny", "tiny", class_names=model.class_names)
+    >>> files.config, files.version, sorted(files.requests)
+    ('saved_models/tiny/models.config', 1, ['serving_default', 'serving_pixels'])
     """
 
     config: str
@@ -96,6 +102,12 @@ def read_signatures(version_dir):
 
     Returns:
         {signature name: `Signature`}, `serving_default` first.
+
+    Examples:
+
+    >>> signatures = read_signatures("saved_models/tiny/1")
+    >>> list(signatures), signatures["serving_default"].inputs
+    (['serving_default', 'serving_pixels'], {'images': TensorInfo(dtype='string', shape=(None,))})
     """
     meta_graph = _meta_graph(version_dir)
     signatures = {}
@@ -216,9 +228,9 @@ def write_serving_files(model_dir, name=None, *, class_names=None):
 
     Examples:
 
-    >>> result = export_model(model, "flowers")
-    >>> files = write_serving_files("saved_models/flowers", "flowers", class_names=model.class_names)
+    >>> files = write_serving_files("saved_models/tiny", "tiny", class_names=model.class_names)
     >>> print(files.docker_command)
+    docker run -p 8501:8501 --mount type=bind,source=$(pwd)/saved_models/tiny,target=/models/tiny -e MODEL_NAME=tiny -t tensorflow/serving
     """
     model_dir = os.fspath(model_dir)
     name = check_export_name(os.path.basename(os.path.normpath(model_dir)) if name is None else name)

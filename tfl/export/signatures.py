@@ -66,7 +66,15 @@ def _is_encoded_image(contents):
 
 def image_signatures(model, top_k=DEFAULT_TOP_K):
     """The serving functions of an image classifier (an `ImageClassifier`, or a
-    `FusionClassifier` whose branches all read images): {signature name: tf.function}."""
+    `FusionClassifier` whose branches all read images): {signature name: tf.function}.
+
+    Examples:
+
+    >>> signatures = image_signatures(model, top_k=1)
+    >>> outputs = signatures["serving_pixels"](tf.zeros([1, 32, 32, 3]))
+    >>> sorted(outputs), outputs["class_names"].shape
+    (['class_ids', 'class_names', 'probabilities', 'scores'], TensorShape([1, 1]))
+    """
     class_names = list(model.class_names)
     height, width = model.image_size
     resize = model.resize
@@ -104,7 +112,15 @@ def image_signatures(model, top_k=DEFAULT_TOP_K):
 
 
 def text_signatures(model, top_k=DEFAULT_TOP_K):
-    """The serving functions of a `TextClassifier`: {signature name: tf.function}."""
+    """The serving functions of a `TextClassifier`: {signature name: tf.function}.
+
+    Examples:
+
+    >>> text_model = tfl.TextClassifier(encoder, preprocessor, ["negative", "positive"], encoder_name="tiny_bert")
+    >>> serve = text_signatures(text_model)["serving_default"]
+    >>> serve(tf.constant(["a good movie"]))["class_names"].numpy().tolist()
+    [[b'...', b'...']]
+    """
     class_names = list(model.class_names)
     preprocessor = model.preprocessor
     input_names = list(model.input)
@@ -131,7 +147,13 @@ def text_signatures(model, top_k=DEFAULT_TOP_K):
 
 
 def serving_signatures(model, top_k=DEFAULT_TOP_K):
-    """The serving functions of a tfl classifier, image or text."""
+    """The serving functions of a tfl classifier, image or text.
+
+    Examples:
+
+    >>> list(serving_signatures(model))
+    ['serving_default', 'serving_pixels']
+    """
     if isinstance(model, TextClassifier):
         return text_signatures(model, top_k)
     if isinstance(model, Classifier) and model.task == "image":

@@ -1,4 +1,8 @@
-"""Models: the image, text and fusion classifiers, their preprocessing, augmentation, pooling and fusion layers."""
+"""Models: the image, text and fusion classifiers, their preprocessing, augmentation, pooling and fusion layers.
+
+`INPUT_NAME` ("images") is the name of an image classifier's input, the
+same in the tf.data element and the export signature.
+"""
 
 from tfl.model.augmentation import build_augmentation
 from tfl.model.batchnorm import batchnorm_layers

@@ -10,6 +10,14 @@ def build_augmentation(augmentation, seed=None):
         augmentation: a dict with the fields of `tfl.config.AugmentationConfig`
             (flip, rotation, zoom, contrast).
         seed: seed of the random layers.
+
+    Examples:
+
+    >>> augmentation = build_augmentation({"flip": "horizontal", "rotation": 0.1, "zoom": 0.0, "contrast": 0.0}, seed=0)
+    >>> [type(layer).__name__ for layer in augmentation.layers]
+    ['RandomFlip', 'RandomRotation']
+    >>> build_augmentation({"flip": None, "rotation": 0.0, "zoom": 0.0, "contrast": 0.0}) is None
+    True
     """
     layers = []
     if augmentation.get("flip"):

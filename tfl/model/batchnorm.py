@@ -4,7 +4,14 @@ import keras
 
 
 def batchnorm_layers(model):
-    """All `BatchNormalization` layers in `model`, nested models included."""
+    """All `BatchNormalization` layers in `model`, nested models included.
+
+    Examples:
+
+    >>> layers = batchnorm_layers(model)
+    >>> len(layers), type(layers[0]).__name__
+    (34, 'BatchNormalization')
+    """
     found = []
     for layer in model.layers if isinstance(model, keras.Model) else []:
         if isinstance(layer, keras.layers.BatchNormalization):
@@ -20,6 +27,12 @@ def freeze_batchnorm(model):
     In Keras 3 such a layer always runs in inference mode, using and keeping
     its moving statistics, even when `fit` passes `training=True` through the
     model (which overrides `backbone(x, training=False)` in a functional graph).
+
+    Examples:
+
+    >>> frozen = freeze_batchnorm(keras.models.clone_model(model.backbone))
+    >>> any(layer.trainable for layer in batchnorm_layers(frozen))
+    False
     """
     for layer in batchnorm_layers(model):
         layer.trainable = False

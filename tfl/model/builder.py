@@ -123,7 +123,13 @@ def _build_fused(config, backbone_name, image_size, class_names):
 
 
 class UnsafeModelError(ValueError):
-    """A `.keras` file holds Python code (a `Lambda` layer), refused in safe mode."""
+    """A `.keras` file holds Python code (a `Lambda` layer), refused in safe mode.
+
+    Examples:
+
+    >>> issubclass(UnsafeModelError, ValueError)
+    True
+    """
 
 
 def load_model(path, *, safe_mode=True):
@@ -141,6 +147,13 @@ def load_model(path, *, safe_mode=True):
         UnsafeModelError: the file holds a `Lambda` layer and `safe_mode` is on.
         ModelFileError: a file from another tfl version that this one cannot
             read, naming both versions (see `reading_model_file`).
+
+    Examples:
+
+    >>> model.save("classifier.keras")
+    >>> loaded = load_model("classifier.keras")
+    >>> type(loaded).__name__, loaded.class_names
+    ('ImageClassifier', ['cat', 'dog'])
     """
     try:
         with reading_model_file(path):

@@ -11,10 +11,10 @@ import numbers
 
 import keras
 
-from tfl.api_export import tfl_export
 from tfl.model.losses import balanced_class_weights
 from tfl.model.losses import head_loss
 from tfl.model.losses import head_metrics
+from tfl.serialization import keras_serializable
 
 TASKS = ("image", "text", "image_text")
 _OPTIONS_KEY = "tfl_training_options"
@@ -34,6 +34,13 @@ class TrainingOptions:
             `tfl.fit_stages`), or {class name or index: weight}; through the
             default loss.
         weight_decay: decoupled weight decay of every stage's optimizer, or None.
+
+    Examples:
+
+    >>> TrainingOptions(label_smoothing=0.1).label_smoothing
+    0.1
+    >>> TrainingOptions().loss is None
+    True
     """
 
     loss: object = None
@@ -43,7 +50,7 @@ class TrainingOptions:
     weight_decay: float | None = None
 
 
-@tfl_export
+@keras_serializable
 class Classifier(keras.Model):
     """The base class of tfl's classifiers (image, text, fusion).
 

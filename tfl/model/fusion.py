@@ -6,14 +6,14 @@ import keras
 import numpy as np
 from keras import ops
 
-from tfl.api_export import tfl_export
 from tfl.config.model_config import FUSION_MODES
+from tfl.serialization import keras_serializable
 
 MODES = FUSION_MODES
 _SUM_TOLERANCE = 1e-6
 
 
-@tfl_export
+@keras_serializable
 class Fusion(keras.layers.Layer):
     """Combines N >= 2 feature tensors `[B, D_i]` (or `[B, ..., D_i]` of equal rank).
 
@@ -347,6 +347,3 @@ def _check_shapes(input_shape):
                 f"Fusion needs the last (feature) axis of every input to be known. Received shapes: {shapes}."
             )
     return shapes
-
-
-__all__ = ["MODES", "Fusion"]

@@ -121,6 +121,3 @@ def _build_branch(branch):
     freeze_batchnorm(backbone)
     backbone.name = f"{name}_{backbone.name}"
     return image_branch(name, backbone, spec.name, size, **options)
-
-
-__all__ = ["build_fusion_model"]

@@ -5,7 +5,6 @@ import collections
 import keras
 
 from tfl import __version__
-from tfl.api_export import tfl_export
 from tfl.backbones import get_backbone_spec
 from tfl.backbones import stage_layers
 from tfl.backbones.encoders import encoder_stages
@@ -20,6 +19,7 @@ from tfl.model.small_cnn import SMALL_CNN_PREPROCESSING
 from tfl.model.small_cnn import small_cnn_stages
 from tfl.model.text_pooling import FirstTokenPooling
 from tfl.model.text_pooling import MaskedMeanPooling
+from tfl.serialization import keras_serializable
 
 IMAGE_INPUT = "images"
 TOKEN_INPUTS = ("token_ids", "segment_ids", "padding_mask")
@@ -38,6 +38,12 @@ class BranchBackbones:
 
     Args:
         backbones: {branch name: backbone model}, in branch order.
+
+    Examples:
+
+    >>> backbones = BranchBackbones({"source": model.backbone, "target": small_cnn()})
+    >>> backbones["target"].name, len(backbones.layers) == len(model.backbone.layers) + len(small_cnn().layers)
+    ('small_cnn', True)
     """
 
     def __init__(self, backbones, image_branches=()):
@@ -86,7 +92,7 @@ class BranchBackbones:
         return [w for backbone in self for w in backbone.non_trainable_weights]
 
 
-@tfl_export
+@keras_serializable
 class FusionClassifier(Classifier):
     """A functional classifier with several branches fused before one head.
 
@@ -341,6 +347,3 @@ def _has_pooler(encoder):
 def _input_names(encoder):
     inputs = encoder.input
     return set(inputs) if isinstance(inputs, dict) else {"token_ids"}
-
-
-__all__ = ["BranchBackbones", "FusionClassifier"]

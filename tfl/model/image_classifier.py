@@ -3,7 +3,6 @@
 import keras
 
 from tfl import __version__
-from tfl.api_export import tfl_export
 from tfl.backbones import get_backbone_spec
 from tfl.backbones import stage_layers
 from tfl.config.data_config import check_resize
@@ -13,12 +12,13 @@ from tfl.model.augmentation import build_augmentation
 from tfl.model.classifier import Classifier
 from tfl.model.model_file import VERSION_KEY
 from tfl.model.preprocessing import BackbonePreprocessing
+from tfl.serialization import keras_serializable
 
 POOLINGS = {"avg": keras.layers.GlobalAveragePooling2D, "max": keras.layers.GlobalMaxPooling2D}
 INPUT_NAME = "images"
 
 
-@tfl_export
+@keras_serializable
 class ImageClassifier(Classifier):
     """A functional image classifier around a `keras.applications` backbone.
 

@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 
-from tfl.api_export import tfl_export
+from tfl.serialization import keras_serializable
 
 
 def head_loss(multi_label, label_smoothing=0.0, class_weights=None):
@@ -74,7 +74,7 @@ def balanced_class_weights(class_counts):
     return [float(total / (len(counts) * count)) if count > 0 else 1.0 for count in counts]
 
 
-@tfl_export
+@keras_serializable
 class HeadLoss(keras.losses.Loss):
     """Cross-entropy on probabilities with label smoothing and class weights.
 
@@ -92,7 +92,7 @@ class HeadLoss(keras.losses.Loss):
 
     >>> loss = HeadLoss(multi_label=False, label_smoothing=0.1)
     >>> round(float(loss(np.array([0]), np.array([[0.9, 0.1]]))), 4)
-    0.2144
+    0.2152
     """
 
     def __init__(self, multi_label=False, label_smoothing=0.0, class_weights=None, name="head_loss", **kwargs):

@@ -27,7 +27,13 @@ _MODEL_KEYS = {"name", "trainable", "dtype", VERSION_KEY, "frozen_layers", "froz
 
 
 class ModelFileError(ValueError):
-    """A `.keras` file that this tfl cannot load, with the reason and the fix."""
+    """A `.keras` file that this tfl cannot load, with the reason and the fix.
+
+    Examples:
+
+    >>> issubclass(ModelFileError, ValueError)
+    True
+    """
 
 
 @contextlib.contextmanager

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from tfl.api_export import tfl_export
+from tfl.serialization import keras_serializable
 
 _CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 _TORCH_MEAN = (0.485, 0.456, 0.406)
@@ -11,7 +11,7 @@ _TORCH_STD = (0.229, 0.224, 0.225)
 MODES = ("caffe", "tf", "torch", "none")
 
 
-@tfl_export
+@keras_serializable
 class BackbonePreprocessing(keras.layers.Layer):
     """Maps RGB pixels in [0, 255] to what a `keras.applications` backbone expects.
 

@@ -56,13 +56,17 @@ def small_cnn(image_size=(32, 32), filters=(16, 32), *, name=SMALL_CNN):
 
 
 def small_cnn_stages(model):
-    """The layers of a `small_cnn` per block: {"block1": [...], ...}, input to output."""
+    """The layers of a `small_cnn` per block: {"block1": [...], ...}, input to output.
+
+    Examples:
+
+    >>> stages = small_cnn_stages(small_cnn(image_size=(32, 32)))
+    >>> {name: [layer.name for layer in layers] for name, layers in stages.items()}
+    {'block1': ['block1_conv', 'block1_pool'], 'block2': ['block2_conv', 'block2_pool']}
+    """
     stages = collections.OrderedDict()
     for layer in model.layers:
         match = _BLOCK.match(layer.name)
         if match:
             stages.setdefault(match.group(1), []).append(layer)
     return stages
-
-
-__all__ = ["SMALL_CNN", "small_cnn", "small_cnn_stages"]

@@ -3,7 +3,6 @@
 import keras
 
 from tfl import __version__
-from tfl.api_export import tfl_export
 from tfl.backbones.encoders import encoder_stages
 from tfl.config.class_names import check_class_names
 from tfl.model.classifier import Classifier
@@ -11,12 +10,13 @@ from tfl.model.model_file import VERSION_KEY
 from tfl.model.text_pooling import BidirectionalLSTMPooling
 from tfl.model.text_pooling import FirstTokenPooling
 from tfl.model.text_pooling import MaskedMeanPooling
+from tfl.serialization import keras_serializable
 
 POOLINGS = ("cls", "mean", "lstm")
 TOKEN_INPUTS = ("token_ids", "segment_ids", "padding_mask")
 
 
-@tfl_export
+@keras_serializable
 class TextClassifier(Classifier):
     """A functional text classifier around a KerasHub BERT-family encoder.
 

@@ -2,10 +2,10 @@
 
 import keras
 
-from tfl.api_export import tfl_export
+from tfl.serialization import keras_serializable
 
 
-@tfl_export
+@keras_serializable
 class MaskedMeanPooling(keras.layers.Layer):
     """The mean of the token vectors where `padding_mask` is true.
 
@@ -32,7 +32,7 @@ class MaskedMeanPooling(keras.layers.Layer):
         return (sequence_shape[0], sequence_shape[-1])
 
 
-@tfl_export
+@keras_serializable
 class FirstTokenPooling(keras.layers.Layer):
     """The vector of the first token ([CLS] or <s>), for encoders without a pooler.
 
@@ -49,7 +49,7 @@ class FirstTokenPooling(keras.layers.Layer):
         return (sequence_shape[0], sequence_shape[-1])
 
 
-@tfl_export
+@keras_serializable
 class BidirectionalLSTMPooling(keras.layers.Layer):
     """A bidirectional LSTM over the token vectors, padding masked out; its two
     final states, concatenated, are the example's vector.
@@ -57,6 +57,12 @@ class BidirectionalLSTMPooling(keras.layers.Layer):
     Args:
         units: LSTM units per direction; the output has `2 * units`.
         **kwargs: passed to `keras.layers.Layer`.
+
+    Examples:
+
+    >>> pooling = BidirectionalLSTMPooling(units=4)
+    >>> pooling(np.ones((2, 5, 8)), np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])).shape
+    TensorShape([2, 8])
     """
 
     def __init__(self, units=64, **kwargs):

@@ -38,6 +38,12 @@ def recalibrate_batchnorm(model, dataset, layers, max_batches=None):
 
     Returns:
         The number of examples seen.
+
+    Examples:
+
+    >>> layers = batchnorm_layers(model.backbone)[:2]
+    >>> recalibrate_batchnorm(model, data.train, layers, max_batches=1)
+    4
     """
     layers = [layer for layer in layers if layer in model.backbone.layers]
     if not layers:

@@ -35,7 +35,13 @@ STATE_FILE = "state.json"
 
 
 class CheckpointMismatchError(ValueError):
-    """A checkpoint folder holds an unfinished run of another config."""
+    """A checkpoint folder holds an unfinished run of another config.
+
+    Examples:
+
+    >>> issubclass(CheckpointMismatchError, ValueError)
+    True
+    """
 
 
 @dataclasses.dataclass
@@ -56,6 +62,11 @@ class ResumePoint:
         optimizer_variables: how many of the saved arrays (at the end)
             belong to the optimizer; 0 at a stage boundary.
         saved_at: `time.time()` of the save.
+
+    Examples:
+
+    >>> list(ResumePoint.__annotations__)[:3]
+    ['stage', 'stage_epochs', 'epoch']
     """
 
     stage: int
@@ -80,9 +91,13 @@ class TrainingCheckpoint:
 
     Examples:
 
-    >>> checkpoint = TrainingCheckpoint("runs/x/checkpoint", config.to_dict())
-    >>> history = fit_stages(model, data, stages, checkpoint=checkpoint)
+    >>> checkpoint = TrainingCheckpoint("runs/x/checkpoint", {"backbone": "mobilenet_v3_small"})
+    >>> history = fit_stages(model, data, [Stage("none", epochs=1)], checkpoint=checkpoint, verbose=0)
+    >>> os.path.isdir("runs/x/checkpoint")
+    True
     >>> checkpoint.remove()   # once the results are written
+    >>> os.path.exists("runs/x/checkpoint")
+    False
     """
 
     def __init__(self, directory, fingerprint=None):
@@ -218,6 +233,3 @@ def _differing_keys(saved, current, prefix=""):
             yield from _differing_keys(saved.get(key), current.get(key), f"{prefix}{key}.")
     elif saved != current:
         yield prefix.rstrip(".") or "(all)"
-
-
-__all__ = ["CheckpointMismatchError", "ResumePoint", "TrainingCheckpoint"]

@@ -11,10 +11,10 @@ would do nothing under Adam, which divides the scale away.
 import keras
 from keras import ops
 
-from tfl.api_export import tfl_export
+from tfl.serialization import keras_serializable
 
 
-@tfl_export
+@keras_serializable
 class ScaledUpdates(keras.optimizers.Optimizer):
     """An optimizer wrapper that scales each variable's update by a multiplier.
 

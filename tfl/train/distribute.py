@@ -225,6 +225,3 @@ def _logs_of_rank_one(step):
         return tf.nest.map_structure(lambda value: tf.reshape(value, [1]) if value.shape.rank == 0 else value, logs)
 
     return step_with_rank_one_logs
-
-
-__all__ = ["check_scope", "fix_multi_worker_fit", "needs_multi_worker_fix", "replica_batch_size", "resolve_strategy"]

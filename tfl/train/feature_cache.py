@@ -57,6 +57,13 @@ def cache_decision(model, stage, mode="auto", augmented_views=1):
         mode: "auto" (use the cache where valid) or "off".
         augmented_views: how many augmented views per example to cache when
             the model augments its images; 1 caches none (the cache is off).
+
+    Examples:
+
+    >>> cache_decision(model, Stage("none"))
+    CacheDecision(use=True, reason='frozen backbone, no augmentation')
+    >>> cache_decision(model, Stage("top 1"))
+    CacheDecision(use=False, reason='the backbone trains in this stage')
     """
     if mode not in FEATURE_CACHE_MODES:
         raise ValueError(f"Unknown feature_cache {mode!r}. Known: {', '.join(FEATURE_CACHE_MODES)}.")
@@ -134,8 +141,11 @@ class FeatureCache:
 
     >>> cache = FeatureCache(model)
     >>> features = cache.get(data)
+    >>> train, validation = features.datasets(batch_size=32, seed=0)[:2]
     >>> head = model.head_model()
-    >>> head.fit(*features.datasets(batch_size=32, seed=0)[:1], epochs=10)
+    >>> head.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    >>> sorted(head.fit(train, validation_data=validation, epochs=2, verbose=0).history)
+    ['accuracy', 'loss', 'val_accuracy', 'val_loss']
     """
 
     def __init__(self, model, cache_dir=None, augmented_views=1):
@@ -274,6 +284,3 @@ def _load(folder):
         values = list(tf.data.Dataset.load(path).batch(4096).as_numpy_iterator())
         loaded.append(np.concatenate(values) if values else None)
     return tuple(loaded)
-
-
-__all__ = ["CacheDecision", "CachedFeatures", "FeatureCache", "cache_decision", "examples_digest"]

@@ -102,8 +102,7 @@ def fine_tune(
 
     Examples:
 
-    >>> history = tfl.fine_tune(model, data)                 # the defaults
-    >>> history = tfl.fine_tune(model, data, epochs=4, base_lr=1e-3)
+    >>> history = tfl.fine_tune(model, data, epochs=1, base_lr=1e-3, verbose=0)
     >>> [s.unfreeze for s in history.plan]
     ['none', 'all']
     """

@@ -151,6 +151,14 @@ def fit_stage(model, data, stage, options, context):
 
     Returns:
         The stage's `StageRecord`, also appended to `context.history`.
+
+    Examples:
+
+    >>> from tfl.train.fit_stage import StageContext
+    >>> context = StageContext(cache=FeatureCache(model), steps=2, history=TrainingHistory())
+    >>> record = fit_stage(model, data, Stage("none"), FitOptions(verbose=0), context)
+    >>> record.index, record.epochs, context.history.stages == [record]
+    (0, 1, True)
     """
     plan = apply_stage(model, stage)
     decision = cache_decision(model, stage, options.feature_cache, options.augmented_views)

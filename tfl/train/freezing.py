@@ -28,6 +28,12 @@ class StagePlan:
         lr_multipliers: {variable path: learning-rate multiplier} for
             discriminative rates; empty when all train at the stage's rate.
         trainable_params: number of trainable parameters.
+
+    Examples:
+
+    >>> plan = apply_stage(model, Stage("top 1"))
+    >>> plan.trainable_stages, plan.frozen_stages, plan.batchnorm_layers
+    (('stride32',), ('stem', 'stride8', 'stride16'), ())
     """
 
     trainable_stages: tuple
@@ -43,6 +49,11 @@ def resolve_unfreeze(unfreeze, stage_names):
     Raises:
         ValueError: for a stage name the backbone does not have, or a `top N`
             larger than the number of stages, naming the backbone's stages.
+
+    Examples:
+
+    >>> resolve_unfreeze("top 2", ["stem", "stride8", "stride16", "stride32"])
+    ['stride16', 'stride32']
     """
     stage_names = list(stage_names)
     unfreeze = Stage(unfreeze=unfreeze).unfreeze
@@ -80,6 +91,14 @@ def apply_stage(model, stage):
         model: a tfl classifier (it has `backbone`, `stage_layers()` and
             `head_layers()`).
         stage: a `tfl.config.Stage`.
+
+    Examples:
+
+    >>> plan = apply_stage(model, Stage("top 1", epochs=1, learning_rate=1e-4))
+    >>> plan.trainable_stages, plan.trainable_params
+    (('stride32',), 730154)
+    >>> model.backbone.get_layer("expanded_conv_8_expand").trainable
+    True
     """
     stages = model.stage_layers()
     selected = resolve_unfreeze(stage.unfreeze, stages)

@@ -23,9 +23,12 @@ class FusionWeightLogger(keras.callbacks.Callback):
 
     Examples:
 
-    >>> logger = FusionWeightLogger(model.fusion, model.branch_names)
-    >>> history = fit_stages(model, data, stages, callbacks=[logger])
+    >>> config = tfl.ModelConfig(weights=None, image_size=32, fusion=tfl.config.FusionConfig(mode="weighted"))
+    >>> fused = build_model(config, ["cat", "dog"])
+    >>> logger = FusionWeightLogger(fused.fusion, fused.branch_names)
+    >>> history = fit_stages(fused, data, [Stage("none", epochs=1)], callbacks=[logger], verbose=0)
     >>> history.stages[0].history["fusion_weight_source"]
+    [0.5...]
     """
 
     def __init__(self, fusion, names):
@@ -46,6 +49,3 @@ class FusionWeightLogger(keras.callbacks.Callback):
             raise ValueError(f"{len(self.names)} names for {len(weights)} fused inputs: {self.names}")
         for name, weight in zip(self.names, weights):
             logs[LOG_PREFIX + name] = float(np.mean(weight))
-
-
-__all__ = ["LOG_PREFIX", "FusionWeightLogger"]

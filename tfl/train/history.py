@@ -32,6 +32,13 @@ class StageRecord:
         batchnorm_check: after a stage that trained the backbone, accuracy
             on training batches in inference mode and with batch statistics
             (`tfl.train.batchnorm.batchnorm_check`), or None.
+
+    Examples:
+
+    >>> history = fit_stages(model, data, [Stage("none", epochs=1)], verbose=0)
+    >>> record = history.stages[0]
+    >>> record.index, record.unfreeze, record.epochs, record.feature_cache
+    (0, 'none', 1, 'on (frozen backbone, no augmentation)')
     """
 
     index: int
@@ -65,9 +72,12 @@ class TrainingHistory:
 
     Examples:
 
-    >>> history = tfl.fit_stages(model, data, stages)
-    >>> history.history["val_accuracy"]   # every epoch, all stages
-    >>> history.boundaries                 # the epoch each stage starts at
+    >>> stages = [Stage("none", epochs=2), Stage("none", epochs=1)]
+    >>> history = tfl.fit_stages(model, data, stages, verbose=0)
+    >>> len(history.history["val_accuracy"])   # every epoch, all stages
+    3
+    >>> history.boundaries                      # the epoch each stage starts at
+    [0, 2]
     """
 
     stages: list = dataclasses.field(default_factory=list)

@@ -96,8 +96,12 @@ def fit_linear_probe(
 
     Examples:
 
-    >>> probe = fit_linear_probe(features, labels, num_classes=3)
-    >>> model.head.set_weights([probe.kernel, probe.bias])
+    >>> features = np.random.default_rng(0).normal(size=(12, 4)) + np.repeat(np.eye(3, 4), 4, axis=0) * 3
+    >>> probe = fit_linear_probe(features, np.repeat([0, 1, 2], 4), num_classes=3)
+    >>> probe.kernel.shape, probe.bias.shape
+    ((4, 3), (3,))
+    >>> bool((np.argmax(features @ probe.kernel + probe.bias, axis=1) == np.repeat([0, 1, 2], 4)).all())
+    True
     """
     x = np.asarray(features, dtype=np.float64)
     if x.ndim != 2 or len(x) == 0:
@@ -298,6 +302,3 @@ def _two_loop(grad, steps, changes):
         beta = rho * (y @ q)
         q += (alpha - beta) * s
     return q
-
-
-__all__ = ["L2_GRID", "LinearProbe", "fit_linear_probe"]

@@ -32,7 +32,7 @@ def fit_stages(model, data, stages, options=None, **overrides):
     statistics than with batch statistics.
 
     The stage's route (a linear probe, the head on cached features, or the
-    whole model) is chosen by `tfl.train.fit_stage.choose_route`.
+    whole model) is chosen by `choose_route` in `tfl/train/fit_stage.py`.
 
     A stage that trains only the head on a frozen backbone runs on cached
     features where that is valid (see `tfl.train.feature_cache`): the
@@ -59,11 +59,13 @@ def fit_stages(model, data, stages, options=None, **overrides):
 
     Examples:
 
-    >>> stages = [Stage("none", epochs=5, learning_rate=1e-3),
-    ...           Stage("top 2", epochs=3, learning_rate=1e-4)]
-    >>> history = fit_stages(model, data, stages)
+    >>> stages = [Stage("none", epochs=2, learning_rate=1e-3),
+    ...           Stage("top 1", epochs=1, learning_rate=1e-4)]
+    >>> history = fit_stages(model, data, stages, verbose=0)
     >>> history.boundaries
-    [0, 5]
+    [0, 2]
+    >>> history.stages[1].trainable_stages
+    ['stride32']
     """
     stages = tuple(stages)
     if not stages:

@@ -23,7 +23,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfl.api_export import tfl_export
 from tfl.config.stage import Stage
 from tfl.model.classifier import Classifier
 from tfl.train.freezing import apply_stage
@@ -34,7 +33,6 @@ MINIMUM = "minimum/10"
 METHODS = (STEEPEST, MINIMUM)
 
 
-@tfl_export
 @dataclasses.dataclass
 class LRFinderResult:
     """What a learning-rate range test found.
@@ -51,6 +49,14 @@ class LRFinderResult:
         steps: the number of steps that ran.
         start: the first rate of the test.
         end: the last rate of the test (reached only without an early stop).
+
+    Examples:
+
+    >>> result = find_learning_rate(model, data, Stage("none"), start=1e-5, end=1.0, steps=6)
+    >>> result.start, result.end, len(result.learning_rates)
+    (1e-05, 1.0, 6)
+    >>> sorted(result.suggestions)
+    ['minimum/10', 'steepest']
     """
 
     learning_rates: list
@@ -69,7 +75,6 @@ class LRFinderResult:
         return dataclasses.asdict(self)
 
 
-@tfl_export
 def find_learning_rate(
     model,
     data,
@@ -144,10 +149,10 @@ def find_learning_rate(
 
     Examples:
 
-    >>> result = find_learning_rate(model, data, Stage("top 2"), steps=200)
-    >>> result.suggestion, result.method
-    (0.00063, 'steepest')
-    >>> fit_stages(model, data, [Stage("top 2", epochs=3, learning_rate=result.suggestion)])
+    >>> result = find_learning_rate(model, data, Stage("none"), steps=8)
+    >>> result.method, result.steps, len(result.losses) == result.steps
+    ('steepest', 8, True)
+    >>> stages = [Stage("none", epochs=1, learning_rate=result.suggestion)]
     """
     _check_arguments(start, end, steps, smoothing, divergence, method)
     if stage is not None and stage.linear_probe:
@@ -328,6 +333,3 @@ class _SavedState:
         for variable, value, flag in zip(self.variables, self.values, self.variable_flags):
             variable.trainable = flag
             variable.assign(value)
-
-
-__all__ = ["LRFinderResult", "find_learning_rate", "suggest_learning_rates"]

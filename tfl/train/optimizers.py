@@ -28,8 +28,8 @@ def make_optimizer(stage, steps, lr_multipliers=None, weight_decay=None):
 
     Examples:
 
-    >>> make_optimizer(Stage("none", epochs=2, learning_rate=1e-3), steps=10).name
-    'adam'
+    >>> type(make_optimizer(Stage("none", epochs=2, learning_rate=1e-3), steps=10)).__name__
+    'Adam'
     """
     learning_rate = stage.learning_rate
     if stage.schedule != "constant":

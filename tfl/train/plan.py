@@ -41,10 +41,10 @@ def default_stages(weights="imagenet", epochs=5, task="image", augmentation=Fals
 
     Examples:
 
-    >>> [str(stage) for stage in default_stages("imagenet", epochs=3)]
-    ['none:probe', 'top 2:3:0.0001']
-    >>> [str(stage) for stage in default_stages(None, epochs=3)]
-    ['all:3:0.001:bn']
+    >>> [(stage.unfreeze, stage.epochs, stage.learning_rate) for stage in default_stages("imagenet", epochs=3)]
+    [('none', 1, 0.001), ('top 2', 3, 0.0001)]
+    >>> default_stages(None, epochs=3)[0].train_batchnorm
+    True
     """
     head = Stage(unfreeze="none", linear_probe=True)
     if task == "text":

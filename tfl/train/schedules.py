@@ -25,8 +25,8 @@ import math
 import keras
 from keras import ops
 
-from tfl.api_export import tfl_export
 from tfl.config.stage import SCHEDULES
+from tfl.serialization import keras_serializable
 
 WARMUP_FRACTION = 0.1
 ONE_CYCLE_PCT_START = 0.25
@@ -34,7 +34,7 @@ ONE_CYCLE_DIV = 25.0
 ONE_CYCLE_DIV_FINAL = 1e5
 
 
-@tfl_export
+@keras_serializable
 class StageSchedule(keras.optimizers.schedules.LearningRateSchedule):
     """The learning rate of one stage, step by step.
 

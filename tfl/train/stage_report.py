@@ -31,6 +31,15 @@ class StageReport:
             `batchnorm` ("training", "inference" or "none"), `learning_rate`
             (None when frozen).
         warnings: plain-language warnings, empty when all looks intended.
+
+    Examples:
+
+    >>> stage = Stage("top 1", learning_rate=1e-4)
+    >>> report = stage_report(model, stage, apply_stage(model, stage))
+    >>> report.description, report.warnings
+    ("unfreeze='top 1' for 1 epoch(s) at 0.0001 (adam, constant)", ())
+    >>> report.rows[-1]["part"], report.rows[-1]["status"]
+    ('head', 'trainable')
     """
 
     index: int
@@ -90,12 +99,15 @@ def stage_report(model, stage, plan, *, index=0, count=1):
 
     Examples:
 
-    >>> plan = apply_stage(model, Stage("top 1", epochs=2, learning_rate=1e-4))
-    >>> print(stage_report(model, stage, plan).format())
-    Stage 1/1: unfreeze='top 1' for 2 epoch(s) at 1e-4 (adam, constant)
-      part       status     params   trainable  BatchNorm  learning rate
-      stem       frozen     464      0          inference  -
-      ...
+    >>> stage = Stage("top 1", epochs=2, learning_rate=1e-4)
+    >>> print(stage_report(model, stage, apply_stage(model, stage)).format())
+    Stage 1/1: unfreeze='top 1' for 2 epoch(s) at 0.0001 (adam, constant)
+      part      status     params   trainable  BatchNorm  learning rate
+      stem      frozen     1,304    0          inference  -
+      stride8   frozen     10,016   0          inference  -
+      stride16  frozen     183,824  0          inference  -
+      stride32  trainable  743,976  729,000    inference  0.0001
+      head      trainable  1,154    1,154      none       0.0001
     """
     stages = model.stage_layers()
     trained_batchnorm = {id(layer) for layer in plan.batchnorm_layers}

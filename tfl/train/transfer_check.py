@@ -46,6 +46,12 @@ class TransferCheck:
         random_accuracy: the same on that random copy's features.
         examples: distinct training examples scored.
         folds: cross-validation folds.
+
+    Examples:
+
+    >>> check = TransferCheck(0.4, 0.9, 0.85, 0.6, examples=100, folds=5)
+    >>> check.features_transfer
+    True
     """
 
     pretrained_log_loss: float
@@ -92,6 +98,12 @@ def transfer_check(model, data, *, seed=0, max_examples=MAX_EXAMPLES, folds=FOLD
     Returns:
         A `TransferCheck`, or None where it cannot say: a multi-label model,
         or fewer than 2 examples per fold of every class.
+
+    Examples:
+
+    >>> check = transfer_check(model, data, folds=2, random_copies=1)
+    >>> check.examples, check.folds
+    (6, 2)
     """
     if model.multi_label or data.num_train < 2 * folds:
         return None
@@ -175,6 +187,3 @@ def _cross_validated(features, labels, fold_of, num_classes):
         losses.append(float(-log_probabilities[np.arange(len(truth)), truth].mean()))
         accuracies.append(float((log_probabilities.argmax(axis=1) == truth).mean()))
     return float(np.mean(losses)), float(np.mean(accuracies))
-
-
-__all__ = ["TransferCheck", "transfer_check"]

@@ -30,6 +30,8 @@ class ImageData:
     >>> data.class_names
     ('daisy', 'roses', 'tulips')
     >>> images, labels = next(iter(data.train))
+    >>> images["images"].shape[1:], labels.dtype
+    (TensorShape([224, 224, 3]), tf.int32)
     """
 
     train: tf.data.Dataset

@@ -115,7 +115,10 @@ def from_directory_for_evaluation(path, *, class_names, options=None, **override
 
     >>> data = from_directory_for_evaluation("test/", class_names=model.class_names,
     ...     image_size=model.image_size, resize=model.resize)
-    >>> probabilities = model.predict(data.validation)
+    >>> data.num_train, data.num_validation
+    (0, 6)
+    >>> model.predict(data.validation, verbose=0).shape
+    (6, 2)
     """
     options = resolve_options(ImageOptions, options, overrides, "from_directory_for_evaluation")
     options = dataclasses.replace(options, seed=0, cache=False)

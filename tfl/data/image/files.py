@@ -53,7 +53,10 @@ def list_image_files(folder):
     Examples:
 
     >>> paths = list_image_files("to_predict/")
-    >>> images = load_images(paths, image_size=(224, 224))
+    >>> [os.path.basename(path) for path in paths]
+    ['a.png', 'b.png']
+    >>> load_images(paths, image_size=(224, 224)).shape
+    TensorShape([2, 224, 224, 3])
     """
     return [p for p in list_files(folder) if has_image_extension(p)]
 

@@ -230,6 +230,3 @@ def _scan_target_folder(source, class_names, skip_bad_files):
     if not keep:
         raise ValueError(f"No readable images in the target folder {root} after skipping bad files.")
     return np.array([paths[i] for i in keep]), np.array([labels[i] for i in keep], dtype=np.int32)
-
-
-__all__ = ["MISSING_LABEL", "RECOLOURED_DIGITS", "TargetData", "load_target_images"]

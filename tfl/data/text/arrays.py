@@ -103,6 +103,7 @@ def from_dataframe(
 
     Examples:
 
+    >>> import pandas
     >>> frame = pandas.DataFrame({"review": ["fun", "dull"] * 5, "label": [1, 0] * 5})
     >>> data = from_dataframe(frame, text_column="review")
     >>> data.class_names

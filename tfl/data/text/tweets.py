@@ -37,6 +37,12 @@ class Tweets:
             33,224 kept tweets).
         dropped: rows left out, by reason: `{"not_utf8": n, "empty_text": n,
             "bad_row": n, "below_min_confidence": n}`.
+
+    Examples:
+
+    >>> tweets = load_tweets()
+    >>> len(tweets.texts), tweets.labels[0], tweets.dropped["not_utf8"]
+    (33224, 'negative', 4934)
     """
 
     texts: np.ndarray
