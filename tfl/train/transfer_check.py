@@ -110,10 +110,10 @@ def transfer_check(model, data, *, seed=0, max_examples=MAX_EXAMPLES, folds=FOLD
     counts = np.bincount(labels[keep], minlength=model.num_classes)
     if np.min(counts[counts > 0]) < 2 or len(keep) < 2 * folds or np.count_nonzero(counts) < 2:
         return None
-    fold_of = _stratified_folds(labels[keep], min(folds, int(np.min(counts[counts > 0]))), rng)
-    scores = {"pretrained": _cross_validated(x[keep], labels[keep], fold_of, model.num_classes)}
+    fold_of = stratified_folds(labels[keep], min(folds, int(np.min(counts[counts > 0]))), rng)
+    scores = {"pretrained": cross_validated_probe(x[keep], labels[keep], fold_of, model.num_classes)}
     scores["random"] = min(  # the best random copy: the bar the pretrained features must clear
-        _cross_validated(features[keep], labels[keep], fold_of, model.num_classes) for features in randoms
+        cross_validated_probe(features[keep], labels[keep], fold_of, model.num_classes) for features in randoms
     )
     check = TransferCheck(
         pretrained_log_loss=scores["pretrained"][0],
@@ -153,7 +153,7 @@ def _rounded(features):
     return np.round(features / (np.std(features) + 1e-300), 4)
 
 
-def _stratified_folds(labels, folds, rng):
+def stratified_folds(labels, folds, rng):
     """A fold index per example, each class spread evenly over the folds."""
     fold_of = np.empty(len(labels), np.int64)
     for label in np.unique(labels):
@@ -162,7 +162,7 @@ def _stratified_folds(labels, folds, rng):
     return fold_of
 
 
-def _cross_validated(features, labels, fold_of, num_classes):
+def cross_validated_probe(features, labels, fold_of, num_classes):
     """Mean held-out (log-loss, accuracy) of a linear probe over the folds."""
     losses, accuracies = [], []
     for fold in range(int(fold_of.max()) + 1):
@@ -177,4 +177,4 @@ def _cross_validated(features, labels, fold_of, num_classes):
     return float(np.mean(losses)), float(np.mean(accuracies))
 
 
-__all__ = ["TransferCheck", "transfer_check"]
+__all__ = ["TransferCheck", "cross_validated_probe", "stratified_folds", "transfer_check"]
