@@ -50,6 +50,8 @@ _LAZY = {
     "Predictions": "tfl.prediction",
     "Classifier": "tfl.model",
     "FitOptions": "tfl.train",
+    "rank": "tfl.select",
+    "RankResult": "tfl.select",
 }
 _SUBPACKAGES = ("config", "data", "backbones", "model", "train", "adapt", "evaluate", "export", "cli")
 

@@ -1,0 +1,287 @@
+"""`rank`: which backbone to fine-tune, decided before fine-tuning any.
+
+Each candidate is built as a tfl classifier (its own preprocessing, its
+pooled features through `model.feature_model()`), its frozen features of the
+same training examples are extracted once, and they are scored two ways:
+
+- LogME (`tfl.select.logme`): the evidence of a Bayesian linear model on
+  the features, one-vs-rest per class; no training, a fraction of a second.
+- A linear probe (`tfl.train.fit_linear_probe`, L2 chosen by inner
+  cross-validation) under stratified k-fold cross-validation on the
+  training examples: the mean held-out accuracy.
+
+Only the training split is read: nothing is chosen on held-out data. Beside
+the scores stand the costs: parameters, milliseconds per example of the
+feature model after warm-up on this machine, and the seconds extraction took.
+With a budget (`max_params`, `max_latency_ms`) a candidate over it is
+skipped before its features are extracted; without named candidates, every
+registered backbone with ImageNet weights is a candidate, and a budget is
+then required.
+"""
+
+import gc
+import logging
+import os
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from tfl.backbones import WeightsUnavailableError
+from tfl.config import DataConfig
+from tfl.config import ModelConfig
+from tfl.data import ImageData
+from tfl.data import load_data
+from tfl.data.image.pipeline import normalize_image_size
+from tfl.evaluate.selection_plot import plot_rank
+from tfl.evaluate.plots import save_figure
+from tfl.io import write_json
+from tfl.model import build_model
+from tfl.select.candidates import parse_candidates
+from tfl.select.candidates import registered_candidates
+from tfl.select.logme import logme
+from tfl.select.result import CandidateScore
+from tfl.select.result import RankResult
+from tfl.select.result import recommend
+from tfl.select.result import sort_scores
+from tfl.train.transfer_check import cross_validated_probe
+from tfl.train.transfer_check import stratified_folds
+
+logger = logging.getLogger("tfl")
+
+DEFAULT_IMAGE_SIZE = 224
+MAX_EXAMPLES = 1000
+FOLDS = 5
+TOLERANCE = 0.01
+LATENCY_BATCH = 16
+LATENCY_REPEATS = 3
+
+
+def rank(
+    candidates=None,
+    data=None,
+    *,
+    image_size=None,
+    max_examples=MAX_EXAMPLES,
+    folds=FOLDS,
+    max_params=None,
+    max_latency_ms=None,
+    tolerance=TOLERANCE,
+    sort_by="logme",
+    batch_size=32,
+    seed=0,
+    output=None,
+):
+    """Scores candidate backbones on `data` without fine-tuning (see the module doc).
+
+    Args:
+        candidates: `BACKBONE[:WEIGHTS]` names, as a list or one comma-
+            separated string, or `Candidate`s; None: every registered
+            backbone with ImageNet weights that fits the budget.
+        data: an `ImageData` (its `train` split is scored), or a source
+            `tfl.data.load_data` reads: a folder of class folders, "digits"
+            or "tfds:NAME" (the training part of its split is scored).
+        image_size: `(height, width)` or an int every candidate runs at.
+            None: `data.image_size` for an `ImageData`, else 224.
+        max_examples: score at most this many training examples (a shuffled
+            pass of the training pipeline, cut there).
+        folds: stratified cross-validation folds of the probe.
+        max_params: skip candidates with more parameters.
+        max_latency_ms: skip candidates slower per example on this machine.
+        tolerance: the probe accuracy (0.01: 1 point) a cheaper candidate may
+            give up against the best and still be recommended.
+        sort_by: "logme" or "probe_accuracy": the order of `candidates`.
+        batch_size: examples per batch of the extraction.
+        seed: the fold seed.
+        output: a folder to write `rank.json` and `rank.png` to, or None.
+
+    Returns:
+        A `RankResult`: `.candidates` best first, `.recommendation`.
+
+    Examples:
+
+    >>> result = rank("mobilenet_025:imagenet,mobilenet_025:none", "hymenoptera/train", image_size=160)
+    >>> result.candidates[0].name, result.recommendation.name
+    ('mobilenet_025:imagenet', 'mobilenet_025:imagenet')
+    """
+    start = time.perf_counter()
+    sort_scores([], sort_by)  # checks sort_by before anything is built
+    candidates = _candidates(candidates, max_params, max_latency_ms)
+    data = _image_data(data, image_size, batch_size)
+    inputs, labels = collect_examples(data.train, max_examples)
+    fold_of = _folds(labels, folds, seed)
+    scores, skipped = [], []
+    for candidate in candidates:
+        score = _score(candidate, data, inputs, labels, fold_of, batch_size, max_params, max_latency_ms)
+        if isinstance(score, str):
+            skipped.append((candidate.name, score))
+            logger.info("Skipped %s: %s", candidate.name, score)
+        else:
+            scores.append(score)
+            logger.info("Scored %s: LogME %.4f, probe %.3f", score.name, score.logme, score.probe_accuracy)
+    if not scores:
+        reasons = "; ".join(f"{name}: {reason}" for name, reason in skipped)
+        raise ValueError(f"No candidate was scored: {reasons}. Raise the budget or name other candidates.")
+    result = RankResult(
+        candidates=tuple(sort_scores(scores, sort_by)),
+        recommendation=recommend(scores, tolerance),
+        sort_by=sort_by,
+        examples=len(labels),
+        folds=int(fold_of.max()) + 1,
+        image_size=tuple(data.image_size),
+        skipped=tuple(skipped),
+        seconds=time.perf_counter() - start,
+    )
+    if output is not None:
+        write_rank(result, output)
+    return result
+
+
+def write_rank(result, output):
+    """Writes `rank.json` and `rank.png` (score against cost) to the folder `output`."""
+    os.makedirs(output, exist_ok=True)
+    write_json(os.path.join(output, "rank.json"), result.to_dict())
+    rows = [c.to_dict() for c in result.candidates]
+    save_figure(plot_rank(rows, recommended=result.recommendation.name), os.path.join(output, "rank.png"))
+
+
+def _candidates(candidates, max_params, max_latency_ms):
+    if candidates is not None:
+        return parse_candidates(candidates)
+    if max_params is None and max_latency_ms is None:
+        raise ValueError(
+            "Without named candidates every registered backbone is one, and the large ones take hours on "
+            "a CPU: give a budget (max_params, max_latency_ms) or name candidates as BACKBONE[:WEIGHTS]. "
+            "Received: candidates=None, max_params=None, max_latency_ms=None"
+        )
+    return registered_candidates()
+
+
+def _image_data(data, image_size, batch_size):
+    """An `ImageData` at `image_size`: `data` itself, or the source it names, loaded."""
+    if isinstance(data, ImageData):
+        if image_size is not None and normalize_image_size(image_size) != tuple(data.image_size):
+            raise ValueError(
+                f"image_size {image_size!r} differs from the data's {tuple(data.image_size)}: load the data "
+                "at the size to rank at, or leave image_size out. Received: image_size={image_size!r}"
+            )
+        return data
+    if not isinstance(data, (str, os.PathLike)):
+        raise ValueError(
+            "data is an ImageData or an image source: a folder of class folders, 'digits' or 'tfds:NAME'. "
+            f"Received: data of type {type(data).__name__}"
+        )
+    size = normalize_image_size(DEFAULT_IMAGE_SIZE if image_size is None else image_size)
+    return load_data(DataConfig(source=os.fspath(data), batch_size=batch_size), size)
+
+
+def collect_examples(dataset, limit):
+    """`(inputs, labels)` of the first `limit` examples of one pass over `dataset`.
+
+    Images, float32 in [0, 255] and whole numbers by the `ImageData` contract,
+    are kept as uint8 (a quarter of the memory).
+    """
+    parts, labels, seen = [], [], 0
+    for batch_inputs, batch_labels in dataset:
+        parts.append({key: value.numpy() for key, value in batch_inputs.items()})
+        labels.append(np.asarray(batch_labels))
+        seen += len(labels[-1])
+        if seen >= limit:
+            break
+    if not labels:
+        raise ValueError("The training data is empty: there are no examples to score the candidates on.")
+    inputs = {key: np.concatenate([part[key] for part in parts])[:limit] for key in parts[0]}
+    if "images" in inputs:
+        inputs["images"] = np.round(inputs["images"]).astype(np.uint8)
+    return inputs, np.concatenate(labels)[:limit]
+
+
+def _folds(labels, folds, seed):
+    """The stratified fold of every example, checked: single-label classes with 2+ examples each."""
+    if labels.ndim != 1:
+        raise ValueError(
+            "rank scores single-label classification; the data is multi-label. "
+            f"Received: labels of shape {labels.shape}"
+        )
+    if not isinstance(folds, int) or folds < 2:
+        raise ValueError(f"folds is an int >= 2. Received: folds={folds!r}")
+    counts = np.bincount(labels)
+    counts = counts[counts > 0]
+    if len(counts) < 2 or counts.min() < 2:
+        raise ValueError(
+            "The probe's cross-validation needs 2 or more classes with 2 or more training examples each. "
+            f"Received: {len(labels)} examples, class counts {counts.tolist()}"
+        )
+    return stratified_folds(labels, min(folds, int(counts.min())), np.random.default_rng(seed))
+
+
+def _score(candidate, data, inputs, labels, fold_of, batch_size, max_params, max_latency_ms):
+    """The candidate's `CandidateScore`, or the reason it was skipped (a string)."""
+    start = time.perf_counter()
+    config = ModelConfig(backbone=candidate.backbone, weights=candidate.weights, image_size=data.image_size)
+    try:
+        model = build_model(config, data.class_names)
+    except WeightsUnavailableError as error:
+        return f"weights unavailable ({str(error).split('. ')[0]})"
+    parameters = int(model.count_params())
+    if max_params is not None and parameters > max_params:
+        return f"{parameters:,} parameters, over max_params={max_params:,}"
+    extract = _extractor(model, inputs)
+    latency_ms = _latency_ms(extract, inputs)
+    if max_latency_ms is not None and latency_ms > max_latency_ms:
+        return f"{latency_ms:.2f} ms per example, over max_latency_ms={max_latency_ms:g}"
+    features = extract_features(extract, inputs, batch_size)
+    feature_seconds = time.perf_counter() - start
+    del model, extract
+    gc.collect()
+    log_loss, accuracy = cross_validated_probe(features, labels, fold_of, data.num_classes)
+    return CandidateScore(
+        name=candidate.name,
+        backbone=candidate.backbone,
+        weights=candidate.weights,
+        logme=logme(features, labels),
+        probe_accuracy=accuracy,
+        probe_log_loss=log_loss,
+        parameters=parameters,
+        latency_ms=latency_ms,
+        feature_seconds=feature_seconds,
+        feature_dim=int(features.shape[1]),
+    )
+
+
+def _extractor(model, inputs):
+    """The model's frozen feature model as one traced function for any batch size."""
+    feature_model = model.feature_model()
+    signature = [{key: tf.TensorSpec((None, *value.shape[1:]), _dtype(key, value)) for key, value in inputs.items()}]
+    return tf.function(lambda batch: feature_model(batch, training=False), input_signature=signature)
+
+
+def _dtype(key, value):
+    return tf.float32 if key == "images" else tf.as_dtype(value.dtype)
+
+
+def _batch(inputs, start, stop):
+    return {key: tf.constant(value[start:stop], _dtype(key, value)) for key, value in inputs.items()}
+
+
+def extract_features(extract, inputs, batch_size):
+    """float64 features `[n, D]` of every example of `inputs`, `batch_size` at a time."""
+    n = len(next(iter(inputs.values())))
+    features = [extract(_batch(inputs, i, i + batch_size)).numpy() for i in range(0, n, batch_size)]
+    return np.concatenate(features).astype(np.float64)
+
+
+def _latency_ms(extract, inputs):
+    """Milliseconds per example: the best of a few timed batches, after a warm-up call."""
+    batch = _batch(inputs, 0, LATENCY_BATCH)
+    size = len(next(iter(batch.values())))
+    extract(batch)  # traces and warms up
+    best = float("inf")
+    for _ in range(LATENCY_REPEATS):
+        start = time.perf_counter()
+        extract(batch).numpy()
+        best = min(best, time.perf_counter() - start)
+    return 1000 * best / size
+
+
+__all__ = ["collect_examples", "extract_features", "rank", "write_rank"]
