@@ -162,12 +162,13 @@ def stratified_folds(labels, folds, rng):
     return fold_of
 
 
-def cross_validated_probe(features, labels, fold_of, num_classes):
-    """Mean held-out (log-loss, accuracy) of a linear probe over the folds."""
+def cross_validated_probe(features, labels, fold_of, num_classes, **probe_options):
+    """Mean held-out (log-loss, accuracy) of a linear probe over the folds;
+    `probe_options` go to `fit_linear_probe` (`l2`, `tol`, `max_iter`)."""
     losses, accuracies = [], []
     for fold in range(int(fold_of.max()) + 1):
         held_out = fold_of == fold
-        probe = fit_linear_probe(features[~held_out], labels[~held_out], num_classes)
+        probe = fit_linear_probe(features[~held_out], labels[~held_out], num_classes, **probe_options)
         logits = features[held_out] @ probe.kernel.astype(np.float64) + probe.bias.astype(np.float64)
         logits -= logits.max(axis=1, keepdims=True)
         log_probabilities = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
