@@ -180,7 +180,7 @@ def _image_data(data, image_size, batch_size):
         if image_size is not None and normalize_image_size(image_size) != tuple(data.image_size):
             raise ValueError(
                 f"image_size {image_size!r} differs from the data's {tuple(data.image_size)}: load the data "
-                "at the size to rank at, or leave image_size out. Received: image_size={image_size!r}"
+                f"at the size to rank at, or leave image_size out. Received: image_size={image_size!r}"
             )
         return data
     if not isinstance(data, (str, os.PathLike)):
