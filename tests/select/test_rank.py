@@ -121,3 +121,30 @@ def test_imagenet_features_rank_first_on_ants_and_bees(imagenet_home, hymenopter
     assert best.name == "mobilenet_025:imagenet" and best.weights == "imagenet"
     assert best.probe_accuracy > result.candidates[1].probe_accuracy + 0.1
     assert result.recommendation.name == "mobilenet_025:imagenet"
+
+
+def _reviews(path, n=40):
+    rng = np.random.default_rng(0)
+    words = {"pos": ["good", "great", "fun"], "neg": ["bad", "awful", "boring"]}
+    rows = ["text,label"]
+    for i in range(n):
+        label = ("pos", "neg")[i % 2]
+        rows.append(f"the {' '.join(rng.choice(words[label], 2))} movie,{label}")
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_text_candidates_are_encoders_each_reading_the_text_with_its_own_tokenizer(tmp_path):
+    from tests.text_fakes import tiny_encoder_folder
+
+    small = tiny_encoder_folder(tmp_path / "small", hidden_dim=8)
+    wider = tiny_encoder_folder(tmp_path / "wider", hidden_dim=16)
+
+    result = rank([str(small), str(wider)], _reviews(tmp_path / "reviews.csv"), sequence_length=16, folds=3)
+
+    assert result.task == "text" and result.image_size is None and result.examples == 32
+    assert sorted(c.name for c in result.candidates) == sorted([str(small), str(wider)])
+    assert {c.feature_dim for c in result.candidates} == {8, 16}
+    assert result.to_dict()["image_size"] is None
+    with pytest.raises(ValueError, match="Unknown encoder 'no_such_encoder'"):
+        rank("no_such_encoder", tmp_path / "reviews.csv")

@@ -15,14 +15,19 @@ def add_parser(subparsers):
             "--output, writes rank.json and rank.png (score against cost). See docs/model_selection.md."
         ),
     )
-    parser.add_argument("--data", required=True, help="a folder of class folders, 'digits' or tfds:NAME")
+    parser.add_argument("--data", required=True,
+                        help="images: a folder of class folders, 'digits' or tfds:NAME; "
+                        "text: a .csv/.tsv/.jsonl file, 'tweets' or tfds:NAME")
     parser.add_argument(
         "--candidates",
         help="comma-separated BACKBONE[:WEIGHTS], WEIGHTS imagenet (the default), none or a weights file, "
         "e.g. mobilenet_025:imagenet,mobilenet_025:none; default: every registered backbone with "
-        "ImageNet weights within the budget (--max-params, --max-latency-ms)",
+        "ImageNet weights within the budget (--max-params, --max-latency-ms); text: encoder names "
+        "as --encoder takes them, e.g. all_minilm_l6_v2",
     )
-    parser.add_argument("--image-size", type=arguments.image_size, help="N or HxW for every candidate (224)")
+    parser.add_argument("--image-size", type=arguments.image_size, help="images: N or HxW for every candidate (224)")
+    parser.add_argument("--sequence-length", type=arguments.positive_int, default=128,
+                        help="text: tokens per example (128)")
     parser.add_argument("--max-params", type=arguments.positive_int, help="skip candidates with more parameters")
     parser.add_argument("--max-latency-ms", type=float, help="skip candidates slower per example on this machine")
     parser.add_argument("--max-examples", type=arguments.positive_int, default=1000,
@@ -51,6 +56,7 @@ def run(args):
         args.candidates,
         args.data,
         image_size=args.image_size,
+        sequence_length=args.sequence_length,
         max_examples=args.max_examples,
         folds=args.folds,
         max_params=args.max_params,
@@ -64,8 +70,9 @@ def run(args):
     if args.json:
         print(json.dumps(to_json(result.to_dict()), indent=2))
         return 0
-    print(f"{len(result.candidates)} candidates on {result.examples} training examples at "
-          f"{result.image_size[0]}x{result.image_size[1]}, {result.folds}-fold probe; {result.seconds:.1f} s\n")
+    size = "" if result.image_size is None else f" at {result.image_size[0]}x{result.image_size[1]}"
+    print(f"{len(result.candidates)} candidates on {result.examples} training examples{size}, "
+          f"{result.folds}-fold probe; {result.seconds:.1f} s\n")
     print(result.table())
     if args.output:
         print(f"\nWrote {os.path.join(args.output, 'rank.json')} and rank.png")

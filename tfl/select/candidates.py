@@ -1,9 +1,13 @@
-"""`Candidate`: one backbone with its weights, as the command line names it.
+"""`Candidate`: one backbone with its weights, or one text encoder, as the command line names it.
 
-`BACKBONE[:WEIGHTS]`: a registered backbone name (`tfl backbones`) and
-"imagenet" (the default), "none" (a random initialisation) or the path of a
-weights file (`.weights.h5`, `.h5` or `.keras`), e.g. `mobilenet_025`,
+Images: `BACKBONE[:WEIGHTS]`, a registered backbone name (`tfl backbones`)
+and "imagenet" (the default), "none" (a random initialisation) or the path
+of a weights file (`.weights.h5`, `.h5` or `.keras`), e.g. `mobilenet_025`,
 `mobilenet_025:none` or `resnet50:/models/resnet50.weights.h5`.
+
+Text: `ENCODER`, a pretrained encoder as `tfl train --encoder` takes it
+(`tfl backbones --text`): "all_minilm_l6_v2", a KerasHub preset name, or a
+local KerasHub preset or Hugging Face checkpoint folder.
 """
 
 import dataclasses
@@ -11,35 +15,44 @@ import os
 
 from tfl.backbones import backbone_names
 from tfl.backbones import get_backbone_spec
+from tfl.backbones.encoders import list_encoders
+from tfl.backbones.encoders import resolve_encoder
 from tfl.backbones.weights import WEIGHT_FILE_SUFFIXES
+from tfl.config.model_config import TASKS
 
 IMAGENET = "imagenet"
+PRETRAINED = "pretrained"
 NO_WEIGHTS = ("none", "null", "random")
 
 
 @dataclasses.dataclass(frozen=True)
 class Candidate:
-    """A backbone and the weights to start it from.
+    """A backbone and the weights to start it from, or a text encoder.
 
     Attributes:
-        backbone: the registered backbone name.
-        weights: "imagenet", None (random) or a weights file path.
+        backbone: the registered backbone name, or the encoder (text).
+        weights: "imagenet", None (random) or a weights file path; text:
+            "pretrained", the encoder's own.
+        task: "image" or "text".
     """
 
     backbone: str
     weights: str | None = IMAGENET
+    task: str = "image"
 
     @property
     def name(self):
-        """`BACKBONE:WEIGHTS`, as the command line writes it ("none" for random)."""
+        """`BACKBONE:WEIGHTS` as the command line writes it ("none" for random); text: the encoder."""
+        if self.task == "text":
+            return self.backbone
         return f"{self.backbone}:{'none' if self.weights is None else self.weights}"
 
     def __str__(self):
         return self.name
 
 
-def parse_candidate(text):
-    """A `Candidate` from `BACKBONE[:WEIGHTS]`, or a `Candidate` as it is.
+def parse_candidate(text, task="image"):
+    """A `Candidate` from `BACKBONE[:WEIGHTS]` (text: `ENCODER`), or a `Candidate` as it is.
 
     Raises:
         ValueError: an unknown backbone (listing close names), or weights that
@@ -52,13 +65,18 @@ def parse_candidate(text):
     >>> parse_candidate("MobileNet_025").name
     'mobilenet_025:imagenet'
     """
+    if task not in TASKS:
+        raise ValueError(f"Unknown task {task!r}. Known: {', '.join(TASKS)}. Received: task={task!r}")
     if isinstance(text, Candidate):
         return text
     if not isinstance(text, str) or not text.strip():
         raise ValueError(
-            "A candidate is BACKBONE[:WEIGHTS], e.g. 'mobilenet_025:imagenet' or 'resnet50:none'. "
-            f"Received: candidate={text!r}"
+            "A candidate is BACKBONE[:WEIGHTS], e.g. 'mobilenet_025:imagenet' or 'resnet50:none' "
+            f"(text: an encoder, e.g. 'all_minilm_l6_v2'). Received: candidate={text!r}"
         )
+    if task == "text":
+        resolve_encoder(text.strip())  # an unknown name: a ValueError naming close ones
+        return Candidate(text.strip(), PRETRAINED, "text")
     backbone, _, weights = text.strip().partition(":")
     spec = get_backbone_spec(backbone)
     return Candidate(spec.name, _parse_weights(weights, text))
@@ -78,7 +96,7 @@ def _parse_weights(weights, text):
     )
 
 
-def parse_candidates(candidates):
+def parse_candidates(candidates, task="image"):
     """A list of `Candidate`s from a comma-separated string or a list of names.
 
     Raises:
@@ -90,7 +108,7 @@ def parse_candidates(candidates):
     ['mobilenet_025:imagenet', 'mobilenet_025:none']
     """
     items = candidates.split(",") if isinstance(candidates, str) else list(candidates)
-    parsed = [parse_candidate(item) for item in items if not (isinstance(item, str) and not item.strip())]
+    parsed = [parse_candidate(item, task) for item in items if not (isinstance(item, str) and not item.strip())]
     if not parsed:
         raise ValueError(
             "No candidate given. Name at least one as BACKBONE[:WEIGHTS], e.g. "
@@ -103,9 +121,12 @@ def parse_candidates(candidates):
     return parsed
 
 
-def registered_candidates(weights=IMAGENET):
-    """Every registered backbone with `weights`: the candidates when none are named."""
-    return [Candidate(name, weights) for name in backbone_names()]
+def registered_candidates(task="image"):
+    """The candidates when none are named: every registered backbone with
+    ImageNet weights, or every encoder tfl knows by name (text)."""
+    if task == "text":
+        return [Candidate(row["name"], PRETRAINED, "text") for row in list_encoders()]
+    return [Candidate(name, IMAGENET) for name in backbone_names()]
 
 
 __all__ = ["Candidate", "parse_candidate", "parse_candidates", "registered_candidates"]

@@ -1,8 +1,9 @@
-"""`rank`: which backbone to fine-tune, decided before fine-tuning any.
+"""`rank`: which backbone (or text encoder) to fine-tune, decided before fine-tuning any.
 
-Each candidate is built as a tfl classifier (its own preprocessing, its
-pooled features through `model.feature_model()`), its frozen features of the
-same training examples are extracted once, and they are scored two ways:
+Each candidate is built as a tfl classifier (its own preprocessing or
+tokenizer, its pooled features through `model.feature_model()`), its frozen
+features of the same training examples are extracted once, and they are
+scored two ways:
 
 - LogME (`tfl.select.logme`): the evidence of a Bayesian linear model on
   the features, one-vs-rest per class; no training, a fraction of a second.
@@ -29,17 +30,14 @@ import numpy as np
 import tensorflow as tf
 
 from tfl.backbones import WeightsUnavailableError
-from tfl.config import DataConfig
-from tfl.config import ModelConfig
-from tfl.data import ImageData
-from tfl.data import load_data
-from tfl.data.image.pipeline import normalize_image_size
+from tfl.backbones.encoders import EncoderUnavailableError
 from tfl.evaluate.selection_plot import plot_rank
 from tfl.evaluate.plots import save_figure
 from tfl.io import write_json
 from tfl.model import build_model
 from tfl.select.candidates import parse_candidates
 from tfl.select.candidates import registered_candidates
+from tfl.select.examples import ScoredExamples
 from tfl.select.logme import logme
 from tfl.select.result import CandidateScore
 from tfl.select.result import RankResult
@@ -50,7 +48,6 @@ from tfl.train.transfer_check import stratified_folds
 
 logger = logging.getLogger("tfl")
 
-DEFAULT_IMAGE_SIZE = 224
 MAX_EXAMPLES = 1000
 FOLDS = 5
 TOLERANCE = 0.01
@@ -71,6 +68,7 @@ def rank(
     data=None,
     *,
     image_size=None,
+    sequence_length=128,
     max_examples=MAX_EXAMPLES,
     folds=FOLDS,
     max_params=None,
@@ -82,17 +80,20 @@ def rank(
     seed=0,
     output=None,
 ):
-    """Scores candidate backbones on `data` without fine-tuning (see the module doc).
+    """Scores candidate backbones (or text encoders) on `data` without fine-tuning (see the module doc).
 
     Args:
-        candidates: `BACKBONE[:WEIGHTS]` names, as a list or one comma-
-            separated string, or `Candidate`s; None: every registered
-            backbone with ImageNet weights that fits the budget.
+        candidates: `BACKBONE[:WEIGHTS]` names (text: encoder names), as a
+            list or one comma-separated string, or `Candidate`s; None: every
+            registered backbone with ImageNet weights (text: every encoder
+            known by name) that fits the budget.
         data: an `ImageData` (its `train` split is scored), or a source
-            `tfl.data.load_data` reads: a folder of class folders, "digits"
-            or "tfds:NAME" (the training part of its split is scored).
-        image_size: `(height, width)` or an int every candidate runs at.
-            None: `data.image_size` for an `ImageData`, else 224.
+            `tfl.data.load_data` or `load_text_data` reads: a folder of class
+            folders, "digits", a .csv/.tsv/.jsonl file, "tweets" or
+            "tfds:NAME" (the training part of its split is scored).
+        image_size: images: `(height, width)` or an int every candidate runs
+            at. None: `data.image_size` for an `ImageData`, else 224.
+        sequence_length: text: tokens per example.
         max_examples: score at most this many training examples (a shuffled
             pass of the training pipeline, cut there).
         folds: stratified cross-validation folds of the probe.
@@ -114,22 +115,24 @@ def rank(
 
     Examples:
 
-    >>> result = rank("mobilenet_025:imagenet,mobilenet_025:none", "hymenoptera/train", image_size=160)
+    >>> result = rank("mobilenet_025:imagenet,mobilenet_025:none", "hymenoptera/train")
     >>> result.candidates[0].name, result.recommendation.name
     ('mobilenet_025:imagenet', 'mobilenet_025:imagenet')
     """
     start = time.perf_counter()
     sort_scores([], sort_by)  # checks sort_by before anything is built
-    candidates = _candidates(candidates, max_params, max_latency_ms)
-    data = _image_data(data, image_size, batch_size)
-    inputs, labels = collect_examples(data.train, max_examples)
-    fold_of = _folds(labels, folds, seed)
+    _check_folds(folds)
+    examples = ScoredExamples(
+        data, image_size=image_size, max_examples=max_examples, batch_size=batch_size, sequence_length=sequence_length
+    )
+    candidates = _candidates(candidates, examples.task, max_params, max_latency_ms)
     settings = dict(
-        batch_size=batch_size, max_params=max_params, max_latency_ms=max_latency_ms, probe_l2=probe_l2, seed=seed
+        folds=folds, batch_size=batch_size, max_params=max_params, max_latency_ms=max_latency_ms,
+        probe_l2=probe_l2, seed=seed,
     )
     scores, skipped = [], []
     for candidate in candidates:
-        score = _score(candidate, data, inputs, labels, fold_of, **settings)
+        score = _score(candidate, examples, **settings)
         if isinstance(score, str):
             skipped.append((candidate.name, score))
             logger.info("Skipped %s: %s", candidate.name, score)
@@ -143,11 +146,12 @@ def rank(
         candidates=tuple(sort_scores(scores, sort_by)),
         recommendation=recommend(scores, tolerance),
         sort_by=sort_by,
-        examples=len(labels),
-        folds=int(fold_of.max()) + 1,
-        image_size=tuple(data.image_size),
+        examples=len(examples.labels),
+        folds=int(_folds(examples.labels, folds, seed).max()) + 1,
+        image_size=examples.image_size,
         skipped=tuple(skipped),
         seconds=time.perf_counter() - start,
+        task=examples.task,
     )
     if output is not None:
         write_rank(result, output)
@@ -162,55 +166,21 @@ def write_rank(result, output):
     save_figure(plot_rank(rows, recommended=result.recommendation.name), os.path.join(output, "rank.png"))
 
 
-def _candidates(candidates, max_params, max_latency_ms):
+def _candidates(candidates, task, max_params, max_latency_ms):
     if candidates is not None:
-        return parse_candidates(candidates)
+        return parse_candidates(candidates, task)
     if max_params is None and max_latency_ms is None:
         raise ValueError(
             "Without named candidates every registered backbone is one, and the large ones take hours on "
             "a CPU: give a budget (max_params, max_latency_ms) or name candidates as BACKBONE[:WEIGHTS]. "
             "Received: candidates=None, max_params=None, max_latency_ms=None"
         )
-    return registered_candidates()
+    return registered_candidates(task)
 
 
-def _image_data(data, image_size, batch_size):
-    """An `ImageData` at `image_size`: `data` itself, or the source it names, loaded."""
-    if isinstance(data, ImageData):
-        if image_size is not None and normalize_image_size(image_size) != tuple(data.image_size):
-            raise ValueError(
-                f"image_size {image_size!r} differs from the data's {tuple(data.image_size)}: load the data "
-                f"at the size to rank at, or leave image_size out. Received: image_size={image_size!r}"
-            )
-        return data
-    if not isinstance(data, (str, os.PathLike)):
-        raise ValueError(
-            "data is an ImageData or an image source: a folder of class folders, 'digits' or 'tfds:NAME'. "
-            f"Received: data of type {type(data).__name__}"
-        )
-    size = normalize_image_size(DEFAULT_IMAGE_SIZE if image_size is None else image_size)
-    return load_data(DataConfig(source=os.fspath(data), batch_size=batch_size), size)
-
-
-def collect_examples(dataset, limit):
-    """`(inputs, labels)` of the first `limit` examples of one pass over `dataset`.
-
-    Images, float32 in [0, 255] and whole numbers by the `ImageData` contract,
-    are kept as uint8 (a quarter of the memory).
-    """
-    parts, labels, seen = [], [], 0
-    for batch_inputs, batch_labels in dataset:
-        parts.append({key: value.numpy() for key, value in batch_inputs.items()})
-        labels.append(np.asarray(batch_labels))
-        seen += len(labels[-1])
-        if seen >= limit:
-            break
-    if not labels:
-        raise ValueError("The training data is empty: there are no examples to score the candidates on.")
-    inputs = {key: np.concatenate([part[key] for part in parts])[:limit] for key in parts[0]}
-    if "images" in inputs:
-        inputs["images"] = np.round(inputs["images"]).astype(np.uint8)
-    return inputs, np.concatenate(labels)[:limit]
+def _check_folds(folds):
+    if not isinstance(folds, int) or isinstance(folds, bool) or folds < 2:
+        raise ValueError(f"folds is an int >= 2. Received: folds={folds!r}")
 
 
 def _folds(labels, folds, seed):
@@ -220,8 +190,6 @@ def _folds(labels, folds, seed):
             "rank scores single-label classification; the data is multi-label. "
             f"Received: labels of shape {labels.shape}"
         )
-    if not isinstance(folds, int) or folds < 2:
-        raise ValueError(f"folds is an int >= 2. Received: folds={folds!r}")
     counts = np.bincount(labels)
     counts = counts[counts > 0]
     if len(counts) < 2 or counts.min() < 2:
@@ -232,14 +200,15 @@ def _folds(labels, folds, seed):
     return stratified_folds(labels, min(folds, int(counts.min())), np.random.default_rng(seed))
 
 
-def _score(candidate, data, inputs, labels, fold_of, *, batch_size, max_params, max_latency_ms, probe_l2, seed):
+def _score(candidate, examples, *, folds, batch_size, max_params, max_latency_ms, probe_l2, seed):
     """The candidate's `CandidateScore`, or the reason it was skipped (a string)."""
     start = time.perf_counter()
-    keras.utils.set_random_seed(seed)
-    config = ModelConfig(backbone=candidate.backbone, weights=candidate.weights, image_size=data.image_size)
+    keras.utils.set_random_seed(seed)  # the same text order for every encoder, the same random weights
     try:
-        model = build_model(config, data.class_names)
-    except WeightsUnavailableError as error:
+        inputs = examples.inputs_for(candidate)
+        model = build_model(examples.model_config(candidate), examples.class_names, task=examples.task,
+                            text_pairs=examples.text_pairs)
+    except (WeightsUnavailableError, EncoderUnavailableError) as error:
         return f"weights unavailable ({str(error).split('. ')[0]})"
     parameters = int(model.count_params())
     if max_params is not None and parameters > max_params:
@@ -252,7 +221,9 @@ def _score(candidate, data, inputs, labels, fold_of, *, batch_size, max_params, 
     feature_seconds = time.perf_counter() - start
     del model, extract
     gc.collect()
-    log_loss, accuracy = probe_scores(features, labels, fold_of, data.num_classes, probe_l2)
+    labels = examples.labels
+    log_loss, accuracy = probe_scores(features, labels, _folds(labels, folds, seed), len(examples.class_names),
+                                      probe_l2)
     return CandidateScore(
         name=candidate.name,
         backbone=candidate.backbone,
@@ -317,4 +288,4 @@ def _latency_ms(extract, inputs):
     return 1000 * best / size
 
 
-__all__ = ["collect_examples", "extract_features", "rank", "write_rank"]
+__all__ = ["extract_features", "probe_scores", "rank", "write_rank"]

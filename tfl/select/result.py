@@ -66,9 +66,11 @@ class RankResult:
         sort_by: "logme" or "probe_accuracy".
         examples: training examples scored.
         folds: cross-validation folds of the probe.
-        image_size: `(height, width)` every candidate ran at.
-        skipped: `(name, reason)` of candidates left out (over the budget).
+        image_size: `(height, width)` every candidate ran at; None for text.
+        skipped: `(name, reason)` of candidates left out (over the budget,
+            or their weights unavailable).
         seconds: wall time of the whole ranking.
+        task: "image" or "text".
     """
 
     candidates: tuple
@@ -79,6 +81,7 @@ class RankResult:
     image_size: tuple
     skipped: tuple = ()
     seconds: float = 0.0
+    task: str = "image"
 
     def to_dict(self):
         return {
@@ -87,7 +90,8 @@ class RankResult:
             "sort_by": self.sort_by,
             "examples": self.examples,
             "folds": self.folds,
-            "image_size": list(self.image_size),
+            "task": self.task,
+            "image_size": None if self.image_size is None else list(self.image_size),
             "skipped": [{"name": name, "reason": reason} for name, reason in self.skipped],
             "seconds": self.seconds,
         }
