@@ -90,9 +90,9 @@ def test_the_recommendation_is_the_cheapest_within_the_tolerance_of_the_best_pro
 
     assert choice.name == "small"
     assert "cheapest candidate (2.00 ms per example" in choice.reason and "big: 0.930" in choice.reason
-    assert "LogME agrees" in choice.reason
+    assert "LogME and the probe agree on the best: big" in choice.reason
     assert recommend(scores, tolerance=0.0).name == "big"
-    assert "LogME disagrees" in recommend([_score("a", 0.9, 0.1, 1.0), _score("b", 0.8, 0.2, 1.0)], 0.01).reason
+    assert "disagree on the best: LogME ranks b first" in recommend([_score("a", 0.9, 0.1, 1.0), _score("b", 0.8, 0.2, 1.0)], 0.01).reason
 
 
 def test_tfl_rank_prints_the_table_and_writes_the_files(image_folder, tmp_path, capsys):

@@ -16,7 +16,8 @@ def plot_rank(rows, recommended=None):
 
     Returns:
         A `Figure` with two axes side by side (LogME, probe accuracy), the
-        latency on a log scale, each point named.
+        latency on a log scale when it spans more than a factor of 5, each
+        point named.
 
     Examples:
 
@@ -27,6 +28,8 @@ def plot_rank(rows, recommended=None):
         raise ValueError("plot_rank needs at least one candidate. Received: rows=[]")
     figure = Figure(figsize=(11, 4.4), layout="constrained")
     axes = figure.subplots(1, 2)
+    latencies = [row["latency_ms"] for row in rows]
+    log_scale = max(latencies) > 5 * min(latencies)
     for ax, key, label in ((axes[0], "logme", "LogME"), (axes[1], "probe_accuracy", "probe accuracy (k-fold)")):
         for row in rows:
             ax.scatter(row["latency_ms"], row[key], s=36, color="tab:blue")
@@ -35,7 +38,9 @@ def plot_rank(rows, recommended=None):
             if row["name"] == recommended:
                 ax.scatter(row["latency_ms"], row[key], s=160, facecolors="none", edgecolors="tab:red",
                            linewidths=1.6, gid=RECOMMENDED_GID)
-        ax.set_xscale("log")
+        if log_scale:
+            ax.set_xscale("log")
+        ax.margins(x=0.3, y=0.12)  # room for the names
         ax.set_xlabel("latency (ms per example, this machine)")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)

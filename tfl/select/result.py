@@ -146,11 +146,12 @@ def recommend(scores, tolerance):
             f"({best_probe.name}: {best_probe.probe_accuracy:.3f}; {choice.name}: {choice.probe_accuracy:.3f})."
         )
     if best_logme is best_probe:
-        reason += f" LogME agrees: {best_logme.name} also has the highest LogME ({best_logme.logme:.4f})."
+        reason += f" LogME and the probe agree on the best: {best_logme.name} (LogME {best_logme.logme:.4f})."
     else:
         reason += (
-            f" LogME disagrees: it ranks {best_logme.name} first ({best_logme.logme:.4f} against "
-            f"{best_probe.logme:.4f}); the probe is the direct measure, LogME the cheaper one."
+            f" LogME and the probe disagree on the best: LogME ranks {best_logme.name} first "
+            f"({best_logme.logme:.4f} against {best_probe.logme:.4f} for {best_probe.name}); the probe is the "
+            "direct measure, LogME the cheaper one."
         )
     return Recommendation(choice.name, reason)
 
