@@ -50,3 +50,13 @@ def test_a_list_is_comma_separated_and_names_each_candidate_once():
         parse_candidates(["mobilenet_025", "mobilenet_025:imagenet"])
     with pytest.raises(ValueError, match="No candidate given"):
         parse_candidates(" , ")
+
+
+def test_without_named_candidates_every_registered_backbone_or_encoder_is_one():
+    from tfl.backbones import backbone_names
+    from tfl.select.candidates import registered_candidates
+
+    images = registered_candidates()
+    assert [c.backbone for c in images] == backbone_names() and {c.weights for c in images} == {"imagenet"}
+    text = registered_candidates("text")
+    assert text[0] == Candidate("all_minilm_l6_v2", "pretrained", "text") and text[0].name == "all_minilm_l6_v2"
