@@ -202,10 +202,10 @@ def _folds(labels, folds, seed):
 
 def _score(candidate, examples, *, folds, batch_size, max_params, max_latency_ms, probe_l2, seed):
     """The candidate's `CandidateScore`, or the reason it was skipped (a string)."""
-    start = time.perf_counter()
-    keras.utils.set_random_seed(seed)  # the same text order for every encoder, the same random weights
+    keras.utils.set_random_seed(seed)  # a random-weight candidate is the same network on every run
     try:
         inputs = examples.inputs_for(candidate)
+        start = time.perf_counter()  # from building the model: reading the data is not the candidate's cost
         model = build_model(examples.model_config(candidate), examples.class_names, task=examples.task,
                             text_pairs=examples.text_pairs)
     except (WeightsUnavailableError, EncoderUnavailableError) as error:
