@@ -60,6 +60,8 @@ def test_a_budget_skips_candidates_over_it_and_says_why():
 
     assert [c.name for c in result.candidates] == ["mobilenet_025:none"]
     assert result.skipped[0][0] == "mobilenet_v3_small:none" and "over max_params=500,000" in result.skipped[0][1]
+    with pytest.raises(ValueError, match=r"imagenet: 940,274 parameters, over max_params=1,000"):
+        rank("mobilenet_v3_small:imagenet", _tiny_data(), max_params=1000)  # counted before any download
     with pytest.raises(ValueError, match=r"No candidate was scored: mobilenet_v3_small:none: .* ms per example, over"):
         rank("mobilenet_v3_small:none", _tiny_data(), max_latency_ms=1e-6)
 

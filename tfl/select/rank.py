@@ -20,6 +20,7 @@ registered backbone with ImageNet weights is a candidate, and a budget is
 then required.
 """
 
+import dataclasses
 import gc
 import logging
 import os
@@ -202,17 +203,23 @@ def _folds(labels, folds, seed):
 
 def _score(candidate, examples, *, folds, batch_size, max_params, max_latency_ms, probe_l2, seed):
     """The candidate's `CandidateScore`, or the reason it was skipped (a string)."""
+    if max_params is not None and examples.task == "image" and candidate.weights is not None:
+        # Counted on a random copy first: no large weights file is downloaded only to be skipped.
+        random_copy = dataclasses.replace(candidate, weights=None)
+        over = _over_budget(_build(random_copy, examples).count_params(), max_params)
+        if over:
+            return over
     keras.utils.set_random_seed(seed)  # a random-weight candidate is the same network on every run
     try:
         inputs = examples.inputs_for(candidate)
         start = time.perf_counter()  # from building the model: reading the data is not the candidate's cost
-        model = build_model(examples.model_config(candidate), examples.class_names, task=examples.task,
-                            text_pairs=examples.text_pairs)
+        model = _build(candidate, examples)
     except (WeightsUnavailableError, EncoderUnavailableError) as error:
         return f"weights unavailable ({str(error).split('. ')[0]})"
     parameters = int(model.count_params())
-    if max_params is not None and parameters > max_params:
-        return f"{parameters:,} parameters, over max_params={max_params:,}"
+    over = _over_budget(parameters, max_params)
+    if over:
+        return over
     extract = _extractor(model, inputs)
     latency_ms = _latency_ms(extract, inputs)
     if max_latency_ms is not None and latency_ms > max_latency_ms:
@@ -236,6 +243,18 @@ def _score(candidate, examples, *, folds, batch_size, max_params, max_latency_ms
         feature_seconds=feature_seconds,
         feature_dim=int(features.shape[1]),
     )
+
+
+def _build(candidate, examples):
+    return build_model(examples.model_config(candidate), examples.class_names, task=examples.task,
+                       text_pairs=examples.text_pairs)
+
+
+def _over_budget(parameters, max_params):
+    """Why a model of `parameters` is skipped, or None within the budget."""
+    if max_params is not None and parameters > max_params:
+        return f"{parameters:,} parameters, over max_params={max_params:,}"
+    return None
 
 
 def probe_scores(features, labels, fold_of, num_classes, l2=PROBE_L2):
