@@ -7,9 +7,10 @@ scored two ways:
 
 - LogME (`tfl.select.logme`): the evidence of a Bayesian linear model on
   the features, one-vs-rest per class; no training, a fraction of a second.
-- A linear probe (`tfl.train.fit_linear_probe`, L2 chosen by inner
-  cross-validation) under stratified k-fold cross-validation on the
-  training examples: the mean held-out accuracy.
+- A linear probe (`tfl.train.fit_linear_probe`, L2 1 / N by default, or
+  chosen by inner cross-validation with `probe_l2="cv"`) under stratified
+  k-fold cross-validation on the training examples: the mean held-out
+  accuracy.
 
 Only the training split is read: nothing is chosen on held-out data. Beside
 the scores stand the costs: parameters, milliseconds per example of the
