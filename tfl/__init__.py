@@ -32,10 +32,11 @@ _PROMOTED = {
     "tfl.experiment": ("run_experiment",),
     "tfl.prediction": ("predict", "Predictions"),
     "tfl.run_plan": ("plan_run",),
+    "tfl.select": ("rank", "RankResult"),
 }
 # Public name -> module that defines it, read by `__getattr__`.
 _LAZY = {name: module for module, names in _PROMOTED.items() for name in names}
-_SUBPACKAGES = ("config", "data", "backbones", "model", "train", "adapt", "evaluate", "export", "cli")
+_SUBPACKAGES = ("config", "data", "backbones", "model", "train", "adapt", "evaluate", "select", "export", "cli")
 
 
 def __getattr__(name):

@@ -29,6 +29,7 @@ from tfl.evaluate.plots import save_figure
 from tfl.evaluate.predict import predict_dataset
 from tfl.evaluate.predict import top_k
 from tfl.evaluate.report import evaluate_model
+from tfl.evaluate.selection_plot import plot_rank
 from tfl.io import to_json
 from tfl.io import write_json
 
@@ -48,6 +49,7 @@ __all__ = [
     "plot_confusion_matrix",
     "plot_fusion_weights",
     "plot_lr_finder",
+    "plot_rank",
     "plot_top_losses",
     "plot_training",
     "plot_transfer_vs_scratch",

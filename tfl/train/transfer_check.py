@@ -122,10 +122,10 @@ def transfer_check(model, data, *, seed=0, max_examples=MAX_EXAMPLES, folds=FOLD
     counts = np.bincount(labels[keep], minlength=model.num_classes)
     if np.min(counts[counts > 0]) < 2 or len(keep) < 2 * folds or np.count_nonzero(counts) < 2:
         return None
-    fold_of = _stratified_folds(labels[keep], min(folds, int(np.min(counts[counts > 0]))), rng)
-    scores = {"pretrained": _cross_validated(x[keep], labels[keep], fold_of, model.num_classes)}
+    fold_of = stratified_folds(labels[keep], min(folds, int(np.min(counts[counts > 0]))), rng)
+    scores = {"pretrained": cross_validated_probe(x[keep], labels[keep], fold_of, model.num_classes)}
     scores["random"] = min(  # the best random copy: the bar the pretrained features must clear
-        _cross_validated(features[keep], labels[keep], fold_of, model.num_classes) for features in randoms
+        cross_validated_probe(features[keep], labels[keep], fold_of, model.num_classes) for features in randoms
     )
     check = TransferCheck(
         pretrained_log_loss=scores["pretrained"][0],
@@ -165,7 +165,7 @@ def _rounded(features):
     return np.round(features / (np.std(features) + 1e-300), 4)
 
 
-def _stratified_folds(labels, folds, rng):
+def stratified_folds(labels, folds, rng):
     """A fold index per example, each class spread evenly over the folds."""
     fold_of = np.empty(len(labels), np.int64)
     for label in np.unique(labels):
@@ -174,12 +174,13 @@ def _stratified_folds(labels, folds, rng):
     return fold_of
 
 
-def _cross_validated(features, labels, fold_of, num_classes):
-    """Mean held-out (log-loss, accuracy) of a linear probe over the folds."""
+def cross_validated_probe(features, labels, fold_of, num_classes, **probe_options):
+    """Mean held-out (log-loss, accuracy) of a linear probe over the folds;
+    `probe_options` go to `fit_linear_probe` (`l2`, `tol`, `max_iter`)."""
     losses, accuracies = [], []
     for fold in range(int(fold_of.max()) + 1):
         held_out = fold_of == fold
-        probe = fit_linear_probe(features[~held_out], labels[~held_out], num_classes)
+        probe = fit_linear_probe(features[~held_out], labels[~held_out], num_classes, **probe_options)
         logits = features[held_out] @ probe.kernel.astype(np.float64) + probe.bias.astype(np.float64)
         logits -= logits.max(axis=1, keepdims=True)
         log_probabilities = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
