@@ -21,7 +21,11 @@ def plot_rank(rows, recommended=None):
 
     Examples:
 
-    >>> figure = plot_rank(json.load(open("rank.json"))["candidates"])
+    >>> rows = [{"name": "mobilenet_025:imagenet", "logme": -0.40, "probe_accuracy": 0.86, "latency_ms": 1.4},
+    ...         {"name": "mobilenet_025:none", "logme": -0.78, "probe_accuracy": 0.61, "latency_ms": 1.4}]
+    >>> figure = plot_rank(rows, recommended="mobilenet_025:imagenet")
+    >>> len(figure.axes)
+    2
     """
     rows = list(rows)
     if not rows:

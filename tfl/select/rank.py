@@ -117,9 +117,14 @@ def rank(
 
     Examples:
 
-    >>> result = rank("mobilenet_025:imagenet,mobilenet_025:none", "hymenoptera/train")
-    >>> result.candidates[0].name, result.recommendation.name
-    ('mobilenet_025:imagenet', 'mobilenet_025:imagenet')
+    >>> result = rank("mobilenet_v3_small:none,mobilenet_025:none", "flowers/", image_size=32, folds=3)
+    >>> sorted(candidate.name for candidate in result.candidates)
+    ['mobilenet_025:none', 'mobilenet_v3_small:none']
+    >>> result.recommendation.name in [candidate.name for candidate in result.candidates]
+    True
+
+    On real photos the ImageNet weights rank first (docs/model_selection.md):
+    `rank("mobilenet_025:imagenet,mobilenet_025:none", "hymenoptera/train")`.
     """
     start = time.perf_counter()
     sort_scores([], sort_by)  # checks sort_by before anything is built

@@ -71,6 +71,14 @@ class RankResult:
             or their weights unavailable).
         seconds: wall time of the whole ranking.
         task: "image" or "text".
+
+    Examples:
+
+    >>> result = rank("mobilenet_025:none", data, image_size=32, folds=2)
+    >>> sorted(result.to_dict())
+    ['candidates', 'examples', 'folds', 'image_size', 'recommendation', 'seconds', 'skipped', 'sort_by', 'task']
+    >>> result.candidates[0].name
+    'mobilenet_025:none'
     """
 
     candidates: tuple
