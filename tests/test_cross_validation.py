@@ -154,3 +154,12 @@ def test_two_real_folds_train_and_score(image_folder, tmp_path):
         assert 0.0 <= fold["accuracy"] <= 1.0 and fold["num_held_out"] == 8
         assert (tmp_path / "cv" / f"fold-0-{fold['fold']}" / "model.keras").exists()
     assert cv.summary["accuracy"]["n"] == 2
+
+
+def test_a_compared_config_file_runs_on_the_plans_folds(image_folder, tmp_path, fake_runs):
+    other = tmp_path / "other.yaml"
+    other.write_text("model:\n  backbone: mobilenet_v3_small\n  weights: null\n  image_size: 32\ntrain:\n  stages: ['none:1:1e-3']\n")
+    code = main(["cv", "--data", str(image_folder), "--folds", "2", "--compare", str(other), "--output", str(tmp_path / "cv")])
+
+    assert code == 0
+    assert fake_runs.calls[0][0].data.source == fake_runs.calls[1][0].data.source

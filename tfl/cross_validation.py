@@ -118,9 +118,10 @@ def cross_validate(
     """
     check_fold_counts(folds, repeats)
     log = log or (print if verbose else lambda message: None)
-    for checked in (config, compare):
-        if checked is not None:
-            _check_source(checked)
+    _check_source(config)
+    if compare is not None:  # its data are the same folds
+        compare = compare.replace(**{"data.source": config.data.source})
+        _check_source(compare)
     if output_dir is None:
         with tempfile.TemporaryDirectory(prefix="tfl-cv-") as temporary:
             result = _cross_validate(config, folds, repeats, compare, temporary, overwrite, verbose, log)
