@@ -163,3 +163,11 @@ def test_a_compared_config_file_runs_on_the_plans_folds(image_folder, tmp_path, 
 
     assert code == 0
     assert fake_runs.calls[0][0].data.source == fake_runs.calls[1][0].data.source
+
+
+def test_a_folder_of_other_files_is_refused(image_folder, tmp_path):
+    (tmp_path / "cv").mkdir()
+    (tmp_path / "cv" / "notes.txt").write_text("mine")
+
+    with pytest.raises(FileExistsError, match="is not empty"):
+        cross_validate(_config(image_folder), folds=2, output_dir=tmp_path / "cv")

@@ -33,6 +33,7 @@ from tfl.evaluate.intervals import mean_interval
 from tfl.experiment import run_experiment
 from tfl.io import write_json
 from tfl.run_folder import REPORT_FILE
+from tfl.run_folder import prepare_output_dir
 from tfl.run_plan import plan_run
 
 METRICS = ("accuracy", "macro_f1", "auc_roc")
@@ -235,11 +236,7 @@ def _prepare_root(root, request, overwrite):
             f"{root} holds a cross-validation of another request (it differs in: {', '.join(changed)}). "
             "Choose a new output folder, or pass overwrite=True (--overwrite) to run every fold again."
         )
-    if os.path.isdir(root) and os.listdir(root) and not overwrite:
-        raise FileExistsError(
-            f"{root} is not empty. Choose a new output folder, or pass overwrite=True (--overwrite)."
-        )
-    os.makedirs(root, exist_ok=True)
+    prepare_output_dir(root, overwrite)  # refuses a folder of other files unless overwrite
     write_json(path, request)
 
 
