@@ -7,11 +7,12 @@ stratified folds of the 244 ants-vs-bees training photos of `../shared/data`,
 the second plan on the same folds, and the paired difference per fold.
 
 Keras has MobileNet ImageNet files for 128, 160, 192 and 224 px only, and
-`../shared/data` holds the 224 one: at 160 px the weights are passed as that
-file's path (copied into a temporary `$KERAS_HOME/models/`), which loads at any
-size (every layer is convolutional).
+`../shared/data` holds the 224 one: at 160 px `weights="imagenet"` would ask for
+the 160 px file (a download), so the weights are that 224 px file's path, which
+loads at any size (every layer is convolutional). The path is part of the
+config: keep it the same to continue a cross-validation.
 
-    python bench/cv.py [--folds 5] [--image-size 160] [--output runs/bench-cv]
+    python bench/cv.py [--folds 5] [--image-size 160] [--output runs/bench-cv] [--weights FILE]
 
 Prints a per-fold table and the summary (mean, std, 95% t-interval) and writes
 `bench/cv.json`. Running it again with the same --output reads finished folds back.
@@ -28,7 +29,6 @@ import tensorflow as tf
 
 from real_transfer import SHARED_DATA
 from real_transfer import WEIGHTS_FILE
-from real_transfer import keras_home_with_weights
 from tfl import cross_validate
 from tfl.config import Config
 from tfl.evaluate import format_table
@@ -68,14 +68,16 @@ def main():
     parser.add_argument("--image-size", type=int, default=160)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", default=os.path.join("runs", "bench-cv"))
+    parser.add_argument("--weights", default=os.path.join(SHARED_DATA, "weights", WEIGHTS_FILE))
     args = parser.parse_args()
-    home = keras_home_with_weights()
+    if not os.path.isfile(args.weights):
+        raise SystemExit(f"Needs {args.weights} (../shared/data beside the repository; see its PROVENANCE.md).")
     config = Config.from_dict(
         {
             "data": {"source": os.path.join(SHARED_DATA, "hymenoptera", "train"), "seed": args.seed},
             "model": {
                 "backbone": "mobilenet_025",
-                "weights": os.path.join(home, "models", WEIGHTS_FILE),
+                "weights": args.weights,
                 "image_size": args.image_size,
             },
         }
