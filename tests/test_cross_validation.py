@@ -33,8 +33,9 @@ class FakeRuns:
     def __init__(self):
         self.calls = []
 
-    def __call__(self, config, folder, *, overwrite, verbose, log):
+    def __call__(self, config, folder, *, overwrite, resume, verbose, log):
         self.calls.append((config, folder))
+        self.resume = resume
         held_out = sorted(os.listdir(os.path.join(config.data.validation_source, "dark")))
         accuracy = (0.9 if config.model.weights else 0.6) + 0.01 * len(self.calls)
         report = {"accuracy": accuracy, "macro_f1": accuracy - 0.05, "auc_roc": 0.95, "seconds": 1.0}
@@ -136,6 +137,13 @@ def test_tfl_cv_reads_the_training_flags_and_the_comparison(image_folder, tmp_pa
     assert [config.model.weights for config, _ in fake_runs.calls] == ["imagenet", None, "imagenet", None]
     assert {config.train.stages[0].unfreeze for config, _ in fake_runs.calls} == {"none"}
     assert "difference" in capsys.readouterr().out
+    assert fake_runs.resume == "auto"
+
+
+def test_tfl_cv_no_resume_starts_unfinished_folds_over(image_folder, tmp_path, fake_runs):
+    code = main(["cv", "--data", str(image_folder), "--folds", "2", "--no-resume", "--output", str(tmp_path / "cv")])
+
+    assert code == 0 and fake_runs.resume is False
     assert (tmp_path / "cv" / "cv.json").exists()
 
 

@@ -30,6 +30,7 @@ from tfl.data.folds import fold_folders
 from tfl.evaluate import save_figure
 from tfl.evaluate.cv_plot import plot_cross_validation
 from tfl.evaluate.intervals import mean_interval
+from tfl.evaluate.intervals import paired_difference
 from tfl.experiment import run_experiment
 from tfl.io import write_json
 from tfl.run_folder import REPORT_FILE
@@ -76,7 +77,7 @@ class CrossValidation:
 
 
 def cross_validate(
-    config, folds=5, repeats=1, compare=None, output_dir=None, *, overwrite=False, verbose=0, log=None
+    config, folds=5, repeats=1, compare=None, output_dir=None, *, overwrite=False, resume="auto", verbose=0, log=None
 ):
     """Runs the training plan of `config` on `folds` stratified folds of its data.
 
@@ -101,6 +102,10 @@ def cross_validate(
             an unfinished cross-validation of the same request continues.
         overwrite: allow an `output_dir` of another request (or other files)
             and train every fold again.
+        resume: for a fold left unfinished (a crash, a kill): "auto"
+            continues it from its last finished epoch, False starts it over
+            (`run_experiment`'s `resume`). A finished fold is read back
+            either way.
         verbose: Keras verbosity of each fold's run; 0 is silent.
         log: a callable taking a str for progress; None prints unless
             `verbose` is 0.
@@ -125,29 +130,38 @@ def cross_validate(
         _check_source(compare)
     if output_dir is None:
         with tempfile.TemporaryDirectory(prefix="tfl-cv-") as temporary:
-            result = _cross_validate(config, folds, repeats, compare, temporary, overwrite, verbose, log)
+            runner = _Runner(temporary, overwrite, resume, verbose, log)
+            result = _cross_validate(config, folds, repeats, compare, runner)
         return dataclasses.replace(result, output_dir=None)
-    return _cross_validate(config, folds, repeats, compare, os.fspath(output_dir), overwrite, verbose, log)
+    runner = _Runner(os.fspath(output_dir), overwrite, resume, verbose, log)
+    return _cross_validate(config, folds, repeats, compare, runner)
 
 
-def _cross_validate(config, folds, repeats, compare, root, overwrite, verbose, log):
+def _cross_validate(config, folds, repeats, compare, runner):
+    root = runner.root
     request = {
         "folds": folds,
         "repeats": repeats,
         "config": config.to_dict(),
         "compare": None if compare is None else compare.to_dict(),
     }
-    _prepare_root(root, request, overwrite)
+    _prepare_root(root, request, runner.overwrite)
     data = config.data
     found = fold_folders(
-        data.source, folds, os.path.join(root, "folds"), repeats=repeats, seed=data.seed, skip_bad_files=data.skip_bad_files
+        data.source,
+        folds,
+        os.path.join(root, "folds"),
+        repeats=repeats,
+        seed=data.seed,
+        skip_bad_files=data.skip_bad_files,
     )
     rows = []
     for fold in found:
-        row = {"repeat": fold.repeat, "fold": fold.index, "num_train": fold.num_train, "num_held_out": fold.num_held_out}
-        row.update(_run_fold(config, fold, os.path.join(root, f"fold-{fold.name}"), root, overwrite, verbose, log))
+        row = {"repeat": fold.repeat, "fold": fold.index}
+        row.update(num_train=fold.num_train, num_held_out=fold.num_held_out)
+        row.update(runner.run(config, fold, f"fold-{fold.name}"))
         if compare is not None:
-            row["compare"] = _run_fold(compare, fold, os.path.join(root, f"compare-{fold.name}"), root, overwrite, verbose, log)
+            row["compare"] = runner.run(compare, fold, f"compare-{fold.name}")
         rows.append(row)
     result = summarize_folds(rows, output_dir=root)
     cv = result.to_dict()
@@ -175,32 +189,39 @@ def summarize_folds(rows, output_dir=None):
     compare = difference = None
     if rows and "compare" in rows[0]:
         compare = {metric: mean_interval([row["compare"][metric] for row in rows]) for metric in METRICS}
-        difference = {metric: mean_interval([_paired(row, metric) for row in rows]) for metric in METRICS}
+        difference = {metric: mean_interval([paired_difference(row, metric) for row in rows]) for metric in METRICS}
     return CrossValidation(folds=rows, summary=summary, compare=compare, difference=difference, output_dir=output_dir)
 
 
-def _paired(row, metric):
-    """The plan's score minus the compared plan's on one fold, None if either is."""
-    ours, theirs = row[metric], row["compare"][metric]
-    return None if ours is None or theirs is None else ours - theirs
+@dataclasses.dataclass(frozen=True)
+class _Runner:
+    """Runs a plan on a fold in `root/<name>`, or reads a finished run back."""
 
+    root: str
+    overwrite: bool
+    resume: object
+    verbose: object
+    log: object
 
-def _run_fold(config, fold, folder, root, overwrite, verbose, log):
-    """The metrics of `config`'s run on `fold`: read back from a finished
-    run folder, or trained (resuming an unfinished one)."""
-    report_path = os.path.join(folder, REPORT_FILE)
-    if os.path.isfile(report_path) and not overwrite:
-        with open(report_path, encoding="utf-8") as f:
-            report = json.load(f)
-        log(f"fold {fold.name}: finished earlier, read back from {report_path}")
-        return {**{m: report.get(m) for m in METRICS}, "seconds": report.get("seconds"), "resumed": True}
-    updates = {"data.source": fold.train, "data.validation_source": fold.held_out}
-    if config.train.feature_cache_dir is None:
-        updates["train.feature_cache_dir"] = os.path.join(root, "feature_cache")
-    log(f"fold {fold.name}: training on {fold.num_train} images, holding out {fold.num_held_out}")
-    result = run_experiment(config.replace(**updates), folder, overwrite=True, verbose=verbose, log=log)
-    report = result.report
-    return {**{m: report.get(m) for m in METRICS}, "seconds": report["seconds"], "resumed": False}
+    def run(self, config, fold, name):
+        """The metrics of `config`'s run on `fold`: read back from a finished
+        run folder, or trained (continuing an unfinished one)."""
+        folder = os.path.join(self.root, name)
+        report_path = os.path.join(folder, REPORT_FILE)
+        if os.path.isfile(report_path) and not self.overwrite:
+            with open(report_path, encoding="utf-8") as f:
+                report = json.load(f)
+            self.log(f"{name}: finished earlier, read back from {report_path}")
+            return {**{m: report.get(m) for m in METRICS}, "seconds": report.get("seconds"), "resumed": True}
+        updates = {"data.source": fold.train, "data.validation_source": fold.held_out}
+        if config.train.feature_cache_dir is None:
+            updates["train.feature_cache_dir"] = os.path.join(self.root, "feature_cache")
+        self.log(f"{name}: training on {fold.num_train} images, holding out {fold.num_held_out}")
+        result = run_experiment(
+            config.replace(**updates), folder, overwrite=True, resume=self.resume, verbose=self.verbose, log=self.log
+        )
+        report = result.report
+        return {**{m: report.get(m) for m in METRICS}, "seconds": report["seconds"], "resumed": False}
 
 
 def _check_source(config):

@@ -73,7 +73,15 @@ def run(args):
     name = config.model.backbone or "cv"
     output = args.output or os.path.join("runs", f"cv-{name}-{datetime.datetime.now():%Y%m%d-%H%M%S}")
     cv = cross_validate(
-        config, args.folds, args.repeats, compare, output, overwrite=args.overwrite, verbose=args.verbose, log=print
+        config,
+        args.folds,
+        args.repeats,
+        compare,
+        output,
+        overwrite=args.overwrite,
+        resume="auto" if args.resume is not False else False,  # --no-resume starts unfinished folds over
+        verbose=args.verbose,
+        log=print,
     )
     print(f"\n{len(cv.folds)} folds ({args.folds} x {args.repeats} repeats), mean [95% interval]:")
     rows = [("plan", cv.summary)]

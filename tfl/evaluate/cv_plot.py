@@ -7,6 +7,8 @@ Built without pyplot, like the figures of `tfl.evaluate.plots`; write one with
 import numpy as np
 from matplotlib.figure import Figure
 
+from tfl.evaluate.intervals import paired_difference
+
 
 def plot_cross_validation(cv, metric="accuracy"):
     """One point per fold, the mean as a line and the 95% interval as a band.
@@ -44,7 +46,7 @@ def plot_cross_validation(cv, metric="accuracy"):
     axes[0].set_ylabel(f"held-out {metric}")
     axes[0].set_title(f"{metric} by fold: mean and 95% interval")
     if compared:
-        differences = [fold.get(metric) - fold["compare"].get(metric) if _both(fold, metric) else None for fold in folds]
+        differences = [paired_difference(fold, metric) for fold in folds]
         _points(axes[1], x, differences, cv["difference"][metric], "C2", "plan - compare")
         axes[1].axhline(0, color="black", linewidth=0.8)
         axes[1].set_ylabel(f"paired difference in {metric}")
@@ -57,8 +59,6 @@ def plot_cross_validation(cv, metric="accuracy"):
     return figure
 
 
-def _both(fold, metric):
-    return fold.get(metric) is not None and fold["compare"].get(metric) is not None
 
 
 def _points(ax, x, values, summary, color, label):

@@ -65,3 +65,15 @@ def mean_interval(values):
     std = float(np.std(values, ddof=1))
     half = t_quantile(n - 1) * std / math.sqrt(n)
     return {"mean": mean, "std": std, "ci95": [mean - half, mean + half], "n": n}
+
+
+def paired_difference(fold, metric):
+    """A fold's score minus the compared plan's (`fold["compare"]`), None if either is None.
+
+    Examples:
+
+    >>> round(paired_difference({"accuracy": 0.9, "compare": {"accuracy": 0.7}}, "accuracy"), 2)
+    0.2
+    """
+    ours, theirs = fold.get(metric), fold["compare"].get(metric)
+    return None if ours is None or theirs is None else ours - theirs
