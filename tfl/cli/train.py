@@ -18,13 +18,19 @@ def add_parser(subparsers):
             "Flags override the config file."
         ),
     )
+    add_config_arguments(parser)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def add_config_arguments(parser):
+    """The flags of a training plan (data, model, training, fusion and
+    adaptation, run folder) that `config_from_args` reads; `tfl cv` has them too."""
     _add_data_arguments(parser)
     _add_model_arguments(parser)
     _add_training_arguments(parser)
     _add_fusion_and_adaptation_arguments(parser)
     _add_run_arguments(parser)
-    parser.set_defaults(run=run)
-    return parser
 
 
 def _add_data_arguments(parser):

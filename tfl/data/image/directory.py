@@ -137,6 +137,28 @@ def from_directory_for_evaluation(path, *, class_names, options=None, **override
     )
 
 
+def labelled_files(path, *, skip_bad_files=False):
+    """The image files of a folder of class folders and their labels, read as
+    `from_directory` reads them (every file checked; nothing split off).
+
+    Args:
+        path: the folder of class folders.
+        skip_bad_files: leave unreadable files out instead of failing.
+
+    Returns:
+        `(class_names, paths, labels)`: the sorted class folders, the image
+        paths and an int32 array of their class ids.
+
+    Examples:
+
+    >>> class_names, paths, labels = labelled_files("flowers/")
+    >>> class_names, len(paths), labels[:4].tolist()
+    (('daisy', 'roses', 'tulips'), 9, [0, 0, 0, 1])
+    """
+    folder = _scan(path, skip_bad_files, "path")
+    return folder.class_names, list(folder.paths), folder.labels
+
+
 def _split_folder(folder, options):
     """`(train, held_out)`: `validation_split` of each class of `folder` held out."""
     train_index, held_out_index = stratified_split(

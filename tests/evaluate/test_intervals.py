@@ -1,0 +1,62 @@
+"""The 95% t-interval of cross-validation scores, against a hand computation."""
+
+import math
+import sys
+
+import pytest
+
+from tfl.cross_validation import summarize_folds
+from tfl.evaluate.intervals import mean_interval
+from tfl.evaluate.intervals import t_quantile
+
+# t_{0.975, 4}, from SciPy when it is installed (it comes with scikit-learn), else from a table.
+try:
+    from scipy import stats
+
+    T_975_4 = float(stats.t.ppf(0.975, 4))
+except ImportError:
+    T_975_4 = 2.7764451051977987
+
+
+def test_the_paired_interval_matches_a_hand_computation():
+    ours = [0.90, 0.85, 0.95, 0.80, 0.88]
+    theirs = [0.70, 0.75, 0.72, 0.60, 0.80]
+    rows = [
+        {"accuracy": a, "macro_f1": a, "auc_roc": None, "compare": {"accuracy": b, "macro_f1": b, "auc_roc": 0.5}}
+        for a, b in zip(ours, theirs)
+    ]
+    differences = [a - b for a, b in zip(ours, theirs)]
+    mean = sum(differences) / 5
+    sd = math.sqrt(sum((d - mean) ** 2 for d in differences) / 4)
+    half = T_975_4 * sd / math.sqrt(5)
+
+    cv = summarize_folds(rows)
+    paired = cv.difference["accuracy"]
+
+    assert paired["mean"] == pytest.approx(mean)
+    assert paired["std"] == pytest.approx(sd)
+    assert paired["ci95"] == pytest.approx([mean - half, mean + half])
+    assert paired["n"] == 5
+    assert cv.difference["auc_roc"] == {"mean": None, "std": None, "ci95": None, "n": 0}  # undefined on our side
+
+
+def test_the_table_agrees_with_scipy_to_four_decimals(monkeypatch):
+    stats = pytest.importorskip("scipy.stats")
+    expected = [float(stats.t.ppf(0.975, df)) for df in (1, 4, 9, 29, 30, 31, 60, 500)]
+    monkeypatch.setitem(sys.modules, "scipy", None)  # `from scipy import stats` fails: the table
+
+    table = [t_quantile(df) for df in (1, 4, 9, 29, 30, 31, 60, 500)]
+
+    assert table[:5] == pytest.approx(expected[:5], abs=5e-5)
+    assert table[5:] == pytest.approx(expected[5:], abs=3e-3)
+
+
+def test_one_value_has_no_spread_and_none_values_are_left_out():
+    assert mean_interval([0.5, None]) == {"mean": 0.5, "std": None, "ci95": None, "n": 1}
+    assert mean_interval([0.7, 0.7, 0.7])["ci95"] == pytest.approx([0.7, 0.7])
+
+
+@pytest.mark.parametrize("df", [0, 1.5])
+def test_degrees_of_freedom_are_whole_and_positive(df):
+    with pytest.raises(ValueError, match="Received: df="):
+        t_quantile(df)

@@ -1,0 +1,149 @@
+"""Cross-validation folds: one labelled set split into K stratified, seeded folds.
+
+A fold is data, not a training option: `fold_folders` writes, for each fold,
+a `train/` and a `held_out/` folder of class folders whose files are links to
+the original images. A fold's run is then an ordinary run with
+`data.source=train` and `data.validation_source=held_out`, so training,
+resume, the feature cache and the run folder need nothing new.
+"""
+
+import dataclasses
+import os
+
+import numpy as np
+
+from tfl.data.image.directory import labelled_files
+from tfl.io import write_folder
+
+_UINT64 = 1 << 64  # seed sequences take non-negative ints
+
+
+@dataclasses.dataclass(frozen=True)
+class Fold:
+    """One held-out fold of one repeat, as folders of class folders.
+
+    Attributes:
+        repeat: the repeat, from 0.
+        index: the fold, from 0.
+        train: the folder of the training part (every other fold).
+        held_out: the folder of this fold's examples.
+        num_train: images in `train`.
+        num_held_out: images in `held_out`.
+    """
+
+    repeat: int
+    index: int
+    train: str
+    held_out: str
+    num_train: int
+    num_held_out: int
+
+    @property
+    def name(self):
+        """`"<repeat>-<index>"`, as in the run folders `fold-<repeat>-<index>`."""
+        return f"{self.repeat}-{self.index}"
+
+
+def check_fold_counts(folds, repeats=1):
+    """Checks `folds` (an int >= 2) and `repeats` (an int >= 1)."""
+    for name, value, least in (("folds", folds, 2), ("repeats", repeats, 1)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < least:
+            raise ValueError(f"{name} is a whole number >= {least}. Received: {name}={value!r}")
+
+
+def stratified_folds(keys, folds, seed, repeat=0):
+    """The held-out fold of every example: each class dealt round the folds.
+
+    Every class is shuffled by its own generator seeded with `(seed, repeat,
+    class)` and dealt to the folds in turn, starting where the previous
+    class stopped: each fold holds `n // folds` or `n // folds + 1` of a
+    class's `n` examples, and fold sizes differ by at most one.
+
+    Args:
+        keys: int array, one class id per example.
+        folds: the number of folds K, at most the smallest class's count.
+        seed: the split seed.
+        repeat: the repeat; another repeat deals another shuffle.
+
+    Returns:
+        An int array of fold indices in `0..folds-1`, one per example.
+
+    Examples:
+
+    >>> stratified_folds(np.array([0, 0, 0, 1, 1, 1]), 3, seed=1).tolist()
+    [0, 1, 2, 1, 2, 0]
+    """
+    check_fold_counts(folds)
+    keys = np.asarray(keys, dtype=np.int64)
+    classes, counts = np.unique(keys, return_counts=True)
+    if len(classes) and counts.min() < folds:
+        smallest = int(classes[np.argmin(counts)])
+        raise ValueError(
+            f"folds={folds} is more than the {counts.min()} examples of class {smallest}, the smallest: "
+            f"every held-out fold needs an example of each class. Use folds <= {counts.min()}, "
+            "or add examples of that class."
+        )
+    assignment = np.empty(len(keys), dtype=np.int64)
+    start = 0
+    for key in classes:
+        members = np.flatnonzero(keys == key)
+        rng = np.random.default_rng([seed % _UINT64, repeat, int(key) % _UINT64])
+        assignment[rng.permutation(members)] = (start + np.arange(len(members))) % folds
+        start = (start + len(members)) % folds
+    return assignment
+
+
+def fold_folders(source, folds, root, *, repeats=1, seed=0, skip_bad_files=False):
+    """Splits a folder of class folders into `folds` stratified folds, `repeats` times.
+
+    Each fold's `train/` and `held_out/` folders go to
+    `<root>/fold-<repeat>-<index>/` and hold links to the images of `source`
+    (named `<number>-<file name>`, so images of nested folders never clash).
+    A fold folder that exists already is kept: the split is deterministic.
+
+    Args:
+        source: the folder of class folders (`data.source`).
+        folds: K, from 2 to the image count of the smallest class.
+        root: where the fold folders go.
+        repeats: how many times to split, each with another shuffle.
+        seed: the split seed (`data.seed`).
+        skip_bad_files: leave unreadable images out instead of failing.
+
+    Returns:
+        The list of `Fold`, repeat by repeat.
+
+    Examples:
+
+    >>> found = fold_folders("flowers/", 3, "cv_folds", seed=0)
+    >>> [(fold.name, fold.num_train, fold.num_held_out) for fold in found]
+    [('0-0', 6, 3), ('0-1', 6, 3), ('0-2', 6, 3)]
+    """
+    check_fold_counts(folds, repeats)
+    class_names, paths, labels = labelled_files(source, skip_bad_files=skip_bad_files)
+    made = []
+    for repeat in range(repeats):
+        assignment = stratified_folds(labels, folds, seed, repeat)
+        for index in range(folds):
+            folder = os.path.join(os.fspath(root), f"fold-{repeat}-{index}")
+            held_out = assignment == index
+            if not os.path.isdir(folder):
+                write_folder(folder, lambda temporary: _link_fold(temporary, class_names, paths, labels, held_out))
+            made.append(
+                Fold(
+                    repeat=repeat,
+                    index=index,
+                    train=os.path.join(folder, "train"),
+                    held_out=os.path.join(folder, "held_out"),
+                    num_train=int((~held_out).sum()),
+                    num_held_out=int(held_out.sum()),
+                )
+            )
+    return made
+
+
+def _link_fold(folder, class_names, paths, labels, held_out):
+    """Fills `folder/train` and `folder/held_out` with links to `paths`."""
+    for number, (path, label, out) in enumerate(zip(paths, labels, held_out)):
+        class_folder = os.path.join(folder, "held_out" if out else "train", class_names[label])
+        os.makedirs(class_folder, exist_ok=True)
+        os.symlink(os.path.abspath(path), os.path.join(class_folder, f"{number:06d}-{os.path.basename(path)}"))
