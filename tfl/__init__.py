@@ -32,6 +32,7 @@ _PROMOTED = {
     "tfl.experiment": ("run_experiment",),
     "tfl.prediction": ("predict", "Predictions"),
     "tfl.run_plan": ("plan_run",),
+    "tfl.tuning": ("tune", "TuneResult"),
 }
 # Public name -> module that defines it, read by `__getattr__`.
 _LAZY = {name: module for module, names in _PROMOTED.items() for name in names}
