@@ -63,6 +63,15 @@ class TuneResult:
             `dropout`, `label_smoothing`, `weight_decay`, `values`.
         seconds: wall time of this call.
         output_dir: the folder written, or None.
+
+    Examples:
+
+    >>> result = TuneResult(best_config=Config(), best_score=0.9, default_score=0.8, objective="accuracy",
+    ...     trials=[{"trial_id": "default", "score": 0.8, "seconds": 5.0, "plan": "probe,top2:5:0.0001",
+    ...     "dropout": 0.2, "label_smoothing": 0.0, "weight_decay": None}], seconds=5.0, output_dir=None)
+    >>> print(result.table())
+       trial val accuracy  seconds  plan  (dropout, smoothing, decay)
+    default*       0.8000      5.0  probe,top2:5:0.0001  (0.2, 0.0, None)
     """
 
     best_config: Config
@@ -200,7 +209,7 @@ class PlanTuner(keras_tuner.Tuner):
 def score_config(config, verbose=0):
     """Trains `config` as `tfl train` does (`run_experiment`, no run folder)
     and returns its scores on its validation data: `{"val_accuracy": ...,
-    "val_macro_f1": ...}`.
+    "val_macro_f1": ..., "val_auc_roc": ...}` (no AUC where it is undefined).
 
     Examples:
 
@@ -208,11 +217,12 @@ def score_config(config, verbose=0):
     ...     "model": {"backbone": "mobilenet_v3_small", "weights": None, "image_size": 32},
     ...     "train": {"stages": ["none:1:1e-3"]}})
     >>> sorted(score_config(config))
-    ['val_accuracy', 'val_macro_f1']
+    ['val_accuracy', 'val_auc_roc', 'val_macro_f1']
     """
     keras.backend.clear_session(free_memory=False)  # fresh layer names: the feature cache's key
     report = run_experiment(config, None, verbose=verbose).report
-    return {"val_accuracy": float(report["accuracy"]), "val_macro_f1": float(report["macro_f1"])}
+    metrics = {"val_accuracy": report["accuracy"], "val_macro_f1": report["macro_f1"], "val_auc_roc": report["auc_roc"]}
+    return {name: float(value) for name, value in metrics.items() if value is not None}  # AUC: None when undefined
 
 
 def tune(
@@ -364,8 +374,11 @@ def _oracle(tuner, objective, max_trials, space, seed):
         return keras_tuner.oracles.BayesianOptimizationOracle(
             objective=goal, max_trials=max_trials, num_initial_points=max(2, max_trials // 2), seed=seed
         )
-    oracle = keras_tuner.oracles.HyperbandOracle(objective=goal, max_epochs=space.max_epochs, factor=3, seed=seed)
-    oracle.max_trials = max_trials  # Hyperband's brackets would run more; the oracle stops here
+    # Hyperband's brackets repeat until `max_trials` trials have run.
+    oracle = keras_tuner.oracles.HyperbandOracle(
+        objective=goal, max_epochs=space.max_epochs, factor=3, hyperband_iterations=max_trials, seed=seed
+    )
+    oracle.max_trials = max_trials
     return oracle
 
 
@@ -394,6 +407,7 @@ def _row(trial_id, status, metrics, seconds, config, values, objective="accuracy
         "score": score,
         "val_accuracy": metrics.get("val_accuracy"),
         "val_macro_f1": metrics.get("val_macro_f1"),
+        "val_auc_roc": metrics.get("val_auc_roc"),
         "seconds": seconds,
         "plan": _plan_text(config.train.stages, config.train.plan),
         "dropout": config.model.dropout,

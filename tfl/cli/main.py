@@ -7,7 +7,7 @@ import sys
 
 from tfl import __version__
 
-SUBCOMMANDS = ("train", "evaluate", "predict", "export", "serve_check", "backbones", "demo")
+SUBCOMMANDS = ("train", "tune", "evaluate", "predict", "export", "serve_check", "backbones", "demo")
 
 # Errors that mean "fix your input": shown as one message, without a traceback.
 _USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError)
