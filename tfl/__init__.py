@@ -34,6 +34,7 @@ _PROMOTED = {
     "tfl.run_plan": ("plan_run",),
     "tfl.select": ("rank", "RankResult"),
     "tfl.cross_validation": ("cross_validate",),
+    "tfl.tuning": ("tune", "TuneResult"),
 }
 # Public name -> module that defines it, read by `__getattr__`.
 _LAZY = {name: module for module, names in _PROMOTED.items() for name in names}

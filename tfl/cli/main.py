@@ -7,7 +7,7 @@ import sys
 
 from tfl import __version__
 
-SUBCOMMANDS = ("train", "cv", "evaluate", "predict", "export", "serve_check", "backbones", "rank", "demo")
+SUBCOMMANDS = ("train", "cv", "tune", "evaluate", "predict", "export", "serve_check", "backbones", "rank", "demo")
 
 # Errors that mean "fix your input": shown as one message, without a traceback.
 _USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError)
