@@ -21,7 +21,7 @@ TINY = ["--backbone", "mobilenet_v3_small", "--weights", "none", "--image-size",
 @pytest.fixture(scope="module")
 def trained_run(image_folder, tmp_path_factory):
     output = tmp_path_factory.mktemp("run") / "out"
-    options = ["--label-smoothing", "0.1", "--class-weight", "balanced", "--weight-decay", "1e-4"]
+    options = ["--label-smoothing", "0.1", "--class-weight", "balanced", "--weight-decay", "1e-4", "--early-stopping", "2"]
     code = main(["train", "--data", str(image_folder), *TINY, *options, "--stages", "all:1:1e-3", "--output", str(output), "--verbose", "0"])
     assert code == 0
     return output
@@ -37,6 +37,13 @@ def test_the_loss_options_reach_the_model_and_the_config(trained_run, image_fold
     assert model.training_options.label_smoothing == pytest.approx(0.1)
     assert model.optimizer.weight_decay == pytest.approx(1e-4)
     assert sorted(model.training_options.class_weight) == [0, 1]  # "balanced", counted from the training labels
+
+
+def test_the_early_stopping_flag_reaches_the_config_and_every_stage(trained_run):
+    train = yaml.safe_load((trained_run / "config.yaml").read_text())["train"]
+    assert train["early_stopping"] == 2 and [stage["early_stopping"] for stage in train["stages"]] == [2]
+    (stage,) = json.loads((trained_run / "report.json").read_text())["stages"]
+    assert stage["early_stopping"]["patience"] == 2 and stage["early_stopping"]["best_epoch"] == 0
 
 
 def test_train_with_skip_bad_files_lists_the_skipped_files_in_the_report(image_folder, tmp_path):

@@ -21,6 +21,7 @@ def add_parser(subparsers):
     _add_data_arguments(parser)
     _add_model_arguments(parser)
     _add_training_arguments(parser)
+    _add_loss_and_sampling_arguments(parser)
     _add_fusion_and_adaptation_arguments(parser)
     _add_run_arguments(parser)
     parser.set_defaults(run=run)
@@ -79,13 +80,6 @@ def _add_training_arguments(parser):
     group.add_argument("--epochs", type=arguments.positive_int, help="epochs per stage without its own")
     group.add_argument("--batch-size", type=arguments.positive_int)
     group.add_argument("--seed", type=int)
-    group.add_argument("--label-smoothing", type=float, help="targets move this far towards uniform, in [0, 1)")
-    group.add_argument(
-        "--class-weight",
-        type=arguments.class_weight,
-        help="'balanced' (from the training labels) or CLASS=WEIGHT pairs, e.g. 'ants=1,bees=2'",
-    )
-    group.add_argument("--weight-decay", type=float, help="decoupled weight decay of every stage's optimizer")
     group.add_argument("--augment", type=arguments.augmentation, help="e.g. 'flip,rotation=0.1,zoom=0.1'")
     group.add_argument(
         "--skip-bad-files", action="store_true", default=None, help="skip unreadable images and bad text rows"
@@ -112,6 +106,23 @@ def _add_training_arguments(parser):
     )
     group.add_argument(
         "--mixed-precision", choices=("mixed_float16", "mixed_bfloat16"), help="16-bit computation, float32 weights"
+    )
+
+
+def _add_loss_and_sampling_arguments(parser):
+    group = parser.add_argument_group("loss, sampling and early stopping")
+    group.add_argument("--label-smoothing", type=float, help="targets move this far towards uniform, in [0, 1)")
+    group.add_argument(
+        "--class-weight",
+        type=arguments.class_weight,
+        help="'balanced' (from the training labels) or CLASS=WEIGHT pairs, e.g. 'ants=1,bees=2'",
+    )
+    group.add_argument("--weight-decay", type=float, help="decoupled weight decay of every stage's optimizer")
+    group.add_argument(
+        "--early-stopping",
+        type=arguments.positive_int,
+        metavar="PATIENCE",
+        help="stop each stage after PATIENCE epochs without a lower val_loss; every stage ends on its best epoch",
     )
 
 
@@ -189,6 +200,7 @@ def config_from_args(args):
         ("label_smoothing", "train.label_smoothing"),
         ("class_weight", "train.class_weight"),
         ("weight_decay", "train.weight_decay"),
+        ("early_stopping", "train.early_stopping"),
         ("deterministic", "train.deterministic"),
         ("strategy", "train.strategy"),
         ("mixed_precision", "model.mixed_precision"),

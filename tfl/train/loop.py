@@ -94,8 +94,8 @@ def fit_stages(model, data, stages, options=None, **overrides):
             continue
         context.index = index
         context.midway = resume if resume is not None and index == resume.stage and resume.stage_epochs else None
-        fit_stage(model, data, stage, options, context)
-        context.first_epoch += stage.epochs
+        record = fit_stage(model, data, stage, options, context)
+        context.first_epoch += record.epochs  # the epochs that ran: fewer when the stage stopped early
     return history
 
 
