@@ -46,6 +46,19 @@ def test_the_early_stopping_flag_reaches_the_config_and_every_stage(trained_run)
     assert stage["early_stopping"]["patience"] == 2 and stage["early_stopping"]["best_epoch"] == 0
 
 
+def test_evaluate_and_predict_with_tta_use_the_flip_averaged_probabilities(trained_run, image_folder, capsys):
+    import tfl
+
+    files = [str(image_folder / "dark" / "0.png"), str(image_folder / "bright" / "1.png")]
+    expected = tfl.predict(trained_run, files, top_k=2, tta=True)
+    assert main(["predict", str(trained_run), *files, "--top-k", "2", "--json", "--tta"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    for line, ranked in zip(lines, expected.top_k):
+        assert [(c["class"], c["probability"]) for c in line["top_k"]] == [(c, round(float(p), 6)) for c, p in ranked]
+    assert main(["evaluate", str(trained_run), str(image_folder), "--json", "--tta"]) == 0
+    assert json.loads(capsys.readouterr().out)["tta"] == "flip"
+
+
 def test_train_with_skip_bad_files_lists_the_skipped_files_in_the_report(image_folder, tmp_path):
     folder = tmp_path / "images"
     shutil.copytree(image_folder, folder)
