@@ -124,6 +124,12 @@ def _add_loss_and_sampling_arguments(parser):
         metavar="PATIENCE",
         help="stop each stage after PATIENCE epochs without a lower val_loss; every stage ends on its best epoch",
     )
+    group.add_argument(
+        "--balanced-sampling",
+        action="store_true",
+        default=None,
+        help="draw training examples with every class equally often (single-label data)",
+    )
 
 
 def _add_fusion_and_adaptation_arguments(parser):
@@ -188,6 +194,7 @@ def config_from_args(args):
         ("val_data", "data.validation_source"),
         ("batch_size", "data.batch_size"),
         ("seed", "data.seed"),
+        ("balanced_sampling", "data.balanced_sampling"),
         ("skip_bad_files", "data.skip_bad_files"),
         ("backbone", "model.backbone"),
         ("image_size", "model.image_size"),
