@@ -123,6 +123,42 @@ def test_the_stopped_stage_of_a_checkpoint_counts_as_finished(tmp_path):
     assert again.stages[0].early_stopping == first.stages[0].early_stopping
 
 
+class Interrupted(Exception):
+    pass
+
+
+class StopAt(keras.callbacks.Callback):
+    """Raises at the start of global epoch `epoch`, as a kill between epochs would."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise Interrupted
+
+
+def test_a_stage_resumed_midway_keeps_its_patience_count_and_ends_on_the_best_saved_epoch(tmp_path):
+    data = tiny_image_data(n=16)
+    stages = [Stage("all", epochs=8, learning_rate=1e-3, early_stopping=2)]
+    folder = tmp_path / "checkpoint"
+    before = Snapshots()
+    with pytest.raises(Interrupted):
+        fit_stages(_model(), data, stages, verbose=0, feature_cache="off", callbacks=[before, StopAt(2)],
+                   checkpoint=TrainingCheckpoint(folder, {"run": "early"}))
+    model = _model()  # a new process's model; epochs 0 and 1 come from the checkpoint
+    history = fit_stages(model, data, stages, verbose=0, feature_cache="off",
+                         callbacks=[Spoil(model, epochs=range(2, 8))], checkpoint=TrainingCheckpoint(folder, {"run": "early"}))
+    record = history.stages[0]
+    losses = record.history["val_loss"]
+    assert losses[:2] == pytest.approx([before.val_loss[0], before.val_loss[1]])
+    assert record.epochs == len(losses) == int(np.argmin(losses)) + 3 < 8  # the count went on across the resume
+    # Epoch 1's weights are the best that were saved (epoch 0's were not): the stage ends on them.
+    assert record.early_stopping["best_epoch"] == 1
+    assert _same(model.get_weights(), before.weights[1])
+
+
 def test_a_head_stage_on_cached_features_restores_its_best_head():
     data = tiny_image_data(n=16)
     model = _model()

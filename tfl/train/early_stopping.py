@@ -61,6 +61,18 @@ class BestEpoch(keras.callbacks.Callback):
         if self.best is not None:
             self.model.set_weights(self.best[2])
 
+    def describe(self):
+        """One line for the stage's output."""
+        summary = self.summary()
+        stopped = summary["stopped_epoch"]
+        ran = f"stopped after epoch {stopped + 1}" if stopped is not None else "ran every epoch"
+        if summary["best_epoch"] is None:
+            return f"Early stopping: {ran}; no epoch reported {MONITOR}"
+        return (
+            f"Early stopping (patience {self.patience}): {ran}; weights of epoch {summary['best_epoch'] + 1} "
+            f"({MONITOR} {summary['best_val_loss']:.4f})"
+        )
+
     def summary(self):
         """What the stage's record keeps: patience, planned epochs, the epoch
         it stopped after (None: it ran them all), the epoch whose weights it

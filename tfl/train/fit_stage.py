@@ -183,6 +183,8 @@ def fit_stage(model, data, stage, options, context):
     else:
         history, probe = _fit_model(model, data, stage, plan, options, context, (saver, best)), None
     epochs = stage.epochs if best is None else len(history[MONITOR])
+    if best is not None and options.verbose:
+        print(f"  {best.describe()}")
     after = _recalibrate(model, data, stage, plan, options.verbose)
     check = _check_batchnorm(model, data, plan, context.index, options.verbose)
     record = StageRecord(
