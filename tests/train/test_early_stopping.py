@@ -149,7 +149,8 @@ def test_a_stage_resumed_midway_keeps_its_patience_count_and_ends_on_the_best_sa
                    checkpoint=TrainingCheckpoint(folder, {"run": "early"}))
     model = _model()  # a new process's model; epochs 0 and 1 come from the checkpoint
     history = fit_stages(model, data, stages, verbose=0, feature_cache="off",
-                         callbacks=[Spoil(model, epochs=range(2, 8))], checkpoint=TrainingCheckpoint(folder, {"run": "early"}))
+                         callbacks=[Spoil(model, epochs=range(2, 8))],
+                         checkpoint=TrainingCheckpoint(folder, {"run": "early"}))
     record = history.stages[0]
     losses = record.history["val_loss"]
     assert losses[:2] == pytest.approx([before.val_loss[0], before.val_loss[1]])
