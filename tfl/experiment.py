@@ -223,6 +223,8 @@ def _fit_options(config, model, checkpoint, verbose):
         augmented_views=config.train.augmented_views,
         jit_compile=config.train.jit_compile,
         seed=config.data.seed,
+        mixup=config.train.mixup,
+        cutmix=config.train.cutmix,
         checkpoint=checkpoint,
     )
 

@@ -21,6 +21,7 @@ import time
 
 import keras
 
+from tfl.data.mix import mix_batches
 from tfl.model.batchnorm import batchnorm_layers
 from tfl.train.batchnorm import batchnorm_check
 from tfl.train.batchnorm import batchnorm_momentum_for
@@ -61,6 +62,11 @@ class FitOptions:
             augment.
         jit_compile: compile training steps with XLA.
         seed: shuffle seed of the cached features.
+        mixup: MixUp's Beta alpha on the training batches of stages that
+            train the whole model (0: off); refused for stages on cached
+            features, where it would be ignored. Images, single-label only.
+        cutmix: CutMix's Beta alpha, likewise (both on: one of the two per
+            batch, `tfl.data.mix.mix_batches`).
         checkpoint: a `tfl.train.TrainingCheckpoint`: save the model and
             optimizer after every epoch and every stage, and if it holds a
             saved state of this plan, continue from it: finished stages are
@@ -83,6 +89,8 @@ class FitOptions:
     augmented_views: int = 1
     jit_compile: bool = False
     seed: int = 0
+    mixup: float = 0.0
+    cutmix: float = 0.0
     checkpoint: object = None
 
     def __post_init__(self):
@@ -93,6 +101,10 @@ class FitOptions:
             )
         if isinstance(self.augmented_views, bool) or not isinstance(self.augmented_views, int) or self.augmented_views < 1:
             raise ValueError(f"augmented_views must be a whole number >= 1. Received: {self.augmented_views!r}")
+        for name in ("mixup", "cutmix"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"{name} is a Beta alpha >= 0 (0: off). Received: {name}={value!r}")
 
     @classmethod
     def of(cls, options=None, **overrides):
@@ -166,6 +178,7 @@ def fit_stage(model, data, stage, options, context):
     plan = apply_stage(model, stage)
     decision = cache_decision(model, stage, options.feature_cache, options.augmented_views)
     route = choose_route(stage, decision, context.index)
+    _check_mixing(options, route, decision, context.index)
     report = stage_report(model, stage, plan, index=context.index, count=context.count)
     _announce(report, decision, stage, context, options)
     start = time.perf_counter()
@@ -214,6 +227,16 @@ def fit_stage(model, data, stage, options, context):
     return record
 
 
+def _check_mixing(options, route, decision, index):
+    if (options.mixup or options.cutmix) and route != "model":
+        raise ValueError(
+            f"Stage {index + 1} trains on cached features ({decision}), where MixUp and CutMix, which mix "
+            f"the images of training batches, would be ignored. Received: mixup={options.mixup}, "
+            f"cutmix={options.cutmix}, route {route!r}. Train the whole model in every stage: "
+            "feature_cache='off' (--feature-cache off) and no linear probe, e.g. 'none:3:1e-3,top2:3:1e-4'."
+        )
+
+
 def _check_early_stopping(stage, data, index):
     if stage.early_stopping is not None and data.validation is None:
         raise ValueError(
@@ -246,11 +269,12 @@ def _announce(report, decision, stage, context, options):
         )
 
 
-def _compile(fitted, model, optimizer, jit_compile):
+def _compile(fitted, model, optimizer, jit_compile, soft_targets=False):
     """Compiles `fitted` (the model, or its head model) with the classifier's
-    training options: a stage changes the optimizer, nothing else."""
+    training options: a stage changes the optimizer (and, with MixUp or
+    CutMix, takes soft targets), nothing else."""
     if fitted is model:
-        model.recompile(optimizer, jit_compile=jit_compile)
+        model.recompile(optimizer, jit_compile=jit_compile, **({"soft_targets": True} if soft_targets else {}))
     else:
         fitted.compile(
             optimizer=optimizer, loss=model.training_loss(), metrics=model.training_metrics(), jit_compile=jit_compile
@@ -282,9 +306,14 @@ def _fit_model(model, data, stage, plan, options, context, callbacks):
     for layer, momentum in momenta:
         layer.momentum = batchnorm_momentum_for(context.steps, momentum)
     weight_decay = model.training_options.weight_decay
-    _compile(model, model, make_optimizer(stage, context.steps, plan.lr_multipliers, weight_decay), options.jit_compile)
+    optimizer = make_optimizer(stage, context.steps, plan.lr_multipliers, weight_decay)
+    mixing = bool(options.mixup or options.cutmix)
+    _compile(model, model, optimizer, options.jit_compile, soft_targets=mixing)
+    train = data.train
+    if mixing:
+        train = mix_batches(train, model.num_classes, mixup=options.mixup, cutmix=options.cutmix, seed=options.seed)
     try:
-        return _fit(model, data.train, data.validation, stage, options, context, callbacks)
+        return _fit(model, train, data.validation, stage, options, context, callbacks)
     finally:
         for layer, momentum in momenta:
             layer.momentum = momentum
