@@ -4,6 +4,8 @@ import keras
 import numpy as np
 import pytest
 
+from tests.train.helpers import Interrupted
+from tests.train.helpers import StopAfter
 from tests.train.helpers import tiny_image_data
 from tfl.config import ModelConfig
 from tfl.config import Stage
@@ -123,29 +125,13 @@ def test_the_stopped_stage_of_a_checkpoint_counts_as_finished(tmp_path):
     assert again.stages[0].early_stopping == first.stages[0].early_stopping
 
 
-class Interrupted(Exception):
-    pass
-
-
-class StopAt(keras.callbacks.Callback):
-    """Raises at the start of global epoch `epoch`, as a kill between epochs would."""
-
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if epoch == self.epoch:
-            raise Interrupted
-
-
 def test_a_stage_resumed_midway_keeps_its_patience_count_and_ends_on_the_best_saved_epoch(tmp_path):
     data = tiny_image_data(n=16)
     stages = [Stage("all", epochs=8, learning_rate=1e-3, early_stopping=2)]
     folder = tmp_path / "checkpoint"
     before = Snapshots()
     with pytest.raises(Interrupted):
-        fit_stages(_model(), data, stages, verbose=0, feature_cache="off", callbacks=[before, StopAt(2)],
+        fit_stages(_model(), data, stages, verbose=0, feature_cache="off", callbacks=[before, StopAfter(2)],
                    checkpoint=TrainingCheckpoint(folder, {"run": "early"}))
     model = _model()  # a new process's model; epochs 0 and 1 come from the checkpoint
     history = fit_stages(model, data, stages, verbose=0, feature_cache="off",
