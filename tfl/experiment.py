@@ -30,6 +30,7 @@ from tfl.run_plan import plan_run
 from tfl.train import FitOptions
 from tfl.train import fine_tune_stages
 from tfl.train import fit_stages
+from tfl.train import with_early_stopping
 from tfl.train import resolve_unfreeze
 from tfl.train.distribute import replica_batch_size
 from tfl.train.distribute import resolve_strategy
@@ -202,6 +203,7 @@ def _decide_stages(plan, model, data, log):
         )
         if check is not None:
             log(f"fine_tune: {check}; plan: {', '.join(stage.unfreeze for stage in stages)}")
+    stages = with_early_stopping(stages, plan.config.train.early_stopping)
     for stage in stages:  # text and fusion: the stage names are known once the model is built
         resolve_unfreeze(stage.unfreeze, model.stage_layers())
     if plan.adapt:
@@ -221,6 +223,8 @@ def _fit_options(config, model, checkpoint, verbose):
         augmented_views=config.train.augmented_views,
         jit_compile=config.train.jit_compile,
         seed=config.data.seed,
+        mixup=config.train.mixup,
+        cutmix=config.train.cutmix,
         checkpoint=checkpoint,
     )
 

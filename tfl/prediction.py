@@ -9,6 +9,7 @@ import tensorflow as tf
 from tfl.data import load_images
 from tfl.evaluate import THRESHOLD
 from tfl.evaluate import top_k as ranked
+from tfl.evaluate.tta import check_tta
 from tfl.model import load_model
 from tfl.model.classifier import Classifier
 
@@ -39,7 +40,7 @@ class Predictions:
     labels: list
 
 
-def predict(model_or_path, inputs, *, top_k=1, batch_size=32, safe_mode=True):
+def predict(model_or_path, inputs, *, top_k=1, batch_size=32, safe_mode=True, tta=False):
     """Predicts with a tfl classifier without building its input dict.
 
     Args:
@@ -52,6 +53,9 @@ def predict(model_or_path, inputs, *, top_k=1, batch_size=32, safe_mode=True):
         top_k: how many classes to rank per input (at most the classes).
         batch_size: inputs per forward pass.
         safe_mode: for a path: refuse `.keras` files that hold Python code.
+        tta: average the probabilities on the images and on their
+            left-right mirror images (flip test-time augmentation); image
+            models only.
 
     Returns:
         `Predictions`.
@@ -64,11 +68,19 @@ def predict(model_or_path, inputs, *, top_k=1, batch_size=32, safe_mode=True):
     (2, (2, 2))
     >>> [name for name, probability in predictions.top_k[0]]  # most probable first
     [...]
+    >>> predict(model, images[:3], tta=True).probabilities.shape  # with the mirror images, averaged
+    (3, 2)
     """
     model = _model_of(model_or_path, safe_mode)
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
         raise ValueError(f"top_k must be a whole number >= 1. Received: top_k={top_k!r}")
-    probabilities = np.asarray(model.predict(_model_inputs(model, inputs), batch_size=batch_size, verbose=0))
+    if tta:
+        check_tta(model)
+    model_inputs = _model_inputs(model, inputs)
+    probabilities = np.asarray(model.predict(model_inputs, batch_size=batch_size, verbose=0))
+    if tta:
+        flipped = {**model_inputs, "images": model_inputs["images"][:, :, ::-1]}
+        probabilities = (probabilities + np.asarray(model.predict(flipped, batch_size=batch_size, verbose=0))) / 2
     k = min(top_k, model.num_classes)
     if model.multi_label:
         labels = [[name for name, p in zip(model.class_names, row) if p >= THRESHOLD] for row in probabilities]

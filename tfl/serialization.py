@@ -1,6 +1,6 @@
 """One decorator that registers tfl's Keras objects for `.keras` files.
 
-Every custom layer, model, optimizer, schedule and loss of tfl is registered
+Every custom layer, model, optimizer, schedule, loss and metric of tfl is registered
 under the package name ``tfl``, so a ``.keras`` file written by tfl loads with
 ``keras.saving.load_model(path)`` once ``tfl`` is imported, with no
 ``custom_objects`` argument. What is public is listed by each subpackage's
@@ -13,10 +13,11 @@ _SERIALIZABLE_BASES = (
     keras.layers.Layer,
     keras.optimizers.Optimizer,
     keras.losses.Loss,
+    keras.metrics.Metric,
     keras.optimizers.schedules.LearningRateSchedule,
 )
 _BASE_NAMES = (
-    "keras.layers.Layer, keras.optimizers.Optimizer, keras.losses.Loss, "
+    "keras.layers.Layer, keras.optimizers.Optimizer, keras.losses.Loss, keras.metrics.Metric, "
     "keras.optimizers.schedules.LearningRateSchedule"
 )
 
@@ -26,7 +27,8 @@ def keras_serializable(cls):
 
     Args:
         cls: a subclass of `keras.layers.Layer` (models included),
-            `keras.optimizers.Optimizer`, `keras.losses.Loss` or
+            `keras.optimizers.Optimizer`, `keras.losses.Loss`,
+            `keras.metrics.Metric` or
             `keras.optimizers.schedules.LearningRateSchedule`.
 
     Returns:

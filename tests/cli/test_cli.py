@@ -21,7 +21,7 @@ TINY = ["--backbone", "mobilenet_v3_small", "--weights", "none", "--image-size",
 @pytest.fixture(scope="module")
 def trained_run(image_folder, tmp_path_factory):
     output = tmp_path_factory.mktemp("run") / "out"
-    options = ["--label-smoothing", "0.1", "--class-weight", "balanced", "--weight-decay", "1e-4"]
+    options = ["--label-smoothing", "0.1", "--class-weight", "balanced", "--weight-decay", "1e-4", "--early-stopping", "2"]
     code = main(["train", "--data", str(image_folder), *TINY, *options, "--stages", "all:1:1e-3", "--output", str(output), "--verbose", "0"])
     assert code == 0
     return output
@@ -37,6 +37,26 @@ def test_the_loss_options_reach_the_model_and_the_config(trained_run, image_fold
     assert model.training_options.label_smoothing == pytest.approx(0.1)
     assert model.optimizer.weight_decay == pytest.approx(1e-4)
     assert sorted(model.training_options.class_weight) == [0, 1]  # "balanced", counted from the training labels
+
+
+def test_the_early_stopping_flag_reaches_the_config_and_every_stage(trained_run):
+    train = yaml.safe_load((trained_run / "config.yaml").read_text())["train"]
+    assert train["early_stopping"] == 2 and [stage["early_stopping"] for stage in train["stages"]] == [2]
+    (stage,) = json.loads((trained_run / "report.json").read_text())["stages"]
+    assert stage["early_stopping"]["patience"] == 2 and stage["early_stopping"]["best_epoch"] == 0
+
+
+def test_evaluate_and_predict_with_tta_use_the_flip_averaged_probabilities(trained_run, image_folder, capsys):
+    import tfl
+
+    files = [str(image_folder / "dark" / "0.png"), str(image_folder / "bright" / "1.png")]
+    expected = tfl.predict(trained_run, files, top_k=2, tta=True)
+    assert main(["predict", str(trained_run), *files, "--top-k", "2", "--json", "--tta"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    for line, ranked in zip(lines, expected.top_k):
+        assert [(c["class"], c["probability"]) for c in line["top_k"]] == [(c, round(float(p), 6)) for c, p in ranked]
+    assert main(["evaluate", str(trained_run), str(image_folder), "--json", "--tta"]) == 0
+    assert json.loads(capsys.readouterr().out)["tta"] == "flip"
 
 
 def test_train_with_skip_bad_files_lists_the_skipped_files_in_the_report(image_folder, tmp_path):

@@ -88,6 +88,8 @@ def test_resize_survives_a_yaml_round_trip(tmp_path):
         pytest.param({"train": {"feature_cache": "disk"}}, r"Unknown feature_cache 'disk'\. Known: auto, off", id="feature-cache"),
         pytest.param({"train": {"augmented_views": 0}}, r"augmented_views must be >= 1\. Received: augmented_views=0", id="views"),
         pytest.param({"train": {"stages": [{"unfreeze": "top 1", "linear_probe": True}]}}, r"train\.stages\[0\]: A linear probe .* needs unfreeze='none'", id="probe-unfrozen"),
+        pytest.param({"train": {"early_stopping": 0}}, r"train: early_stopping is the patience in epochs \(>= 1\)", id="early-stopping"),
+        pytest.param({"train": {"stages": [{"unfreeze": "all", "early_stopping": -1}]}}, r"train\.stages\[0\]: early_stopping is the patience", id="stage-early-stopping"),
         pytest.param({"model": {"fusion": {"mode": "sum"}}}, r"Unknown fusion mode 'sum'\. Known: weighted, gated, concat", id="fusion-mode"),
         pytest.param({"model": {"fusion": {"alpha": 1.5}}}, r"model\.fusion: fusion alpha is a mixing weight in \[0, 1\]\. Received: alpha=1\.5", id="fusion-alpha"),
         pytest.param({"model": {"fusion": {"mode": "gated"}, "augmentation": {"flip": "horizontal"}}}, r"does not run image augmentation yet", id="fusion-augmentation"),
@@ -104,6 +106,17 @@ def test_resize_survives_a_yaml_round_trip(tmp_path):
 def test_bad_values_name_the_key_and_the_fix(raw, message):
     with pytest.raises(ValueError, match=message):
         Config.from_dict(raw)
+
+
+def test_early_stopping_of_the_train_section_and_of_a_stage_round_trip(tmp_path):
+    config = Config.from_dict(
+        {"train": {"early_stopping": 3, "stages": [{"unfreeze": "all", "epochs": 9, "early_stopping": 2}]}}
+    )
+    path = tmp_path / "config.yaml"
+    path.write_text(config.to_yaml())
+    again = Config.from_yaml(path)
+    assert again == config
+    assert (again.train.early_stopping, again.train.stages[0].early_stopping) == (3, 2)
 
 
 def test_yaml_error_names_the_file(tmp_path):

@@ -55,7 +55,7 @@ def test_overrides_are_checked_like_fields():
 
 def test_an_unknown_keyword_names_the_accepted_ones():
     message = (r"from_texts\(\) got an unexpected keyword argument 'shufle'\. Accepted, besides the "
-               r"source's own arguments: options, batch_size, validation_split, seed, cache, "
+               r"source's own arguments: options, batch_size, validation_split, seed, cache, balanced_sampling, "
                r"preprocessor, skip_bad_rows, group_by_length, trim_padding\. Received: shufle=True")
     with pytest.raises(TypeError, match=message):
         resolve_options(TextOptions, None, {"shufle": True}, "from_texts")

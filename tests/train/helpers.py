@@ -1,7 +1,9 @@
-"""Tiny learnable image data for training tests, as an `ImageData`-shaped object."""
+"""Tiny learnable image data for training tests, as an `ImageData`-shaped object,
+and a callback that stops a run as a kill between epochs would."""
 
 import types
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -27,3 +29,19 @@ def tiny_image_data(n=24, size=32, batch_size=8, seed=0):
         images=images,
         labels=labels,
     )
+
+
+class Interrupted(Exception):
+    pass
+
+
+class StopAfter(keras.callbacks.Callback):
+    """Raises at the start of global epoch `epoch`, as a kill between epochs would."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise Interrupted

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.train.helpers import Interrupted
+from tests.train.helpers import StopAfter
 from tests.train.helpers import tiny_image_data
 from tfl.config import ModelConfig
 from tfl.config import Stage
@@ -24,22 +26,6 @@ STAGES = (
     Stage("none", epochs=1, learning_rate=1e-3),
     Stage("all", epochs=2, learning_rate=1e-3, schedule="one_cycle", train_batchnorm=True),
 )
-
-
-class Interrupted(Exception):
-    pass
-
-
-class StopAfter(keras.callbacks.Callback):
-    """Raises at the start of global epoch `epoch`, as a kill between epochs would."""
-
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if epoch == self.epoch:
-            raise Interrupted
 
 
 def _model():

@@ -34,6 +34,9 @@ def add_parser(subparsers):
     parser.add_argument("--top-losses", type=int, default=9, help="how many top-loss examples to show")
     parser.add_argument("--json", action="store_true", help="print the whole report as JSON")
     parser.add_argument(
+        "--tta", action="store_true", help="images: average over each image and its left-right mirror image"
+    )
+    parser.add_argument(
         "--trust-model-code",
         action="store_true",
         help="load a .keras file that holds Python code (Lambda layers); only for files whose author you trust",
@@ -159,8 +162,8 @@ def run(args):
     path = model_path(args.model)
     model = load_model(path, safe_mode=not args.trust_model_code)
     dataset, description, text_data = evaluation_data(model, args, run_data_config(path))
-    evaluation = evaluate_held_out(model, dataset, top_losses=args.top_losses)
-    report = dict(evaluation.report, evaluated_on=description)
+    evaluation = evaluate_held_out(model, dataset, top_losses=args.top_losses, tta=args.tta)
+    report = dict(evaluation.report, evaluated_on=description, **({"tta": "flip"} if args.tta else {}))
     written = []
     if args.output:
         write_json(args.output, report)

@@ -19,6 +19,9 @@ def add_parser(subparsers):
     parser.add_argument("--top-k", type=int, default=3, help="classes to show per image")
     parser.add_argument("--json", action="store_true", help="print JSON lines")
     parser.add_argument(
+        "--tta", action="store_true", help="images: average over each image and its left-right mirror image"
+    )
+    parser.add_argument(
         "--trust-model-code",
         action="store_true",
         help="load a .keras file that holds Python code (Lambda layers); only for files whose author you trust",
@@ -35,7 +38,7 @@ def run(args):
         raise ValueError(f"--top-k must be >= 1. Received: {args.top_k}")
     model = load_model(model_path(args.model), safe_mode=not args.trust_model_code)
     key = "text" if model.task == "text" else "file"
-    predictions = predict(model, args.files, top_k=args.top_k)
+    predictions = predict(model, args.files, top_k=args.top_k, tta=args.tta)
     for path, ranked in zip(args.files, predictions.top_k):
         if args.json:
             print(json.dumps({key: path, "top_k": [{"class": c, "probability": round(float(p), 6)} for c, p in ranked]}))

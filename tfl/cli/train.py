@@ -29,6 +29,7 @@ def add_config_arguments(parser):
     _add_data_arguments(parser)
     _add_model_arguments(parser)
     _add_training_arguments(parser)
+    _add_loss_and_sampling_arguments(parser)
     _add_fusion_and_adaptation_arguments(parser)
     _add_run_arguments(parser)
 
@@ -85,13 +86,6 @@ def _add_training_arguments(parser):
     group.add_argument("--epochs", type=arguments.positive_int, help="epochs per stage without its own")
     group.add_argument("--batch-size", type=arguments.positive_int)
     group.add_argument("--seed", type=int)
-    group.add_argument("--label-smoothing", type=float, help="targets move this far towards uniform, in [0, 1)")
-    group.add_argument(
-        "--class-weight",
-        type=arguments.class_weight,
-        help="'balanced' (from the training labels) or CLASS=WEIGHT pairs, e.g. 'ants=1,bees=2'",
-    )
-    group.add_argument("--weight-decay", type=float, help="decoupled weight decay of every stage's optimizer")
     group.add_argument("--augment", type=arguments.augmentation, help="e.g. 'flip,rotation=0.1,zoom=0.1'")
     group.add_argument(
         "--skip-bad-files", action="store_true", default=None, help="skip unreadable images and bad text rows"
@@ -118,6 +112,34 @@ def _add_training_arguments(parser):
     )
     group.add_argument(
         "--mixed-precision", choices=("mixed_float16", "mixed_bfloat16"), help="16-bit computation, float32 weights"
+    )
+
+
+def _add_loss_and_sampling_arguments(parser):
+    group = parser.add_argument_group("loss, sampling and early stopping")
+    group.add_argument("--label-smoothing", type=float, help="targets move this far towards uniform, in [0, 1)")
+    group.add_argument(
+        "--class-weight",
+        type=arguments.class_weight,
+        help="'balanced' (from the training labels) or CLASS=WEIGHT pairs, e.g. 'ants=1,bees=2'",
+    )
+    group.add_argument("--weight-decay", type=float, help="decoupled weight decay of every stage's optimizer")
+    group.add_argument(
+        "--early-stopping",
+        type=arguments.positive_int,
+        metavar="PATIENCE",
+        help="stop each stage after PATIENCE epochs without a lower val_loss; every stage ends on its best epoch",
+    )
+    group.add_argument(
+        "--mixup", type=float, metavar="ALPHA", help="images: MixUp with Beta(ALPHA, ALPHA), e.g. 0.2 (needs "
+        "--feature-cache off and stages without a probe)"
+    )
+    group.add_argument("--cutmix", type=float, metavar="ALPHA", help="images: CutMix with Beta(ALPHA, ALPHA), e.g. 1.0")
+    group.add_argument(
+        "--balanced-sampling",
+        action="store_true",
+        default=None,
+        help="draw training examples with every class equally often (single-label data)",
     )
 
 
@@ -163,6 +185,51 @@ def _add_run_arguments(parser):
     group.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="Keras verbosity")
 
 
+# Flags that set one config key each: (argparse dest, dotted config key).
+_FLAG_KEYS = (
+    ("task", "task"),
+    ("data", "data.source"),
+    ("text_column", "data.text_column"),
+    ("text_pair_column", "data.text_pair_column"),
+    ("label_column", "data.label_column"),
+    ("label_separator", "data.label_separator"),
+    ("encoder", "model.encoder"),
+    ("sequence_length", "model.sequence_length"),
+    ("pooling", "model.pooling"),
+    ("val_data", "data.validation_source"),
+    ("batch_size", "data.batch_size"),
+    ("seed", "data.seed"),
+    ("balanced_sampling", "data.balanced_sampling"),
+    ("skip_bad_files", "data.skip_bad_files"),
+    ("backbone", "model.backbone"),
+    ("image_size", "model.image_size"),
+    ("resize", "model.resize"),
+    ("epochs", "train.epochs"),
+    ("feature_cache", "train.feature_cache"),
+    ("feature_cache_dir", "train.feature_cache_dir"),
+    ("augmented_views", "train.augmented_views"),
+    ("jit_compile", "train.jit_compile"),
+    ("label_smoothing", "train.label_smoothing"),
+    ("class_weight", "train.class_weight"),
+    ("weight_decay", "train.weight_decay"),
+    ("early_stopping", "train.early_stopping"),
+    ("mixup", "train.mixup"),
+    ("cutmix", "train.cutmix"),
+    ("deterministic", "train.deterministic"),
+    ("strategy", "train.strategy"),
+    ("mixed_precision", "model.mixed_precision"),
+    ("fusion", "model.fusion.mode"),
+    ("fusion_branch", "model.fusion.branch"),
+    ("target_data", "data.target_source"),
+    ("adapt", "train.adaptation.method"),
+    ("adapt_alpha", "train.adaptation.alpha"),
+    ("adapt_beta", "train.adaptation.beta"),
+    ("align_weight", "train.adaptation.align_weight"),
+    ("adapt_epochs", "train.adaptation.epochs"),
+    ("target_labels_per_class", "train.adaptation.labels_per_class"),
+)
+
+
 def config_from_args(args):
     """The `Config` of a config file with the flags applied on top."""
     from tfl.config import Config
@@ -170,44 +237,7 @@ def config_from_args(args):
 
     config = Config.from_yaml(args.config) if args.config else Config()
     overrides = {}
-    for flag, key in (
-        ("task", "task"),
-        ("data", "data.source"),
-        ("text_column", "data.text_column"),
-        ("text_pair_column", "data.text_pair_column"),
-        ("label_column", "data.label_column"),
-        ("label_separator", "data.label_separator"),
-        ("encoder", "model.encoder"),
-        ("sequence_length", "model.sequence_length"),
-        ("pooling", "model.pooling"),
-        ("val_data", "data.validation_source"),
-        ("batch_size", "data.batch_size"),
-        ("seed", "data.seed"),
-        ("skip_bad_files", "data.skip_bad_files"),
-        ("backbone", "model.backbone"),
-        ("image_size", "model.image_size"),
-        ("resize", "model.resize"),
-        ("epochs", "train.epochs"),
-        ("feature_cache", "train.feature_cache"),
-        ("feature_cache_dir", "train.feature_cache_dir"),
-        ("augmented_views", "train.augmented_views"),
-        ("jit_compile", "train.jit_compile"),
-        ("label_smoothing", "train.label_smoothing"),
-        ("class_weight", "train.class_weight"),
-        ("weight_decay", "train.weight_decay"),
-        ("deterministic", "train.deterministic"),
-        ("strategy", "train.strategy"),
-        ("mixed_precision", "model.mixed_precision"),
-        ("fusion", "model.fusion.mode"),
-        ("fusion_branch", "model.fusion.branch"),
-        ("target_data", "data.target_source"),
-        ("adapt", "train.adaptation.method"),
-        ("adapt_alpha", "train.adaptation.alpha"),
-        ("adapt_beta", "train.adaptation.beta"),
-        ("align_weight", "train.adaptation.align_weight"),
-        ("adapt_epochs", "train.adaptation.epochs"),
-        ("target_labels_per_class", "train.adaptation.labels_per_class"),
-    ):
+    for flag, key in _FLAG_KEYS:
         value = getattr(args, flag)
         if value is not None:
             overrides[key] = list(value) if isinstance(value, tuple) else value

@@ -51,6 +51,12 @@ class DataConfig:
         seed: seed of the split, the shuffle and the weight initialisation.
         cache: keep decoded, resized images (or tokenized texts) in memory
             after the first epoch.
+        balanced_sampling: draw training examples with every class equally
+            often (per-class streams, reshuffled and repeated, sampled with
+            equal weights, seeded by `seed` and the epoch); an epoch keeps the
+            training data's size, so small classes repeat and large ones are
+            partly seen. Single-label data only (multi-label: use
+            `train.class_weight`).
         deterministic: keep the order of examples fixed by the seed. False
             lets parallel decoding hand over whichever example is ready
             first: a little faster, but no longer repeatable.
@@ -100,6 +106,7 @@ class DataConfig:
     batch_size: int = 32
     seed: int = 1337
     cache: bool = True
+    balanced_sampling: bool = False
     deterministic: bool = True
     skip_bad_files: bool = False
     tfds_data_dir: str | None = None

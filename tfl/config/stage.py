@@ -60,6 +60,12 @@ class Stage:
             "LP" of LP-FT (Kumar et al. 2022). Needs `unfreeze="none"`; it
             counts as one epoch, and `learning_rate` and `optimizer` are
             unused. Written `"probe"` in a plan string.
+        early_stopping: None (the default) runs every epoch; N stops the
+            stage once `val_loss` has not improved for N epochs, and in
+            either case ends the stage with the weights of its epoch of
+            lowest `val_loss` (each stage keeps its own best: nothing carries
+            over from an earlier stage). The next stage starts after the
+            epochs that ran. Needs validation data; not for a linear probe.
 
     Examples:
 
@@ -68,7 +74,7 @@ class Stage:
     >>> Stage.parse("conv5:2:1e-5")
     Stage(unfreeze='conv5', epochs=2, learning_rate=1e-05, ...)
     >>> Stage.parse("probe")
-    Stage(unfreeze='none', epochs=1, ..., linear_probe=True)
+    Stage(unfreeze='none', epochs=1, ..., linear_probe=True, early_stopping=None)
     """
 
     unfreeze: str = "none"
@@ -80,6 +86,7 @@ class Stage:
     train_batchnorm: bool = False
     recalibrate_batchnorm: bool | None = None
     linear_probe: bool = False
+    early_stopping: int | None = None
 
     def __post_init__(self):
         if isinstance(self.unfreeze, str) and self.unfreeze.strip().lower() == PROBE:  # Stage("probe")
@@ -109,6 +116,19 @@ class Stage:
                 "A linear probe fits the head on a frozen backbone; it needs unfreeze='none'. "
                 f"Received: unfreeze={self.unfreeze!r}, linear_probe=True. Use a separate stage "
                 "to fine-tune after the probe, e.g. 'probe,top2:3:1e-4'."
+            )
+        if self.early_stopping is not None and (
+            isinstance(self.early_stopping, bool) or not isinstance(self.early_stopping, int) or self.early_stopping < 1
+        ):
+            raise ValueError(
+                "early_stopping is the patience in epochs (a whole number >= 1), or None to run every epoch. "
+                f"Received: early_stopping={self.early_stopping!r}"
+            )
+        if self.linear_probe and self.early_stopping is not None:
+            raise ValueError(
+                "A linear probe runs to convergence in one step; early stopping has nothing to stop. "
+                f"Received: linear_probe=True, early_stopping={self.early_stopping!r}. Set it on the "
+                "stages that follow the probe."
             )
         if self.linear_probe and self.epochs != 1:
             raise ValueError(

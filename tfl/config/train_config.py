@@ -138,6 +138,18 @@ class TrainConfig:
             1); through the loss, kept by every stage.
         weight_decay: decoupled weight decay of every stage's optimizer, or
             None for the optimizer's own (AdamW: 0.004, others: none).
+        early_stopping: the patience, in epochs, of every stage of the plan
+            that sets none itself (linear probes aside): a stage stops once
+            `val_loss` has not improved for that many epochs and ends on its
+            best epoch's weights (`Stage.early_stopping`). None runs every
+            epoch.
+        mixup: MixUp's Beta alpha (e.g. 0.2) on the training batches of
+            stages that train the whole model, with soft targets; 0 is off.
+            Images, single-label. Stages on cached features (linear probes,
+            head stages with `feature_cache: auto`) refuse it: set
+            `feature_cache: off` and give stages without a probe.
+        cutmix: CutMix's Beta alpha (e.g. 1.0), likewise; with both on, each
+            batch uses one of the two.
         strategy: None (one device), "mirrored" (every local GPU, or every
             logical CPU device), "multi_worker" (the cluster in the
             `TF_CONFIG` environment variable) or "tpu" (a Cloud TPU): a
@@ -165,6 +177,9 @@ class TrainConfig:
     label_smoothing: float = 0.0
     class_weight: str | dict[str, float] | None = None
     weight_decay: float | None = None
+    early_stopping: int | None = None
+    mixup: float = 0.0
+    cutmix: float = 0.0
 
     def __post_init__(self):
         if self.strategy is not None and self.strategy not in STRATEGIES:
@@ -190,6 +205,14 @@ class TrainConfig:
             )
         if self.weight_decay is not None and self.weight_decay < 0:
             raise ValueError(f"weight_decay must be >= 0 or null. Received: weight_decay={self.weight_decay!r}")
+        if self.early_stopping is not None and self.early_stopping < 1:
+            raise ValueError(
+                "early_stopping is the patience in epochs (>= 1), or null to run every epoch. "
+                f"Received: early_stopping={self.early_stopping!r}"
+            )
+        for name in ("mixup", "cutmix"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} is a Beta alpha >= 0 (0: off). Received: {name}={getattr(self, name)!r}")
         if self.stages is not None and not self.stages:
             raise ValueError("stages is empty. Give at least one stage, or null for the default plan.")
         if self.strategy is not None and self.adaptation.method is not None:

@@ -26,6 +26,10 @@ class PipelineOptions:
         seed: seed of the split and of the shuffle.
         cache: keep the prepared examples (resized uint8 images, token ids) in
             memory after the first pass.
+        balanced_sampling: draw training examples with every class equally
+            often (`tfl.data.order.balanced_each_epoch`: per-class streams,
+            reshuffled and repeated, sampled with equal weights, seeded); an
+            epoch keeps the training data's size. Single-label data only.
 
     Examples:
 
@@ -37,12 +41,17 @@ class PipelineOptions:
     validation_split: float = 0.2
     seed: int = 1337
     cache: bool = True
+    balanced_sampling: bool = False
 
     def __post_init__(self):
         batch_size = self.batch_size
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise ValueError(f"batch_size must be an int >= 1. Received: batch_size={batch_size!r}")
         check_validation_split(self.validation_split)
+        if not isinstance(self.balanced_sampling, bool):
+            raise ValueError(
+                f"balanced_sampling is True or False. Received: balanced_sampling={self.balanced_sampling!r}"
+            )
 
 
 def resolve_options(options_class, options, overrides, caller):

@@ -86,3 +86,56 @@ def shuffle_each_epoch(dataset, buffer_size, seed):
     if cardinality >= 0:
         shuffled = shuffled.apply(tf.data.experimental.assert_cardinality(cardinality))
     return shuffled
+
+
+def balanced_each_epoch(dataset, num_classes, num_examples, seed):
+    """`num_examples` examples of `dataset` drawn with every class equally
+    often (in expectation), in an order drawn from `seed` and the epoch.
+
+    Each class is a stream of its own examples, reshuffled at each pass over
+    them and repeated; `tf.data.Dataset.sample_from_datasets` draws from the
+    streams with equal weights. Small classes are seen several times an epoch,
+    large ones partly; the epoch keeps the data's size.
+
+    Args:
+        dataset: a finite dataset of single-label `(inputs, class id)` pairs.
+        num_classes: the number of classes; a class without examples drops
+            out of the draw (its stream is empty).
+        num_examples: examples per epoch (the data's size).
+        seed: an int; None counts as 0.
+
+    Returns:
+        A dataset of `num_examples` pairs a pass.
+
+    Examples:
+
+    >>> pairs = tf.data.Dataset.from_tensor_slices((tf.range(10), [0] * 8 + [1] * 2))
+    >>> drawn = balanced_each_epoch(pairs, 2, 10, seed=1)
+    >>> len(list(drawn.as_numpy_iterator()))
+    10
+    """
+    labels = dataset.element_spec[1]
+    if labels.shape.rank != 0 or not labels.dtype.is_integer:
+        raise ValueError(
+            "Balanced sampling draws each class equally often and needs single-label data: one class id "
+            f"per example. Received: labels of shape {labels.shape} and dtype {labels.dtype.name} (multi-hot "
+            "labels?). Use class_weight='balanced' for multi-label data, or turn balanced_sampling off."
+        )
+    base = int(seed or 0) * _SEED_STRIDE
+    classes = range(num_classes)
+
+    def one_pass(_):
+        tf.random.set_seed(_GRAPH_SEED)
+        epoch = tf.py_function(_take_pass, [], tf.int64)
+        epoch.set_shape([])
+        streams = [
+            dataset.filter(lambda _, label, c=c: tf.equal(tf.cast(label, tf.int64), c))
+            .shuffle(num_examples, seed=base + epoch * len(classes) + i)
+            .repeat()
+            for i, c in enumerate(classes)
+        ]
+        weights = [1.0 / len(classes)] * len(classes)
+        return tf.data.Dataset.sample_from_datasets(streams, weights, seed=base + epoch).take(num_examples)
+
+    drawn = tf.data.Dataset.from_tensors(0).flat_map(one_pass)
+    return drawn.apply(tf.data.experimental.assert_cardinality(num_examples))

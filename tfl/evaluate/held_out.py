@@ -9,6 +9,7 @@ from tfl.evaluate.interpretation import interpret
 from tfl.evaluate.interpretation import write_interpretation
 from tfl.evaluate.metrics import classification_metrics
 from tfl.evaluate.predict import predict_dataset
+from tfl.evaluate.tta import check_tta
 
 
 @dataclasses.dataclass
@@ -36,13 +37,16 @@ class HeldOutEvaluation:
     y_prob: np.ndarray
 
 
-def evaluate_held_out(model, dataset, *, top_losses=9):
+def evaluate_held_out(model, dataset, *, top_losses=9, tta=False):
     """Scores a tfl classifier on `dataset` and interprets its errors.
 
     Args:
         model: a `tfl.model.Classifier` (its class names and head kind are used).
         dataset: batches of `(inputs, labels)`, e.g. `data.validation`.
         top_losses: how many highest-loss examples the interpretation keeps.
+        tta: score the mean of the model's probabilities on the images and
+            on their left-right mirror images (flip test-time augmentation);
+            image models only.
 
     Returns:
         A `HeldOutEvaluation`.
@@ -52,8 +56,12 @@ def evaluate_held_out(model, dataset, *, top_losses=9):
     >>> evaluation = evaluate_held_out(model, data.validation)
     >>> sorted(evaluation.report)[:3]
     ['accuracy', 'auc_roc', 'class_names']
+    >>> evaluate_held_out(model, data.validation, tta=True).y_prob.shape
+    (2, 2)
     """
-    y_true, y_prob = predict_dataset(model, dataset)
+    if tta:
+        check_tta(model)
+    y_true, y_prob = predict_dataset(model, dataset, tta=tta)
     report = classification_metrics(y_true, y_prob, model.class_names, multi_label=model.multi_label)
     interpretation = interpret(y_true, y_prob, model.class_names, multi_label=model.multi_label, k=top_losses)
     return HeldOutEvaluation(report=report, interpretation=interpretation, y_true=y_true, y_prob=y_prob)

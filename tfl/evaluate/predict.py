@@ -3,8 +3,10 @@
 import numpy as np
 import tensorflow as tf
 
+from tfl.evaluate.tta import flip_averaged
 
-def predict_dataset(model, dataset):
+
+def predict_dataset(model, dataset, *, tta=False):
     """Runs `model` once over `dataset` and collects labels and outputs.
 
     The model is called as `model(inputs, training=False)` inside one
@@ -18,6 +20,9 @@ def predict_dataset(model, dataset):
             `[batch, C]`, e.g. softmax or sigmoid probabilities.
         dataset: a batched `tf.data.Dataset` of `(inputs, labels)` pairs;
             `inputs` may be a tensor or a dict of tensors, as the model takes.
+        tta: average the outputs on the images and on their left-right
+            mirror images (flip test-time augmentation; the images are the
+            `"images"` entry of a dict, or the tensor itself).
 
     Returns:
         `(y_true, y_prob)`: numpy arrays of the labels and of the model
@@ -41,6 +46,8 @@ def predict_dataset(model, dataset):
 
     @tf.function(input_signature=[spec[0]])
     def forward(inputs):
+        if tta:
+            return flip_averaged(model, inputs)
         return model(inputs, training=False)
 
     labels, outputs = [], []

@@ -21,6 +21,7 @@ from tfl.model.fusion_branches import image_branch
 from tfl.model.fusion_branches import text_branch
 from tfl.model.image_classifier import INPUT_NAME
 from tfl.model.image_classifier import ImageClassifier
+from tfl.model.losses import HeadAccuracy
 from tfl.model.losses import HeadLoss
 from tfl.model.losses import balanced_class_weights
 from tfl.model.losses import head_loss
@@ -43,6 +44,7 @@ __all__ = [
     "FirstTokenPooling",
     "Fusion",
     "FusionClassifier",
+    "HeadAccuracy",
     "HeadLoss",
     "ImageClassifier",
     "MaskedMeanPooling",

@@ -125,6 +125,7 @@ class Classifier(keras.Model):
         label_smoothing=0.0,
         class_weight=None,
         weight_decay=None,
+        soft_targets=False,
         **kwargs,
     ):
         """Configures training; the defaults fit the head.
@@ -145,6 +146,11 @@ class Classifier(keras.Model):
                 survives every stage's recompile.
             weight_decay: decoupled weight decay for the optimizer (every
                 Keras optimizer takes it), e.g. 1e-4.
+            soft_targets: single-label training targets are class
+                probabilities `[B, C]` (MixUp, CutMix; validation keeps class
+                ids): the head's own loss and accuracy accept both. For this
+                compile only (`tfl.fit_stages` sets it per stage); not with a
+                `loss` of your own.
             **kwargs: passed to `keras.Model.compile` (e.g. `jit_compile`).
         """
         options = self._check_training_options(loss, metrics, label_smoothing, class_weight, weight_decay)
@@ -152,7 +158,12 @@ class Classifier(keras.Model):
         optimizer = keras.optimizers.get(optimizer)
         if options.weight_decay is not None:
             optimizer.weight_decay = options.weight_decay
-        super().compile(optimizer=optimizer, loss=self.training_loss(), metrics=self.training_metrics(), **kwargs)
+        super().compile(
+            optimizer=optimizer,
+            loss=self.training_loss(soft_targets),
+            metrics=self.training_metrics(soft_targets),
+            **kwargs,
+        )
 
     def recompile(self, optimizer, **kwargs):
         """Compiles again with a new optimizer, keeping the training options."""
@@ -199,12 +210,19 @@ class Classifier(keras.Model):
         if self.built:
             self.optimizer.build(self.trainable_variables)
 
-    def training_loss(self):
-        """The loss of the training options (the head's cross-entropy by default)."""
+    def training_loss(self, soft_targets=False):
+        """The loss of the training options (the head's cross-entropy by
+        default); `soft_targets`: one that also takes class probabilities."""
         options = self._training_options
         if options.loss is not None:
+            if soft_targets:
+                raise ValueError(
+                    "MixUp and CutMix train on soft targets through the head's own loss; this classifier was "
+                    f"compiled with its own loss. Received: loss={options.loss!r}. Compile with loss='auto' "
+                    "(label_smoothing= and class_weight= still apply), or turn mixup and cutmix off."
+                )
             return options.loss
-        return head_loss(self.multi_label, options.label_smoothing, self.class_weights())
+        return head_loss(self.multi_label, options.label_smoothing, self.class_weights(), soft_targets=soft_targets)
 
     def class_weights(self):
         """One loss weight per class from `class_weight`, or None (no weights,
@@ -224,10 +242,11 @@ class Classifier(keras.Model):
             )
         return super().fit(*args, **kwargs)
 
-    def training_metrics(self):
-        """The metrics of the training options (`accuracy` by default)."""
+    def training_metrics(self, soft_targets=False):
+        """The metrics of the training options (`accuracy` by default, for
+        soft targets too with `soft_targets`)."""
         metrics = self._training_options.metrics
-        return head_metrics(self.multi_label) if metrics is None else list(metrics)
+        return head_metrics(self.multi_label, soft_targets) if metrics is None else list(metrics)
 
     def balance_classes(self, class_counts):
         """Resolves `class_weight="balanced"` from the training set's class

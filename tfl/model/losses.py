@@ -6,7 +6,7 @@ import numpy as np
 from tfl.serialization import keras_serializable
 
 
-def head_loss(multi_label, label_smoothing=0.0, class_weights=None):
+def head_loss(multi_label, label_smoothing=0.0, class_weights=None, soft_targets=False):
     """The loss of a softmax (single-label) or sigmoid (multi-label) head.
 
     Without label smoothing or class weights this is Keras' own
@@ -19,6 +19,9 @@ def head_loss(multi_label, label_smoothing=0.0, class_weights=None):
         class_weights: one weight per class, or None. Single-label: each
             example's loss is scaled by its class's weight. Multi-label: each
             class's positive term is scaled by its weight (the negatives keep 1).
+        soft_targets: single-label: training targets may be class
+            probabilities `[B, C]` (MixUp, CutMix) as well as class ids
+            (`HeadLoss`, also when nothing else asks for it).
 
     Returns:
         A `keras.losses.Loss`.
@@ -34,13 +37,14 @@ def head_loss(multi_label, label_smoothing=0.0, class_weights=None):
     if class_weights is None:
         if multi_label:
             return keras.losses.BinaryCrossentropy(label_smoothing=label_smoothing)
-        if not label_smoothing:
+        if not label_smoothing and not soft_targets:
             return keras.losses.SparseCategoricalCrossentropy()
     return HeadLoss(multi_label, label_smoothing, class_weights)
 
 
-def head_metrics(multi_label):
-    """The metrics every stage reports: `accuracy` (per label when multi-label).
+def head_metrics(multi_label, soft_targets=False):
+    """The metrics every stage reports: `accuracy` (per label when multi-label;
+    against the most probable target class when the targets are soft).
 
     Examples:
 
@@ -49,7 +53,41 @@ def head_metrics(multi_label):
     """
     if multi_label:
         return [keras.metrics.BinaryAccuracy(name="accuracy")]
+    if soft_targets:
+        return [HeadAccuracy(name="accuracy")]
     return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+
+
+def _soft(y_true, y_pred):
+    """Whether single-label targets are class probabilities `[B, C]` (else class ids)."""
+    return len(y_true.shape) == 2 and y_true.shape[-1] == y_pred.shape[-1] and (y_pred.shape[-1] or 0) > 1
+
+
+def _accuracy(y_true, y_pred):
+    ops = keras.ops
+    labels = ops.argmax(y_true, axis=-1) if _soft(y_true, y_pred) else ops.reshape(y_true, (-1,))
+    return ops.cast(ops.equal(ops.cast(labels, "int32"), ops.cast(ops.argmax(y_pred, axis=-1), "int32")), "float32")
+
+
+@keras_serializable
+class HeadAccuracy(keras.metrics.MeanMetricWrapper):
+    """Single-label accuracy for class ids or soft targets (their most
+    probable class): MixUp's training batches and plain validation batches
+    share one metric.
+
+    Examples:
+
+    >>> metric = HeadAccuracy()
+    >>> metric.update_state(np.array([[0.7, 0.3], [0.2, 0.8]]), np.array([[0.9, 0.1], [0.6, 0.4]]))
+    >>> float(metric.result())
+    0.5
+    """
+
+    def __init__(self, name="accuracy", dtype=None):
+        super().__init__(_accuracy, name=name, dtype=dtype)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}
 
 
 def balanced_class_weights(class_counts):
@@ -79,8 +117,8 @@ class HeadLoss(keras.losses.Loss):
     """Cross-entropy on probabilities with label smoothing and class weights.
 
     Single-label heads take int class ids (as `SparseCategoricalCrossentropy`
-    does) and smooth the one-hot targets; multi-label heads take multi-hot
-    targets. Serializable: a compiled model keeps it through `.keras` files.
+    does) or class probabilities `[B, C]` (MixUp, CutMix) and smooth the
+    targets; multi-label heads take multi-hot targets. Serializable: a compiled model keeps it through `.keras` files.
 
     Args:
         multi_label: sigmoid outputs and multi-hot labels.
@@ -114,13 +152,16 @@ class HeadLoss(keras.losses.Loss):
                 weights = ops.convert_to_tensor(self.class_weights, "float32")
                 terms = terms * (1.0 + targets * (weights - 1.0))
             return ops.mean(terms, axis=-1)
-        labels = ops.cast(ops.reshape(y_true, (-1,)), "int32")
-        targets = ops.one_hot(labels, num_classes)
+        if _soft(y_true, y_pred):
+            targets = ops.cast(y_true, "float32")
+        else:
+            targets = ops.one_hot(ops.cast(ops.reshape(y_true, (-1,)), "int32"), num_classes)
+        weights = None
+        if self.class_weights is not None:  # a soft target's weight: its classes' weights, mixed alike
+            weights = ops.sum(targets * ops.convert_to_tensor(self.class_weights, "float32"), axis=-1)
         targets = targets * (1.0 - smoothing) + smoothing / ops.cast(num_classes, "float32")
         losses = -ops.sum(targets * ops.log(y_pred), axis=-1)
-        if self.class_weights is not None:
-            losses = losses * ops.take(ops.convert_to_tensor(self.class_weights, "float32"), labels)
-        return losses
+        return losses if weights is None else losses * weights
 
     def get_config(self):
         return {

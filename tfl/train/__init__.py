@@ -23,6 +23,7 @@ from tfl.train.loop import fit_stages
 from tfl.train.optimizers import make_optimizer
 from tfl.train.plan import default_stages
 from tfl.train.plan import fine_tune_stages
+from tfl.train.plan import with_early_stopping
 from tfl.train.lr_finder import LRFinderResult
 from tfl.train.lr_finder import find_learning_rate
 from tfl.train.schedules import StageSchedule
@@ -62,4 +63,5 @@ __all__ = [
     "resolve_unfreeze",
     "stage_report",
     "transfer_check",
+    "with_early_stopping",
 ]

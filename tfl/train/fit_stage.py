@@ -21,11 +21,14 @@ import time
 
 import keras
 
+from tfl.data.mix import mix_batches
 from tfl.model.batchnorm import batchnorm_layers
 from tfl.train.batchnorm import batchnorm_check
 from tfl.train.batchnorm import batchnorm_momentum_for
 from tfl.train.batchnorm import recalibrate_batchnorm
 from tfl.train.distribute import fix_multi_worker_fit
+from tfl.train.early_stopping import MONITOR
+from tfl.train.early_stopping import BestEpoch
 from tfl.train.feature_cache import FEATURE_CACHE_MODES
 from tfl.train.feature_cache import cache_decision
 from tfl.train.freezing import apply_stage
@@ -59,6 +62,11 @@ class FitOptions:
             augment.
         jit_compile: compile training steps with XLA.
         seed: shuffle seed of the cached features.
+        mixup: MixUp's Beta alpha on the training batches of stages that
+            train the whole model (0: off); refused for stages on cached
+            features, where it would be ignored. Images, single-label only.
+        cutmix: CutMix's Beta alpha, likewise (both on: one of the two per
+            batch, `tfl.data.mix.mix_batches`).
         checkpoint: a `tfl.train.TrainingCheckpoint`: save the model and
             optimizer after every epoch and every stage, and if it holds a
             saved state of this plan, continue from it: finished stages are
@@ -81,6 +89,8 @@ class FitOptions:
     augmented_views: int = 1
     jit_compile: bool = False
     seed: int = 0
+    mixup: float = 0.0
+    cutmix: float = 0.0
     checkpoint: object = None
 
     def __post_init__(self):
@@ -91,6 +101,10 @@ class FitOptions:
             )
         if isinstance(self.augmented_views, bool) or not isinstance(self.augmented_views, int) or self.augmented_views < 1:
             raise ValueError(f"augmented_views must be a whole number >= 1. Received: {self.augmented_views!r}")
+        for name in ("mixup", "cutmix"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"{name} is a Beta alpha >= 0 (0: off). Received: {name}={value!r}")
 
     @classmethod
     def of(cls, options=None, **overrides):
@@ -160,9 +174,11 @@ def fit_stage(model, data, stage, options, context):
     >>> record.index, record.epochs, context.history.stages == [record]
     (0, 1, True)
     """
+    _check_early_stopping(stage, data, context.index)
     plan = apply_stage(model, stage)
     decision = cache_decision(model, stage, options.feature_cache, options.augmented_views)
     route = choose_route(stage, decision, context.index)
+    _check_mixing(options, route, decision, context.index)
     report = stage_report(model, stage, plan, index=context.index, count=context.count)
     _announce(report, decision, stage, context, options)
     start = time.perf_counter()
@@ -172,12 +188,16 @@ def fit_stage(model, data, stage, options, context):
             options.checkpoint, model, context.index, context.first_epoch, context.history, context.midway
         )
     features = None if route == "model" else context.cache.get(data)
+    best = _best_epoch(stage, context)
     if route == "probe":
         history, probe = _fit_probe(model, features, context.steps, options.verbose)
     elif route == "cached_head":
-        history, probe = _fit_head(model, features, stage, options, context, saver), None
+        history, probe = _fit_head(model, features, stage, options, context, (saver, best)), None
     else:
-        history, probe = _fit_model(model, data, stage, plan, options, context, saver), None
+        history, probe = _fit_model(model, data, stage, plan, options, context, (saver, best)), None
+    epochs = stage.epochs if best is None else len(history[MONITOR])
+    if best is not None and options.verbose:
+        print(f"  {best.describe()}")
     after = _recalibrate(model, data, stage, plan, options.verbose)
     check = _check_batchnorm(model, data, plan, context.index, options.verbose)
     record = StageRecord(
@@ -185,7 +205,7 @@ def fit_stage(model, data, stage, options, context):
         unfreeze=stage.unfreeze,
         trainable_stages=list(plan.trainable_stages),
         first_epoch=context.first_epoch,
-        epochs=stage.epochs,
+        epochs=epochs,
         learning_rate=stage.learning_rate,
         lr_decay=stage.lr_decay,
         train_batchnorm=stage.train_batchnorm,
@@ -198,12 +218,40 @@ def fit_stage(model, data, stage, options, context):
         linear_probe=probe,
         report=report.to_dict(),
         batchnorm_check=check,
+        early_stopping=None if best is None else best.summary(),
     )
     if context.history is not None:
         context.history.stages.append(record)
     if saver is not None:
-        saver.stage_finished(context.first_epoch + stage.epochs)
+        saver.stage_finished(context.first_epoch + epochs)
     return record
+
+
+def _check_mixing(options, route, decision, index):
+    if (options.mixup or options.cutmix) and route != "model":
+        raise ValueError(
+            f"Stage {index + 1} trains on cached features ({decision}), where MixUp and CutMix, which mix "
+            f"the images of training batches, would be ignored. Received: mixup={options.mixup}, "
+            f"cutmix={options.cutmix}, route {route!r}. Train the whole model in every stage: "
+            "feature_cache='off' (--feature-cache off) and no linear probe, e.g. 'none:3:1e-3,top2:3:1e-4'."
+        )
+
+
+def _check_early_stopping(stage, data, index):
+    if stage.early_stopping is not None and data.validation is None:
+        raise ValueError(
+            f"Stage {index + 1} stops early on {MONITOR!r}, which needs validation data, and the data has "
+            f"none. Received: early_stopping={stage.early_stopping}, validation=None. Give validation data "
+            "(a validation split or folder), or set early_stopping=None."
+        )
+
+
+def _best_epoch(stage, context):
+    """A fresh `BestEpoch` for a stage that stops early (never one of an earlier stage), else None."""
+    if stage.early_stopping is None:
+        return None
+    earlier = context.midway.history.get(MONITOR, []) if context.midway is not None else []
+    return BestEpoch(stage.early_stopping, stage.epochs, context.first_epoch, earlier)
 
 
 def _announce(report, decision, stage, context, options):
@@ -221,11 +269,12 @@ def _announce(report, decision, stage, context, options):
         )
 
 
-def _compile(fitted, model, optimizer, jit_compile):
+def _compile(fitted, model, optimizer, jit_compile, soft_targets=False):
     """Compiles `fitted` (the model, or its head model) with the classifier's
-    training options: a stage changes the optimizer, nothing else."""
+    training options: a stage changes the optimizer (and, with MixUp or
+    CutMix, takes soft targets), nothing else."""
     if fitted is model:
-        model.recompile(optimizer, jit_compile=jit_compile)
+        model.recompile(optimizer, jit_compile=jit_compile, **({"soft_targets": True} if soft_targets else {}))
     else:
         fitted.compile(
             optimizer=optimizer, loss=model.training_loss(), metrics=model.training_metrics(), jit_compile=jit_compile
@@ -233,15 +282,17 @@ def _compile(fitted, model, optimizer, jit_compile):
     fix_multi_worker_fit(fitted)  # keras-team/keras#20585; a no-op unless needed
 
 
-def _fit(fitted, train, validation, stage, options, context, saver):
-    """`fitted.fit` for the stage's epochs, from where the plan stands."""
+def _fit(fitted, train, validation, stage, options, context, callbacks):
+    """`fitted.fit` for the stage's epochs, from where the plan stands.
+    `callbacks` is `(EpochSaver or None, BestEpoch or None)`."""
+    saver, best = callbacks
     first = context.first_epoch
     fitted_history = fitted.fit(
         train,
         validation_data=validation,
         initial_epoch=first if saver is None else saver.initial_epoch(fitted),
         epochs=first + stage.epochs,
-        callbacks=[EpochOrder(), *options.callbacks, *([saver] if saver else [])],
+        callbacks=[EpochOrder(), *options.callbacks, *(c for c in (saver, best) if c is not None)],
         shuffle=False,  # the tf.data pipelines shuffle, with their seed
         verbose=options.verbose,
     )
@@ -249,21 +300,26 @@ def _fit(fitted, train, validation, stage, options, context, saver):
     return history if saver is None else saver.merged(history)
 
 
-def _fit_model(model, data, stage, plan, options, context, saver):
+def _fit_model(model, data, stage, plan, options, context, callbacks):
     """The "model" route; returns the stage's history."""
     momenta = [(layer, layer.momentum) for layer in plan.batchnorm_layers]
     for layer, momentum in momenta:
         layer.momentum = batchnorm_momentum_for(context.steps, momentum)
     weight_decay = model.training_options.weight_decay
-    _compile(model, model, make_optimizer(stage, context.steps, plan.lr_multipliers, weight_decay), options.jit_compile)
+    optimizer = make_optimizer(stage, context.steps, plan.lr_multipliers, weight_decay)
+    mixing = bool(options.mixup or options.cutmix)
+    _compile(model, model, optimizer, options.jit_compile, soft_targets=mixing)
+    train = data.train
+    if mixing:
+        train = mix_batches(train, model.num_classes, mixup=options.mixup, cutmix=options.cutmix, seed=options.seed)
     try:
-        return _fit(model, data.train, data.validation, stage, options, context, saver)
+        return _fit(model, train, data.validation, stage, options, context, callbacks)
     finally:
         for layer, momentum in momenta:
             layer.momentum = momentum
 
 
-def _fit_head(model, features, stage, options, context, saver):
+def _fit_head(model, features, stage, options, context, callbacks):
     """The "cached_head" route: `fit` of the model's own head layers on the
     cached features, in batches of the data's size (as many per view as the
     data has); returns the stage's history."""
@@ -273,7 +329,7 @@ def _fit_head(model, features, stage, options, context, saver):
     steps = max(1, -(-len(features.train_features) // batch_size))
     optimizer = make_optimizer(stage, steps, weight_decay=model.training_options.weight_decay)
     _compile(head, model, optimizer, options.jit_compile)
-    return _fit(head, train, validation, stage, options, context, saver)
+    return _fit(head, train, validation, stage, options, context, callbacks)
 
 
 def _fit_probe(model, features, steps, verbose):

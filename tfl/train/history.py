@@ -12,7 +12,8 @@ class StageRecord:
         unfreeze: the stage's `unfreeze` value.
         trainable_stages: backbone stages that trained.
         first_epoch: the global index of its first epoch.
-        epochs: number of epochs.
+        epochs: number of epochs that ran (fewer than planned when the stage
+            stopped early).
         learning_rate: its learning rate.
         lr_decay: its discriminative decay, or None.
         train_batchnorm: whether BatchNorm layers trained (and were recalibrated).
@@ -32,6 +33,10 @@ class StageRecord:
         batchnorm_check: after a stage that trained the backbone, accuracy
             on training batches in inference mode and with batch statistics
             (`tfl.train.batchnorm.batchnorm_check`), or None.
+        early_stopping: for a stage with `early_stopping`: the patience,
+            the planned epochs, the global epoch it stopped after (None when
+            it ran them all), the global epoch whose weights it ended with
+            (`best_epoch`) and its `best_val_loss`; else None.
 
     Examples:
 
@@ -58,6 +63,7 @@ class StageRecord:
     linear_probe: dict | None = None
     report: dict | None = None
     batchnorm_check: dict | None = None
+    early_stopping: dict | None = None
 
 
 @dataclasses.dataclass

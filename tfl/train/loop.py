@@ -50,7 +50,8 @@ def fit_stages(model, data, stages, options=None, **overrides):
             `validation`, `num_train`).
         stages: a sequence of `tfl.config.Stage`.
         options: a `FitOptions` (callbacks, verbose, feature_cache,
-            cache_dir, augmented_views, jit_compile, seed, checkpoint), or None
+            cache_dir, augmented_views, jit_compile, seed, mixup, cutmix,
+            checkpoint), or None
             for the defaults.
         **overrides: `FitOptions` fields to change, e.g. `verbose=0`.
 
@@ -94,8 +95,8 @@ def fit_stages(model, data, stages, options=None, **overrides):
             continue
         context.index = index
         context.midway = resume if resume is not None and index == resume.stage and resume.stage_epochs else None
-        fit_stage(model, data, stage, options, context)
-        context.first_epoch += stage.epochs
+        record = fit_stage(model, data, stage, options, context)
+        context.first_epoch += record.epochs  # the epochs that ran: fewer when the stage stopped early
     return history
 
 

@@ -8,6 +8,7 @@
   explicit step whose answer is passed in as `pretrained`.
 """
 
+import dataclasses
 import math
 
 from tfl.config.stage import Stage
@@ -159,3 +160,24 @@ def _check_count(value, name, minimum):
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{name} must be a whole number >= {minimum}. Received: {name}={value!r}")
+
+
+def with_early_stopping(stages, patience):
+    """`stages` with `early_stopping=patience` where a stage sets none (linear
+    probes, which have nothing to stop, keep None); `patience=None` changes
+    nothing.
+
+    Examples:
+
+    >>> probe, top2 = with_early_stopping(parse_stages("probe,top2:10:1e-4"), 3)
+    >>> probe.early_stopping, top2.early_stopping
+    (None, 3)
+    """
+    if patience is None:
+        return tuple(stages)
+    return tuple(
+        stage
+        if stage.linear_probe or stage.early_stopping is not None
+        else dataclasses.replace(stage, early_stopping=patience)
+        for stage in stages
+    )

@@ -80,6 +80,7 @@ def from_arrays(
             seed=options.seed,
             cache=options.cache,
             shuffle=shuffle,
+            balanced_classes=len(class_names) if shuffle and options.balanced_sampling else None,
         )
 
     return ImageData(

@@ -187,6 +187,7 @@ def _pipeline(folder, options, shuffle):
         seed=options.seed,
         cache=options.cache,
         shuffle=shuffle,
+        balanced_classes=len(folder.class_names) if shuffle and options.balanced_sampling else None,
     )
 
 

@@ -18,6 +18,8 @@ class ImageOptions(PipelineOptions):
             multi-hot examples by their first class).
         seed: seed of the split and of the shuffle.
         cache: keep the decoded, resized images (uint8) in memory.
+        balanced_sampling: draw training images with every class equally
+            often, an epoch keeping the data's size (single-label only).
         image_size: `(height, width)` the images are resized to (bilinear), or
             one int for a square. Required: every image source needs it.
         resize: "crop" (the default) centre-crops each image to the aspect

@@ -17,6 +17,7 @@ import numbers
 import tensorflow as tf
 
 from tfl.config.data_config import check_resize
+from tfl.data.order import balanced_each_epoch
 from tfl.data.order import shuffle_each_epoch
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -182,7 +183,7 @@ def load_image_file(path, image_size, resize="crop"):
 
 
 def build_pipeline(
-    dataset, load_fn, *, num_examples, batch_size, seed, cache, shuffle, shuffle_buffer=None
+    dataset, load_fn, *, num_examples, batch_size, seed, cache, shuffle, shuffle_buffer=None, balanced_classes=None
 ):
     """Turns `(raw, label)` pairs into batches of `({"images": float32}, labels)`.
 
@@ -196,6 +197,9 @@ def build_pipeline(
         shuffle: shuffle, with a new order each epoch (training data only).
         shuffle_buffer: a smaller buffer for sources too large to hold whole
             when not cached. Defaults to `num_examples`.
+        balanced_classes: with `shuffle`, the number of classes to draw
+            equally often (`balanced_each_epoch`) instead of shuffling; None
+            shuffles.
 
     Returns:
         A batched, prefetched `tf.data.Dataset`; images are float32 `[B, H, W, 3]`
@@ -210,6 +214,8 @@ def build_pipeline(
     buffer = max(1, shuffle_buffer or num_examples)
 
     def shuffled(ds):
+        if balanced_classes:
+            return balanced_each_epoch(ds, balanced_classes, num_examples, seed)
         return shuffle_each_epoch(ds, buffer, seed)
 
     # Without a cache, shuffle the cheap raw items (paths, bytes) before decoding;

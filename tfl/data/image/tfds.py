@@ -91,7 +91,7 @@ def from_tfds(
         or [np.zeros([0], np.int32)]
     )
     return ImageData(
-        train=_pipeline(train_pairs, num_train, options, shuffle=True),
+        train=_pipeline(train_pairs, num_train, options, shuffle=True, classes=len(features[label_key].names)),
         validation=_pipeline(held_out_pairs, num_validation, options, shuffle=False),
         class_names=tuple(features[label_key].names),
         num_train=num_train,
@@ -102,7 +102,7 @@ def from_tfds(
     )
 
 
-def _pipeline(pairs, count, options, shuffle):
+def _pipeline(pairs, count, options, shuffle, classes=None):
     return build_pipeline(
         pairs,
         lambda contents: decode_resized(contents, options.image_size, options.resize),
@@ -112,6 +112,7 @@ def _pipeline(pairs, count, options, shuffle):
         cache=options.cache,
         shuffle=shuffle,
         shuffle_buffer=None if options.cache else min(count, _MAX_UNCACHED_SHUFFLE_BUFFER),
+        balanced_classes=classes if shuffle and options.balanced_sampling else None,
     )
 
 

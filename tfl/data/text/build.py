@@ -64,7 +64,7 @@ def build_text_data(train, held_out=None, *, options, class_names=None):
         }
         _warn_truncated(truncated, len(train), len(held_out), options.sequence_length)
     return TextData(
-        train=_pipeline(train, y_train, options, shuffle=True),
+        train=_pipeline(train, y_train, options, shuffle=True, classes=len(class_names)),
         validation=_pipeline(held_out, y_held_out, options, shuffle=False),
         class_names=class_names,
         num_train=len(train),
@@ -117,7 +117,7 @@ def _token_counts(train, held_out, preprocessor):
     return token_counts([t for rows in groups for t in rows.texts], pairs, preprocessor)
 
 
-def _pipeline(rows, labels, options, shuffle):
+def _pipeline(rows, labels, options, shuffle, classes=None):
     return build_text_pipeline(
         rows.texts,
         rows.pairs,
@@ -129,6 +129,7 @@ def _pipeline(rows, labels, options, shuffle):
         shuffle=shuffle,
         group_by_length=options.group_by_length,
         trim_padding=options.trim_padding,
+        balanced_classes=classes if shuffle and options.balanced_sampling else None,
     )
 
 

@@ -17,6 +17,8 @@ class TextOptions(PipelineOptions):
             their first class).
         seed: seed of the split and of the shuffle.
         cache: keep the tokenized examples in memory.
+        balanced_sampling: draw training texts with every class equally
+            often, an epoch keeping the data's size (single-label only).
         preprocessor: a KerasHub `TextClassifierPreprocessor`, e.g.
             `keras_hub.models.TextClassifierPreprocessor.from_preset(PRESET,
             sequence_length=128)`; None keeps raw strings.

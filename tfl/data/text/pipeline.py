@@ -29,6 +29,7 @@ import numbers
 import numpy as np
 import tensorflow as tf
 
+from tfl.data.order import balanced_each_epoch
 from tfl.data.order import shuffle_each_epoch
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -131,6 +132,7 @@ def build_text_pipeline(
     shuffle,
     trim_padding=True,
     group_by_length=False,
+    balanced_classes=None,
 ):
     """Turns texts and labels into batches of `(inputs, labels)`.
 
@@ -149,6 +151,9 @@ def build_text_pipeline(
             doc); the outputs are the same, the shapes vary by batch.
         group_by_length: with `shuffle`, batch texts of similar length
             together (see the module doc).
+        balanced_classes: with `shuffle`, the number of classes to draw
+            equally often (`tfl.data.order.balanced_each_epoch`) instead of
+            shuffling; None shuffles. Single-label labels only.
 
     Returns:
         A batched, prefetched `tf.data.Dataset`.
@@ -167,6 +172,8 @@ def build_text_pipeline(
     buffer = max(1, len(texts))
 
     def shuffled(ds):
+        if balanced_classes:
+            return balanced_each_epoch(ds, balanced_classes, len(texts), seed)
         return shuffle_each_epoch(ds, buffer, seed)
 
     if preprocessor is None:
