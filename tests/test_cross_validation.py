@@ -94,7 +94,7 @@ def test_a_finished_fold_is_read_back_not_trained_again(image_folder, tmp_path, 
 
 
 def test_a_comparison_runs_on_the_same_folds_and_reports_the_paired_difference(image_folder, tmp_path, fake_runs):
-    config = _config(image_folder, weights="imagenet")
+    config = _config(image_folder, weights="imagenet")  # offline: fake_runs trains nothing
     cv = cross_validate(config, folds=2, compare=config.replace(**{"model.weights": None}), output_dir=tmp_path / "cv")
 
     assert fake_runs.folders() == ["fold-0-0", "compare-0-0", "fold-0-1", "compare-0-1"]
