@@ -27,6 +27,8 @@ from tfl.train.plan import with_early_stopping
 from tfl.train.lr_finder import LRFinderResult
 from tfl.train.lr_finder import find_learning_rate
 from tfl.train.schedules import StageSchedule
+from tfl.train.shared_trace import StagedUpdates
+from tfl.train.shared_trace import share_stages
 from tfl.train.stage_report import StageReport
 from tfl.train.stage_report import stage_report
 from tfl.train.transfer_check import TransferCheck
@@ -40,6 +42,7 @@ __all__ = [
     "LRFinderResult",
     "ResumePoint",
     "ScaledUpdates",
+    "StagedUpdates",
     "Stage",
     "StagePlan",
     "StageRecord",
@@ -61,6 +64,7 @@ __all__ = [
     "parse_stages",
     "recalibrate_batchnorm",
     "resolve_unfreeze",
+    "share_stages",
     "stage_report",
     "transfer_check",
     "with_early_stopping",

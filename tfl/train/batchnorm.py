@@ -121,22 +121,24 @@ def steps_per_epoch(dataset, num_examples=None, batch_size=None):
 STALE_GAP = 0.2
 
 
-def batchnorm_check(model, dataset, max_batches=8):
-    """Accuracy on training batches with the moving statistics and with batch statistics.
+def batchnorm_check(model, dataset, max_examples=64):
+    """Accuracy on training examples with the moving statistics and with batch statistics.
 
     The model normalising with its moving statistics (inference mode, how it
     is evaluated and served) should score about as well on its own training
-    batches as with each batch's statistics (training mode, how it trained).
+    examples as with their statistics (training mode, how it trained).
     When inference mode is far worse, the moving statistics do not describe
     the data: recompute them (`recalibrate_batchnorm`). Only the BatchNorm
     layers change mode: no augmentation, and the head runs in inference mode.
-    Every variable is left as it was.
+    The examples run as one batch in each mode (two calls, no trace to build:
+    this runs after every stage that trains the backbone). Every variable is
+    left as it was.
 
     Args:
         model: a tfl image classifier (with `backbone`, `pooler`,
             `backbone_input_model()` and `head_model()`).
         dataset: batches of `(inputs, labels)`, e.g. the training data.
-        max_batches: how many batches to score.
+        max_examples: how many examples to score, from the first batches.
 
     Returns:
         {"inference_accuracy", "training_mode_accuracy", "examples", "stale"},
@@ -148,29 +150,40 @@ def batchnorm_check(model, dataset, max_batches=8):
     layers = [layer for layer in model.backbone.layers if isinstance(layer, keras.layers.BatchNormalization)]
     if not layers:
         return None
-    head = model.head_model()
-    correct = {"inference": 0.0, "training": 0.0}
-    examples = 0
-    with _restored(layers):
-        for batch_index, (inputs, labels) in enumerate(dataset):
-            if batch_index >= max_batches:
-                break
-            x = to_backbone(inputs, training=False)
-            for mode, training in (("inference", False), ("training", True)):
-                for layer in layers:
-                    layer.trainable = training  # Keras 3: batch statistics only when trainable
-                probabilities = head(model.pooler(model.backbone(x, training=training)), training=False)
-                correct[mode] += _correct(np.asarray(probabilities), np.asarray(labels), model.multi_label)
-            examples += int(np.shape(labels)[0])
-    if not examples:
+    inputs, labels = _first_examples(dataset, max_examples)
+    if labels is None:
         return None
-    inference, training = correct["inference"] / examples, correct["training"] / examples
+    head = model.head_model()
+    accuracy = {}
+    with _restored(layers):
+        x = to_backbone(inputs, training=False)
+        for mode, training in (("inference", False), ("training", True)):
+            for layer in layers:
+                layer.trainable = training  # Keras 3: batch statistics only when trainable
+            probabilities = head(model.pooler(model.backbone(x, training=training)), training=False)
+            accuracy[mode] = _correct(np.asarray(probabilities), labels, model.multi_label) / len(labels)
     return {
-        "inference_accuracy": inference,
-        "training_mode_accuracy": training,
-        "examples": examples,
-        "stale": training - inference >= STALE_GAP,
+        "inference_accuracy": accuracy["inference"],
+        "training_mode_accuracy": accuracy["training"],
+        "examples": len(labels),
+        "stale": accuracy["training"] - accuracy["inference"] >= STALE_GAP,
     }
+
+
+def _first_examples(dataset, max_examples):
+    """The first `max_examples` (inputs, labels) of a batched dataset, as one
+    batch; (None, None) when it is empty."""
+    inputs, labels, count = [], [], 0
+    for batch_inputs, batch_labels in dataset:
+        inputs.append(batch_inputs)
+        labels.append(np.asarray(batch_labels))
+        count += len(labels[-1])
+        if count >= max_examples:
+            break
+    if not count:
+        return None, None
+    joined = keras.tree.map_structure(lambda *parts: np.concatenate(parts)[:max_examples], *inputs)
+    return joined, np.concatenate(labels)[:max_examples]
 
 
 def _correct(probabilities, labels, multi_label):

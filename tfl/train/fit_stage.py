@@ -37,6 +37,7 @@ from tfl.train.linear_probe import fit_linear_probe
 from tfl.train.optimizers import make_optimizer
 from tfl.train.resume import EpochOrder
 from tfl.train.resume import EpochSaver
+from tfl.train.shared_trace import SHARED_TRACE_MODES
 from tfl.train.stage_report import stage_report
 
 logger = logging.getLogger("tfl")
@@ -67,6 +68,10 @@ class FitOptions:
             features, where it would be ignored. Images, single-label only.
         cutmix: CutMix's Beta alpha, likewise (both on: one of the two per
             batch, `tfl.data.mix.mix_batches`).
+        shared_trace: "auto" compiles the model once for the stages that
+            train it whole (route "model") where that saves time, so they
+            share one traced training step (`tfl.train.shared_trace`); "on"
+            wherever it can, "off" compiles per stage.
         checkpoint: a `tfl.train.TrainingCheckpoint`: save the model and
             optimizer after every epoch and every stage, and if it holds a
             saved state of this plan, continue from it: finished stages are
@@ -91,6 +96,7 @@ class FitOptions:
     seed: int = 0
     mixup: float = 0.0
     cutmix: float = 0.0
+    shared_trace: str = "auto"
     checkpoint: object = None
 
     def __post_init__(self):
@@ -98,6 +104,10 @@ class FitOptions:
         if self.feature_cache not in FEATURE_CACHE_MODES:
             raise ValueError(
                 f"Unknown feature_cache {self.feature_cache!r}. Known: {', '.join(FEATURE_CACHE_MODES)}."
+            )
+        if self.shared_trace not in SHARED_TRACE_MODES:
+            raise ValueError(
+                f"Unknown shared_trace {self.shared_trace!r}. Known: {', '.join(SHARED_TRACE_MODES)}."
             )
         if isinstance(self.augmented_views, bool) or not isinstance(self.augmented_views, int) or self.augmented_views < 1:
             raise ValueError(f"augmented_views must be a whole number >= 1. Received: {self.augmented_views!r}")
@@ -128,6 +138,7 @@ class StageContext:
         first_epoch: the global index of the stage's first epoch.
         history: the plan's `TrainingHistory` so far (saved with checkpoints).
         midway: the `ResumePoint` when this stage resumes after an epoch.
+        shared: the plan's `SharedTrace` (stages compiled once), or None.
     """
 
     cache: object
@@ -137,6 +148,7 @@ class StageContext:
     first_epoch: int = 0
     history: object = None
     midway: object = None
+    shared: object = None
 
 
 def choose_route(stage, decision, index=0):
@@ -305,10 +317,15 @@ def _fit_model(model, data, stage, plan, options, context, callbacks):
     momenta = [(layer, layer.momentum) for layer in plan.batchnorm_layers]
     for layer, momentum in momenta:
         layer.momentum = batchnorm_momentum_for(context.steps, momentum)
-    weight_decay = model.training_options.weight_decay
-    optimizer = make_optimizer(stage, context.steps, plan.lr_multipliers, weight_decay)
     mixing = bool(options.mixup or options.cutmix)
-    _compile(model, model, optimizer, options.jit_compile, soft_targets=mixing)
+
+    def compile_model(optimizer):
+        _compile(model, model, optimizer, options.jit_compile, soft_targets=mixing)
+
+    if context.shared is not None and context.index in context.shared.indices:
+        context.shared.start(model, stage, plan, context.steps, compile_model)
+    else:
+        compile_model(make_optimizer(stage, context.steps, plan.lr_multipliers, model.training_options.weight_decay))
     train = data.train
     if mixing:
         train = mix_batches(train, model.num_classes, mixup=options.mixup, cutmix=options.cutmix, seed=options.seed)

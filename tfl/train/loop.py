@@ -11,12 +11,15 @@ from tfl.model.classifier import Classifier
 from tfl.train.batchnorm import steps_per_epoch
 from tfl.train.distribute import check_scope
 from tfl.train.feature_cache import FeatureCache
+from tfl.train.feature_cache import cache_decision
 from tfl.train.fit_stage import FitOptions
 from tfl.train.fit_stage import StageContext
+from tfl.train.fit_stage import choose_route
 from tfl.train.fit_stage import fit_stage
 from tfl.train.history import StageRecord
 from tfl.train.history import TrainingHistory
 from tfl.train.resume import resume_point
+from tfl.train.shared_trace import share_stages
 
 
 def fit_stages(model, data, stages, options=None, **overrides):
@@ -24,7 +27,10 @@ def fit_stages(model, data, stages, options=None, **overrides):
 
     Each stage sets the `trainable` flags (see `apply_stage`), compiles the
     model with a fresh optimizer at the stage's learning rate, and fits from
-    where the previous stage stopped. After a stage that trained BatchNorm
+    where the previous stage stopped. Stages that train the whole model share
+    one compile where that saves time (`FitOptions.shared_trace`): the
+    optimizer then starts each stage fresh and moves only what the stage
+    trains, with the same results (`tfl.train.shared_trace`). After a stage that trained BatchNorm
     layers, their statistics are recomputed over the training data (see
     `Stage.recalibrate_batchnorm`). Before each stage a `StageReport` shows
     what will train; after a stage that trained the backbone, a check warns
@@ -51,8 +57,7 @@ def fit_stages(model, data, stages, options=None, **overrides):
         stages: a sequence of `tfl.config.Stage`.
         options: a `FitOptions` (callbacks, verbose, feature_cache,
             cache_dir, augmented_views, jit_compile, seed, mixup, cutmix,
-            checkpoint), or None
-            for the defaults.
+            shared_trace, checkpoint), or None for the defaults.
         **overrides: `FitOptions` fields to change, e.g. `verbose=0`.
 
     Returns:
@@ -86,6 +91,11 @@ def fit_stages(model, data, stages, options=None, **overrides):
         count=len(stages),
         history=history,
     )
+    routes = [
+        choose_route(stage, cache_decision(model, stage, options.feature_cache, options.augmented_views), index)
+        for index, stage in enumerate(stages)
+    ]
+    context.shared = share_stages(model, stages, routes, context.steps, options.shared_trace, options.checkpoint)
     resume = resume_point(options.checkpoint, stages, model, options.verbose)
     if resume is not None:
         history.stages.extend(StageRecord(**record) for record in resume.records)

@@ -64,27 +64,34 @@ class StageSchedule(keras.optimizers.schedules.LearningRateSchedule):
         self.total_steps = int(total_steps)
 
     def __call__(self, step):
-        step = ops.cast(step, "float32")
-        total = float(self.total_steps)
-        peak = self.peak
-        if self.kind == "constant":
-            return ops.cast(peak, "float32") + 0.0 * step
-        if self.kind == "cosine":
-            return _cosine(peak, 0.0, ops.minimum(step / total, 1.0))
-        if self.kind == "warmup_cosine":
-            warmup = max(1.0, WARMUP_FRACTION * total)
-            rising = peak * ops.minimum(step + 1.0, warmup) / warmup
-            falling = _cosine(peak, 0.0, ops.clip((step - warmup) / max(1.0, total - warmup), 0.0, 1.0))
-            return ops.where(step < warmup, rising, falling)
-        # one_cycle
-        up = max(1.0, ONE_CYCLE_PCT_START * total)
-        start, end = peak / ONE_CYCLE_DIV, peak / ONE_CYCLE_DIV_FINAL
-        rising = _cosine(start, peak, ops.minimum(step / up, 1.0))
-        falling = _cosine(peak, end, ops.clip((step - up) / max(1.0, total - up), 0.0, 1.0))
-        return ops.where(step < up, rising, falling)
+        return scheduled_rate(self.kind, step, self.peak, float(self.total_steps))
 
     def get_config(self):
         return {"kind": self.kind, "peak": self.peak, "total_steps": self.total_steps}
+
+
+def scheduled_rate(kind, step, peak, total):
+    """The rate of schedule `kind` at `step` of `total` steps that peak at
+    `peak`; `peak` and `total` may be tensors (`tfl.train.shared_trace`
+    keeps them in variables so that one traced step serves every stage)."""
+    step = ops.cast(step, "float32")
+    peak = ops.cast(peak, "float32")
+    total = ops.cast(total, "float32")
+    if kind == "constant":
+        return peak + 0.0 * step
+    if kind == "cosine":
+        return _cosine(peak, 0.0, ops.minimum(step / total, 1.0))
+    if kind == "warmup_cosine":
+        warmup = ops.maximum(1.0, WARMUP_FRACTION * total)
+        rising = peak * ops.minimum(step + 1.0, warmup) / warmup
+        falling = _cosine(peak, 0.0, ops.clip((step - warmup) / ops.maximum(1.0, total - warmup), 0.0, 1.0))
+        return ops.where(step < warmup, rising, falling)
+    # one_cycle
+    up = ops.maximum(1.0, ONE_CYCLE_PCT_START * total)
+    start, end = peak / ONE_CYCLE_DIV, peak / ONE_CYCLE_DIV_FINAL
+    rising = _cosine(start, peak, ops.minimum(step / up, 1.0))
+    falling = _cosine(peak, end, ops.clip((step - up) / ops.maximum(1.0, total - up), 0.0, 1.0))
+    return ops.where(step < up, rising, falling)
 
 
 def _cosine(start, end, fraction):
