@@ -312,9 +312,14 @@ def _scratch(task, chosen, s, verbose):
     return evaluate_model(scratch, raw.validation, CLASSES), time.perf_counter() - start
 
 
+def comparison_figure(rows, s):
+    """`transfer_vs_scratch.png`: the text demo's accuracies, titled with its data and encoder."""
+    return plot_transfer_vs_scratch(rows, title=f"Text: transfer vs scratch on tweet sentiment ({s.encoder})")
+
+
 def _write_summary(output_dir, summary, s, log):
     write_json(os.path.join(output_dir, "summary.json"), summary)
-    save_figure(plot_transfer_vs_scratch(summary["rows"]), os.path.join(output_dir, PLOT_FILE))
+    save_figure(comparison_figure(summary["rows"], s), os.path.join(output_dir, PLOT_FILE))
     log("")
     log(f"Transfer vs scratch on tweet sentiment ({summary['test_tweets']} held-out test tweets, "
         f"3 classes), {s.encoder}:")
