@@ -308,7 +308,7 @@ def _scratch(task, chosen, s, verbose):
     scratch.compile(keras.optimizers.Adam(5e-3), loss=head_loss(False), metrics=head_metrics(False))
     per_epoch = math.ceil(raw.num_train / s.batch_size)
     train, _ = _repeated(raw.train, max(s.scratch_steps, 10 * per_epoch), per_epoch)
-    scratch.fit(train, epochs=1, verbose=verbose)
+    scratch.fit(train, epochs=1, verbose=verbose, shuffle=False)  # the tf.data pipeline shuffles, with its seed
     return evaluate_model(scratch, raw.validation, CLASSES), time.perf_counter() - start
 
 
