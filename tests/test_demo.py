@@ -1,7 +1,10 @@
 import json
 import os
 import re
+import types
+import warnings
 
+import numpy as np
 import pytest
 
 from tfl.cli.main import main
@@ -64,3 +67,18 @@ def test_text_demo_compares_minilm_transfer_with_scratch(tmp_path):
     table = "\n".join(lines)
     assert re.search(r"^all\s+transfer, fine-tuned\s+0\.\d{4}", table, re.M)
     assert "sentences/s inference" in table
+
+
+def test_the_text_demos_scratch_model_trains_without_a_shuffle_warning():
+    from tfl.demo.text import TextDemoSettings
+    from tfl.demo.text import _scratch
+
+    texts = np.array(["good film", "bad film", "fine film", "great plot", "awful plot", "so so plot"] * 2)
+    labels = np.array(["positive", "negative", "neutral"] * 4)
+    task = types.SimpleNamespace(pool_texts=texts, pool_labels=labels, test_texts=texts[:6], test_labels=labels[:6])
+    settings = TextDemoSettings(scratch_steps=2, batch_size=4, sequence_length=4)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report, _ = _scratch(task, np.arange(len(texts)), settings, verbose=0)
+    assert report["num_examples"] == 6
+    assert not [str(w.message) for w in caught if "shuffle" in str(w.message)]

@@ -24,6 +24,7 @@ from tfl.evaluate import evaluate_model
 from tfl.model import build_model
 from tfl.model.fusion_classifier import FusionClassifier
 from tfl.run_folder import prepare_output_dir
+from tfl.run_folder import removed_if_left_empty
 from tfl.run_folder import write_run
 from tfl.run_plan import RunPlan
 from tfl.run_plan import plan_run
@@ -94,6 +95,11 @@ def run_experiment(
     >>> result.report["class_names"], 0.0 <= result.report["accuracy"] <= 1.0
     (['daisy', 'roses', 'tulips'], True)
     """
+    with removed_if_left_empty(output_dir):  # a run that fails before writing leaves no empty folder
+        return _run_experiment(config, output_dir, overwrite, verbose, strategy, resume, log)
+
+
+def _run_experiment(config, output_dir, overwrite, verbose, strategy, resume, log):
     start = time.perf_counter()
     # First: MultiWorkerMirroredStrategy must exist before TensorFlow runs anything.
     plan = config if isinstance(config, RunPlan) else plan_run(config)

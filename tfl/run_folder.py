@@ -10,6 +10,7 @@ leaves a truncated file. While it trains, `checkpoint/` holds what a killed
 run continues from.
 """
 
+import contextlib
 import os
 
 from tfl.evaluate import plot_adaptation
@@ -84,6 +85,59 @@ def prepare_output_dir(path, overwrite=False, *, config=None, resume="auto"):
         )
     os.makedirs(path, exist_ok=True)
     return path if checkpoint is None else checkpoint
+
+
+@contextlib.contextmanager
+def removed_if_left_empty(path):
+    """Removes, when the block fails, the folder `path` and the parents it needed
+    if the block created them and no file was written in them: a failed run
+    leaves no empty run folder behind.
+
+    Only folders that did not exist before the block are removed, and only
+    when `path` holds no file at all (empty folders inside it go too), so
+    nothing a user made, and nothing the run wrote (a checkpoint to resume
+    from), is lost. With `path` None the block runs as it is.
+
+    Examples:
+
+    >>> with removed_if_left_empty("runs/exp1"):
+    ...     prepare_output_dir("runs/exp1")
+    ...     raise ValueError("bad data")
+    Traceback (most recent call last):
+    ...
+    ValueError: bad data
+    >>> os.path.exists("runs/exp1")
+    False
+    """
+    new = [] if path is None else _missing_folders(os.path.abspath(os.fspath(path)))
+    try:
+        yield
+    except BaseException:
+        if new:
+            _remove_empty_folders(new)
+        raise
+
+
+def _missing_folders(path):
+    """`path` and its parents that do not exist yet, innermost first."""
+    missing = []
+    while not os.path.exists(path) and os.path.dirname(path) != path:
+        missing.append(path)
+        path = os.path.dirname(path)
+    return missing
+
+
+def _remove_empty_folders(new):
+    """Removes `new[0]` when it holds folders only (no file anywhere), then the
+    parents in `new`, innermost first, up to the first that holds anything."""
+    tree = list(os.walk(new[0], topdown=False))
+    if any(files for _, _, files in tree):
+        return
+    for folder in [root for root, _, _ in tree] + new[1:]:
+        try:
+            os.rmdir(folder)  # refuses a folder that is not empty: nothing is lost
+        except OSError:
+            return
 
 
 def write_plots(report, output_dir):

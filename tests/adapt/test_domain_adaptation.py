@@ -1,3 +1,5 @@
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -58,6 +60,14 @@ def test_every_method_fits_and_reports_the_per_epoch_losses(method):
     assert expected | {"val_loss", "val_accuracy"} <= set(history)
     assert all(len(values) == 2 and np.isfinite(values).all() for values in history.values())
     assert (history["alignment_loss"] == [0.0, 0.0]) == (method in ("source_only", "joint"))
+
+
+def test_fit_on_the_paired_stream_raises_no_shuffle_warning():
+    model = DomainAdaptation(_classifier(), "mmd", features_layer="features")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _fit(model, _target("partly"), epochs=1)
+    assert not [str(w.message) for w in caught if "shuffle" in str(w.message)]
 
 
 def test_an_unlabelled_target_reports_no_target_accuracy():

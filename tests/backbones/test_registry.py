@@ -77,6 +77,22 @@ def test_unknown_backbone_lists_close_matches():
         get_backbone_spec("resnet5")
 
 
+@pytest.mark.parametrize(
+    "name, close",
+    [
+        pytest.param("mobilnet", "Did you mean: mobilenet, ", id="close-matches"),
+        pytest.param("transformer9000", "", id="no-close-match"),
+    ],
+)
+def test_unknown_backbone_names_only_the_close_matches_and_points_to_the_list(name, close):
+    with pytest.raises(ValueError) as raised:
+        get_backbone_spec(name)
+    message = str(raised.value)
+    assert close in message and ("Did you mean" in message) == bool(close)
+    assert "`tfl backbones`" in message and "`tfl.list_backbones()`" in message
+    assert "convnext_xlarge" not in message and "vgg16" not in message  # not the whole registry
+
+
 def test_image_size_below_minimum_names_the_minimum():
     with pytest.raises(ValueError, match=r"'inception_v3' needs images of at least 75x75.*image_size=\(32, 32\)"):
         resolve_image_size(get_backbone_spec("inception_v3"), 32)

@@ -83,6 +83,36 @@ def test_stage_label(unfreeze, stages, expected):
     assert stage_label(unfreeze, stages) == expected
 
 
+def _one_epoch(loss=0.7, val_loss=0.7):
+    stage = {"unfreeze": "none", "trainable_stages": [], "first_epoch": 0, "epochs": 1, "after_recalibration": None,
+             "history": {"loss": [loss], "val_loss": [val_loss], "accuracy": [0.5], "val_accuracy": [0.55]}}
+    return plot_training([stage], [0])
+
+
+def test_a_one_epoch_run_shows_its_training_and_validation_points():
+    figure = _one_epoch(loss=0.7, val_loss=0.7)  # the same value: the validation ring surrounds the training dot
+    for ax in figure.axes:
+        train, validation = ax.lines
+        assert (train.get_label(), validation.get_label()) == ("train", "validation")
+        assert train.get_marker() == validation.get_marker() == "o"
+        assert train.get_markerfacecolor() != "none" and validation.get_markerfacecolor() == "none"
+        assert validation.get_markersize() > train.get_markersize() + 2
+        assert [tick for tick in ax.get_xticks() if 0.5 <= tick <= 1.5] == [1]  # whole epochs only
+
+
+def test_the_training_legend_is_one_legend_below_the_axes_covering_no_data():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    figure = _one_epoch()
+    assert all(ax.get_legend() is None for ax in figure.axes)
+    (legend,) = figure.legends
+    assert [text.get_text() for text in legend.get_texts()] == ["train", "validation"]
+    FigureCanvasAgg(figure).draw()
+    box = legend.get_window_extent()
+    assert all(not box.overlaps(ax.get_window_extent()) for ax in figure.axes)
+    assert all(box.y1 < ax.get_window_extent().y0 for ax in figure.axes)  # below both
+
+
 def test_training_png_is_written_and_decodes(tmp_path):
     path = save_figure(plot_training(_three_stages()), tmp_path / "training.png")
     data = path.read_bytes()
@@ -128,6 +158,35 @@ def test_transfer_curve_puts_all_last(tmp_path):
     assert [line.get_label() for line in ax.lines] == ["transfer", "scratch"]
     assert list(ax.lines[0].get_ydata()) == [0.5, 0.7, 0.9]
     assert save_figure(figure, tmp_path / "t.png").read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize(
+    "methods",
+    [
+        pytest.param(("transfer", "scratch", "head only"), id="image-demo"),
+        pytest.param(("transfer, fine-tuned", "transfer, head only", "scratch"), id="text-demo"),
+    ],
+)
+def test_each_method_keeps_its_colour_in_every_transfer_figure(methods):
+    rows = [{"labels_per_class": 2, "method": method, "accuracy": 0.5} for method in methods]
+    colours = {line.get_label(): line.get_color() for line in plot_transfer_vs_scratch(rows).axes[0].lines}
+    expected = {"scratch": "tab:orange", "head only": "tab:green", "transfer": "tab:blue"}
+    for method in methods:
+        kind = next(kind for kind in expected if kind in method)
+        assert colours[method] == expected[kind], method
+
+
+def test_the_demos_transfer_figures_have_their_own_titles():
+    from tfl.demo.image import DemoSettings
+    from tfl.demo.image import comparison_figure as image_figure
+    from tfl.demo.text import TextDemoSettings
+    from tfl.demo.text import comparison_figure as text_figure
+
+    rows = [{"labels_per_class": 2, "method": "scratch", "accuracy": 0.5}]
+    image = image_figure(rows, DemoSettings()).axes[0].get_title()
+    text = text_figure(rows, TextDemoSettings()).axes[0].get_title()
+    assert image.startswith("Images: transfer vs scratch") and "digits" in image
+    assert text.startswith("Text: transfer vs scratch") and "tweet" in text
 
 
 def _adaptation_record(method="mmd", labelled=0, epochs=3):

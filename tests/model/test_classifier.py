@@ -1,5 +1,7 @@
 """The `Classifier` contract and its `compile`: defaults, user choices, and their survival."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -105,6 +107,15 @@ def test_balanced_needs_the_training_labels_outside_fit_stages():
     model.compile(class_weight="balanced")
     with pytest.raises(ValueError, match=r"class_weight='balanced' needs the training labels.*fit_stages"):
         model.fit(_images(), np.array([0, 1, 0, 1]), verbose=0)
+
+
+def test_fit_on_a_tf_data_pipeline_raises_no_shuffle_warning():
+    model = build_model(ModelConfig(**SMALL), ["dark", "bright"])
+    model.compile()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(tiny_image_data(n=8).train, epochs=1, verbose=0)
+    assert not [str(w.message) for w in caught if "shuffle" in str(w.message)]
 
 
 def test_every_stage_keeps_the_users_choices_and_balanced_is_counted_from_the_data():

@@ -188,6 +188,14 @@ class DomainAdaptation(keras.Model):
     def call(self, inputs, training=None):
         return self.classifier(inputs, training=training)
 
+    def fit(self, x=None, *args, **kwargs):
+        """`keras.Model.fit` on a `paired_dataset`; `shuffle` is False by default,
+        since the source and target pipelines shuffle themselves (Keras would
+        ignore `shuffle=True` on a `tf.data.Dataset` and warn)."""
+        if isinstance(x, tf.data.Dataset):
+            kwargs.setdefault("shuffle", False)
+        return super().fit(x, *args, **kwargs)
+
     def objective(self, x, y, training=False):
         """The terms of `J` on one paired batch.
 

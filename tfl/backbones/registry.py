@@ -21,7 +21,8 @@ def get_backbone_spec(name):
     "resnet50-v2" are the same backbone.
 
     Raises:
-        ValueError: for an unknown name, listing the closest known names.
+        ValueError: for an unknown name, naming the closest known names (not
+            all of them: `tfl backbones` and `list_backbones()` list them).
 
     Examples:
 
@@ -40,8 +41,8 @@ def get_backbone_spec(name):
     close = difflib.get_close_matches(_key(name), list(_BY_KEY), n=4, cutoff=0.5)
     suggestion = f" Did you mean: {', '.join(_BY_KEY[c].name for c in close)}?" if close else ""
     raise ValueError(
-        f"Unknown backbone {name!r}.{suggestion} Known: {', '.join(_REGISTRY)}. "
-        f"Run `tfl backbones` for the list. Received: backbone={name!r}"
+        f"Unknown backbone {name!r}.{suggestion} `tfl backbones` (in Python: `tfl.list_backbones()`) "
+        f"lists the {len(_REGISTRY)} known backbones. Received: backbone={name!r}"
     )
 
 

@@ -1,6 +1,10 @@
 """Argument types shared by subcommands."""
 
 import argparse
+import os
+import sys
+
+WEIGHTS_CHOICES = "imagenet, none, or a path to a weights file (.weights.h5, .h5 or .keras)"
 
 
 def image_size(text):
@@ -59,3 +63,20 @@ def augmentation(text):
                 f"unknown augmentation {key!r}; known: flip[=horizontal|vertical], rotation=F, zoom=F, contrast=F"
             )
     return result
+
+
+def weights(text):
+    """--weights: 'imagenet', 'none' (or 'null'), or the path of a file that exists."""
+    if text.strip().lower() in ("imagenet", "none", "null") or os.path.isfile(text):
+        return text
+    found = "a folder" if os.path.isdir(text) else "no such file"
+    raise argparse.ArgumentTypeError(f"expected {WEIGHTS_CHOICES}; got {text!r} ({found})")
+
+
+def keras_verbosity(verbose):
+    """The Keras `verbose` of a run: as given, else the progress bar on a terminal
+    and one line per epoch (2) when the output goes to a file or a pipe, where
+    the bar's control characters would be written as they are."""
+    if verbose is not None:
+        return verbose
+    return 1 if sys.stdout.isatty() else 2

@@ -80,7 +80,7 @@ def run(args):
         output,
         overwrite=args.overwrite,
         resume="auto" if args.resume is not False else False,  # --no-resume starts unfinished folds over
-        verbose=args.verbose,
+        verbose=arguments.keras_verbosity(args.verbose),
         log=print,
     )
     print(f"\n{len(cv.folds)} folds ({args.folds} x {args.repeats} repeats), mean [95% interval]:")

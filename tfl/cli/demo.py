@@ -48,6 +48,14 @@ def run(args):
         if value < 1:
             raise ValueError(f"{flag} must be >= 1. Received: {value}")
     output = args.output or os.path.join("runs", f"demo-{datetime.datetime.now():%Y%m%d-%H%M%S}")
+    from tfl.run_folder import removed_if_left_empty
+
+    with removed_if_left_empty(output):  # a demo that fails before writing leaves no empty folder
+        _run_parts(args, output, per_class, text_per_class)
+    return 0
+
+
+def _run_parts(args, output, per_class, text_per_class):
     from tfl.demo import DemoSettings
     from tfl.demo import TextDemoSettings
     from tfl.demo import run_demo
@@ -68,4 +76,3 @@ def run(args):
         print()
         settings = TextDemoSettings(labels_per_class=text_per_class)
         run_text_demo(os.path.join(output, "text"), settings, overwrite=args.overwrite, verbose=args.verbose)
-    return 0

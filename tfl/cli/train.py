@@ -60,7 +60,7 @@ def _add_model_arguments(parser):
     )
     group.add_argument("--sequence-length", type=arguments.positive_int, help="text: tokens per example")
     group.add_argument("--pooling", help="images: avg, max; text: cls, mean, lstm")
-    group.add_argument("--weights", help="imagenet, none, or a weights file (.weights.h5/.h5/.keras)")
+    group.add_argument("--weights", type=arguments.weights, help=arguments.WEIGHTS_CHOICES)
     group.add_argument("--image-size", type=arguments.image_size, help="N or HxW (default: the backbone's)")
     group.add_argument(
         "--resize",
@@ -182,7 +182,13 @@ def _add_run_arguments(parser):
         "running the same command again after a crash continues from the last finished epoch); "
         "--no-resume discards it and starts over",
     )
-    group.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="Keras verbosity")
+    group.add_argument(
+        "--verbose",
+        type=int,
+        choices=(0, 1, 2),
+        help="Keras verbosity: 0 silent, 1 a progress bar (the default on a terminal), "
+        "2 one line per epoch (the default when the output goes to a file or a pipe)",
+    )
 
 
 # Flags that set one config key each: (argparse dest, dotted config key).
@@ -263,7 +269,8 @@ def run(args):
     name = model.backbone if plan.task == "image" else os.path.basename(model.encoder.rstrip("/"))
     output = args.output or os.path.join("runs", f"{name}-{datetime.datetime.now():%Y%m%d-%H%M%S}")
     resume = "auto" if args.resume is None else args.resume
-    result = run_experiment(plan, output, overwrite=args.overwrite, verbose=args.verbose, resume=resume, log=print)
+    verbose = arguments.keras_verbosity(args.verbose)
+    result = run_experiment(plan, output, overwrite=args.overwrite, verbose=verbose, resume=resume, log=print)
     report = result.report
     auc = report["auc_roc"]
     print(

@@ -244,9 +244,16 @@ def _target_draw(pool, test, per_class, draw, backbone_file, folder, s, verbose,
     return runs
 
 
+def comparison_figure(rows, s):
+    """`transfer_vs_scratch.png`: the image demo's accuracies, titled with its data and network."""
+    return plot_transfer_vs_scratch(
+        rows, title=f"Images: transfer vs scratch on digits 5-9 ({s.backbone}, {s.image_size}x{s.image_size})"
+    )
+
+
 def _write_summary(output_dir, summary, s, log):
     write_json(os.path.join(output_dir, "summary.json"), summary)
-    save_figure(plot_transfer_vs_scratch(summary["rows"]), os.path.join(output_dir, PLOT_FILE))
+    save_figure(comparison_figure(summary["rows"], s), os.path.join(output_dir, PLOT_FILE))
     log("")
     log(f"Transfer vs scratch on digits 5-9 ({summary['target_test_images']} held-out test images), "
         f"{s.backbone} at {s.image_size}x{s.image_size}:")

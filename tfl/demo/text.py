@@ -308,13 +308,18 @@ def _scratch(task, chosen, s, verbose):
     scratch.compile(keras.optimizers.Adam(5e-3), loss=head_loss(False), metrics=head_metrics(False))
     per_epoch = math.ceil(raw.num_train / s.batch_size)
     train, _ = _repeated(raw.train, max(s.scratch_steps, 10 * per_epoch), per_epoch)
-    scratch.fit(train, epochs=1, verbose=verbose)
+    scratch.fit(train, epochs=1, verbose=verbose, shuffle=False)  # the tf.data pipeline shuffles, with its seed
     return evaluate_model(scratch, raw.validation, CLASSES), time.perf_counter() - start
+
+
+def comparison_figure(rows, s):
+    """`transfer_vs_scratch.png`: the text demo's accuracies, titled with its data and encoder."""
+    return plot_transfer_vs_scratch(rows, title=f"Text: transfer vs scratch on tweet sentiment ({s.encoder})")
 
 
 def _write_summary(output_dir, summary, s, log):
     write_json(os.path.join(output_dir, "summary.json"), summary)
-    save_figure(plot_transfer_vs_scratch(summary["rows"]), os.path.join(output_dir, PLOT_FILE))
+    save_figure(comparison_figure(summary["rows"], s), os.path.join(output_dir, PLOT_FILE))
     log("")
     log(f"Transfer vs scratch on tweet sentiment ({summary['test_tweets']} held-out test tweets, "
         f"3 classes), {s.encoder}:")

@@ -11,6 +11,7 @@ line each on every axes, with gid "stage_boundary") and `figure.stage_labels`
 (one per stage).
 """
 
+import itertools
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -24,6 +25,14 @@ BOUNDARY_GID = "stage_boundary"
 FUSION_WEIGHT_PREFIX = "fusion_weight_"
 STAGE_LABEL_GID = "stage_label"
 MAX_ANNOTATED_CLASSES = 30
+# plot_transfer_vs_scratch: a colour per kind of method, the first keyword found in its
+# name deciding ("transfer, head only" is a head only); then the colours left, in order.
+_METHOD_COLORS = (("scratch", "tab:orange"), ("head only", "tab:green"), ("transfer", "tab:blue"))
+_SPARE_COLORS = ("tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:gray", "tab:olive", "tab:cyan")
+# plot_training: a filled dot per training epoch and a larger ring per validation epoch,
+# so a one-epoch curve (a single point) shows, and a ring around a dot where the two agree.
+_TRAIN_STYLE = dict(linestyle="-", marker="o", markersize=4)
+_VALIDATION_STYLE = dict(linestyle="--", marker="o", markersize=9, markerfacecolor="none", markeredgewidth=1.5)
 
 
 def stage_label(unfreeze, trainable_stages=(), max_names=3):
@@ -58,6 +67,8 @@ def plot_training(history_or_report_stages, boundaries=None):
         A `Figure` with two axes (loss, accuracy). Epochs count from 1; a
         dashed line separates consecutive stages and each stage is named at
         the top ("head" for `unfreeze="none"`, else the stages it unfroze).
+        Training epochs are dots, validation epochs rings (one epoch shows
+        as a point); one legend for both axes sits below them.
 
     Examples:
 
@@ -83,14 +94,14 @@ def plot_training(history_or_report_stages, boundaries=None):
 
     figure = Figure(figsize=(11, 4.2), layout="constrained")
     for ax, metric in zip(figure.subplots(1, 2), ("loss", "accuracy")):
-        for prefix, style in (("", "-"), ("val_", "--")):
+        for prefix, style in (("", _TRAIN_STYLE), ("val_", _VALIDATION_STYLE)):
             x, y = [], []
             for start, stage in zip(boundaries, stages):
                 values = stage["history"].get(prefix + metric, [])
                 x.extend(start + 1 + i for i in range(len(values)))
                 y.extend(values)
             if y:
-                ax.plot(x, y, style, marker="o", markersize=3, label="validation" if prefix else "train")
+                ax.plot(x, y, **style, label="validation" if prefix else "train")
         recalibrated = [
             (start + s["epochs"], s["after_recalibration"][metric])
             for start, s in zip(boundaries, stages)
@@ -103,12 +114,22 @@ def plot_training(history_or_report_stages, boundaries=None):
         ax.set_ylabel(metric)
         ax.set_title(metric)
         ax.set_xlim(boundaries[0] + 0.5, boundaries[-1] + stages[-1]["epochs"] + 0.5)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # whole epochs, also for one
         ax.margins(y=0.18)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(loc="best", fontsize=8)
+    _legend_below(figure)
     figure.stage_boundaries = boundaries[1:]
     figure.stage_labels = labels
     return figure
+
+
+def _legend_below(figure):
+    """One legend for all axes, below them, where it covers no data."""
+    entries = {}
+    for ax in figure.axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    if entries:
+        figure.legend(entries.values(), entries.keys(), loc="outside lower center", ncols=len(entries), fontsize=8)
 
 
 def plot_confusion_matrix(confusion_matrix, class_names, normalize=True):
@@ -164,16 +185,19 @@ def plot_confusion_matrix(confusion_matrix, class_names, normalize=True):
     return figure
 
 
-def plot_transfer_vs_scratch(rows):
+def plot_transfer_vs_scratch(rows, title="transfer vs scratch"):
     """Accuracy against labels per class, one line per method.
 
     Args:
         rows: dicts with `labels_per_class` (a number, or "all"), `method`
             and `accuracy`, as in the demos' `summary["rows"]`.
+        title: the figure's title (the demos name their data set).
 
     Returns:
         A `Figure`. The x axis is categorical: the numbers in increasing
-        order, then any text value such as "all".
+        order, then any text value such as "all". A method has the same
+        colour in every figure: blue for transfer (fine-tuned), green for
+        a head on frozen features ("head only"), orange for scratch.
 
     Examples:
 
@@ -193,19 +217,29 @@ def plot_transfer_vs_scratch(rows):
 
     figure = Figure(figsize=(7, 4.2), layout="constrained")
     ax = figure.subplots()
-    for method in methods:
+    for method, color in zip(methods, _method_colors(methods)):
         points = sorted(
             (position[row["labels_per_class"]], row["accuracy"]) for row in rows if row["method"] == method
         )
-        ax.plot(*zip(*points), marker="o", label=method)
+        ax.plot(*zip(*points), marker="o", color=color, label=method)
     ax.set_xticks(range(len(sizes)), [str(size) for size in sizes])
     ax.set_xlabel("labelled examples per class")
     ax.set_ylabel("held-out accuracy")
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
     ax.legend()
-    ax.set_title("transfer vs scratch")
+    ax.set_title(title)
     return figure
+
+
+def _method_colors(methods):
+    """A colour per method by what it is (`_METHOD_COLORS`), the same in every
+    figure: ["transfer", "scratch", "head only"] -> blue, orange, green."""
+    spare = itertools.cycle(_SPARE_COLORS)
+    return [
+        next((color for keyword, color in _METHOD_COLORS if keyword in method.lower()), None) or next(spare)
+        for method in methods
+    ]
 
 
 def plot_fusion_weights(history_or_report_stages, boundaries=None):

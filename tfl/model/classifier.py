@@ -10,6 +10,7 @@ import dataclasses
 import numbers
 
 import keras
+import tensorflow as tf
 
 from tfl.model.losses import balanced_class_weights
 from tfl.model.losses import head_loss
@@ -232,15 +233,19 @@ class Classifier(keras.Model):
             return None
         return [float(class_weight.get(index, 1.0)) for index in range(self.num_classes)]
 
-    def fit(self, *args, **kwargs):
-        """`keras.Model.fit`, refusing an unresolved `class_weight="balanced"`."""
+    def fit(self, x=None, *args, **kwargs):
+        """`keras.Model.fit`, refusing an unresolved `class_weight="balanced"`;
+        `shuffle` is False by default for a `tf.data.Dataset`, which shuffles
+        itself (Keras would ignore `shuffle=True` and warn)."""
         if self._training_options.class_weight == "balanced":
             raise ValueError(
                 "class_weight='balanced' needs the training labels. Train with tfl.fit_stages(model, data, ...), "
                 "which counts them, or pass the weights: "
                 "model.compile(class_weight=dict(enumerate(tfl.model.balanced_class_weights(counts))))."
             )
-        return super().fit(*args, **kwargs)
+        if isinstance(x, tf.data.Dataset):
+            kwargs.setdefault("shuffle", False)
+        return super().fit(x, *args, **kwargs)
 
     def training_metrics(self, soft_targets=False):
         """The metrics of the training options (`accuracy` by default, for
