@@ -130,10 +130,10 @@ def main():
         for seed in seeds:
             for policy in POLICIES:
                 runs.append(run(task, data, config, policy, seed))
-                print(format_table(runs[-1:]), flush=True)
+                print(format_table(runs[-1:], list(runs[-1])), flush=True)
     rows = summarize(runs)
     print()
-    print(format_table(rows))
+    print(format_table(rows, list(rows[0])))
     write_json(args.json, {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs", "rows": rows, "runs": runs})
 
 

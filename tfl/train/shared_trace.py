@@ -77,7 +77,7 @@ class StagedUpdates(keras.optimizers.Optimizer):
     >>> optimizer.build(model.trainable_variables)
     >>> optimizer.start_stage(Stage("none", epochs=2, learning_rate=1e-3), 10,
     ...                       {v.path: 1.0 for v in model.head.trainable_variables})
-    >>> float(optimizer.learning_rate)
+    >>> round(float(optimizer.learning_rate), 6)
     0.001
     """
 
