@@ -115,3 +115,4 @@ def image_folder(tmp_path_factory):
             pixels = rng.randint(low, low + 100, (16, 16, 3)).astype("uint8")
             (root / name / f"{i}.png").write_bytes(tf.io.encode_png(pixels).numpy())
     return root
+

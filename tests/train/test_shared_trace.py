@@ -15,10 +15,11 @@ from tfl.train.shared_trace import EXTRA_STEPS_PER_TRACE
 from tfl.train.shared_trace import StagedUpdates
 from tfl.train.shared_trace import share_stages
 
+# AdamW with weight decay: the decay of a frozen variable must be masked too.
 PLAN = (
-    Stage("none", epochs=1, learning_rate=1e-3),
-    Stage("top 1", epochs=2, learning_rate=1e-3, schedule="one_cycle"),
-    Stage("top 2", epochs=1, learning_rate=3e-4, schedule="cosine", lr_decay=0.5),
+    Stage("none", epochs=1, learning_rate=1e-3, optimizer="adamw"),
+    Stage("top 1", epochs=2, learning_rate=1e-3, schedule="one_cycle", optimizer="adamw"),
+    Stage("top 2", epochs=1, learning_rate=3e-4, schedule="cosine", lr_decay=0.5, optimizer="adamw"),
 )
 
 
@@ -39,16 +40,17 @@ class TrainFunctions(keras.callbacks.Callback):
         self.functions.append(self.model.train_function)
 
 
-def _train(shared_trace, stages=PLAN, weight_decay=None):
+def _train(shared_trace, stages=PLAN, weight_decay=0.05):
     keras.utils.set_random_seed(0)
     model = _model()
     model.compile(weight_decay=weight_decay)
+    initial = {weight.path: weight.numpy() for weight in model.weights}
     data = tiny_image_data(n=24, batch_size=8)
     functions = TrainFunctions()
     history = fit_stages(
         model, data, stages, verbose=0, feature_cache="off", shared_trace=shared_trace, callbacks=[functions]
     )
-    return model, history, functions.functions
+    return model, history, functions.functions, initial
 
 
 @pytest.fixture(scope="module")
@@ -62,48 +64,34 @@ def shared():
 
 
 def test_shared_stages_end_with_the_weights_and_history_of_a_compile_per_stage(per_stage, shared):
-    (model_off, history_off, _), (model_on, history_on, _) = per_stage, shared
+    (model_off, history_off, _, _), (model_on, history_on, _, initial) = per_stage, shared
     for old, new in zip(model_off.weights, model_on.weights):
         np.testing.assert_allclose(new.numpy(), old.numpy(), rtol=1e-4, atol=1e-6, err_msg=old.path)
     for off, on in zip(history_off.stages, history_on.stages):
         assert on.trainable_params == off.trainable_params
         np.testing.assert_allclose(on.history["loss"], off.history["loss"], rtol=1e-4)
     # The plan did train: the weights moved from their initial values.
-    keras.utils.set_random_seed(0)
-    assert not np.allclose(_model().head.kernel.numpy(), model_on.head.kernel.numpy())
+    assert not np.allclose(initial[model_on.head.kernel.path], model_on.head.kernel.numpy())
 
 
 def test_the_stages_share_one_traced_training_step(per_stage, shared):
-    _, _, functions_off = per_stage
-    _, _, functions_on = shared
+    functions_off, functions_on = per_stage[2], shared[2]
     assert len({id(function) for function in functions_on}) == 1
     assert len({id(function) for function in functions_off}) == len(PLAN)
     assert isinstance(shared[0].optimizer, StagedUpdates)
 
 
-def test_variables_a_stage_keeps_frozen_do_not_move_and_batchnorm_statistics_stay():
-    keras.utils.set_random_seed(0)
-    initial = _model()
-    model, history, _ = _train("on")
+def test_variables_a_stage_keeps_frozen_do_not_move_and_batchnorm_statistics_stay(shared):
+    model, history, _, before = shared
     trained = {name for record in history.stages for name in record.trainable_stages}
     frozen_layers = [layer for name, layers in model.stage_layers().items() if name not in trained for layer in layers]
     assert frozen_layers
-    before = {w.path: w.numpy() for w in initial.weights}
     for layer in frozen_layers:
         for weight in layer.weights:
             np.testing.assert_array_equal(weight.numpy(), before[weight.path], err_msg=weight.path)
     for layer in model.backbone.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             np.testing.assert_array_equal(layer.moving_mean.numpy(), before[layer.moving_mean.path])
-
-
-def test_adamw_weight_decay_gives_the_same_weights_shared_or_not():
-    stages = parse_stages("none:1:1e-3,top1:1:1e-3")
-    stages = tuple(Stage(s.unfreeze, s.epochs, s.learning_rate, optimizer="adamw") for s in stages)
-    model_off, _, _ = _train("off", stages, weight_decay=0.1)
-    model_on, _, _ = _train("on", stages, weight_decay=0.1)
-    for old, new in zip(model_off.weights, model_on.weights):
-        np.testing.assert_allclose(new.numpy(), old.numpy(), rtol=1e-4, atol=1e-6, err_msg=old.path)
 
 
 def test_a_model_trained_with_a_shared_trace_saves_loads_and_predicts_the_same(shared, tmp_path):
