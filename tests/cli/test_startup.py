@@ -63,7 +63,7 @@ def test_a_start_up_line_is_hidden_below_the_log_level(line, level, hidden):
 @pytest.mark.parametrize(
     "verbose, environ, level, shown",
     [
-        pytest.param(False, {}, "2", (AN_ERROR,), id="tfl-default"),
+        pytest.param(False, {}, "3", (), id="tfl-default"),
         pytest.param(False, {"TF_CPP_MIN_LOG_LEVEL": "2"}, "2", (AN_ERROR, CU_INIT), id="user-level-2"),
         pytest.param(False, {"TF_CPP_MIN_LOG_LEVEL": "1"}, "1", (AN_ERROR, CU_INIT, A_WARNING), id="user-level-1"),
         pytest.param(True, {}, "0", "all", id="verbose-tensorflow"),

@@ -302,3 +302,16 @@ def test_a_text_model_loaded_from_a_keras_file_exports(text_model, tmp_path):
     expected = keras.ops.convert_to_numpy(text_model(text_model.preprocessor(tf.constant(TEXTS))))
     outputs = _serve(result.path, "serving_default", {"text": TEXTS}, [4], tmp_path, text=True)
     np.testing.assert_allclose(outputs["4/probabilities"], expected, atol=1e-5)
+
+
+def test_a_bfloat16_model_exports_and_answers_in_float32(tmp_path):
+    model = build_model(
+        ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32, mixed_precision="mixed_bfloat16"),
+        ["dark", "bright"],
+    )
+    assert model.backbone.compute_dtype == "bfloat16" and model.head.compute_dtype == "float32"
+    result = export_model(model, "bf16", base=str(tmp_path))
+    pixels = np.random.default_rng(2).uniform(0, 255, (3, 32, 32, 3)).astype(np.float32)
+    served = tf.saved_model.load(result.path).signatures["serving_pixels"](images=tf.constant(pixels))
+    assert served["probabilities"].dtype == tf.float32
+    np.testing.assert_allclose(served["probabilities"].numpy(), model.predict({"images": pixels}, verbose=0), atol=1e-5)

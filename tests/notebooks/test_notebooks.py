@@ -9,6 +9,12 @@ from nbclient import NotebookClient
 
 NOTEBOOKS = sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "..", "notebooks", "*.ipynb")))
 SMALL = {"EPOCHS": "3", "LABELS_PER_CLASS": "(8,)", "POOL_PER_CLASS": "40", "TEST_PER_CLASS": "60"}
+# Cut to what each notebook's own assertion checks: the text demo's fine-tuning and
+# step counts are covered by tests/test_demo.py, the alignment falling by 2 epochs.
+SMALLER = {
+    "03_fusion_and_domain_adaptation.ipynb": {"ADAPT_EPOCHS": "2"},
+    "05_transfer_vs_scratch.ipynb": {"HEAD_STEPS": "100", "SCRATCH_STEPS": "100", "FINE_TUNE_STEPS": "2"},
+}
 # Two groups of about equal run time: with `pytest -n 2 --dist loadscope` each class runs in
 # its own worker, so the notebooks do not queue behind each other in one process.
 GROUPS = {
@@ -17,13 +23,14 @@ GROUPS = {
 }
 
 
-def _with_small_parameters(notebook):
+def _with_small_parameters(notebook, name):
+    small = {**SMALL, **SMALLER.get(name, {})}
     for cell in notebook.cells:
         if "parameters" in cell.metadata.get("tags", []):
             lines = []
             for line in cell.source.splitlines():
-                name = line.split("=")[0].strip()
-                lines.append(f"{name} = {SMALL[name]}" if name in SMALL else line)
+                parameter = line.split("=")[0].strip()
+                lines.append(f"{parameter} = {small[parameter]}" if parameter in small else line)
             cell.source = "\n".join(lines)
             return notebook
     raise AssertionError("the notebook has no cell tagged 'parameters'")
@@ -46,7 +53,7 @@ def test_every_notebook_is_in_one_group():
 
 def _run(name, tmp_path):
     path = os.path.join(os.path.dirname(NOTEBOOKS[0]), name)
-    notebook = _with_small_parameters(nbformat.read(path, as_version=4))
+    notebook = _with_small_parameters(nbformat.read(path, as_version=4), name)
     NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
 
 

@@ -11,8 +11,9 @@ line that the log level does not hide. Python warnings and tracebacks pass
 through unchanged.
 
 The log level a user set in `TF_CPP_MIN_LOG_LEVEL` wins; without one, tfl
-uses 2 (warnings and information hidden) and also hides the cuInit line of
-a machine without a GPU driver. `tfl --verbose-tensorflow` shows everything.
+uses 3 (TensorFlow's C++ information, warnings and errors hidden: on a CPU its
+errors are harmless lines, and real failures raise Python exceptions) and also
+hides the cuInit line of a machine without a GPU driver. `tfl --verbose-tensorflow` shows everything.
 """
 
 import contextlib
@@ -23,7 +24,9 @@ import sys
 import tempfile
 
 LOG_LEVEL = "TF_CPP_MIN_LOG_LEVEL"
-DEFAULT_LOG_LEVEL = "2"
+# 3: TensorFlow also logs harmless C++ lines at ERROR level on a CPU (loading MiniLM:
+# "oneDNN supports DT_INT64 only on platforms with AVX-512"); real failures raise in Python.
+DEFAULT_LOG_LEVEL = "3"
 # An absl log line: severity letter, MMDD, time, thread, file:line] message
 # (`I0000 00:00:1796302602.902954   15020 port.cc:153] oneDNN ...`).
 _ABSL_LINE = re.compile(r"^([IWEF])\d{4} \d+:\d+:\d+\.\d+\s+\d+ \S+:\d+\] ")
@@ -55,7 +58,7 @@ def startup_filter(verbose, environ):
     """The start-up lines to hide, as a predicate on a line, or None to show them all.
 
     Sets `TF_CPP_MIN_LOG_LEVEL` in `environ` unless the user did: 0 with
-    `verbose`, else 2. Lines below the level are hidden, and with tfl's own
+    `verbose`, else 3. Lines below the level are hidden, and with tfl's own
     level the cuInit error of a machine without a GPU driver too.
     """
     user_level = environ.get(LOG_LEVEL)

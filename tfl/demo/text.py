@@ -83,7 +83,7 @@ class TextDemoSettings:
     min_confidence: float = 0.9
     head_steps: int = 300
     fine_tune_steps: int = 10
-    fine_tune_epochs: int = 2
+    fine_tune_epochs: int = 1
     fine_tune_learning_rate: float = 5e-5
     scratch_steps: int = 300
     batch_size: int = 32
