@@ -25,6 +25,7 @@ import time
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from tfl.backbones.encoders import MINILM
 from tfl.config import ModelConfig
@@ -128,7 +129,10 @@ def _train_head(features, labels, num_classes, steps, seed):
         ]
     )
     head.compile(keras.optimizers.Adam(1e-2), keras.losses.SparseCategoricalCrossentropy())
-    head.fit(features, labels, batch_size=len(features), epochs=steps, verbose=0)
+    # One epoch of `steps` full batches: the same steps as `steps` one-batch epochs, without
+    # Keras' per-epoch overhead (about 20 ms each, 6 s of a 300-step head).
+    batches = tf.data.Dataset.from_tensors((features, labels)).repeat(steps)
+    head.fit(batches, epochs=1, verbose=0, shuffle=False)
     return head
 
 
