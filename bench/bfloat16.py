@@ -7,9 +7,9 @@ layer), same seeds:
 - images: the ImageNet MobileNet 0.25 of `../shared/data` at 224 px on the
   ants-vs-bees photos: the linear probe then the top 2 stages for 5 epochs
   (tfl's default plan) on the 244 training images, scored on the 153 held-out
-  ones; and inference over all 397 images (`tfl.predict`'s batched path);
+  ones; and inference over all 397 images (a `tf.function` over the batches);
 - text: MiniLM (sequence length 64) fine-tuned whole for 2 epochs on 256 of
-  the demo's tweets, scored on 64 held-out ones; and inference over 512 tweets.
+  the demo's tweets, scored on 64 held-out ones; and inference over all 320.
 
 Prints per task and policy: held-out accuracy, the fine-tuning's steady step
 time (median) and total seconds, and inference examples per second (median
@@ -17,7 +17,7 @@ of 3 passes after a warm-up).
 
     python bench/bfloat16.py [--seeds 0,1] [--tasks image,text] [--json bench/bfloat16.json]
 
-About 6 minutes on 2 CPU cores.
+About 4 minutes on 2 CPU cores.
 """
 
 import argparse

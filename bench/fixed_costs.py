@@ -18,7 +18,7 @@ TensorFlow's one-time start-up.
 
     python bench/fixed_costs.py [--tasks image,text] [--json bench/fixed_costs.json]
 
-About 4 minutes on 2 CPU cores.
+About 7 minutes on 2 CPU cores.
 """
 
 import argparse

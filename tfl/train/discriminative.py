@@ -14,8 +14,33 @@ from keras import ops
 from tfl.serialization import keras_serializable
 
 
+class WrappingOptimizer(keras.optimizers.Optimizer):
+    """An optimizer that hands its work to `inner_optimizer`: its variables,
+    learning rate and step count are the inner one's (with its own variables
+    first). `ScaledUpdates` and `tfl.train.shared_trace.StagedUpdates` build on it."""
+
+    @property
+    def variables(self):
+        return self._variables + self.inner_optimizer.variables
+
+    @property
+    def learning_rate(self):
+        return self.inner_optimizer.learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, learning_rate):
+        self.inner_optimizer.learning_rate = learning_rate
+
+    @property
+    def iterations(self):
+        return self.inner_optimizer.iterations
+
+    def finalize_variable_values(self, var_list):
+        self.inner_optimizer.finalize_variable_values(var_list)
+
+
 @keras_serializable
-class ScaledUpdates(keras.optimizers.Optimizer):
+class ScaledUpdates(WrappingOptimizer):
     """An optimizer wrapper that scales each variable's update by a multiplier.
 
     Args:
@@ -44,22 +69,6 @@ class ScaledUpdates(keras.optimizers.Optimizer):
         self.inner_optimizer.build(var_list)
         super().build(var_list)
 
-    @property
-    def variables(self):
-        return self._variables + self.inner_optimizer.variables
-
-    @property
-    def learning_rate(self):
-        return self.inner_optimizer.learning_rate
-
-    @learning_rate.setter
-    def learning_rate(self, learning_rate):
-        self.inner_optimizer.learning_rate = learning_rate
-
-    @property
-    def iterations(self):
-        return self.inner_optimizer.iterations
-
     def apply(self, grads, trainable_variables=None):
         if trainable_variables is None:
             return self.inner_optimizer.apply(grads)
@@ -72,9 +81,6 @@ class ScaledUpdates(keras.optimizers.Optimizer):
         self.inner_optimizer.apply(grads, trainable_variables)
         for (variable, multiplier), old in zip(scaled, before):
             variable.assign(old + multiplier * (variable.value - old))
-
-    def finalize_variable_values(self, var_list):
-        self.inner_optimizer.finalize_variable_values(var_list)
 
     def get_config(self):
         return {

@@ -40,6 +40,7 @@ from keras import ops
 from tfl.config.stage import SCHEDULES
 from tfl.config.stage import Stage
 from tfl.serialization import keras_serializable
+from tfl.train.discriminative import WrappingOptimizer
 from tfl.train.freezing import apply_stage
 from tfl.train.freezing import resolve_unfreeze
 from tfl.train.optimizers import make_optimizer
@@ -56,7 +57,7 @@ _SHAREABLE = (keras.optimizers.Adam, keras.optimizers.AdamW, keras.optimizers.SG
 
 
 @keras_serializable
-class StagedUpdates(keras.optimizers.Optimizer):
+class StagedUpdates(WrappingOptimizer):
     """An optimizer whose stage (schedule and which variables move) is set by
     assigning variables, so one traced training step serves every stage.
 
@@ -105,21 +106,9 @@ class StagedUpdates(keras.optimizers.Optimizer):
         self.inner_optimizer.update_scales = self.update_scales
         self.inner_optimizer.build(var_list)
 
-    @property
-    def variables(self):
-        return self._variables + self.inner_optimizer.variables
-
-    @property
-    def learning_rate(self):
-        return self.inner_optimizer.learning_rate
-
-    @learning_rate.setter
+    @WrappingOptimizer.learning_rate.setter
     def learning_rate(self, learning_rate):
         raise TypeError("StagedUpdates takes its learning rate from the stage: use start_stage().")
-
-    @property
-    def iterations(self):
-        return self.inner_optimizer.iterations
 
     def start_stage(self, stage, steps, scales):
         """Makes the optimizer a fresh one for `stage`: its state reset, its
@@ -140,9 +129,6 @@ class StagedUpdates(keras.optimizers.Optimizer):
 
     def apply(self, grads, trainable_variables=None):
         self.inner_optimizer.apply(grads, trainable_variables)
-
-    def finalize_variable_values(self, var_list):
-        self.inner_optimizer.finalize_variable_values(var_list)
 
     def get_config(self):
         inner = self.inner_optimizer.get_config()
