@@ -74,9 +74,27 @@ def hymenoptera():
 
 
 def pytest_collection_modifyitems(config, items):
-    for item in items:  # .ci/run counts these: a silent skip would hide untested image transfer
+    real = 0
+    for item in items:
         if {"imagenet_home", "hymenoptera"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.real_weights)
+            real += 1
+    # .ci/run sets TFL_MIN_REAL_WEIGHTS_TESTS: a renamed fixture would otherwise drop the
+    # image-transfer tests on real weights silently, and the run would still pass.
+    expected = int(os.environ.get("TFL_MIN_REAL_WEIGHTS_TESTS", "0"))
+    if real < expected and items:
+        # One failing test rather than a collection error, which pytest-xdist turns into an INTERNALERROR.
+        config._tfl_too_few_real = (
+            f"{real} tests use the real weights or photos of ../shared/data (fixtures imagenet_home, "
+            f"hymenoptera), expected at least TFL_MIN_REAL_WEIGHTS_TESTS={expected}: a fixture was "
+            "renamed or the tests were deselected. Run the whole suite, or unset TFL_MIN_REAL_WEIGHTS_TESTS."
+        )
+        items[0].fixturenames.insert(0, "_too_few_real_weights_tests")
+
+
+@pytest.fixture
+def _too_few_real_weights_tests(request):
+    pytest.fail(request.config._tfl_too_few_real, pytrace=False)
 
 
 @pytest.fixture(autouse=True)
