@@ -113,7 +113,7 @@ def explain(model_or_path, inputs, *, method=None, class_name=None, layer=None, 
 
     Examples:
 
-    >>> explanations = explain(model, images[:2], method="grad_cam_plus_plus", class_name="dog")
+    >>> explanations = explain(model, images[:2], class_name="dog")
     >>> explanations.explained, [m.shape for m in explanations.maps]
     (['dog', 'dog'], [(32, 32), (32, 32)])
     >>> classifier = tfl.TextClassifier(encoder, preprocessor, ["neg", "pos"], encoder_name="tiny")

@@ -57,10 +57,10 @@ def target_layer(model, layer=None):
     Examples:
 
     >>> label, tensor = target_layer(model)
-    >>> label, tensor.shape.rank if hasattr(tensor.shape, "rank") else len(tensor.shape)
+    >>> label, len(tensor.shape)
     ('stride32 (output)', 4)
     >>> target_layer(model, "stride16")[0]
-    'stride16 (expanded_conv_10_add)'
+    'stride16 (expanded_conv_7_add)'
     """
     stages = model.stage_layers()
     backbone = model.backbone
@@ -137,7 +137,7 @@ def class_activation_maps(feature_maps, gradients, method="grad_cam"):
     Examples:
 
     >>> maps = np.ones((1, 2, 2, 1), "float32")
-    >>> class_activation_maps(maps, np.full_like(maps, -1.0)).numpy().max()  # all negative: ReLU
+    >>> float(class_activation_maps(maps, np.full_like(maps, -1.0)).numpy().max())  # all negative: ReLU
     0.0
     """
     check_method(method, METHODS, "images")
@@ -183,7 +183,8 @@ class GradCam:
     def __init__(self, explanation_model, method="grad_cam"):
         self.method = check_method(method, METHODS, "images")
         self.model = explanation_model
-        self.function = tf.function(self._explain, reduce_retracing=True)
+        image_spec = tf.TensorSpec([None, *explanation_model.inputs[0].shape[1:]], tf.float32)
+        self.function = tf.function(self._explain, input_signature=[image_spec, tf.TensorSpec([None], tf.int32)])
 
     def __call__(self, inputs, class_indices=None):
         inputs = tf.convert_to_tensor(inputs, tf.float32)

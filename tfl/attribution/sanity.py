@@ -50,7 +50,7 @@ def randomized_copy(model, stages, *, images=None, seed=0):
 
     Examples:
 
-    >>> copy = randomized_copy(model, ["stride32"], images=images[:4])
+    >>> copy = randomized_copy(model, ["stride32"])
     >>> bool(np.allclose(copy.head.kernel, model.head.kernel))
     True
     """

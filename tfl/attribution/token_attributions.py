@@ -79,10 +79,12 @@ class TokenAttributor:
         self.baseline_id = int(tokenizer.pad_token_id if baseline == "pad" else tokenizer.mask_token_id)
         self.special_ids = tf.constant(sorted(int(i) for i in tokenizer.special_token_ids), tf.int32)
         self.embed, self.forward = token_embedding_split(model.backbone)
-        self.function = tf.function(self._attribute, reduce_retracing=True)
+        names = [name for name in ("token_ids", "segment_ids", "padding_mask") if name in model.input]
+        signature = {name: tf.TensorSpec([None, None], tf.int32) for name in names}
+        self.function = tf.function(self._attribute, input_signature=[signature, tf.TensorSpec([None], tf.int32)])
 
     def __call__(self, inputs, class_indices=None):
-        inputs = {name: tf.convert_to_tensor(value) for name, value in inputs.items()}
+        inputs = {name: tf.cast(inputs[name], tf.int32) for name in self.function.input_signature[0]}
         batch = int(inputs["token_ids"].shape[0])
         if class_indices is None:
             class_indices = [-1] * batch
