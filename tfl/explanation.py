@@ -22,6 +22,8 @@ from tfl.attribution import normalize_map
 from tfl.attribution.grad_cam import METHODS as IMAGE_METHODS
 from tfl.attribution.token_attributions import METHODS as TEXT_METHODS
 from tfl.data import load_images
+from tfl.data.image.files import describe_bad_files
+from tfl.data.image.files import find_bad_files
 from tfl.data.image.files import has_image_extension
 from tfl.data.image.files import image_size_of
 from tfl.data.image.pipeline import decode_image
@@ -244,6 +246,12 @@ def _image_groups(model, inputs):
                     f"Not an image file: {path!r}. {model.name!r} is an image model: it explains image files or "
                     "arrays [N, height, width, 3] in [0, 255]; texts need a text model."
                 )
+        bad = find_bad_files(paths, check_extension=False)
+        if bad:
+            raise ValueError(
+                f"explain reads image files; {len(bad)} of the {len(paths)} inputs are not readable images:\n"
+                f"{describe_bad_files(bad)}\nGive JPEG, PNG, GIF or BMP files, or image arrays."
+            )
         images = load_images(paths, model.image_size, model.resize).numpy()
         return paths, [(images, [_image_height_width(path) for path in paths])]
     arrays = _image_arrays(model, inputs)
