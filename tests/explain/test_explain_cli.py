@@ -52,10 +52,12 @@ def test_explain_writes_one_html_page_for_the_texts_of_a_text_run(text_run, tmp_
     assert all(row["completeness_gap"] < 0.05 for row in rows)
 
 
-def test_a_bad_class_name_is_named_without_a_traceback(text_run, tmp_path, capsys):
-    code = main(["explain", str(text_run.folder), "fine", "--output", str(tmp_path / "x"), "--class-name", "positive"])
+def test_a_bad_class_name_is_named_without_a_traceback(image_run, tmp_path, capsys):
+    code = main(["explain", str(image_run.folder), image_run.inputs[0], "--output", str(tmp_path / "x"),
+                 "--class-name", "wasps"])
     assert code == 2
-    assert "Unknown class 'positive'. Known: neg, pos" in capsys.readouterr().err
+    assert "Unknown class 'wasps'. Known: ants, bees" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
 
 
 def test_evaluate_output_draws_the_heatmaps_over_the_top_losses(image_run, tmp_path, monkeypatch):

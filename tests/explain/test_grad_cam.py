@@ -155,7 +155,7 @@ def test_a_stage_name_explains_that_stages_feature_map(image_run):
     assert tfl.explain(image_run.model, image_run.inputs[:1], layer="conv_pw_11_relu").target == "conv_pw_11_relu"
 
 
-@pytest.mark.parametrize("backbone_name", ["mobilenet_v2_035", "resnet50_v2"])  # every backbone: bench/explain_sanity.py
+@pytest.mark.parametrize("backbone_name", ["mobilenet_v2_035"])  # every backbone: bench/explain_sanity.py
 def test_other_backbones_give_maps_at_their_last_feature_map(backbone_name):
     backbone = build_backbone(backbone_name, weights=None, image_size=64)
     model = ImageClassifier(backbone, ["a", "b"], backbone_name, (64, 64))

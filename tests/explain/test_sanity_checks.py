@@ -36,8 +36,8 @@ def image_explanations(image_run):
 
 
 def test_grad_cam_changes_when_the_top_stage_is_randomised_and_as_much_when_all_are(image_run, image_explanations):
-    model, images = image_run.model, image_run.images
-    classes = _classes(model, image_explanations)
+    model, images = image_run.model, image_run.images[::2]  # 8 ants, 8 bees
+    classes = _classes(model, image_explanations)[::2]
     original, _, _ = GradCam(grad_cam_model(model))(images, classes)
     stages = list(model.stage_layers())
 
@@ -60,7 +60,7 @@ def test_deleting_the_most_attributed_cells_first_lowers_the_probability_faster_
     model = image_run.model
     curves = image_deletion_curves(
         model, image_run.images, np.stack(image_explanations.maps), _classes(model, image_explanations),
-        grid=8, steps=8, random_orders=3,
+        grid=8, steps=4, random_orders=3,
     )
     assert curves["auc"].mean() < curves["random_auc"].mean() - 0.03, (curves["auc"].mean(), curves["random_auc"].mean())
     assert np.mean(curves["auc"] < curves["random_auc"]) > 0.6

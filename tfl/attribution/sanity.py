@@ -224,6 +224,8 @@ def text_deletion_curves(model, texts, attributions, classes, *, random_orders=5
     rng = np.random.default_rng(seed)
     tokenizer = model.preprocessor.tokenizer
     inputs = {name: np.asarray(value) for name, value in model.preprocessor(tf.constant(list(texts))).items()}
+    length = max(1, int(inputs["padding_mask"].sum(axis=1).max()))
+    inputs = {name: value[:, :length] for name, value in inputs.items()}  # no all-padding columns
     results = {"auc": [], "random_auc": [], "curve": [], "random_curve": []}
     for row, (scores, label) in enumerate(zip(attributions, np.asarray(classes, dtype=np.int64))):
         tokens = [tokenizer.id_to_token(int(i)) for i in inputs["token_ids"][row]]
