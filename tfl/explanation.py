@@ -320,7 +320,7 @@ def _explain_texts(model, inputs, method, index, steps, baseline, batch_size):
             words.append(merged)
             attributions.append(np.asarray(scores, dtype=np.float32))
         parts.append(result)
-    joined = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+    joined = {name: np.concatenate([p[name] for p in parts]) for name in parts[0] if name != "attributions"}
     return _result(
         model, method, texts, joined["scores"], joined["classes"], words=words, attributions=attributions,
         score_changes=joined["score_change"], completeness_gaps=joined["completeness_gap"],

@@ -74,7 +74,9 @@ def test_gradient_x_input_is_the_gradient_at_the_input_times_input_minus_baselin
 
 
 def test_explain_returns_words_aligned_with_their_attributions(tiny_classifier):
-    explanations = tfl.explain(tiny_classifier, ["the cat sat", "a very good movie"], class_name="pos", steps=8)
+    explanations = tfl.explain(  # one text a batch: batches of other lengths
+        tiny_classifier, ["the cat sat", "a very good movie"], class_name="pos", steps=8, batch_size=1
+    )
     assert explanations.words == [["the", "cat", "sat"], ["a", "very", "good", "movie"]]
     assert [len(a) for a in explanations.attributions] == [3, 4]
     assert explanations.explained == ["pos", "pos"] and explanations.method == "integrated_gradients"
