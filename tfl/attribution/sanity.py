@@ -14,11 +14,16 @@ functions measure both:
   (lower is a better explanation).
 """
 
+import os
+import tempfile
+import warnings
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 from tfl.attribution.token_attributions import merge_word_pieces
+from tfl.model import load_model
 from tfl.train.batchnorm import recalibrate_batchnorm
 
 
@@ -58,8 +63,7 @@ def randomized_copy(model, stages, *, images=None, seed=0):
     unknown = [s for s in stages if s not in known]
     if unknown or not stages:
         raise ValueError(f"Unknown stages {unknown or stages!r}. Known: {', '.join(known)}.")
-    copy = type(model).from_config(model.get_config())
-    copy.set_weights(model.get_weights())
+    copy = _copy(model)
     rng = np.random.default_rng(seed)
     layers = [layer for stage in stages for layer in copy.stage_layers()[stage]]
     for layer in layers:
@@ -70,6 +74,18 @@ def randomized_copy(model, stages, *, images=None, seed=0):
         dataset = tf.data.Dataset.from_tensor_slices({"images": np.asarray(images, dtype=np.float32)}).batch(64)
         recalibrate_batchnorm(copy, dataset.map(lambda x: (x, 0)), batchnorms)
     return copy
+
+
+def _copy(model):
+    """`model` written to a temporary `.keras` file and read back: its
+    preprocessor's vocabulary (a file asset) comes along, which a copy from
+    `get_config()` would lack."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "model.keras")
+        model.save(path)
+        with warnings.catch_warnings():  # the optimizer's state, not needed here
+            warnings.simplefilter("ignore")
+            return load_model(path)
 
 
 def _random_value(variable, rng):
