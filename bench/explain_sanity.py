@@ -179,7 +179,8 @@ def text_checks(model, texts, labels):
         explanations = tfl.explain(model, texts, steps=steps)
         seconds = (time.perf_counter() - start) / len(texts)
         relative = explanations.completeness_gaps / np.maximum(np.abs(explanations.score_changes), 1e-6)
-        gaps[steps] = {"max_gap": float(explanations.completeness_gaps.max()),
+        gaps[steps] = {"median_score_change": float(np.median(np.abs(explanations.score_changes))),
+                       "max_gap": float(explanations.completeness_gaps.max()),
                        "mean_relative_gap": float(relative.mean()), "max_relative_gap": float(relative.max()),
                        "seconds_per_sentence": seconds}
         if steps == 32:
@@ -301,7 +302,8 @@ def print_tables(report):
     print()
     rows = [{"steps": steps, **{k: f"{v:.4f}" for k, v in row.items()}}
             for steps, row in report["texts"]["completeness"].items()]
-    print(format_table(rows, ["steps", "max_gap", "mean_relative_gap", "max_relative_gap", "seconds_per_sentence"]))
+    print(format_table(rows, ["steps", "median_score_change", "max_gap", "mean_relative_gap", "max_relative_gap",
+                              "seconds_per_sentence"]))
     i, t = report["images"], report["texts"]
     print(f"\nimages: accuracy {i['accuracy']:.3f}; {i['seconds_per_image'] * 1000:.1f} ms per image in a batch of 32, "
           f"{i['seconds_per_photo_file'] * 1000:.1f} ms per photo file, first call {i['first_call_seconds']:.1f} s")

@@ -27,6 +27,8 @@ from tfl.data.image.files import find_bad_files
 from tfl.data.image.files import has_image_extension
 from tfl.data.image.files import image_size_of
 from tfl.data.image.pipeline import decode_image
+from tfl.model import ImageClassifier
+from tfl.model import TextClassifier
 from tfl.prediction import model_of
 
 DEFAULT_METHODS = {"image": IMAGE_METHODS[0], "text": TEXT_METHODS[0]}
@@ -124,10 +126,10 @@ def explain(model_or_path, inputs, *, method=None, class_name=None, layer=None, 
     ([['a', 'good', 'movie']], 3)
     """
     model = model_of(model_or_path, safe_mode, caller="explain")
-    if model.task not in DEFAULT_METHODS:
+    if not isinstance(model, (ImageClassifier, TextClassifier)):
         raise ValueError(
-            f"explain reads images or texts; {model.name!r} takes both ({model.task}). Explain an image or a "
-            "text classifier."
+            f"explain explains an ImageClassifier or a TextClassifier; {model.name!r} is a {type(model).__name__} "
+            f"({model.task}), whose branches explain has no target layer for. Explain each branch's own model."
         )
     methods = IMAGE_METHODS if model.task == "image" else TEXT_METHODS
     method = DEFAULT_METHODS[model.task] if method is None else method
@@ -175,8 +177,9 @@ def class_index(model, class_name):
 
 
 def heatmap_function(model):
-    """For an image classifier, a function from images `[N, H, W, 3]` to
-    their Grad-CAM maps `[N, H, W]` (the predicted class); None otherwise.
+    """For an `ImageClassifier`, a function from images `[N, H, W, 3]` to
+    their Grad-CAM maps `[N, H, W]` (the predicted class); None for other
+    models (text, fusion).
     `tfl train` and `tfl evaluate` draw them over `top_losses.png`.
 
     Examples:
@@ -184,7 +187,7 @@ def heatmap_function(model):
     >>> heatmap_function(model)(images[:2]).shape
     (2, 32, 32)
     """
-    if model.task != "image":
+    if not isinstance(model, ImageClassifier):
         return None
     return lambda images: np.stack(explain(model, np.asarray(images, dtype=np.float32)).maps)
 

@@ -81,3 +81,18 @@ def test_a_method_of_the_other_task(image_model, text_model, which, method):
 def test_an_image_option_for_a_text_model(text_model):
     with pytest.raises(ValueError, match=r"layer applies to image models; 'reviews' is a text model"):
         tfl.explain(text_model, ["a cat"], layer="stride16")
+
+
+def test_a_fusion_model_is_refused_and_gets_no_top_loss_heatmaps():
+    from tfl.explanation import heatmap_function
+    from tfl.model import FusionClassifier
+    from tfl.model import cnn_branch
+    from tfl.model import small_cnn
+
+    model = FusionClassifier(
+        [cnn_branch("a", small_cnn(16, (4,), name="a_cnn"), 16), cnn_branch("b", small_cnn(16, (4,), name="b_cnn"), 16)],
+        ["cat", "dog"], fusion="weighted", name="fused",
+    )
+    with pytest.raises(ValueError, match=r"explain explains an ImageClassifier or a TextClassifier; 'fused' is a FusionClassifier"):
+        tfl.explain(model, np.zeros((1, 16, 16, 3)))
+    assert heatmap_function(model) is None

@@ -48,8 +48,8 @@ def run(args):
     class_name = args.class_name
     if class_name is not None and class_name not in model.class_names and class_name.isdigit():
         class_name = int(class_name)
-    options = {"layer": args.layer} if model.task == "image" else {"steps": args.steps, "baseline": args.baseline}
-    explanations = explain(model, args.inputs, method=args.method, class_name=class_name, **options)
+    explanations = explain(model, args.inputs, method=args.method, class_name=class_name, layer=args.layer,
+                           steps=args.steps, baseline=args.baseline)
     os.makedirs(args.output, exist_ok=True)
     if explanations.task == "image":
         rows = _write_overlays(args.output, explanations)
