@@ -189,7 +189,12 @@ def heatmap_function(model):
     """
     if not isinstance(model, ImageClassifier):
         return None
-    return lambda images: np.stack(explain(model, np.asarray(images, dtype=np.float32)).maps)
+
+    def heatmaps(images):  # once per run, for a few images: eagerly, without tracing a graph
+        explanations = _explain_images(model, np.asarray(images, dtype=np.float32), "grad_cam", -1, None, 32, False)
+        return np.stack(explanations.maps)
+
+    return heatmaps
 
 
 def _explainer(model, key, build):
@@ -204,9 +209,12 @@ def _probabilities(model, scores):
     return (tf.sigmoid(scores) if model.multi_label else tf.nn.softmax(scores)).numpy()
 
 
-def _explain_images(model, inputs, method, index, layer, batch_size):
+def _explain_images(model, inputs, method, index, layer, batch_size, graph=True):
     names, groups = _image_groups(model, inputs)
-    explainer = _explainer(model, ("image", layer, method), lambda: GradCam(grad_cam_model(model, layer), method))
+    if graph:
+        explainer = _explainer(model, ("image", layer, method), lambda: GradCam(grad_cam_model(model, layer), method))
+    else:
+        explainer = GradCam(grad_cam_model(model, layer), method, graph=False)
     maps, scores, classes = [], [], []
     for images, sizes in groups:
         for start in range(0, len(images), batch_size):

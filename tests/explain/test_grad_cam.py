@@ -168,3 +168,12 @@ def test_top_losses_of_the_image_run_carry_a_heatmap_per_image(image_run):
     heatmaps = image_run.top_loss_heatmaps
     assert heatmaps is not None and len(heatmaps) == 9  # tfl train's default top losses
     assert heatmaps[0].shape == image_run.images.shape[1:3] and 0 <= heatmaps.min() and heatmaps.max() <= 1
+
+
+def test_eager_and_graph_mode_give_the_same_maps(tiny):
+    model, x, _, _ = tiny
+    classes = [0, 1, 2, 0, 1]
+    graph = GradCam(model, "grad_cam_plus_plus")(x, classes)
+    eager = GradCam(model, "grad_cam_plus_plus", graph=False)(x, classes)
+    for a, b in zip(graph, eager):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)

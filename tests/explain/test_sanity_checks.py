@@ -15,7 +15,7 @@ import tfl
 from tfl.attribution import GradCam
 from tfl.attribution import grad_cam_model
 from tfl.attribution import image_deletion_curves
-from tfl.attribution import randomized_copy
+from tfl.attribution import randomized
 from tfl.attribution import rank_correlation
 from tfl.attribution import text_deletion_curves
 
@@ -35,23 +35,42 @@ def image_explanations(image_run):
     return tfl.explain(image_run.model, image_run.images)
 
 
-def test_grad_cam_changes_when_the_top_stage_is_randomised_and_as_much_when_all_are(image_run, image_explanations):
-    model, images = image_run.model, image_run.images[::2]  # 8 ants, 8 bees
-    classes = _classes(model, image_explanations)[::2]
-    original, _, _ = GradCam(grad_cam_model(model))(images, classes)
+def test_randomising_the_top_stage_changes_the_grad_cam_maps(image_run, image_explanations):
+    model, images = image_run.model, image_run.images
+    classes = _classes(model, image_explanations)
+    explainer = GradCam(grad_cam_model(model))  # traced once: randomized() changes the weights in place
+    original, _, _ = explainer(images, classes)
     stages = list(model.stage_layers())
 
     def mean_correlation(randomised):
-        copy = randomized_copy(model, randomised, images=images, seed=0)
-        maps, _, _ = GradCam(grad_cam_model(copy))(images, classes)
+        with randomized(model, randomised, images=images, seed=0):
+            maps, _, _ = explainer(images, classes)
         return np.mean([rank_correlation(a, b) for a, b in zip(original, maps)])
 
     top, every = mean_correlation(stages[-1:]), mean_correlation(stages)
-    # Measured: 0.12 and 0.12 (the top stage alone already leaves maps no closer than
-    # those of unrelated images); the trained maps against themselves: 1.
-    assert top < 0.4, top
-    assert every < 0.4, every
-    assert every <= top + 0.1, (top, every)
+    # Measured on these 32 photos: 0.11 (top stage) and 0.17 (every stage); a map against
+    # itself: 1, two different photos' maps: 0.01. The top stage alone takes the maps most of
+    # the way; every stage does not go further for Grad-CAM here (153 photos, 3 seeds: 0.04 and
+    # 0.07; docs/explain.md). The cascade shows on MiniLM (the next test).
+    assert top < 0.4 and every < 0.4, (top, every)
+    np.testing.assert_allclose(explainer(images, classes)[0], original, atol=1e-6)  # restored
+
+
+def test_randomising_minilm_changes_the_attributions_and_every_stage_more_than_the_top_layer(text_run):
+    model = text_run.model
+    texts = [text for text, label in zip(text_run.inputs, text_run.labels) if model.class_names[label] == "pos"]
+    original = tfl.explain(model, texts, class_name="pos").attributions
+    stages = list(model.stage_layers())
+
+    def mean_correlation(randomised):
+        with randomized(model, randomised, seed=0):
+            attributions = tfl.explain(model, texts, class_name="pos").attributions
+        return np.mean([rank_correlation(a, b) for a, b in zip(original, attributions)])
+
+    top, every = mean_correlation(stages[-1:]), mean_correlation(stages)
+    # Measured on these 8 reviews: 0.89 (the top transformer layer: the residual path carries
+    # each word past it) and 0.20 (every stage); on 32 tweets 0.49 and -0.02 (docs/explain.md).
+    assert top < 0.95 and every < 0.4 and every < top - 0.3, (top, every)
 
 
 def test_deleting_the_most_attributed_cells_first_lowers_the_probability_faster_than_random(
@@ -63,7 +82,7 @@ def test_deleting_the_most_attributed_cells_first_lowers_the_probability_faster_
         grid=8, steps=4, random_orders=3,
     )
     assert curves["auc"].mean() < curves["random_auc"].mean() - 0.03, (curves["auc"].mean(), curves["random_auc"].mean())
-    assert np.mean(curves["auc"] < curves["random_auc"]) > 0.6
+    assert np.mean(curves["auc"] < curves["random_auc"]) > 0.55  # measured: 0.556 vs 0.612, on 69% of 32 photos
 
 
 @pytest.fixture(scope="module")

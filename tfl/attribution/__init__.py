@@ -14,7 +14,7 @@ from tfl.attribution.overlay import text_html
 from tfl.attribution.overlay import write_overlay
 from tfl.attribution.overlay import write_text_html
 from tfl.attribution.sanity import image_deletion_curves
-from tfl.attribution.sanity import randomized_copy
+from tfl.attribution.sanity import randomized
 from tfl.attribution.sanity import rank_correlation
 from tfl.attribution.sanity import text_deletion_curves
 from tfl.attribution.token_attributions import TokenAttributor
@@ -30,7 +30,7 @@ __all__ = [
     "merge_word_pieces",
     "normalize_map",
     "overlay_figure",
-    "randomized_copy",
+    "randomized",
     "rank_correlation",
     "target_layer",
     "text_deletion_curves",

@@ -162,6 +162,9 @@ class GradCam:
             feature map `[B, h, w, k]` and the class scores `[B, C]` (see
             `grad_cam_model`).
         method: "grad_cam" or "grad_cam_plus_plus".
+        graph: trace one `tf.function` (its input shape relaxed: one trace
+            for every batch); False runs eagerly, which costs less for one
+            small batch (the few images of a run's top losses).
 
     Call arguments:
         inputs: a batch for `explanation_model`.
@@ -180,11 +183,12 @@ class GradCam:
     (2, 1)
     """
 
-    def __init__(self, explanation_model, method="grad_cam"):
+    def __init__(self, explanation_model, method="grad_cam", graph=True):
         self.method = check_method(method, METHODS, "images")
         self.model = explanation_model
         image_spec = tf.TensorSpec([None, *explanation_model.inputs[0].shape[1:]], tf.float32)
-        self.function = tf.function(self._explain, input_signature=[image_spec, tf.TensorSpec([None], tf.int32)])
+        signature = [image_spec, tf.TensorSpec([None], tf.int32)]
+        self.function = tf.function(self._explain, input_signature=signature) if graph else self._explain
 
     def __call__(self, inputs, class_indices=None):
         inputs = tf.convert_to_tensor(inputs, tf.float32)

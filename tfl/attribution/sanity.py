@@ -5,35 +5,35 @@ random ones explains the input, not the model; one whose most-attributed
 pixels or words matter no more than random ones explains nothing. These
 functions measure both:
 
-- `randomized_copy`: a copy of a classifier with some backbone stages
-  re-initialised (model randomisation); compare the maps with
-  `rank_correlation` (Spearman);
+- `randomized`: some backbone stages of a classifier re-initialised for a
+  block (model randomisation); compare the maps with `rank_correlation`
+  (Spearman);
 - `image_deletion_curves` and `text_deletion_curves`: the probability of the
   class explained as the most-attributed grid cells (or words) are removed
   first, and as they are removed in random orders; the area under each curve
   (lower is a better explanation).
 """
 
-import os
-import tempfile
-import warnings
+import contextlib
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from tfl.attribution.token_attributions import merge_word_pieces
-from tfl.model import load_model
 from tfl.train.batchnorm import recalibrate_batchnorm
 
 
-def randomized_copy(model, stages, *, images=None, seed=0):
-    """A copy of `model` whose backbone stages in `stages` have random weights.
+@contextlib.contextmanager
+def randomized(model, stages, *, images=None, seed=0):
+    """Re-initialises backbone stages of `model` for the block, and restores them after.
 
     Each weight of those stages' layers is drawn again as Keras initialises
     it: kernels and embeddings Glorot-uniform, biases, shifts and moving
     means 0, scales and moving variances 1. The head and the other stages
-    keep `model`'s weights; `model` itself is unchanged.
+    keep their weights. On leaving the block every weight is put back, so
+    explanations traced before (`tfl.explain` keeps them per model) serve
+    the randomised model too, without tracing again.
 
     Freshly initialised BatchNorm statistics (mean 0, variance 1) do not fit
     random weights: through MobileNet 0.25's 27 layers the features shrink to
@@ -50,42 +50,33 @@ def randomized_copy(model, stages, *, images=None, seed=0):
             statistics, or None to keep them at 0 and 1.
         seed: the seed of the new weights.
 
-    Returns:
-        The copy, a classifier of the same class.
-
     Examples:
 
-    >>> copy = randomized_copy(model, ["stride32"])
-    >>> bool(np.allclose(copy.head.kernel, model.head.kernel))
+    >>> before = model.predict({"images": images[:2]}, verbose=0)
+    >>> with randomized(model, ["stride32"]):
+    ...     changed = model.predict({"images": images[:2]}, verbose=0)
+    >>> bool(np.allclose(model.predict({"images": images[:2]}, verbose=0), before))
     True
     """
     known = list(model.stage_layers())
     unknown = [s for s in stages if s not in known]
     if unknown or not stages:
         raise ValueError(f"Unknown stages {unknown or stages!r}. Known: {', '.join(known)}.")
-    copy = _copy(model)
+    layers = [layer for stage in stages for layer in model.stage_layers()[stage]]
+    variables = [variable for layer in layers for variable in layer.weights]
+    saved = [np.array(variable.numpy()) for variable in variables]
     rng = np.random.default_rng(seed)
-    layers = [layer for stage in stages for layer in copy.stage_layers()[stage]]
-    for layer in layers:
-        for variable in layer.weights:
+    try:
+        for variable in variables:
             variable.assign(_random_value(variable, rng))
-    if images is not None:
-        batchnorms = [layer for layer in layers if isinstance(layer, keras.layers.BatchNormalization)]
-        dataset = tf.data.Dataset.from_tensor_slices({"images": np.asarray(images, dtype=np.float32)}).batch(64)
-        recalibrate_batchnorm(copy, dataset.map(lambda x: (x, 0)), batchnorms)
-    return copy
-
-
-def _copy(model):
-    """`model` written to a temporary `.keras` file and read back: its
-    preprocessor's vocabulary (a file asset) comes along, which a copy from
-    `get_config()` would lack."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, "model.keras")
-        model.save(path)
-        with warnings.catch_warnings():  # the optimizer's state, not needed here
-            warnings.simplefilter("ignore")
-            return load_model(path)
+        if images is not None:
+            batchnorms = [layer for layer in layers if isinstance(layer, keras.layers.BatchNormalization)]
+            dataset = tf.data.Dataset.from_tensor_slices({"images": np.asarray(images, dtype=np.float32)}).batch(64)
+            recalibrate_batchnorm(model, dataset.map(lambda x: (x, 0)), batchnorms)
+        yield model
+    finally:
+        for variable, value in zip(variables, saved):
+            variable.assign(value)
 
 
 def _random_value(variable, rng):
