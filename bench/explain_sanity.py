@@ -33,10 +33,11 @@ words: 100 of each to train, 50 of each held out), sequence length 48:
 
 `--all-backbones` also explains one image with every registered backbone
 (random weights, 64 px or the backbone's minimum) and reports the target and
-the seconds. `--figure` writes docs/explain_overlays.png (4 held-out photos,
+the seconds; `--backbones-only` does only that (explain_backbones.json). `--figure` writes docs/explain_overlays.png (4 held-out photos,
 Grad-CAM and Grad-CAM++).
 
-    python bench/explain_sanity.py [--all-backbones] [--figure]
+    python bench/explain_sanity.py [--figure] [--all-backbones]
+    python bench/explain_sanity.py --figure-only     # or --backbones-only
 
 About 6 minutes on 2 CPU cores without `--all-backbones` (which adds about 10).
 """
@@ -255,18 +256,33 @@ def overlay_figure(model, path):
             ax.set_title(f"{method.replace('_', ' ')}: {name} {p:.2f}", fontsize=9)
             ax.set_axis_off()
     save_figure(figure, path, dpi=60)
+    from PIL import Image  # 256 colours: a third of the bytes, for the docs
+
+    Image.open(path).convert("RGB").quantize(colors=256).save(path, optimize=True)
     return path
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--all-backbones", action="store_true")
+    parser.add_argument("--all-backbones", action="store_true", help="also explain one image with every backbone")
+    parser.add_argument("--backbones-only", action="store_true", help="only that, into explain_backbones.json")
     parser.add_argument("--figure", action="store_true", help="write docs/explain_overlays.png")
+    parser.add_argument("--figure-only", action="store_true", help="only that")
     parser.add_argument("--json", default=os.path.join(HERE, "explain_sanity.json"))
     args = parser.parse_args()
+    if args.backbones_only:
+        rows = all_backbones()
+        write_json(os.path.join(HERE, "explain_backbones.json"), {
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.platform()}", "backbones": rows,
+        })
+        print(f"{sum('error' not in r for r in rows)} of {len(rows)} backbones explained")
+        return
     if not os.path.isfile(WEIGHTS):
         raise SystemExit(f"Needs {WEIGHTS} (../shared/data beside the repository; see its PROVENANCE.md).")
     model = image_model()
+    if args.figure_only:
+        print("wrote", overlay_figure(model, os.path.join(HERE, "..", "docs", "explain_overlays.png")))
+        return
     images = image_checks(model)
     if args.figure:
         print("wrote", overlay_figure(model, os.path.join(HERE, "..", "docs", "explain_overlays.png")))
