@@ -4,9 +4,6 @@ the heatmaps `tfl evaluate --output` draws over top_losses.png."""
 import json
 import os
 
-import numpy as np
-import pytest
-
 from tfl.cli.main import main
 from tfl.evaluate import interpretation
 
@@ -74,7 +71,7 @@ def test_evaluate_output_draws_the_heatmaps_over_the_top_losses(image_run, tmp_p
                  "--top-losses", "4"]) == 0
     (images, heatmaps), = drawn
     assert heatmaps.shape == images.shape[:3] == (4, 224, 224)
-    assert 0 <= heatmaps.min() and heatmaps.max() <= 1 and heatmaps.max() > 0.9
+    assert heatmaps.min() >= 0 and heatmaps.max() <= 1 and heatmaps.max() > 0.9
     figure = plot([{"index": 0, "actual": "ants", "predicted": "bees", "probability": 0.2, "loss": 1.6}],
                   images=images[:1], heatmaps=heatmaps[:1])
     assert [image.get_gid() for image in figure.axes[0].get_images()] == [None, "heatmap"]

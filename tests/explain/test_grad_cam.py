@@ -11,8 +11,8 @@ from tfl.attribution import class_activation_maps
 from tfl.attribution import grad_cam_model
 from tfl.attribution import map_to_image
 from tfl.backbones import build_backbone
-from tfl.model import ImageClassifier
 from tfl.data.image.files import image_size_of
+from tfl.model import ImageClassifier
 from tfl.model import load_model
 
 
@@ -40,7 +40,7 @@ def test_grad_cam_is_the_relu_of_the_channels_weighted_by_their_mean_gradient(ti
     gradients = _hand_gradients(maps, kernel, classes)
     weights = gradients.mean(axis=(1, 2))  # one number per channel
     expected = np.maximum(np.einsum("bhwk,bk->bhw", maps, weights), 0.0)
-    result, scores, chosen = GradCam(model)(x, classes)
+    result, _, chosen = GradCam(model)(x, classes)
     np.testing.assert_allclose(result, expected, rtol=1e-5, atol=1e-7)
     assert chosen.tolist() == classes
     assert expected.max() > 0 and (expected == 0).any()  # the ReLU mattered
@@ -87,7 +87,6 @@ def test_maps_cover_what_the_model_saw_at_the_images_own_size(height, width, res
 
 
 def test_maps_have_each_images_own_size_for_arrays_and_files(image_run, tmp_path):
-    rng = np.random.default_rng(0)
     arrays = [image_run.images[0][:120, :180], image_run.images[1][:120, :180], image_run.images[2][:150, :90]]
     explanations = tfl.explain(image_run.model, arrays)
     assert [m.shape for m in explanations.maps] == [(120, 180), (120, 180), (150, 90)]
@@ -167,7 +166,7 @@ def test_other_backbones_give_maps_at_their_last_feature_map(backbone_name):
 def test_top_losses_of_the_image_run_carry_a_heatmap_per_image(image_run):
     heatmaps = image_run.top_loss_heatmaps
     assert heatmaps is not None and len(heatmaps) == 9  # tfl train's default top losses
-    assert heatmaps[0].shape == image_run.images.shape[1:3] and 0 <= heatmaps.min() and heatmaps.max() <= 1
+    assert heatmaps[0].shape == image_run.images.shape[1:3] and heatmaps.min() >= 0 and heatmaps.max() <= 1
 
 
 def test_eager_and_graph_mode_give_the_same_maps(tiny):

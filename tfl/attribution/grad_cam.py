@@ -70,7 +70,7 @@ def target_layer(model, layer=None):
         last = stages[layer][-1]
         label, tensor = f"{layer} ({last.name})", last.output
     else:
-        names = [l.name for l in backbone.layers]
+        names = [each.name for each in backbone.layers]
         if layer not in names:
             close = difflib.get_close_matches(str(layer), names, n=3, cutoff=0.6)
             hint = f" Close layer names: {', '.join(close)}." if close else ""
