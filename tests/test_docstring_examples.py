@@ -19,7 +19,7 @@ import tensorflow as tf
 import tfl
 from tests.text_fakes import tiny_encoder
 
-SUBPACKAGES = ("config", "data", "backbones", "model", "train", "adapt", "evaluate", "export")
+SUBPACKAGES = ("config", "data", "backbones", "model", "train", "adapt", "evaluate", "attribution", "export")
 OPTIONS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 MIN_RUNNING = 0.8
 

@@ -1,4 +1,4 @@
-"""Data flows one way: config -> data -> backbones -> model -> train -> adapt -> evaluate -> select -> cli.
+"""Data flows one way: config -> data -> backbones -> model -> train -> adapt -> evaluate -> attribution -> select -> cli.
 
 A folder of `tfl` may import only the folders to its left (and `tfl.serialization`, `tfl.io`);
 the modules on top (`tfl.experiment`, `tfl.demo`, `tfl.cli`) may import any.
@@ -11,7 +11,7 @@ import pathlib
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent / "tfl"
-ORDER = ["config", "data", "backbones", "model", "train", "adapt", "evaluate", "select", "export"]
+ORDER = ["config", "data", "backbones", "model", "train", "adapt", "evaluate", "attribution", "select", "export"]
 SHARED = {"serialization", "io"}
 
 

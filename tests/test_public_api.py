@@ -7,7 +7,7 @@ import pytest
 
 import tfl
 
-SUBPACKAGES = ("config", "data", "backbones", "model", "train", "adapt", "evaluate", "export")
+SUBPACKAGES = ("config", "data", "backbones", "model", "train", "adapt", "evaluate", "attribution", "export")
 PUBLIC = [(package, name) for package in SUBPACKAGES for name in importlib.import_module(f"tfl.{package}").__all__]
 
 

@@ -31,6 +31,7 @@ _PROMOTED = {
     "tfl.export": ("export_model",),
     "tfl.experiment": ("run_experiment",),
     "tfl.prediction": ("predict", "Predictions"),
+    "tfl.explanation": ("explain", "Explanations"),
     "tfl.run_plan": ("plan_run",),
     "tfl.select": ("rank", "RankResult"),
     "tfl.cross_validation": ("cross_validate",),
@@ -38,7 +39,9 @@ _PROMOTED = {
 }
 # Public name -> module that defines it, read by `__getattr__`.
 _LAZY = {name: module for module, names in _PROMOTED.items() for name in names}
-_SUBPACKAGES = ("config", "data", "backbones", "model", "train", "adapt", "evaluate", "select", "export", "cli")
+_SUBPACKAGES = (
+    "config", "data", "backbones", "model", "train", "adapt", "evaluate", "attribution", "select", "export", "cli"
+)
 
 
 def __getattr__(name):

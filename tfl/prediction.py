@@ -71,7 +71,7 @@ def predict(model_or_path, inputs, *, top_k=1, batch_size=32, safe_mode=True, tt
     >>> predict(model, images[:3], tta=True).probabilities.shape  # with the mirror images, averaged
     (3, 2)
     """
-    model = _model_of(model_or_path, safe_mode)
+    model = model_of(model_or_path, safe_mode)
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
         raise ValueError(f"top_k must be a whole number >= 1. Received: top_k={top_k!r}")
     if tta:
@@ -94,12 +94,15 @@ def predict(model_or_path, inputs, *, top_k=1, batch_size=32, safe_mode=True, tt
     )
 
 
-def _model_of(model_or_path, safe_mode):
+def model_of(model_or_path, safe_mode=True, caller="predict"):
+    """A tfl classifier itself, or the one loaded from a `.keras` file or a
+    run folder of `tfl train` (its `model.keras`); `caller` names the
+    function in errors."""
     if isinstance(model_or_path, Classifier):
         return model_or_path
     if not isinstance(model_or_path, (str, os.PathLike)):
         raise TypeError(
-            "predict takes a tfl classifier, a .keras file or a run folder. "
+            f"{caller} takes a tfl classifier, a .keras file or a run folder. "
             f"Received: {type(model_or_path).__name__}"
         )
     path = os.fspath(model_or_path)

@@ -3,7 +3,8 @@
 It holds `model.keras`, `report.json`, `config.yaml`, `interpretation.json`
 (the held-out examples with the highest loss, the most confused class pairs,
 per-class F1) and the figures `training.png` (loss and accuracy by epoch,
-stages marked), `confusion_matrix.png` (single-label runs), `top_losses.png`,
+stages marked), `confusion_matrix.png` (single-label runs), `top_losses.png`
+(with Grad-CAM heatmaps over the images of image runs),
 and where they apply `fusion_weights.png` and `adaptation.png`, each written
 to a temporary name and renamed into place, so an interrupted run never
 leaves a truncated file. While it trains, `checkpoint/` holds what a killed
@@ -21,6 +22,7 @@ from tfl.evaluate import save_figure
 from tfl.evaluate import write_held_out
 from tfl.evaluate.interpretation import TOP_LOSSES_PLOT
 from tfl.evaluate.plots import FUSION_WEIGHT_PREFIX
+from tfl.explanation import heatmap_function
 from tfl.io import save_keras
 from tfl.io import write_json
 from tfl.io import write_text
@@ -186,6 +188,7 @@ def write_run(output_dir, model, config, report, evaluation, data):
         data.validation,
         texts=data.validation_texts if text else None,
         text_pairs=data.validation_text_pairs if text else None,
+        heatmaps=heatmap_function(model),
     )
     report["plots"].append(TOP_LOSSES_PLOT)
     write_json(os.path.join(output_dir, REPORT_FILE), report)

@@ -7,6 +7,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from tests.conftest import shared_data
+
 NOTEBOOKS = sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "..", "notebooks", "*.ipynb")))
 SMALL = {"EPOCHS": "3", "LABELS_PER_CLASS": "(8,)", "POOL_PER_CLASS": "40", "TEST_PER_CLASS": "60"}
 # Cut to what each notebook's own assertion checks: the text demo's fine-tuning and
@@ -14,11 +16,14 @@ SMALL = {"EPOCHS": "3", "LABELS_PER_CLASS": "(8,)", "POOL_PER_CLASS": "40", "TES
 SMALLER = {
     "03_fusion_and_domain_adaptation.ipynb": {"ADAPT_EPOCHS": "2"},
     "05_transfer_vs_scratch.ipynb": {"HEAD_STEPS": "100", "SCRATCH_STEPS": "100", "FINE_TUNE_STEPS": "2"},
+    "06_explain.ipynb": {"TRAIN_PER_CLASS": "16", "HELD_OUT_PER_CLASS": "12", "TOP_LOSSES": "4"},
 }
+# Notebooks on the real weights and photos of ../shared/data (skipped without them, as the tests are).
+REAL_WEIGHTS = {"06_explain.ipynb"}
 # Two groups of about equal run time: with `pytest -n 2 --dist loadscope` each class runs in
 # its own worker, so the notebooks do not queue behind each other in one process.
 GROUPS = {
-    "image": ["01_image_transfer.ipynb", "03_fusion_and_domain_adaptation.ipynb"],
+    "image": ["01_image_transfer.ipynb", "03_fusion_and_domain_adaptation.ipynb", "06_explain.ipynb"],
     "text": ["02_text_transfer_bert.ipynb", "04_serving.ipynb", "05_transfer_vs_scratch.ipynb"],
 }
 
@@ -51,7 +56,14 @@ def test_every_notebook_is_in_one_group():
     assert grouped == sorted(os.path.basename(path) for path in NOTEBOOKS)
 
 
+def _cases(names):
+    return [pytest.param(name, marks=pytest.mark.real_weights) if name in REAL_WEIGHTS else name for name in names]
+
+
 def _run(name, tmp_path):
+    if name in REAL_WEIGHTS:
+        shared_data("hymenoptera")
+        shared_data("weights")
     path = os.path.join(os.path.dirname(NOTEBOOKS[0]), name)
     notebook = _with_small_parameters(nbformat.read(path, as_version=4), name)
     NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
@@ -59,13 +71,13 @@ def _run(name, tmp_path):
 
 @pytest.mark.slow
 class TestImageNotebooks:
-    @pytest.mark.parametrize("name", GROUPS["image"])
+    @pytest.mark.parametrize("name", _cases(GROUPS["image"]))
     def test_runs_top_to_bottom(self, name, tmp_path):
         _run(name, tmp_path)
 
 
 @pytest.mark.slow
 class TestTextNotebooks:
-    @pytest.mark.parametrize("name", GROUPS["text"])
+    @pytest.mark.parametrize("name", _cases(GROUPS["text"]))
     def test_runs_top_to_bottom(self, name, tmp_path):
         _run(name, tmp_path)

@@ -313,6 +313,49 @@ def encoder_stages(encoder):
     return stages
 
 
+def token_embedding_split(encoder):
+    """The encoder cut after its token embeddings, for attributions over them.
+
+    Every KerasHub encoder looks its token ids up in `encoder.token_embedding`;
+    BERT, ALBERT and DeBERTaV3 then add position (and segment) embeddings in
+    later layers, DistilBERT and RoBERTa inside one `TokenAndPositionEmbedding`
+    layer. The split keeps whatever the encoder adds, so running the two
+    halves gives the encoder's own outputs.
+
+    Args:
+        encoder: a KerasHub backbone of `build_encoder`.
+
+    Returns:
+        `(embed, forward)`: `embed(token_ids)` gives the token embeddings
+        `[B, T, D]`; `forward(token_embeddings, inputs)` gives the encoder's
+        outputs, reading its other inputs (`padding_mask`, `segment_ids`)
+        from the dict `inputs`.
+
+    Examples:
+
+    >>> embed, forward = token_embedding_split(encoder)
+    >>> inputs = preprocessor(tf.constant(["the cat sat"]))
+    >>> outputs = forward(embed(inputs["token_ids"]), inputs)
+    >>> bool(np.allclose(outputs["sequence_output"], encoder(inputs)["sequence_output"], atol=1e-5))
+    True
+    """
+    embedding = encoder.token_embedding
+    combined = next(
+        layer for layer in encoder.layers
+        if layer is embedding or getattr(layer, "token_embedding", None) is embedding
+    )
+    others = [name for name in sorted(encoder.input) if name != "token_ids"]
+    tail = keras.Model([combined.output, *(encoder.input[name] for name in others)], encoder.output)
+
+    def forward(token_embeddings, inputs):
+        embedded = token_embeddings
+        if combined is not embedding:  # TokenAndPositionEmbedding: tokens + positions
+            embedded = embedded + combined.position_embedding(embedded)
+        return tail([embedded, *(keras.ops.convert_to_tensor(inputs[name]) for name in others)])
+
+    return embedding, forward
+
+
 def encoder_stage_names(encoder):
     """The names of `encoder_stages(encoder)`, from input to output."""
     return list(encoder_stages(encoder))

@@ -155,6 +155,7 @@ def run(args):
     from tfl.evaluate import to_json
     from tfl.evaluate import write_held_out
     from tfl.evaluate import write_json
+    from tfl.explanation import heatmap_function
     from tfl.model import load_model
 
     if args.top_losses < 1:
@@ -171,7 +172,8 @@ def run(args):
         texts = {} if text_data is None else {
             "texts": text_data.validation_texts, "text_pairs": text_data.validation_text_pairs
         }
-        written = [os.path.join(folder, name) for name in write_held_out(folder, evaluation, dataset, **texts)]
+        names = write_held_out(folder, evaluation, dataset, heatmaps=heatmap_function(model), **texts)
+        written = [os.path.join(folder, name) for name in names]
     if args.json:
         print(json.dumps(to_json(report), indent=2))
         return 0

@@ -67,9 +67,13 @@ def evaluate_held_out(model, dataset, *, top_losses=9, tta=False):
     return HeldOutEvaluation(report=report, interpretation=interpretation, y_true=y_true, y_prob=y_prob)
 
 
-def write_held_out(folder, evaluation, dataset, *, texts=None, text_pairs=None):
+def write_held_out(folder, evaluation, dataset, *, texts=None, text_pairs=None, heatmaps=None):
     """Writes `interpretation.json` and `top_losses.png` (the top-loss
     examples shown: images, or `texts` for text data) into `folder`.
+
+    `heatmaps`: None, or a function from the shown images `[N, H, W, 3]` to
+    one [0, 1] map per image (`tfl.explanation.heatmap_function(model)`,
+    Grad-CAM), drawn over each image; only those few images are explained.
 
     Returns:
         The file names written, relative to `folder`.
@@ -82,4 +86,8 @@ def write_held_out(folder, evaluation, dataset, *, texts=None, text_pairs=None):
     """
     indices = [record["index"] for record in evaluation.interpretation["top_losses"]]
     shown = gather_examples(dataset, indices, texts=texts, text_pairs=text_pairs)
-    return write_interpretation(folder, evaluation.interpretation, images=shown.get("images"), texts=shown.get("texts"))
+    images = shown.get("images")
+    maps = heatmaps(images) if heatmaps is not None and images is not None else None
+    return write_interpretation(
+        folder, evaluation.interpretation, images=images, texts=shown.get("texts"), heatmaps=maps
+    )

@@ -249,7 +249,7 @@ def gather_examples(dataset, indices, *, texts=None, text_pairs=None):
     return {kind: np.stack(shown) if kind == "images" else shown}
 
 
-def write_interpretation(folder, interpretation, *, images=None, texts=None):
+def write_interpretation(folder, interpretation, *, images=None, texts=None, heatmaps=None):
     """Writes `interpretation.json` and `top_losses.png` into `folder`, atomically.
 
     Args:
@@ -259,6 +259,7 @@ def write_interpretation(folder, interpretation, *, images=None, texts=None):
             (`gather_examples(...)["images"]`), or None.
         texts: their texts instead, or None. With neither, the figure lists
             the examples' indices and classes.
+        heatmaps: with `images`, a [0, 1] map per image drawn over it, or None.
 
     Returns:
         The file names written, relative to `folder`. With `texts`, each
@@ -272,7 +273,7 @@ def write_interpretation(folder, interpretation, *, images=None, texts=None):
     """
     folder = os.fspath(folder)
     # The figure first: it checks that images or texts match the records.
-    figure = plot_top_losses(interpretation["top_losses"], images=images, texts=texts)
+    figure = plot_top_losses(interpretation["top_losses"], images=images, texts=texts, heatmaps=heatmaps)
     if texts is not None:
         records = [{**record, "text": text} for record, text in zip(interpretation["top_losses"], texts)]
         interpretation = {**interpretation, "top_losses": records}

@@ -17,6 +17,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from tfl.evaluate.heatmap import draw_heatmap
 from tfl.io import write_atomically
 
 BOUNDARY_GID = "stage_boundary"
@@ -303,7 +304,7 @@ TOP_LOSS_GID = "top_loss"
 TOP_LOSS_TEXT_CHARS = 90
 
 
-def plot_top_losses(records, images=None, texts=None):
+def plot_top_losses(records, images=None, texts=None, heatmaps=None):
     """The examples a model is most wrong about: a grid of images, or a list of texts.
 
     Args:
@@ -313,11 +314,14 @@ def plot_top_losses(records, images=None, texts=None):
             `[H, W, 1]`) with values in [0, 255], uint8 or float; e.g.
             `gather_examples(...)["images"]`. None for no images.
         texts: one text per record instead, shown cut to 90 characters.
+        heatmaps: with `images`, one map per image with values in [0, 1]
+            (e.g. Grad-CAM's, `tfl.explain`), drawn over it; or None.
 
     Returns:
         A `Figure`. With `images`: one axes per record, titled "actual /
         predicted" over "loss / probability of the actual class" (for
-        multi-label records, the label lists over the loss). Otherwise one
+        multi-label records, the label lists over the loss), with its
+        heatmap over it (an image with gid "heatmap"). Otherwise one
         axes listing a line per record: its index, that title and its text
         (a `Text` with gid "top_loss" each). `figure.top_loss_titles` holds
         the titles, in record order.
@@ -336,7 +340,9 @@ def plot_top_losses(records, images=None, texts=None):
         raise ValueError("plot_top_losses needs at least one record. Received: records=[]")
     if images is not None and texts is not None:
         raise ValueError("Give images or texts to plot_top_losses, not both.")
-    for name, values in (("images", images), ("texts", texts)):
+    if heatmaps is not None and images is None:
+        raise ValueError("plot_top_losses draws heatmaps over images: give images with heatmaps.")
+    for name, values in (("images", images), ("texts", texts), ("heatmaps", heatmaps)):
         if values is not None and len(values) != len(records):
             raise ValueError(
                 f"plot_top_losses needs one of {name} per record ({len(records)}). "
@@ -351,11 +357,13 @@ def plot_top_losses(records, images=None, texts=None):
         rows = -(-n // columns)
         figure = Figure(figsize=(2.6 * columns, 2.8 * rows + 0.6), layout="constrained")
         axes = figure.subplots(rows, columns, squeeze=False).ravel()
-        for ax, image, title in zip(axes, images, titles):
+        for index, (ax, image, title) in enumerate(zip(axes, images, titles)):
             pixels = np.clip(np.asarray(image, dtype=np.float64), 0, 255).astype(np.uint8)
             if pixels.ndim == 3 and pixels.shape[-1] == 1:
                 pixels = pixels[..., 0]
             ax.imshow(pixels, cmap="gray" if pixels.ndim == 2 else None, vmin=0, vmax=255)
+            if heatmaps is not None:
+                draw_heatmap(ax, heatmaps[index], pixels.shape)
             ax.set_title(title, fontsize=8)
             ax.set_axis_off()
         for ax in axes[n:]:

@@ -111,6 +111,37 @@ class Classifier(keras.Model):
         features = keras.Input(shape=self.features.shape[1:], name="features")
         return keras.Model(features, self.head(self.head_dropout(features)), name="head")
 
+    def class_scores(self, features):
+        """The head's score of each class for `features`, before its
+        activation: what explanations differentiate.
+
+        Sigmoid heads (multi-label): each class's logit. Softmax heads: each
+        logit minus the mean logit; a softmax is unchanged by adding one
+        number to every logit, so only these centred logits are fixed by the
+        model (with two classes, half the logit difference).
+
+        Args:
+            features: the pooled features `[B, features]` (symbolic or not).
+
+        Returns:
+            A float32 tensor `[B, num_classes]`.
+
+        Examples:
+
+        >>> backbone = tfl.backbones.build_backbone("mobilenet_v3_small", weights=None, image_size=32)
+        >>> model = tfl.ImageClassifier(backbone, ["cat", "dog"], "mobilenet_v3_small", (32, 32))
+        >>> scores = model.class_scores(np.ones((1, 576), "float32"))
+        >>> scores.shape, round(float(scores[0, 0] + scores[0, 1]), 5)  # centred: they sum to 0
+        (TensorShape([1, 2]), 0.0)
+        """
+        features = keras.ops.cast(features, "float32")
+        logits = keras.ops.matmul(features, self.head.kernel)
+        if self.head.use_bias:
+            logits = logits + self.head.bias
+        if self.multi_label:
+            return logits
+        return logits - keras.ops.mean(logits, axis=-1, keepdims=True)
+
     def backbone_input_model(self):
         """A model from this model's inputs to its backbone's input (images
         resized and preprocessed), for BatchNorm statistics; None for models

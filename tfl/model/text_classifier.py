@@ -94,12 +94,7 @@ class TextClassifier(Classifier):
         # === Functional model ===
         names = [name for name in TOKEN_INPUTS if name in _input_names(encoder)]
         inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in names}
-        outputs = encoder(inputs)
-        sequence = outputs["sequence_output"] if isinstance(outputs, dict) else outputs
-        if pooling == "cls":
-            features = self.pooler(outputs["pooled_output"] if has_pooler else sequence)
-        else:
-            features = self.pooler(sequence, inputs["padding_mask"])
+        features = _pooled(self.pooler, pooling, encoder(inputs), inputs["padding_mask"])
         predictions = self.head(self.head_dropout(features))
         super().__init__(inputs=inputs, outputs=predictions, **kwargs)
 
@@ -135,6 +130,12 @@ class TextClassifier(Classifier):
         """The layers after the encoder: they train in every stage."""
         return [self.pooler, self.head_dropout, self.head]
 
+    def pooled_features(self, encoder_outputs, padding_mask):
+        """The features the head reads, from the encoder's outputs (what
+        `encoder(inputs)` returns) and the padding mask: this model's pooling,
+        for callers that run the encoder themselves (token attributions)."""
+        return _pooled(self.pooler, self.pooling, encoder_outputs, padding_mask)
+
     def get_config(self):
         return {
             "encoder": keras.layers.serialize(self.backbone),
@@ -169,6 +170,16 @@ class TextClassifier(Classifier):
             if layer.name in frozen:
                 layer.trainable = False
         return model
+
+
+def _pooled(pooler, pooling, encoder_outputs, padding_mask):
+    """The pooled features of the encoder's outputs, by the pooling's rule."""
+    outputs = encoder_outputs
+    sequence = outputs["sequence_output"] if isinstance(outputs, dict) else outputs
+    if pooling == "cls":
+        has_pooler = isinstance(outputs, dict) and "pooled_output" in outputs
+        return pooler(outputs["pooled_output"] if has_pooler else sequence)
+    return pooler(sequence, padding_mask)
 
 
 def _input_names(encoder):

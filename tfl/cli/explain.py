@@ -1,0 +1,121 @@
+"""`tfl explain MODEL INPUTS... --output DIR`: a heatmap over each image, or the texts' words shaded."""
+
+import os
+
+from tfl.cli.evaluate import model_path
+
+OVERLAY_SUFFIX = ".png"
+TEXT_PAGE = "explanations.html"
+SUMMARY_FILE = "explanations.json"
+
+
+def add_parser(subparsers):
+    parser = subparsers.add_parser(
+        "explain",
+        help="heatmaps over images (Grad-CAM), word attributions for texts",
+        description=(
+            "Explain the predictions of a model written by `tfl train`: one PNG per image file with the "
+            "Grad-CAM heatmap over the photo (image model), or one HTML page with each text's words shaded "
+            f"by integrated gradients (text model); and {SUMMARY_FILE}. See docs/explain.md."
+        ),
+    )
+    parser.add_argument("model", help="a .keras file, or a run folder holding model.keras")
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files (jpg, png, bmp, gif), or texts")
+    parser.add_argument("--output", required=True, help="folder to write the overlays (or the HTML page) into")
+    parser.add_argument(
+        "--method",
+        help="images: grad_cam (default), grad_cam_plus_plus; texts: integrated_gradients (default), gradient_x_input",
+    )
+    parser.add_argument("--class-name", help="the class to explain (name or index); default: each input's predicted one")
+    parser.add_argument("--layer", help="images: a stage (see `tfl backbones`) or backbone layer; default: the last")
+    parser.add_argument("--steps", type=int, default=32, help="texts: integrated gradients' steps (32-64)")
+    parser.add_argument("--baseline", choices=("pad", "mask"), default="pad", help="texts: the baseline token")
+    parser.add_argument(
+        "--trust-model-code",
+        action="store_true",
+        help="load a .keras file that holds Python code (Lambda layers); only for files whose author you trust",
+    )
+    parser.set_defaults(run=run)
+    return parser
+
+
+def run(args):
+    from tfl.explanation import explain
+    from tfl.io import write_json
+    from tfl.model import load_model
+
+    model = load_model(model_path(args.model), safe_mode=not args.trust_model_code)
+    class_name = args.class_name
+    if class_name is not None and class_name not in model.class_names and class_name.isdigit():
+        class_name = int(class_name)
+    explanations = explain(model, args.inputs, method=args.method, class_name=class_name, layer=args.layer,
+                           steps=args.steps, baseline=args.baseline)
+    os.makedirs(args.output, exist_ok=True)
+    if explanations.task == "image":
+        rows = _write_overlays(args.output, explanations)
+    else:
+        rows = _write_page(args.output, explanations)
+    write_json(os.path.join(args.output, SUMMARY_FILE), {
+        "method": explanations.method,
+        "target": explanations.target,
+        "seconds": explanations.seconds,
+        "inputs": rows,
+    })
+    for row in rows:
+        print(f"{row['input']}: {row['explained']} {row['probability']:.3f} -> {row['file']}")
+    print(f"wrote {os.path.join(args.output, SUMMARY_FILE)}")
+    return 0
+
+
+def _row(explanations, i, file):
+    return {
+        "input": explanations.inputs[i],
+        "explained": explanations.explained[i],
+        "probability": float(explanations.probabilities[i]),
+        "predicted": explanations.predicted[i],
+        "file": file,
+    }
+
+
+def _write_overlays(folder, explanations):
+    import tensorflow as tf
+
+    from tfl.attribution import write_overlay
+    from tfl.data.image.pipeline import decode_image
+
+    rows, used = [], set()
+    for i, path in enumerate(explanations.inputs):
+        stem = os.path.splitext(os.path.basename(path))[0]
+        name = stem + OVERLAY_SUFFIX if stem + OVERLAY_SUFFIX not in used else f"{stem}_{i}{OVERLAY_SUFFIX}"
+        used.add(name)
+        title = f"{explanations.explained[i]} {explanations.probabilities[i]:.2f} ({explanations.method})"
+        if explanations.explained[i] != explanations.predicted[i]:
+            title += f"\npredicted: {explanations.predicted[i]}"
+        image = decode_image(tf.io.read_file(path)).numpy()
+        file = write_overlay(os.path.join(folder, name), image, explanations.maps[i], title)
+        rows.append(_row(explanations, i, file))
+    return rows
+
+
+def _write_page(folder, explanations):
+    from tfl.attribution import write_text_html
+
+    page_rows, rows = [], []
+    page = os.path.join(folder, TEXT_PAGE)
+    for i in range(len(explanations.inputs)):
+        gap = explanations.completeness_gaps[i]
+        heading = (
+            f"{explanations.explained[i]} {explanations.probabilities[i]:.3f} (predicted: {explanations.predicted[i]}); "
+            f"{explanations.method.replace('_', ' ')}, score change {explanations.score_changes[i]:+.3f}"
+            + (f", completeness gap {gap:.4f}" if explanations.method == "integrated_gradients" else "")
+        )
+        page_rows.append({"words": explanations.words[i], "attributions": explanations.attributions[i], "heading": heading})
+        row = _row(explanations, i, page)
+        row.update(
+            words=explanations.words[i],
+            attributions=[round(float(v), 6) for v in explanations.attributions[i]],
+            completeness_gap=float(gap),
+        )
+        rows.append(row)
+    write_text_html(page, page_rows, title=f"tfl explain: {explanations.method.replace('_', ' ')}")
+    return rows
