@@ -342,6 +342,11 @@ def _texts(model, inputs):
     texts = [inputs] if isinstance(inputs, str) else inputs
     if isinstance(texts, np.ndarray) and texts.dtype.kind in "US":
         texts = texts.tolist()
+    if isinstance(texts, (list, tuple)) and any(isinstance(t, (list, tuple)) for t in texts):
+        raise ValueError(
+            f"explain reads single texts; {model.name!r} was given sentence pairs, which it does not explain yet. "
+            "Explain each text alone, or join a pair into one string."
+        )
     if not isinstance(texts, (list, tuple)) or not all(isinstance(t, str) for t in texts):
         raise ValueError(
             f"{model.name!r} is a text model: it explains strings (a string or a list of strings), not images "

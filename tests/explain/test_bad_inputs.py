@@ -50,6 +50,11 @@ def test_images_for_a_text_model(text_model, photo, kind):
         tfl.explain(text_model, images)
 
 
+def test_sentence_pairs_for_a_text_model(text_model):
+    with pytest.raises(ValueError, match=r"explain reads single texts; 'reviews' was given sentence pairs"):
+        tfl.explain(text_model, [("a cat", "a dog")])
+
+
 @pytest.mark.parametrize("class_name", ["emu", 2, -1, True])
 def test_an_unknown_class(image_model, class_name):
     with pytest.raises(ValueError, match=rf"Unknown class {class_name!r}\. Known: cat, dog \(or indices 0 to 1\)"):

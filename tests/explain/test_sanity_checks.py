@@ -71,8 +71,8 @@ def test_randomising_minilm_changes_the_attributions_and_every_stage_more_than_t
 
     top, every = mean_correlation(stages[-1:]), mean_correlation(stages)
     # Measured on these 8 reviews: 0.89 (the top transformer layer: the residual path carries
-    # each word past it) and 0.20 (every stage); on 32 tweets 0.49 and -0.02 (docs/explain.md).
-    assert top < 0.95 and every < 0.4 and every < top - 0.3, (top, every)
+    # each word past it) and 0.20 (every stage); on 32 tweets 0.50 and -0.01 (docs/explain.md).
+    assert top < 0.98 and every < 0.4 and every < top - 0.3, (top, every)
 
 
 def test_deleting_the_most_attributed_cells_first_lowers_the_probability_faster_than_random(

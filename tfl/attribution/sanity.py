@@ -52,11 +52,12 @@ def randomized(model, stages, *, images=None, seed=0):
 
     Examples:
 
-    >>> before = model.predict({"images": images[:2]}, verbose=0)
+    >>> kernel = [w for layer in model.stage_layers()["stride32"] for w in layer.weights if len(w.shape) == 4][0]
+    >>> before = kernel.numpy()
     >>> with randomized(model, ["stride32"]):
-    ...     changed = model.predict({"images": images[:2]}, verbose=0)
-    >>> bool(np.allclose(model.predict({"images": images[:2]}, verbose=0), before))
-    True
+    ...     changed = not np.allclose(kernel.numpy(), before)
+    >>> changed, bool(np.allclose(kernel.numpy(), before))  # restored
+    (True, True)
     """
     known = list(model.stage_layers())
     unknown = [s for s in stages if s not in known]
