@@ -73,6 +73,15 @@ def weights(text):
     raise argparse.ArgumentTypeError(f"expected {WEIGHTS_CHOICES}; got {text!r} ({found})")
 
 
+def add_trust_model_code(parser):
+    """--trust-model-code, for the subcommands that load a `.keras` file (`tfl.load_model(safe_mode=False)`)."""
+    parser.add_argument(
+        "--trust-model-code",
+        action="store_true",
+        help="load a .keras file that holds Python code (Lambda layers); only for files whose author you trust",
+    )
+
+
 def keras_verbosity(verbose):
     """The Keras `verbose` of a run: as given, else the progress bar on a terminal
     and one line per epoch (2) when the output goes to a file or a pipe, where

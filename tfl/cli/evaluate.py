@@ -3,6 +3,8 @@
 import json
 import os
 
+from tfl.cli.arguments import add_trust_model_code
+
 
 def add_parser(subparsers):
     parser = subparsers.add_parser(
@@ -36,11 +38,7 @@ def add_parser(subparsers):
     parser.add_argument(
         "--tta", action="store_true", help="images: average over each image and its left-right mirror image"
     )
-    parser.add_argument(
-        "--trust-model-code",
-        action="store_true",
-        help="load a .keras file that holds Python code (Lambda layers); only for files whose author you trust",
-    )
+    add_trust_model_code(parser)
     parser.set_defaults(run=run)
     return parser
 

@@ -2,6 +2,7 @@
 
 import os
 
+from tfl.cli.arguments import add_trust_model_code
 from tfl.cli.evaluate import model_path
 
 OVERLAY_SUFFIX = ".png"
@@ -30,11 +31,7 @@ def add_parser(subparsers):
     parser.add_argument("--layer", help="images: a stage (see `tfl backbones`) or backbone layer; default: the last")
     parser.add_argument("--steps", type=int, default=32, help="texts: integrated gradients' steps (32-64)")
     parser.add_argument("--baseline", choices=("pad", "mask"), default="pad", help="texts: the baseline token")
-    parser.add_argument(
-        "--trust-model-code",
-        action="store_true",
-        help="load a .keras file that holds Python code (Lambda layers); only for files whose author you trust",
-    )
+    add_trust_model_code(parser)
     parser.set_defaults(run=run)
     return parser
 

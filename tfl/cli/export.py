@@ -2,6 +2,7 @@
 
 import os
 
+from tfl.cli.arguments import add_trust_model_code
 from tfl.cli.evaluate import model_path
 
 _MB = 1e6
@@ -24,11 +25,7 @@ def add_parser(subparsers):
     parser.add_argument("--base", default="saved_models", help="TF Serving's base folder of all models (default: saved_models)")
     parser.add_argument("--version", type=int, help="the version number (default: the next free one)")
     parser.add_argument("--top-k", type=int, default=5, help="how many classes the outputs rank (default: 5)")
-    parser.add_argument(
-        "--trust-model-code",
-        action="store_true",
-        help="load a .keras file that holds Python code (Lambda layers); only for files whose author you trust",
-    )
+    add_trust_model_code(parser)
     parser.set_defaults(run=run)
     return parser
 

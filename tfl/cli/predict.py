@@ -2,6 +2,7 @@
 
 import json
 
+from tfl.cli.arguments import add_trust_model_code
 from tfl.cli.evaluate import model_path
 
 
@@ -21,11 +22,7 @@ def add_parser(subparsers):
     parser.add_argument(
         "--tta", action="store_true", help="images: average over each image and its left-right mirror image"
     )
-    parser.add_argument(
-        "--trust-model-code",
-        action="store_true",
-        help="load a .keras file that holds Python code (Lambda layers); only for files whose author you trust",
-    )
+    add_trust_model_code(parser)
     parser.set_defaults(run=run)
     return parser
 
