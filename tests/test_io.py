@@ -5,6 +5,7 @@ import doctest
 import json
 import os
 import pathlib
+import warnings
 
 import keras
 import numpy as np
@@ -173,6 +174,17 @@ def test_save_keras_of_a_tiny_model_loads_back(tmp_path):
     x = np.arange(6, dtype="float32").reshape(2, 3)
     np.testing.assert_allclose(loaded(x), model(x), rtol=1e-6)
     assert os.listdir(tmp_path) == ["model.keras"]
+
+
+def test_a_compiled_model_that_never_trained_loads_without_an_optimizer_warning(tmp_path):
+    model = _tiny_model()
+    model.compile("adam", "mse")  # as after a linear probe: compiled, no step taken
+    path = save_keras(model, str(tmp_path / "model.keras"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded = keras.saving.load_model(path)
+    assert not [w for w in caught if "optimizer" in str(w.message)], [str(w.message) for w in caught]
+    assert all(np.all(v.numpy() == 0) for v in loaded.optimizer.variables[2:])  # a fresh state, not a trained one
 
 
 def test_save_keras_failing_leaves_the_old_file_and_no_temporary_file(tmp_path, monkeypatch):
