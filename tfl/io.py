@@ -204,12 +204,11 @@ def save_keras(model, path):
     >>> save_keras(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]), "out/model.keras")
     'out/model.keras'
     """
-    optimizer = getattr(model, "optimizer", None)
-    if optimizer is not None and not getattr(optimizer, "built", True) and model.trainable_variables:
+    if model.compiled and not model.optimizer.built and model.trainable_variables:
         # A compiled model that never took a step (a linear probe's head is fitted by a solver):
         # Keras would store the optimizer without its slots, then warn at every load that it
         # skipped them ("Skipping variable loading for optimizer"). Its fresh, zero state instead.
-        optimizer.build(model.trainable_variables)
+        model.optimizer.build(model.trainable_variables)
     return save_to_path(path, model.save, suffix=".keras")
 
 
