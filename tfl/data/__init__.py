@@ -36,6 +36,8 @@ from tfl.data.image import from_directory_for_evaluation
 from tfl.data.image import from_tfds
 from tfl.data.image import list_image_files
 from tfl.data.image import load_digits
+from tfl.data.episodes import Episodes
+from tfl.data.episodes import sample_episodes
 from tfl.data.load import detect_task
 from tfl.data.load import load_data
 from tfl.data.load import load_images
@@ -55,6 +57,7 @@ from tfl.data.text import load_tweets
 __all__ = [
     "IMAGE_EXTENSIONS",
     "TEXT_FILE_EXTENSIONS",
+    "Episodes",
     "ImageData",
     "ImageOptions",
     "PipelineOptions",
@@ -76,5 +79,6 @@ __all__ = [
     "load_images",
     "load_text_data",
     "load_tweets",
+    "sample_episodes",
     "stratified_split",
 ]

@@ -1,8 +1,14 @@
-"""Mean, standard deviation and a 95% t-interval of a few scores (folds of a cross-validation).
+"""Mean, standard deviation and a 95% interval of scores: a few folds, or many episodes.
 
-The interval is Student's: `mean ± t_{0.975, n-1} · sd / √n`, with the sample
-standard deviation (`ddof=1`). `t_quantile` computes the quantile itself
-(NumPy only), the same with or without SciPy installed.
+For a few folds of a cross-validation (`mean_interval`) the interval is
+Student's: `mean ± t_{0.975, n-1} · sd / √n`, with the sample standard
+deviation (`ddof=1`). `t_quantile` computes the quantile itself (NumPy
+only), the same with or without SciPy installed.
+
+For hundreds of few-shot episodes (`episode_interval`) it is the few-shot
+field's normal interval, `mean ± 1.96 · sd / √n` (Snell et al. 2017; Chen et
+al. 2019): at n = 600 the t quantile is 1.9639, so the two differ by 0.2%
+of the half-width; the field's is used so the figures compare with theirs.
 """
 
 import math
@@ -75,6 +81,32 @@ def mean_interval(values):
     std = float(np.std(values, ddof=1))
     half = t_quantile(n - 1) * std / math.sqrt(n)
     return {"mean": mean, "std": std, "ci95": [mean - half, mean + half], "n": n}
+
+
+def episode_interval(accuracies):
+    """The mean accuracy over episodes and its 95% interval, `1.96 · sd / √n`.
+
+    Args:
+        accuracies: one accuracy per episode (2 or more).
+
+    Returns:
+        A dict: `mean`, `std` (the sample standard deviation, ddof=1),
+        `plus_minus` (the half-width `1.96 · std / √n`), `ci95`
+        (`[mean - plus_minus, mean + plus_minus]`) and `episodes` (n).
+
+    Examples:
+
+    >>> summary = episode_interval([0.6, 0.8, 0.7, 0.9])
+    >>> round(summary["mean"], 3), round(summary["plus_minus"], 4)
+    (0.75, 0.1265)
+    """
+    values = np.asarray(accuracies, dtype=np.float64).reshape(-1)
+    if values.size < 2:
+        raise ValueError(f"An interval needs 2 or more episodes. Received {values.size} accuracies.")
+    mean = float(values.mean())
+    std = float(values.std(ddof=1))
+    half = 1.96 * std / math.sqrt(values.size)
+    return {"mean": mean, "std": std, "plus_minus": half, "ci95": [mean - half, mean + half], "episodes": values.size}
 
 
 def paired_difference(fold, metric):
