@@ -36,6 +36,7 @@ _PROMOTED = {
     "tfl.select": ("rank", "RankResult"),
     "tfl.cross_validation": ("cross_validate",),
     "tfl.tuning": ("tune", "TuneResult"),
+    "tfl.few_shot": ("evaluate_few_shot", "evaluate_few_shot_features", "FewShotResult"),
 }
 # Public name -> module that defines it, read by `__getattr__`.
 _LAZY = {name: module for module, names in _PROMOTED.items() for name in names}

@@ -233,6 +233,8 @@ def evaluate_few_shot(
         data, backbone=backbone, weights=weights, image_size=image_size, encoder=encoder,
         sequence_length=sequence_length, text_column=text_column, label_column=label_column,
         batch_size=batch_size, seed=seed,
+        check=lambda labels, names: sample_episodes(labels, ways=ways, shots=max(shots), queries=queries,
+                                                    episodes=1, class_names=names),
     )
     extraction = time.perf_counter() - start
     result = evaluate_few_shot_features(features, labels, ways=ways, shots=shots, queries=queries,
@@ -254,8 +256,11 @@ def write_few_shot(result, output):
 
 
 def frozen_features(data, *, backbone, weights, image_size, encoder, sequence_length, text_column, label_column,
-                    batch_size, seed):
+                    batch_size, seed, check=None):
     """`(features [N, D], labels [N], source)`: every labelled example through the frozen feature model.
+
+    `check(labels, class_names)`, if given, runs before the model is built
+    (a wrong setting fails before the extraction's cost).
 
     `source` names what made the features: data, task, class_names, and the
     backbone, weights and image size (text: encoder and sequence length).
@@ -283,6 +288,8 @@ def frozen_features(data, *, backbone, weights, image_size, encoder, sequence_le
         source = dict(task="text", encoder=encoder, sequence_length=sequence_length)
         splits, class_names, text_pairs = (text.train, text.validation), text.class_names, text.text_pairs
     inputs, labels = _every_example(splits)
+    if check is not None:
+        check(labels, class_names)
     keras.utils.set_random_seed(seed)  # random weights are the same network on every run
     model = build_model(config, class_names, task=task, text_pairs=text_pairs)
     feature_model = model.feature_model()

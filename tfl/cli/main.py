@@ -9,7 +9,7 @@ import sys
 from tfl import __version__
 from tfl.cli.startup import start_tensorflow
 
-SUBCOMMANDS = ("train", "cv", "tune", "evaluate", "predict", "explain", "export", "serve_check", "backbones", "rank", "demo")
+SUBCOMMANDS = ("train", "cv", "tune", "evaluate", "predict", "explain", "export", "serve_check", "backbones", "rank", "fewshot", "demo")
 
 # Errors that mean "fix your input": shown as one message, without a traceback.
 _USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError)

@@ -134,6 +134,6 @@ def _check_counts(members, ways, needed, class_names):
         smallest = min(short.values())
         raise ValueError(
             f"Every class needs shots + queries = {needed} examples for an episode; "
-            f"{len(short)} have fewer ({listed}). Lower shots or queries so their sum is at most "
+            f"{len(short)} {'class has' if len(short) == 1 else 'classes have'} fewer ({listed}). Lower shots or queries so their sum is at most "
             f"{smallest}, or leave those classes out of the data."
         )
