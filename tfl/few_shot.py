@@ -65,6 +65,17 @@ class FewShotResult:
         accuracies: method -> shots -> float `[episodes]`, each episode's
             query accuracy (the same episodes for every method).
         seconds: the time the episodes took (extraction excluded).
+
+    Examples:
+
+    >>> labels = np.repeat(np.arange(3), 6)
+    >>> result = evaluate_few_shot_features(np.eye(3)[labels], labels, ways=2, shots=1, queries=2, episodes=5,
+    ...                                     methods="prototypes")
+    >>> print(result.table())
+    method      1-shot
+    prototypes  100.00 ± 0.00
+    >>> result.accuracies["prototypes"][1].tolist()
+    [1.0, 1.0, 1.0, 1.0, 1.0]
     """
 
     settings: dict

@@ -27,6 +27,14 @@ class Episodes:
             support set, class by class.
         query: int `[episodes, ways, queries]`: example indices of the query
             set, class by class.
+
+    Examples:
+
+    >>> episodes = sample_episodes(np.repeat([0, 1, 2], 3), ways=2, shots=1, queries=2, episodes=4)
+    >>> len(episodes), episodes.ways, episodes.shots, episodes.queries
+    (4, 2, 1, 2)
+    >>> episodes.support_labels()[0].tolist(), episodes.query_labels()[0].tolist()
+    ([0, 1], [0, 0, 1, 1])
     """
 
     classes: np.ndarray
