@@ -17,13 +17,14 @@ SMALLER = {
     "03_fusion_and_domain_adaptation.ipynb": {"ADAPT_EPOCHS": "2"},
     "05_transfer_vs_scratch.ipynb": {"HEAD_STEPS": "100", "SCRATCH_STEPS": "100", "FINE_TUNE_STEPS": "2"},
     "06_explain.ipynb": {"TRAIN_PER_CLASS": "16", "HELD_OUT_PER_CLASS": "12", "TOP_LOSSES": "4"},
+    "07_few_shot.ipynb": {"PER_CLASS": "30", "EPISODES": "100"},
 }
 # Notebooks on the real weights and photos of ../shared/data (skipped without them, as the tests are).
-REAL_WEIGHTS = {"06_explain.ipynb"}
+REAL_WEIGHTS = {"06_explain.ipynb", "07_few_shot.ipynb"}
 # Two groups of about equal run time: with `pytest -n 2 --dist loadscope` each class runs in
 # its own worker, so the notebooks do not queue behind each other in one process.
 GROUPS = {
-    "image": ["01_image_transfer.ipynb", "03_fusion_and_domain_adaptation.ipynb", "06_explain.ipynb"],
+    "image": ["01_image_transfer.ipynb", "03_fusion_and_domain_adaptation.ipynb", "06_explain.ipynb", "07_few_shot.ipynb"],
     "text": ["02_text_transfer_bert.ipynb", "04_serving.ipynb", "05_transfer_vs_scratch.ipynb"],
 }
 
