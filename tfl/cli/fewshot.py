@@ -25,7 +25,7 @@ def add_parser(subparsers):
             "examples per class), and score three classifiers on every episode's queries: the nearest "
             "class prototype (cosine), an L2 logistic regression on the support set, and a linear head "
             "initialised from the prototypes and fine-tuned on the support features (the backbone stays "
-            "frozen). Prints mean accuracy ± the 95%% interval (1.96 · std / √episodes) per method and "
+            "frozen). Prints mean accuracy ± the 95% interval (1.96 · std / √episodes) per method and "
             "shot count; with --output, writes fewshot.json. See docs/few_shot.md."
         ),
     )
