@@ -163,3 +163,21 @@ def test_imagenet_features_beat_random_weights_by_far_on_real_photos(imagenet_ho
         for weights in ("imagenet", None)
     }
     assert means["imagenet"] > 0.68 and means["imagenet"] > means[None] + 0.15, means
+
+
+def test_tfl_fewshot_reads_a_text_file_through_an_encoder(tmp_path, capsys):
+    from tests.text_fakes import tiny_encoder_folder
+
+    encoder = tiny_encoder_folder(tmp_path / "encoder", hidden_dim=8)
+    words = {"good": "good great fun", "bad": "bad awful boring", "flat": "the a is"}
+    lines = ["review,stars"] + [f"{words[c]} {i},{c}" for c in words for i in range(5)]
+    (tmp_path / "reviews.csv").write_text("\n".join(lines) + "\n")
+    code = main(["fewshot", "--data", str(tmp_path / "reviews.csv"), "--text-column", "review", "--label-column",
+                 "stars", "--encoder", str(encoder), "--sequence-length", "8", "--ways", "3", "--shots", "2",
+                 "--queries", "3", "--episodes", "10", "--output", str(tmp_path / "out")])
+    assert code == 0, capsys.readouterr().err
+    content = json.loads((tmp_path / "out" / "fewshot.json").read_text())
+    assert content["settings"]["task"] == "text" and content["settings"]["encoder"] == str(encoder)
+    assert content["settings"]["examples"] == 15 and content["settings"]["feature_dim"] == 8
+    assert content["results"]["linear_probe"]["2"]["episodes"] == 10
+    assert "3-way episodes on 15 examples of 3 classes" in capsys.readouterr().out
