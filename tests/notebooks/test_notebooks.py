@@ -17,7 +17,7 @@ SMALLER = {
     "03_fusion_and_domain_adaptation.ipynb": {"ADAPT_EPOCHS": "2"},
     "05_transfer_vs_scratch.ipynb": {"HEAD_STEPS": "100", "SCRATCH_STEPS": "100", "FINE_TUNE_STEPS": "2"},
     "06_explain.ipynb": {"TRAIN_PER_CLASS": "16", "HELD_OUT_PER_CLASS": "12", "TOP_LOSSES": "4"},
-    "07_few_shot.ipynb": {"PER_CLASS": "30", "EPISODES": "100"},
+    "07_few_shot.ipynb": {"PER_CLASS": "20", "EPISODES": "100"},
 }
 # Notebooks on the real weights and photos of ../shared/data (skipped without them, as the tests are).
 REAL_WEIGHTS = {"06_explain.ipynb", "07_few_shot.ipynb"}
