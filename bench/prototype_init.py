@@ -13,6 +13,9 @@ same held-out set of 100 tweets per class for every run. Rows:
   as the euclidean prototype classifier of the training features (Snell et
   al. 2017, 2.4; temperature: their mean squared distance to their own class
   mean), then the same fine-tuning stage;
+- "euclidean prototypes (no training)": `head="prototypes",
+  prototype_metric="euclidean"` fitted by the probe stage: the classifier the
+  row above starts from (same argmax at any temperature);
 - "prototype head (no training)": `head="prototypes"` (cosine, temperature
   0.1), fitted by the probe stage as class means, nothing else;
 - "prototype head + fine-tune": the same, then the fine-tuning stage
@@ -21,7 +24,7 @@ same held-out set of 100 tweets per class for every run. Rows:
     nice python bench/prototype_init.py [--draws 3] [--labels-per-class 8] [--json bench/prototype_init.json]
 
 Prints the table (mean, min, max accuracy over draws) and the per-draw
-accuracies, and writes JSON. About 8 minutes on 2 busy CPU cores.
+accuracies, and writes JSON. About 11 minutes on 2 busy CPU cores.
 """
 
 import argparse
@@ -51,10 +54,11 @@ from tfl.train import fit_stages
 
 CLASSES = ("negative", "neutral", "positive")
 METHODS = {
-    "default plan": "dense",
-    "prototype init + fine-tune": "dense",
-    "prototype head (no training)": "prototypes",
-    "prototype head + fine-tune": "prototypes",
+    "default plan": ("dense", "cosine"),
+    "prototype init + fine-tune": ("dense", "cosine"),
+    "euclidean prototypes (no training)": ("prototypes", "euclidean"),
+    "prototype head (no training)": ("prototypes", "cosine"),
+    "prototype head + fine-tune": ("prototypes", "cosine"),
 }
 
 
@@ -63,7 +67,7 @@ def plan_for(method, epochs):
     probe, fine_tune = default_stages(task="text", epochs=epochs)
     if method == "prototype init + fine-tune":
         return (dataclasses.replace(fine_tune, head_init="prototypes"),)
-    if method == "prototype head (no training)":
+    if method.endswith("(no training)"):
         return (probe,)
     return (probe, fine_tune)
 
@@ -71,9 +75,9 @@ def plan_for(method, epochs):
 def run(method, texts, labels, test_texts, test_labels, draw, epochs):
     """Held-out accuracy of one row on one draw."""
     keras.utils.set_random_seed(draw)
-    model = build_model(
-        ModelConfig(encoder=MINILM, sequence_length=64, head=METHODS[method]), CLASSES, task="text"
-    )
+    head, metric = METHODS[method]
+    config = ModelConfig(encoder=MINILM, sequence_length=64, head=head, prototype_metric=metric)
+    model = build_model(config, CLASSES, task="text")
     data = from_texts(
         texts, labels, class_names=CLASSES, validation_data=(test_texts, test_labels),
         preprocessor=model.preprocessor, seed=draw,
@@ -81,7 +85,7 @@ def run(method, texts, labels, test_texts, test_labels, draw, epochs):
     history = fit_stages(model, data, plan_for(method, epochs), verbose=0, seed=draw)
     start = [s.prototypes for s in history.stages if s.prototypes]
     accuracy = evaluate_model(model, data.validation, CLASSES)["accuracy"]
-    return accuracy, (start[0]["temperature"] if start else None)
+    return accuracy, (start[0] if start else None)
 
 
 def main():
@@ -101,10 +105,11 @@ def main():
         texts, labels = list(tweets.texts[pool][chosen]), list(tweets.labels[pool][chosen])
         for method in METHODS:
             start = time.perf_counter()
-            accuracy, temperature = run(method, texts, labels, test_texts, test_labels, draw, epochs)
+            accuracy, prototypes = run(method, texts, labels, test_texts, test_labels, draw, epochs)
             seconds = time.perf_counter() - start
-            runs.append({"method": method, "draw": draw, "accuracy": accuracy, "temperature": temperature,
-                         "seconds": seconds})
+            runs.append({"method": method, "draw": draw, "accuracy": accuracy, "seconds": seconds,
+                         "temperature": prototypes and prototypes["temperature"],
+                         "mean_max_probability": prototypes and prototypes.get("mean_max_probability")})
             print(f"draw {draw}: {method}: accuracy {accuracy:.4f} ({seconds:.0f} s)", flush=True)
     rows = []
     for method in METHODS:

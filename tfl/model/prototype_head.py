@@ -40,9 +40,9 @@ class PrototypeHead(keras.layers.Layer):
     Examples:
 
     >>> head = PrototypeHead(2, metric="euclidean")
-    >>> probabilities = head(np.array([[0.0, 0.0]], "float32"))
-    >>> head.prototypes.assign([[0.0, 0.0], [1.0, 0.0]])
-    >>> np.round(np.asarray(head(np.array([[0.0, 0.0]], "float32"))), 4).tolist()
+    >>> head.build((None, 2))
+    >>> _ = head.prototypes.assign([[0.0, 0.0], [1.0, 0.0]])
+    >>> np.round(np.asarray(head(np.zeros((1, 2), "float32")), "float64"), 4).tolist()
     [[0.7311, 0.2689]]
     """
 

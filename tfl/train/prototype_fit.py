@@ -42,7 +42,9 @@ def fit_prototypes(model, features):
 
     Examples:
 
-    >>> info = fit_prototypes(model, FeatureCache(model).get(data))
+    >>> config = tfl.ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32, head="prototypes")
+    >>> prototype_model = tfl.build_model(config, ["cat", "dog"])
+    >>> info = fit_prototypes(prototype_model, FeatureCache(prototype_model).get(data))
     >>> info["head"], info["metric"]
     ('prototypes', 'cosine')
     """
@@ -76,11 +78,15 @@ def init_head_from_prototypes(model, features):
 
     Returns:
         A dict for the stage record: head, metric, temperature, examples per
-        class, seconds.
+        class, seconds; for a dense head also `mean_max_probability`, the
+        mean top probability on the training features at the start (near
+        1: saturated logits).
 
     Examples:
 
-    >>> info = init_head_from_prototypes(model, FeatureCache(model).get(data))
+    >>> config = tfl.ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32)
+    >>> dense_model = tfl.build_model(config, ["cat", "dog"])
+    >>> info = init_head_from_prototypes(dense_model, FeatureCache(dense_model).get(data))
     >>> info["head"], info["metric"], info["temperature"] > 0
     ('dense', 'euclidean', True)
     """
@@ -92,7 +98,12 @@ def init_head_from_prototypes(model, features):
     temperature = within_class_spread(features.train_features, labels, prototypes)
     kernel, bias = dense_from_prototypes(prototypes, temperature=temperature)
     model.head.set_weights([kernel, bias])
-    return _info("dense", "euclidean", temperature, labels, model, start)
+    info = _info("dense", "euclidean", temperature, labels, model, start)
+    logits = np.asarray(features.train_features, np.float64) @ kernel + bias
+    probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    info["mean_max_probability"] = float(probabilities.max(axis=1).mean())
+    return info
 
 
 def _class_ids(model, features):
