@@ -170,7 +170,8 @@ def test_a_text_model_adds_a_class_from_strings():
     features = model.feature_model().predict(preprocessor(tf.constant(texts)), verbose=0)
     np.testing.assert_allclose(np.asarray(extended.head.prototypes)[2], features.mean(axis=0), atol=1e-5)
     copy = TextClassifier.from_config(extended.get_config())
-    assert (copy.head_type, copy.prototype_metric, copy.class_names) == ("prototypes", "euclidean", extended.class_names)
+    assert (copy.head_type, copy.prototype_metric) == ("prototypes", "euclidean")
+    assert copy.class_names == ["good", "bad", "animals"]
 
 
 @pytest.fixture(scope="module")

@@ -41,7 +41,7 @@ from tfl.train.history import StageRecord
 from tfl.train.linear_probe import fit_linear_probe
 from tfl.train.optimizers import make_optimizer
 from tfl.train.prototype_fit import fit_prototypes
-from tfl.train.prototype_fit import init_head_from_prototypes
+from tfl.train.prototype_fit import init_stage_head
 from tfl.train.resume import EpochOrder
 from tfl.train.resume import EpochSaver
 from tfl.train.shared_trace import SHARED_TRACE_MODES
@@ -218,7 +218,7 @@ def fit_stage(model, data, stage, options, context):
             options.checkpoint, model, context.index, context.first_epoch, context.history, context.midway
         )
     features = None if route == "model" else context.cache.get(data)
-    init = _init_head(model, data, stage, context, options.verbose)
+    init = None if context.midway else init_stage_head(model, data, stage, context.cache, options.verbose)
     best = _best_epoch(stage, context)
     history, probe, fitted = _run_route(route, model, data, features, stage, plan, options, context, (saver, best))
     epochs = stage.epochs if best is None else len(history[MONITOR])
@@ -262,26 +262,12 @@ def _run_route(route, model, data, features, stage, plan, options, context, call
     if route == "prototypes":
         info = fit_prototypes(model, features)
         if options.verbose:
-            print(f"  Prototypes: the class means of {len(features.train_features)} training features ({info['metric']})")
+            count = len(features.train_features)
+            print(f"  Prototypes: the class means of {count} training features ({info['metric']})")
         return _evaluate_head(model, features, context.steps, options.verbose), None, info
     if route == "cached_head":
         return _fit_head(model, features, stage, options, context, callbacks), None, None
     return _fit_model(model, data, stage, plan, options, context, callbacks), None, None
-
-
-def _init_head(model, data, stage, context, verbose):
-    """`Stage.head_init`: starts the head from the prototypes of the training
-    features before the stage trains (not when resuming the stage midway:
-    its head has trained since). Returns the info for the record, or None."""
-    if stage.head_init is None or context.midway is not None:
-        return None
-    info = init_head_from_prototypes(model, context.cache.get(data))
-    if verbose:
-        print(
-            f"  Head initialised from the class means of the training features "
-            f"({info['head']} head, {info['metric']}, temperature {info['temperature']:.4g})"
-        )
-    return info
 
 
 def _check_mixing(options, route, decision, index):

@@ -106,6 +106,22 @@ def init_head_from_prototypes(model, features):
     return info
 
 
+def init_stage_head(model, data, stage, cache, verbose=0):
+    """`Stage.head_init` before the stage trains: the head started from the
+    prototypes of `cache.get(data)` (the plan's `FeatureCache`); returns the
+    info for the stage record, or None when the stage sets no `head_init`.
+    `fit_stage` skips it for a stage resumed midway (its head has trained since)."""
+    if stage.head_init is None:
+        return None
+    info = init_head_from_prototypes(model, cache.get(data))
+    if verbose:
+        print(
+            f"  Head initialised from the class means of the training features ({info['head']} head, "
+            f"{info['metric']}, temperature {info['temperature']:.4g})"
+        )
+    return info
+
+
 def _class_ids(model, features):
     if model.multi_label:
         raise ValueError(
