@@ -146,3 +146,13 @@ def test_prototypes_need_single_label_data_and_a_prototype_head(encoder, data):
     multi = TextClassifier(*encoder, CLASSES, encoder_name="tiny", multi_label=True)
     with pytest.raises(ValueError, match="multi-label"):
         init_head_from_prototypes(multi, features)
+
+
+def test_head_init_survives_a_yaml_config(tmp_path):
+    from tfl.config import Config
+
+    config = Config().replace(**{"train.stages": [{"unfreeze": "all", "epochs": 2, "head_init": "prototypes"}]})
+    path = tmp_path / "config.yaml"
+    path.write_text(config.to_yaml())
+    (stage,) = Config.from_yaml(str(path)).train.stages
+    assert (stage.unfreeze, stage.epochs, stage.head_init) == ("all", 2, "prototypes")
