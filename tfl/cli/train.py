@@ -68,6 +68,20 @@ def _add_model_arguments(parser):
         help="images: crop (the default: centre-crop each image to the aspect ratio of the image size, "
         "then resize) or stretch (resize the whole image, aspect ratio lost)",
     )
+    group.add_argument(
+        "--head",
+        choices=("dense", "prototypes"),
+        help="dense (the default: a linear layer) or prototypes (class means of the frozen features, "
+        "fitted by the probe stage; new classes later with model.add_classes)",
+    )
+    group.add_argument(
+        "--prototype-metric", choices=("cosine", "euclidean"), help="with --head prototypes: cosine (the default)"
+    )
+    group.add_argument(
+        "--prototype-temperature",
+        type=float,
+        help="with --head prototypes: scores are divided by it (default 0.1 cosine, 1.0 euclidean)",
+    )
 
 
 def _add_training_arguments(parser):
@@ -210,6 +224,9 @@ _FLAG_KEYS = (
     ("backbone", "model.backbone"),
     ("image_size", "model.image_size"),
     ("resize", "model.resize"),
+    ("head", "model.head"),
+    ("prototype_metric", "model.prototype_metric"),
+    ("prototype_temperature", "model.prototype_temperature"),
     ("epochs", "train.epochs"),
     ("feature_cache", "train.feature_cache"),
     ("feature_cache_dir", "train.feature_cache_dir"),

@@ -12,6 +12,8 @@ DEFAULT_POOLING = {"image": "avg", "text": "mean"}
 DEFAULT_ENCODER = "all_minilm_l6_v2"
 MIXED_PRECISION = ("mixed_float16", "mixed_bfloat16")
 FUSION_MODES = ("weighted", "gated", "concat")
+HEADS = ("dense", "prototypes")
+PROTOTYPE_METRICS = ("cosine", "euclidean")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,6 +138,19 @@ class ModelConfig:
             layer stays float32.
         fusion: images: an optional second, trainable branch fused with the
             backbone's features (see `FusionConfig`).
+        head: "dense" (a softmax, or sigmoid for multi-label, linear layer)
+            or "prototypes" (a prototype head: each class's prototype is the
+            mean of its training examples' frozen features, fitted by the
+            plan's probe stage without gradient steps; later stages train
+            the prototypes as a cosine classifier's weights; new classes can
+            be added from a few examples with `model.add_classes`).
+            Single-label images or text; not with `fusion`.
+        prototype_metric: prototype head: "cosine" (cosine similarity to the
+            prototypes of L2-normalised features) or "euclidean" (negative
+            squared distance to the plain class means).
+        prototype_temperature: prototype head: scores are divided by it
+            before the softmax; null for the metric's default (0.1 cosine,
+            1.0 euclidean).
 
     Examples:
 
@@ -155,8 +170,12 @@ class ModelConfig:
     sequence_length: int = 128
     mixed_precision: str | None = None
     fusion: FusionConfig = FusionConfig()
+    head: str = "dense"
+    prototype_metric: str = "cosine"
+    prototype_temperature: float | None = None
 
     def __post_init__(self):
+        self._check_head()
         if self.mixed_precision is not None and self.mixed_precision not in MIXED_PRECISION:
             raise ValueError(
                 f"Unknown mixed_precision {self.mixed_precision!r}. Known: "
@@ -190,4 +209,30 @@ class ModelConfig:
             raise ValueError(
                 f"model.fusion (mode {self.fusion.mode!r}) does not run image augmentation yet. "
                 "Remove model.augmentation, or set fusion.mode to null."
+            )
+
+    def _check_head(self):
+        if self.head not in HEADS:
+            raise ValueError(f"Unknown head {self.head!r}. Known: {', '.join(HEADS)}. Received: head={self.head!r}")
+        if self.prototype_metric not in PROTOTYPE_METRICS:
+            raise ValueError(
+                f"Unknown prototype_metric {self.prototype_metric!r}. Known: {', '.join(PROTOTYPE_METRICS)}."
+            )
+        temperature = self.prototype_temperature
+        if temperature is not None and (
+            isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0
+        ):
+            raise ValueError(
+                "prototype_temperature must be a number > 0, or null for the metric's default. "
+                f"Received: prototype_temperature={temperature!r}"
+            )
+        if self.head == "prototypes" and self.multi_label:
+            raise ValueError(
+                "head 'prototypes' is single-label (a softmax over prototype distances). Received: head="
+                "'prototypes', multi_label=True. Use head 'dense' for multi-label."
+            )
+        if self.head == "prototypes" and self.fusion.mode is not None:
+            raise ValueError(
+                f"head 'prototypes' is not built for fusion models yet. Received: head='prototypes', "
+                f"fusion.mode={self.fusion.mode!r}. Use head 'dense', or set fusion.mode to null."
             )

@@ -7,6 +7,7 @@ OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 SCHEDULES = ("constant", "cosine", "warmup_cosine", "one_cycle")
 
 PROBE = "probe"
+HEAD_INITS = ("prototypes",)
 
 _TOP_K = re.compile(r"^top\s*(\d+)$")
 
@@ -66,6 +67,15 @@ class Stage:
             lowest `val_loss` (each stage keeps its own best: nothing carries
             over from an earlier stage). The next stage starts after the
             epochs that ran. Needs validation data; not for a linear probe.
+        head_init: None (the default) trains the head from where it is;
+            "prototypes" first sets it from the class means of the training
+            split's frozen features, so the stage starts from the prototype
+            classifier instead of a random head: a dense head gets the
+            kernel and bias of the euclidean prototype classifier (Snell et
+            al. 2017, section 2.4), at a temperature measured on the features
+            (their mean squared distance to their own class's prototype), and
+            a prototype head gets the class means. Single-label only; not on
+            a linear probe, which fits the head itself.
 
     Examples:
 
@@ -74,7 +84,7 @@ class Stage:
     >>> Stage.parse("conv5:2:1e-5")
     Stage(unfreeze='conv5', epochs=2, learning_rate=1e-05, ...)
     >>> Stage.parse("probe")
-    Stage(unfreeze='none', epochs=1, ..., linear_probe=True, early_stopping=None)
+    Stage(unfreeze='none', epochs=1, ..., linear_probe=True, early_stopping=None, head_init=None)
     """
 
     unfreeze: str = "none"
@@ -87,6 +97,7 @@ class Stage:
     recalibrate_batchnorm: bool | None = None
     linear_probe: bool = False
     early_stopping: int | None = None
+    head_init: str | None = None
 
     def __post_init__(self):
         if isinstance(self.unfreeze, str) and self.unfreeze.strip().lower() == PROBE:  # Stage("probe")
@@ -129,6 +140,17 @@ class Stage:
                 "A linear probe runs to convergence in one step; early stopping has nothing to stop. "
                 f"Received: linear_probe=True, early_stopping={self.early_stopping!r}. Set it on the "
                 "stages that follow the probe."
+            )
+        if self.head_init is not None and self.head_init not in HEAD_INITS:
+            raise ValueError(
+                f"Unknown head_init {self.head_init!r}. Known: {', '.join(HEAD_INITS)} (or None to keep the head). "
+                f"Received: head_init={self.head_init!r}"
+            )
+        if self.linear_probe and self.head_init is not None:
+            raise ValueError(
+                "A linear probe fits the head itself, so a head_init would be overwritten. Received: "
+                f"linear_probe=True, head_init={self.head_init!r}. Set head_init on a stage that trains "
+                "with gradients, e.g. Stage('all', 3, 5e-5, head_init='prototypes'), instead of the probe."
             )
         if self.linear_probe and self.epochs != 1:
             raise ValueError(

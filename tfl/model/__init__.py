@@ -28,6 +28,7 @@ from tfl.model.losses import head_loss
 from tfl.model.losses import head_metrics
 from tfl.model.model_file import ModelFileError
 from tfl.model.preprocessing import BackbonePreprocessing
+from tfl.model.prototype_head import PrototypeHead
 from tfl.model.small_cnn import small_cnn
 from tfl.model.small_cnn import small_cnn_stages
 from tfl.model.text_classifier import TextClassifier
@@ -49,6 +50,7 @@ __all__ = [
     "ImageClassifier",
     "MaskedMeanPooling",
     "ModelFileError",
+    "PrototypeHead",
     "TextClassifier",
     "TrainingOptions",
     "UnsafeModelError",

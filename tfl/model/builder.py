@@ -68,6 +68,7 @@ def _build(config, class_names, task, seed, text_pairs):
             dropout=config.dropout,
             multi_label=config.multi_label,
             text_pairs=text_pairs,
+            **_head_options(config),
             name="text_classifier",
         )
     spec = get_backbone_spec(config.backbone)
@@ -87,8 +88,17 @@ def _build(config, class_names, task, seed, text_pairs):
         multi_label=config.multi_label,
         augmentation=dataclasses.asdict(config.augmentation) if config.augmentation.enabled else None,
         seed=seed,
+        **_head_options(config),
         name=f"{spec.name}_classifier",
     )
+
+
+def _head_options(config):
+    return {
+        "head": config.head,
+        "prototype_metric": config.prototype_metric,
+        "prototype_temperature": config.prototype_temperature,
+    }
 
 
 def _build_fused(config, backbone_name, image_size, class_names):

@@ -12,9 +12,12 @@ import numbers
 import keras
 import tensorflow as tf
 
+from tfl.config.class_names import check_class_names
 from tfl.model.losses import balanced_class_weights
 from tfl.model.losses import head_loss
 from tfl.model.losses import head_metrics
+from tfl.model.prototype_head import PrototypeHead
+from tfl.model.prototypes import class_prototypes
 from tfl.serialization import keras_serializable
 
 TASKS = ("image", "text", "image_text")
@@ -115,7 +118,8 @@ class Classifier(keras.Model):
         """The head's score of each class for `features`, before its
         activation: what explanations differentiate.
 
-        Sigmoid heads (multi-label): each class's logit. Softmax heads: each
+        Sigmoid heads (multi-label): each class's logit. Softmax heads (a
+        prototype head's scores included): each
         logit minus the mean logit; a softmax is unchanged by adding one
         number to every logit, so only these centred logits are fixed by the
         model (with two classes, half the logit difference).
@@ -135,12 +139,83 @@ class Classifier(keras.Model):
         (TensorShape([1, 2]), 0.0)
         """
         features = keras.ops.cast(features, "float32")
-        logits = keras.ops.matmul(features, self.head.kernel)
-        if self.head.use_bias:
-            logits = logits + self.head.bias
+        if self.prototype_head:
+            logits = self.head.scores(features)
+        else:
+            logits = keras.ops.matmul(features, self.head.kernel)
+            if self.head.use_bias:
+                logits = logits + self.head.bias
         if self.multi_label:
             return logits
         return logits - keras.ops.mean(logits, axis=-1, keepdims=True)
+
+    @property
+    def prototype_head(self):
+        """Whether the head is a `PrototypeHead` (`head="prototypes"`)."""
+        return isinstance(self.head, PrototypeHead)
+
+    def add_classes(self, examples):
+        """A copy of this model that also knows the classes of `examples`,
+        each with one new prototype: the mean of its examples' features
+        (in the head's metric), without any training. This model is left
+        unchanged; the copy is not compiled.
+
+        Args:
+            examples: {class name: examples}, a handful each: image file
+                paths or arrays `[N, height, width, 3]` in [0, 255] (image
+                models), strings (text models).
+
+        Returns:
+            A classifier of the same kind with `class_names` extended by the
+            new names, in the order given.
+
+        Raises:
+            ValueError: the head is not a prototype head (build with
+                `head="prototypes"`), a name is already a class or invalid,
+                or a class has no example.
+
+        Examples:
+
+        >>> backbone = tfl.backbones.build_backbone("mobilenet_v3_small", weights=None, image_size=32)
+        >>> model = tfl.ImageClassifier(backbone, ["cat", "dog"], "mobilenet_v3_small", (32, 32),
+        ...                             head="prototypes")
+        >>> bigger = model.add_classes({"bird": np.zeros((2, 32, 32, 3))})
+        >>> bigger.class_names, model.class_names
+        (['cat', 'dog', 'bird'], ['cat', 'dog'])
+        """
+        if not self.prototype_head:
+            raise ValueError(
+                f"add_classes adds prototypes, and this {type(self).__name__} has a dense head. Build the model "
+                "with head='prototypes' (ModelConfig(head='prototypes'), tfl train --head prototypes), fit it, "
+                "then add classes."
+            )
+        if not isinstance(examples, dict) or not examples:
+            raise ValueError(
+                "add_classes takes {class name: examples}, e.g. {'bird': ['bird1.jpg', 'bird2.jpg']}. "
+                f"Received: {examples!r:.200}"
+            )
+        check_class_names(list(examples), strings_only=True)
+        class_names = check_class_names([*self.class_names, *examples])
+        feature_model = self.feature_model()
+        features, labels = [], []
+        for index, (name, items) in enumerate(examples.items()):
+            for inputs in self._example_inputs(name, items):
+                batch = keras.ops.convert_to_numpy(feature_model(inputs, training=False))
+                features.append(batch)
+                labels += [index] * len(batch)
+        added = class_prototypes(
+            keras.ops.concatenate(features), labels, len(examples), metric=self.head.metric
+        )
+        model = type(self).from_config({**self.get_config(), "class_names": class_names})
+        for old, new in zip(self.layers, model.layers):
+            if old is not self.head:
+                new.set_weights(old.get_weights())
+        model.head.prototypes.assign(keras.ops.concatenate([self.head.prototypes, added]))
+        return model
+
+    def _example_inputs(self, name, items):
+        """This model's input dicts (batches) for one class's raw examples."""
+        raise NotImplementedError(f"{type(self).__name__} takes no raw examples for add_classes.")
 
     def backbone_input_model(self):
         """A model from this model's inputs to its backbone's input (images

@@ -1,6 +1,9 @@
 """`ImageClassifier`: raw images -> resize -> augmentation -> preprocessing -> backbone -> head."""
 
+import os
+
 import keras
+import numpy as np
 
 from tfl import __version__
 from tfl.backbones import get_backbone_spec
@@ -8,10 +11,13 @@ from tfl.backbones import stage_layers
 from tfl.config.data_config import check_resize
 from tfl.config.class_names import check_class_names
 from tfl.data.image.pipeline import normalize_image_size
+from tfl.data.load import load_images
 from tfl.model.augmentation import build_augmentation
 from tfl.model.classifier import Classifier
 from tfl.model.model_file import VERSION_KEY
 from tfl.model.preprocessing import BackbonePreprocessing
+from tfl.model.prototype_head import build_head
+from tfl.model.prototype_head import check_head
 from tfl.serialization import keras_serializable
 
 POOLINGS = {"avg": keras.layers.GlobalAveragePooling2D, "max": keras.layers.GlobalMaxPooling2D}
@@ -44,6 +50,12 @@ class ImageClassifier(Classifier):
             softmax.
         augmentation: dict of `tfl.config.AugmentationConfig` fields, or None.
         seed: seed of the augmentation layers.
+        head: "dense" (a softmax or sigmoid `Dense` layer) or "prototypes"
+            (a `tfl.model.PrototypeHead`: distances to class prototypes,
+            single-label only; new classes come with `add_classes`).
+        prototype_metric: "cosine" or "euclidean" (prototype head only).
+        prototype_temperature: the prototype head's temperature, or None
+            for the metric's default (0.1 cosine, 1.0 euclidean).
         **kwargs: passed to `keras.Model` (e.g. `name`).
 
     Examples:
@@ -67,9 +79,15 @@ class ImageClassifier(Classifier):
         multi_label=False,
         augmentation=None,
         seed=None,
+        head="dense",
+        prototype_metric="cosine",
+        prototype_temperature=None,
         **kwargs,
     ):
         class_names = check_class_names(class_names, multi_label=multi_label)
+        head, prototype_metric, prototype_temperature = check_head(
+            head, prototype_metric, prototype_temperature, multi_label=multi_label
+        )
         if pooling not in POOLINGS:
             raise ValueError(f"Unknown pooling {pooling!r}. Known: {', '.join(POOLINGS)}.")
         spec = get_backbone_spec(backbone_name)
@@ -83,11 +101,12 @@ class ImageClassifier(Classifier):
         self.preprocessor = BackbonePreprocessing(spec.preprocessing, name="preprocessing")
         self.pooler = POOLINGS[pooling](name="pooling")
         self.head_dropout = keras.layers.Dropout(dropout, name="dropout")
-        self.head = keras.layers.Dense(
+        self.head = build_head(
             len(class_names),
-            activation="sigmoid" if multi_label else "softmax",
-            dtype="float32",
-            name="predictions",
+            multi_label=multi_label,
+            head=head,
+            metric=prototype_metric,
+            temperature=prototype_temperature,
         )
 
         # === Functional model ===
@@ -111,6 +130,9 @@ class ImageClassifier(Classifier):
         self.multi_label = multi_label
         self.augmentation = dict(augmentation) if augmentation else None
         self.seed = seed
+        self.head_type = head
+        self.prototype_metric = prototype_metric
+        self.prototype_temperature = prototype_temperature
 
     task = "image"
 
@@ -140,6 +162,28 @@ class ImageClassifier(Classifier):
             x = self.augmenter(x, training=True)
         return self.pooler(self.backbone(self.preprocessor(x), training=False))
 
+    def _example_inputs(self, name, items):
+        """Image file paths (loaded as `tfl.predict` does) or arrays `[N, H,
+        W, 3]` / `[H, W, 3]` in [0, 255] -> input batches."""
+        if isinstance(items, (str, os.PathLike)):
+            items = [items]
+        if isinstance(items, (list, tuple)) and items and all(isinstance(i, (str, os.PathLike)) for i in items):
+            return [{INPUT_NAME: load_images(items, self.image_size, self.resize)}]
+        arrays = [items] if isinstance(items, np.ndarray) and items.ndim == 4 else list(items)
+        batches = []
+        for array in arrays:
+            array = np.asarray(array, dtype="float32")
+            array = array[None] if array.ndim == 3 else array
+            if array.ndim != 4 or array.shape[-1] != 3 or not len(array):
+                raise ValueError(
+                    f"The examples of class {name!r} must be image file paths or RGB arrays [N, height, width, 3] "
+                    f"(or [height, width, 3]) in [0, 255]. Received: an array of shape {array.shape}"
+                )
+            batches.append({INPUT_NAME: array})
+        if not batches:
+            raise ValueError(f"Class {name!r} has no example. Give at least one image per new class.")
+        return batches
+
     def get_config(self):
         return {
             "backbone": keras.layers.serialize(self.backbone),
@@ -152,6 +196,9 @@ class ImageClassifier(Classifier):
             "multi_label": self.multi_label,
             "augmentation": self.augmentation,
             "seed": self.seed,
+            "head": self.head_type,
+            "prototype_metric": self.prototype_metric,
+            "prototype_temperature": self.prototype_temperature,
             "name": self.name,
             "trainable": self.trainable,
             VERSION_KEY: __version__,

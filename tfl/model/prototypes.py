@@ -20,7 +20,8 @@ Two metrics:
 
 Every function takes NumPy arrays or tensors and returns float32 tensors
 (`keras.ops`), so the same code runs in the `PrototypeHead` layer and on
-cached features.
+cached features (`dense_from_prototypes` returns NumPy arrays and
+`within_class_spread` a float, for setting weights).
 """
 
 import keras
@@ -175,3 +176,30 @@ def dense_from_prototypes(prototypes, *, temperature=1.0):
     kernel = 2.0 * prototypes.T / temperature
     bias = -np.sum(prototypes**2, axis=-1) / temperature
     return kernel.astype(np.float32), bias.astype(np.float32)
+
+
+def within_class_spread(features, labels, prototypes):
+    """The mean squared euclidean distance of each example's features to its
+    own class's prototype: a temperature at which euclidean prototype scores
+    are not saturated (an example's own class scores about -1, another class
+    `-(1 + ||p_own - p_other||^2 / spread)`).
+
+    Args:
+        features: float `[N, D]`.
+        labels: int class ids `[N]`.
+        prototypes: float `[C, D]`, the plain class means of `features`.
+
+    Returns:
+        A positive float (1.0 when every example sits on its prototype).
+
+    Examples:
+
+    >>> features = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 5.0]])
+    >>> within_class_spread(features, [0, 0, 1], np.array([[1.0, 0.0], [0.0, 5.0]]))
+    0.6666666666666666
+    """
+    features = np.asarray(keras.ops.convert_to_numpy(features), dtype=np.float64)
+    prototypes = np.asarray(keras.ops.convert_to_numpy(prototypes), dtype=np.float64)
+    labels = np.asarray(labels).astype(np.int64).reshape(-1)
+    spread = float(np.mean(np.sum((features - prototypes[labels]) ** 2, axis=-1)))
+    return spread if spread > 0 else 1.0

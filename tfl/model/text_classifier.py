@@ -1,12 +1,15 @@
 """`TextClassifier`: token ids -> pretrained text encoder -> pooling -> head."""
 
 import keras
+import tensorflow as tf
 
 from tfl import __version__
 from tfl.backbones.encoders import encoder_stages
 from tfl.config.class_names import check_class_names
 from tfl.model.classifier import Classifier
 from tfl.model.model_file import VERSION_KEY
+from tfl.model.prototype_head import build_head
+from tfl.model.prototype_head import check_head
 from tfl.model.text_pooling import BidirectionalLSTMPooling
 from tfl.model.text_pooling import FirstTokenPooling
 from tfl.model.text_pooling import MaskedMeanPooling
@@ -42,6 +45,12 @@ class TextClassifier(Classifier):
         lstm_units: units per direction of the "lstm" pooling.
         text_pairs: whether it classifies sentence pairs (two segments); the
             export then serves pairs of strings.
+        head: "dense" (a softmax or sigmoid `Dense` layer) or "prototypes"
+            (a `tfl.model.PrototypeHead`: distances to class prototypes,
+            single-label only; new classes come with `add_classes`).
+        prototype_metric: "cosine" or "euclidean" (prototype head only).
+        prototype_temperature: the prototype head's temperature, or None
+            for the metric's default (0.1 cosine, 1.0 euclidean).
         **kwargs: passed to `keras.Model` (e.g. `name`).
 
     Examples:
@@ -64,9 +73,15 @@ class TextClassifier(Classifier):
         multi_label=False,
         lstm_units=64,
         text_pairs=False,
+        head="dense",
+        prototype_metric="cosine",
+        prototype_temperature=None,
         **kwargs,
     ):
         class_names = check_class_names(class_names, multi_label=multi_label)
+        head, prototype_metric, prototype_temperature = check_head(
+            head, prototype_metric, prototype_temperature, multi_label=multi_label
+        )
         if pooling not in POOLINGS:
             raise ValueError(f"Unknown text pooling {pooling!r}. Known: {', '.join(POOLINGS)}.")
 
@@ -84,11 +99,12 @@ class TextClassifier(Classifier):
         else:
             self.pooler = FirstTokenPooling(name="pooling")
         self.head_dropout = keras.layers.Dropout(dropout, name="dropout")
-        self.head = keras.layers.Dense(
+        self.head = build_head(
             len(class_names),
-            activation="sigmoid" if multi_label else "softmax",
-            dtype="float32",
-            name="predictions",
+            multi_label=multi_label,
+            head=head,
+            metric=prototype_metric,
+            temperature=prototype_temperature,
         )
 
         # === Functional model ===
@@ -106,6 +122,9 @@ class TextClassifier(Classifier):
         self.multi_label = multi_label
         self.lstm_units = lstm_units
         self.text_pairs = bool(text_pairs)
+        self.head_type = head
+        self.prototype_metric = prototype_metric
+        self.prototype_temperature = prototype_temperature
 
     task = "text"
 
@@ -136,6 +155,18 @@ class TextClassifier(Classifier):
         for callers that run the encoder themselves (token attributions)."""
         return _pooled(self.pooler, self.pooling, encoder_outputs, padding_mask)
 
+    def _example_inputs(self, name, items):
+        """Strings -> one batch of token inputs, tokenized by the model's preprocessor."""
+        texts = [items] if isinstance(items, str) else list(items)
+        if self.text_pairs or not texts or not all(isinstance(text, str) for text in texts):
+            raise ValueError(
+                f"The examples of class {name!r} must be a list of strings"
+                f"{' (add_classes does not take sentence pairs)' if self.text_pairs else ''}. "
+                f"Received: {items!r:.200}"
+            )
+        tokens = self.preprocessor(tf.constant(texts))
+        return [{key: tokens[key] for key in self.input}]
+
     def get_config(self):
         return {
             "encoder": keras.layers.serialize(self.backbone),
@@ -147,6 +178,9 @@ class TextClassifier(Classifier):
             "multi_label": self.multi_label,
             "lstm_units": self.lstm_units,
             "text_pairs": self.text_pairs,
+            "head": self.head_type,
+            "prototype_metric": self.prototype_metric,
+            "prototype_temperature": self.prototype_temperature,
             "name": self.name,
             "trainable": self.trainable,
             VERSION_KEY: __version__,

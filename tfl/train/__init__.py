@@ -24,6 +24,8 @@ from tfl.train.optimizers import make_optimizer
 from tfl.train.plan import default_stages
 from tfl.train.plan import fine_tune_stages
 from tfl.train.plan import with_early_stopping
+from tfl.train.prototype_fit import fit_prototypes
+from tfl.train.prototype_fit import init_head_from_prototypes
 from tfl.train.lr_finder import LRFinderResult
 from tfl.train.lr_finder import find_learning_rate
 from tfl.train.schedules import StageSchedule
@@ -58,8 +60,10 @@ __all__ = [
     "fine_tune",
     "fine_tune_stages",
     "fit_linear_probe",
+    "fit_prototypes",
     "fit_stage",
     "fit_stages",
+    "init_head_from_prototypes",
     "make_optimizer",
     "parse_stages",
     "recalibrate_batchnorm",

@@ -34,7 +34,18 @@ from tfl.io import write_folder
 FEATURE_CACHE_MODES = ("auto", "off")
 
 # Config keys that do not change the features.
-_HEAD_KEYS = ("class_names", "dropout", "multi_label", "name", "trainable", "frozen_encoder_layers", "text_pairs")
+_HEAD_KEYS = (
+    "class_names",
+    "dropout",
+    "multi_label",
+    "name",
+    "trainable",
+    "frozen_encoder_layers",
+    "text_pairs",
+    "head",
+    "prototype_metric",
+    "prototype_temperature",
+)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,9 +1,12 @@
 """`fit_stage`: one stage of a plan, by the route `choose_route` picks.
 
-Three routes train a stage:
+Four routes train a stage:
 
 - "probe": the head fitted to convergence as a linear probe (L-BFGS) on the
   frozen backbone's cached features;
+- "prototypes": the probe of a prototype head (`head="prototypes"`): its
+  prototypes set to the class means of the cached features, no gradient
+  step (`tfl.train.prototype_fit`);
 - "cached_head": the model's own head layers fitted with `fit` on cached
   features (the backbone ran once for all epochs);
 - "model": the whole model fitted, the stage's `trainable` flags deciding
@@ -12,7 +15,9 @@ Three routes train a stage:
 A stage sets the flags (`apply_stage`), recompiles with a fresh optimizer (the
 classifier's loss, metrics, class weights and weight decay kept), fits, then
 recomputes BatchNorm statistics where it trained them and checks, after a
-stage that trained the backbone, that its moving statistics still hold.
+stage that trained the backbone, that its moving statistics still hold. A
+stage with `head_init="prototypes"` first starts the head from the class
+means of the training features (`tfl.train.prototype_fit`).
 """
 
 import dataclasses
@@ -35,6 +40,8 @@ from tfl.train.freezing import apply_stage
 from tfl.train.history import StageRecord
 from tfl.train.linear_probe import fit_linear_probe
 from tfl.train.optimizers import make_optimizer
+from tfl.train.prototype_fit import fit_prototypes
+from tfl.train.prototype_fit import init_stage_head
 from tfl.train.resume import EpochOrder
 from tfl.train.resume import EpochSaver
 from tfl.train.shared_trace import SHARED_TRACE_MODES
@@ -42,7 +49,7 @@ from tfl.train.stage_report import stage_report
 
 logger = logging.getLogger("tfl")
 
-ROUTES = ("probe", "cached_head", "model")
+ROUTES = ("probe", "prototypes", "cached_head", "model")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,18 +158,29 @@ class StageContext:
     shared: object = None
 
 
-def choose_route(stage, decision, index=0):
-    """The route of a stage: "probe", "cached_head" or "model" (the one place
-    that decides). `decision` is the stage's `CacheDecision`."""
+def choose_route(stage, decision, index=0, *, prototype_head=False):
+    """The route of a stage: "probe", "prototypes", "cached_head" or "model"
+    (the one place that decides). `decision` is the stage's `CacheDecision`;
+    `prototype_head`: the model's head is a `PrototypeHead`, whose probe is
+    its class means ("prototypes").
+
+    Examples:
+
+    >>> from tfl.train.feature_cache import CacheDecision
+    >>> choose_route(Stage("probe"), CacheDecision(True, "frozen"), prototype_head=True)
+    'prototypes'
+    >>> choose_route(Stage("top 1"), CacheDecision(False, "the backbone trains"))
+    'model'
+    """
     if stage.linear_probe and not decision.use:
         raise ValueError(
             f"Stage {index + 1} is a linear probe, which needs cached features, but the cache "
             f"is off for it: {decision.reason}. Use a head stage instead, e.g. "
             "Stage('none', epochs=5, learning_rate=1e-3) ('none:5:1e-3')."
         )
-    if decision.use:
-        return "probe" if stage.linear_probe else "cached_head"
-    return "model"
+    if decision.use and stage.linear_probe:
+        return "prototypes" if prototype_head else "probe"
+    return "cached_head" if decision.use else "model"
 
 
 def fit_stage(model, data, stage, options, context):
@@ -189,7 +207,7 @@ def fit_stage(model, data, stage, options, context):
     _check_early_stopping(stage, data, context.index)
     plan = apply_stage(model, stage)
     decision = cache_decision(model, stage, options.feature_cache, options.augmented_views)
-    route = choose_route(stage, decision, context.index)
+    route = choose_route(stage, decision, context.index, prototype_head=model.prototype_head)
     _check_mixing(options, route, decision, context.index)
     report = stage_report(model, stage, plan, index=context.index, count=context.count)
     _announce(report, decision, stage, context, options)
@@ -200,13 +218,9 @@ def fit_stage(model, data, stage, options, context):
             options.checkpoint, model, context.index, context.first_epoch, context.history, context.midway
         )
     features = None if route == "model" else context.cache.get(data)
+    init = None if context.midway else init_stage_head(model, data, stage, context.cache, options.verbose)
     best = _best_epoch(stage, context)
-    if route == "probe":
-        history, probe = _fit_probe(model, features, context.steps, options.verbose)
-    elif route == "cached_head":
-        history, probe = _fit_head(model, features, stage, options, context, (saver, best)), None
-    else:
-        history, probe = _fit_model(model, data, stage, plan, options, context, (saver, best)), None
+    history, probe, fitted = _run_route(route, model, data, features, stage, plan, options, context, (saver, best))
     epochs = stage.epochs if best is None else len(history[MONITOR])
     if best is not None and options.verbose:
         print(f"  {best.describe()}")
@@ -231,12 +245,29 @@ def fit_stage(model, data, stage, options, context):
         report=report.to_dict(),
         batchnorm_check=check,
         early_stopping=None if best is None else best.summary(),
+        prototypes=fitted or init,
     )
     if context.history is not None:
         context.history.stages.append(record)
     if saver is not None:
         saver.stage_finished(context.first_epoch + epochs)
     return record
+
+
+def _run_route(route, model, data, features, stage, plan, options, context, callbacks):
+    """Trains the stage by its route; returns `(history, linear probe info,
+    prototype info)`."""
+    if route == "probe":
+        return (*_fit_probe(model, features, context.steps, options.verbose), None)
+    if route == "prototypes":
+        info = fit_prototypes(model, features)
+        if options.verbose:
+            count = len(features.train_features)
+            print(f"  Prototypes: the class means of {count} training features ({info['metric']})")
+        return _evaluate_head(model, features, context.steps, options.verbose), None, info
+    if route == "cached_head":
+        return _fit_head(model, features, stage, options, context, callbacks), None, None
+    return _fit_model(model, data, stage, plan, options, context, callbacks), None, None
 
 
 def _check_mixing(options, route, decision, index):
@@ -369,6 +400,19 @@ def _fit_probe(model, features, steps, verbose):
         "l2": fitted.l2,
         "seconds": time.perf_counter() - start,
     }
+    record = _evaluate_head(model, features, steps, verbose=False)
+    if verbose:
+        print(
+            f"  Linear probe: {fitted.iterations} L-BFGS iterations "
+            f"({'converged' if fitted.converged else 'not converged'}) in {info['seconds']:.2f} s; "
+            + _format({k: v[0] for k, v in record.items()})
+        )
+    return record, info
+
+
+def _evaluate_head(model, features, steps, verbose):
+    """The head's loss and metrics on the cached training (and validation)
+    features, as a one-epoch history."""
     head = model.head_model()
     _compile(head, model, keras.optimizers.Adam(), jit_compile=False)
     train, validation = features.datasets(features.batch_size_for(steps), seed=0)
@@ -377,12 +421,8 @@ def _fit_probe(model, features, steps, verbose):
         for key, value in head.evaluate(validation, verbose=0, return_dict=True).items():
             record[f"val_{key}"] = [float(value)]
     if verbose:
-        print(
-            f"  Linear probe: {fitted.iterations} L-BFGS iterations "
-            f"({'converged' if fitted.converged else 'not converged'}) in {info['seconds']:.2f} s; "
-            + _format({k: v[0] for k, v in record.items()})
-        )
-    return record, info
+        print("  " + _format({k: v[0] for k, v in record.items()}))
+    return record
 
 
 def _recalibrate(model, data, stage, plan, verbose):

@@ -37,6 +37,10 @@ class StageRecord:
             the planned epochs, the global epoch it stopped after (None when
             it ran them all), the global epoch whose weights it ended with
             (`best_epoch`) and its `best_val_loss`; else None.
+        prototypes: for a stage that fitted a prototype head's class means
+            (route "prototypes") or started its head from them
+            (`head_init="prototypes"`): the head, metric, temperature,
+            examples per class and seconds; else None.
 
     Examples:
 
@@ -64,6 +68,7 @@ class StageRecord:
     report: dict | None = None
     batchnorm_check: dict | None = None
     early_stopping: dict | None = None
+    prototypes: dict | None = None
 
 
 @dataclasses.dataclass

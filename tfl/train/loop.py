@@ -92,7 +92,12 @@ def fit_stages(model, data, stages, options=None, **overrides):
         history=history,
     )
     routes = [
-        choose_route(stage, cache_decision(model, stage, options.feature_cache, options.augmented_views), index)
+        choose_route(
+            stage,
+            cache_decision(model, stage, options.feature_cache, options.augmented_views),
+            index,
+            prototype_head=model.prototype_head,
+        )
         for index, stage in enumerate(stages)
     ]
     context.shared = share_stages(model, stages, routes, context.steps, options.shared_trace, options.checkpoint)

@@ -148,6 +148,7 @@ def describe_stage(stage):
     if stage.linear_probe:
         return "linear probe (the head fitted to convergence on the frozen backbone)"
     extra = f", lr_decay {stage.lr_decay}" if stage.lr_decay else ""
+    extra += ", head started from the class prototypes" if stage.head_init == "prototypes" else ""
     return (
         f"unfreeze={stage.unfreeze!r} for {stage.epochs} epoch(s) at {stage.learning_rate:g} "
         f"({stage.optimizer}, {stage.schedule}{extra})"
