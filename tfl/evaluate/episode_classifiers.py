@@ -217,20 +217,32 @@ def _span_coordinates(support, query):
 
     The features are centred on the support mean and divided by their overall
     spread (`fit_linear_probe`'s scaling); an orthonormal basis of the centred
-    support rows (an SVD) holds every kernel the L2 problem can end at. A
-    column of ones is appended for the bias. Returns `[E, S, r + 1]` and
-    `[E, Q, r + 1]`.
+    support rows holds every kernel the L2 problem can end at. The basis comes
+    from the eigenvectors of the `[S, S]` Gram matrix (`C C^T = U diag(s^2) U^T`,
+    so the support's coordinates are `U s` and a query's `q C^T U / s`), not
+    an SVD of `[S, D]`: 0.4 s instead of 10 s for 600 episodes of 96 x 384.
+    Directions of (numerically) zero spread get coordinate 0, so the ridge
+    keeps their weights at 0. A column of ones is appended for the bias.
+    Returns `[E, S, S + 1]` and `[E, Q, S + 1]`.
     """
     mean = support.mean(axis=1, keepdims=True)
     centred = support - mean
     scale = np.sqrt(np.mean(centred**2, axis=(1, 2)))
     scale = np.where(scale > 0, scale, 1.0)[:, None, None]
     centred /= scale
-    _, _, basis = np.linalg.svd(centred, full_matrices=False)  # basis: [E, r, D]
-    transpose = _transposed(basis)
-    inputs = centred @ transpose
-    query_inputs = ((query - mean) / scale) @ transpose
+    gram = _matmul(centred, _transposed(centred))  # [E, S, S]
+    eigenvalues, vectors = np.linalg.eigh(gram)
+    kept = eigenvalues > 1e-10 * np.maximum(eigenvalues[:, -1:], 1e-300)
+    root = np.sqrt(np.where(kept, eigenvalues, 1.0))
+    inputs = np.where(kept[:, None, :], vectors * root[:, None, :], 0.0)
+    query_inputs = _matmul(_matmul((query - mean) / scale, _transposed(centred)), vectors)
+    query_inputs = np.where(kept[:, None, :], query_inputs / root[:, None, :], 0.0)
     return _with_ones(inputs), _with_ones(query_inputs)
+
+
+def _matmul(a, b):
+    """Batched matrix product in float64 through TensorFlow: 3 times NumPy's on 2 cores."""
+    return keras.ops.convert_to_numpy(keras.ops.matmul(a, b))
 
 
 def _with_ones(x):
@@ -252,16 +264,21 @@ def _newton(inputs, targets, ridge):
     ways = targets.shape[2]
     theta = np.zeros((episodes, width, ways))
     value, p = _objective(inputs, targets, theta, ridge)
-    outer = (inputs[:, :, :, None] * inputs[:, :, None, :]).reshape(episodes, size, -1)  # x x^T: [E, S, J*J]
     transposed = _transposed(inputs)
     for _ in range(_NEWTON_ITERATIONS):
         gradient = transposed @ (p - targets) / size + ridge[:, None] * theta
         if np.max(np.abs(gradient)) < _NEWTON_TOLERANCE:
             break
         # Hessian: sum over examples of (x x^T) kron (diag(p) - p p^T), plus the ridge.
+        # One [E, J, J] block per pair of classes, X^T diag(w_cd) X, never the [E, S, J*J] outer
+        # products (4 GB at 32 shots, 3 ways).
         curvature = p[..., :, None] * np.eye(ways) - p[..., :, None] * p[..., None, :]  # [E, S, C, C]
-        blocks = _transposed(curvature.reshape(episodes, size, -1)) @ outer / size  # [E, C*C, J*J]
-        hessian = blocks.reshape(episodes, ways, ways, width, width).transpose(0, 3, 1, 4, 2)
+        blocks = np.empty((episodes, ways, ways, width, width))
+        for c in range(ways):
+            for d in range(c, ways):
+                blocks[:, c, d] = _matmul(transposed, inputs * curvature[:, :, c, d, None]) / size
+                blocks[:, d, c] = blocks[:, c, d]
+        hessian = blocks.transpose(0, 3, 1, 4, 2)
         hessian = hessian.reshape(episodes, width * ways, width * ways)
         hessian += np.diag(np.repeat(ridge, ways))
         # keras.ops (TensorFlow): NumPy's batched solve of 600 such systems took seconds, this 0.1 s.
