@@ -138,13 +138,15 @@ def stage_report(model, stage, plan, *, index=0, count=1):
     return StageReport(
         index=index,
         count=count,
-        description=describe_stage(stage),
+        description=describe_stage(stage, prototypes=model.prototype_head),
         rows=tuple(rows),
         warnings=tuple(_warnings(stage, stages, rows)),
     )
 
 
-def describe_stage(stage):
+def describe_stage(stage, prototypes=False):
+    if stage.linear_probe and prototypes:
+        return "prototypes (each class's mean of the frozen backbone's features; no gradient step)"
     if stage.linear_probe:
         return "linear probe (the head fitted to convergence on the frozen backbone)"
     extra = f", lr_decay {stage.lr_decay}" if stage.lr_decay else ""
