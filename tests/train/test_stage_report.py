@@ -80,6 +80,7 @@ def test_a_stage_with_nothing_to_train_is_warned():
         stage_layers=lambda: {"dense": [dense], "norm": [norm]},
         head_layers=lambda: [head],
         backbone=types.SimpleNamespace(layers=[dense, norm]),
+        prototype_head=False,
     )
     norm.trainable = False
     plan = types.SimpleNamespace(batchnorm_layers=(), lr_multipliers={})
