@@ -82,25 +82,8 @@ class SelfTrainingRecord:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in skip}
 
     def format(self, class_names):
-        """A table of the rounds: accepted pseudo-labels per class, their accuracy, validation accuracy."""
-        lines = [f"Self-training ({self.route}): threshold {self.threshold}, balance {self.balance}"]
-        header = "  round  " + "  ".join(f"{name[:12]:>12}" for name in class_names) + "  accuracy  val_acc"
-        lines.append(header)
-        for entry in self.per_round:
-            pseudo = entry["pseudo_labels"]
-            cells = []
-            for name in class_names:
-                if pseudo is None:
-                    cells.append(f"{'-':>12}")
-                    continue
-                counts = pseudo["per_class"][name]
-                accuracy = "" if counts["accuracy"] is None else f" ({counts['accuracy']:.2f})"
-                cells.append(f"{str(counts['accepted']) + accuracy:>12}")
-            accuracy = "-" if pseudo is None or pseudo["accuracy"] is None else f"{pseudo['accuracy']:.3f}"
-            validation = entry["validation_accuracy"]
-            validation = "-" if validation is None else f"{validation:.4f}"
-            lines.append(f"  {entry['round']:>5}  " + "  ".join(cells) + f"  {accuracy:>8}  {validation:>7}")
-        return "\n".join(lines)
+        """A table of the rounds (`format_rounds`)."""
+        return format_rounds(self.to_dict(), class_names)
 
 
 def fit_self_training(model, data, unlabeled, stages, *, rounds=3, threshold=0.9, balance="proportional",
@@ -173,6 +156,39 @@ def fit_self_training(model, data, unlabeled, stages, *, rounds=3, threshold=0.9
     if options.verbose:
         print(record.format(model.class_names))
     return record
+
+
+def format_rounds(record, class_names):
+    """A table of a self-training record's rounds (`SelfTrainingRecord.to_dict()`, as in report.json):
+    pseudo-labels accepted per class with their accuracy where known, and the validation accuracy.
+
+    Examples:
+
+    >>> record = {"route": "model", "threshold": 0.9, "balance": "none",
+    ...           "per_round": [{"round": 0, "pseudo_labels": None, "validation_accuracy": 0.5}]}
+    >>> print(format_rounds(record, ["cat", "dog"]).splitlines()[-1])
+        0             -             -         -   0.5000
+    """
+    lines = [
+        f"Self-training ({record['route']}): threshold {record['threshold']}, balance {record['balance']}; "
+        "pseudo-labels per class (their accuracy where the true labels are known)",
+        "  round  " + "  ".join(f"{name[:12]:>12}" for name in class_names) + "  accuracy  val_acc",
+    ]
+    for entry in record["per_round"]:
+        pseudo = entry["pseudo_labels"]
+        cells = []
+        for name in class_names:
+            if pseudo is None:
+                cells.append(f"{'-':>12}")
+                continue
+            counts = pseudo["per_class"][name]
+            accuracy = "" if counts["accuracy"] is None else f" ({counts['accuracy']:.2f})"
+            cells.append(f"{str(counts['accepted']) + accuracy:>12}")
+        accuracy = "-" if pseudo is None or pseudo["accuracy"] is None else f"{pseudo['accuracy']:.3f}"
+        validation = entry["validation_accuracy"]
+        validation = "-" if validation is None else f"{validation:.4f}"
+        lines.append(f"  {entry['round']:>5}  " + "  ".join(cells) + f"  {accuracy:>8}  {validation:>7}")
+    return "\n".join(lines)
 
 
 def _check(model, unlabeled, rounds):
