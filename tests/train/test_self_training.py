@@ -12,9 +12,6 @@ from tfl.train.history import TrainingHistory
 from tfl.train.loop import fit_stages
 from tfl.train.pseudo_labels import PseudoLabels
 
-THRESHOLD = 0.7
-
-
 def _images(n, seed):
     """Dark (class 0) and bright (class 1) 16x16 images; each one's first pixel is unique."""
     rng = np.random.default_rng(seed)
@@ -76,11 +73,16 @@ def _unlabeled_features(model, unlabeled):
 
 def test_cached_rounds_fit_on_the_labels_plus_exactly_the_rounds_confident_pseudo_labels(setup, spy):
     data, model, unlabeled, _, truth = setup
+    # a threshold between the confidences round 1 will see (round 0 is this same probe), so that it filters
+    fit_stages(model, data, [Stage("probe")], verbose=0)
+    confidence = np.sort(model.head_model()(_unlabeled_features(model, unlabeled)).numpy().max(axis=1))
+    threshold = float(confidence[len(confidence) // 2])
     record = self_training.fit_self_training(
-        model, data, unlabeled, [Stage("probe")], rounds=2, threshold=THRESHOLD, balance="none", verbose=0
+        model, data, unlabeled, [Stage("probe")], rounds=2, threshold=threshold, balance="none", verbose=0
     )
     assert record.route == "cached features"
-    assert [entry["round"] for entry in record.per_round] == [0, 1, 2] and len(spy.seen) == 3
+    spy.seen = spy.seen[-3:]  # the probe above went through fit_stages too
+    assert [entry["round"] for entry in record.per_round] == [0, 1, 2]
     features = _unlabeled_features(model, unlabeled)
     labelled, labelled_labels = spy.seen[0]
     assert len(labelled) == data.num_train == record.num_labelled
@@ -92,7 +94,7 @@ def test_cached_rounds_fit_on_the_labels_plus_exactly_the_rounds_confident_pseud
         # each extra row is one unlabelled example's features, with its pseudo-label
         rows = [int(np.argmin(np.abs(features - row).sum(axis=1))) for row in extra]
         assert sorted(rows) == pseudo.accepted.tolist()
-        assert all(pseudo.confidence[i] >= THRESHOLD for i in rows)
+        assert all(pseudo.confidence[i] >= threshold for i in rows)
         assert [pseudo.labels[i] for i in rows] == extra_labels.tolist()
         summary = record.per_round[round_index]["pseudo_labels"]
         assert summary["accepted"] == len(rows)
@@ -101,7 +103,7 @@ def test_cached_rounds_fit_on_the_labels_plus_exactly_the_rounds_confident_pseud
         assert summary["accuracy"] == pytest.approx(expected)
     # the threshold did filter: some examples were taken, some were below it
     assert any(record.pseudo_labels[r].accepted.size for r in (1, 2))
-    assert any((record.pseudo_labels[r].confidence < THRESHOLD).any() for r in (1, 2))
+    assert (record.pseudo_labels[1].confidence < threshold).any()
     assert record.per_round[0]["pseudo_labels"] is None
     assert all(0 <= entry["validation_accuracy"] <= 1 for entry in record.per_round)
 
@@ -111,8 +113,11 @@ def test_below_threshold_examples_never_reach_the_fit_when_the_model_trains(setu
     data, model, unlabeled, pool, _ = setup
     spy = Spy(delegate=False)
     monkeypatch.setattr(self_training, "fit_stages", spy)
+    # the spy does not train: round 1 predicts with the model as it is; a threshold between its confidences
+    confidence = np.sort(np.concatenate([model(x, training=False).numpy().max(axis=1) for x in unlabeled.inputs]))
+    threshold = float(confidence[len(confidence) // 2])
     record = self_training.fit_self_training(
-        model, data, unlabeled, [Stage("none", epochs=1, learning_rate=1e-3)], rounds=1, threshold=0.5,
+        model, data, unlabeled, [Stage("none", epochs=1, learning_rate=1e-3)], rounds=1, threshold=threshold,
         balance="none", verbose=0, feature_cache="off",
     )
     assert record.route == "model"
@@ -123,7 +128,7 @@ def test_below_threshold_examples_never_reach_the_fit_when_the_model_trains(setu
     pool_pixels = {int(v): i for i, v in enumerate(pool[:, 0, 0, 0])}
     from_pool = [(pool_pixels[int(round(x[0, 0, 0]))], y) for x, y in zip(inputs, labels) if int(round(x[0, 0, 0])) in pool_pixels]
     assert sorted(i for i, _ in from_pool) == pseudo.accepted.tolist()
-    assert all(pseudo.confidence[i] >= 0.5 and pseudo.labels[i] == y for i, y in from_pool)
+    assert all(pseudo.confidence[i] >= threshold and pseudo.labels[i] == y for i, y in from_pool)
 
 
 def test_each_round_refreshes_the_pseudo_labels_dropped_and_changed_ones_leave_the_fit(setup, spy, monkeypatch):
