@@ -126,13 +126,7 @@ def _run_experiment(config, output_dir, overwrite, verbose, strategy, resume, lo
         model.compile(label_smoothing=train.label_smoothing, class_weight=train.class_weight, weight_decay=train.weight_decay)
     stages, check = _decide_stages(plan, model, data, log)
     config = config.replace(**{"train.stages": stages})
-    self_training = None
-    if unlabeled is not None:  # several fits: no checkpoint to resume from
-        self_training = _self_train(config, model, data, unlabeled, stages, _fit_options(config, model, None, verbose))
-        history = self_training.history
-    else:
-        with strategy.scope():
-            history = fit_stages(model, data, stages, _fit_options(config, model, checkpoint, verbose))
+    history, self_training = _fit(config, model, (data, unlabeled), stages, (strategy, checkpoint), verbose)
     adapted = _adapt(config, model, data, target, verbose)
     evaluation = evaluate_held_out(model, data.validation)
     report = {
@@ -226,13 +220,20 @@ def _load_unlabeled(plan, data, preprocessor):
     )
 
 
-def _self_train(config, model, data, unlabeled, stages, options):
-    """The plan in self-training rounds (`tfl.train.self_training`); returns its record."""
+def _fit(config, model, data, stages, where, verbose):
+    """The plan on `data = (labelled, unlabelled or None)`, under `where = (strategy, checkpoint)`:
+    `fit_stages`, or self-training rounds (several fits: no checkpoint to resume from).
+    Returns `(history of the last fit, SelfTrainingRecord or None)`."""
+    (labelled, unlabeled), (strategy, checkpoint) = data, where
+    if unlabeled is None:
+        with strategy.scope():
+            return fit_stages(model, labelled, stages, _fit_options(config, model, checkpoint, verbose)), None
     settings = config.train.self_training
-    return fit_self_training(
-        model, data, unlabeled, stages,
-        rounds=settings.rounds, threshold=settings.threshold, balance=settings.balance, options=options,
+    record = fit_self_training(
+        model, labelled, unlabeled, stages, rounds=settings.rounds, threshold=settings.threshold,
+        balance=settings.balance, options=_fit_options(config, model, None, verbose),
     )
+    return record.history, record
 
 
 def _decide_stages(plan, model, data, log):

@@ -51,6 +51,10 @@ from tfl.data.text import from_text_file
 from tfl.data.text import from_texts
 from tfl.data.text import from_tfds_text
 from tfl.data.text import load_tweets
+from tfl.data.unlabeled import UnlabeledData
+from tfl.data.unlabeled import load_unlabeled
+from tfl.data.unlabeled import unlabeled_images
+from tfl.data.unlabeled import unlabeled_texts
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -61,6 +65,7 @@ __all__ = [
     "TextData",
     "TextOptions",
     "Tweets",
+    "UnlabeledData",
     "detect_task",
     "from_arrays",
     "from_dataframe",
@@ -76,5 +81,8 @@ __all__ = [
     "load_images",
     "load_text_data",
     "load_tweets",
+    "load_unlabeled",
     "stratified_split",
+    "unlabeled_images",
+    "unlabeled_texts",
 ]

@@ -178,8 +178,8 @@ def load_unlabeled(source, task, *, class_names, batch_size=32, image_size=None,
 
     Examples:
 
-    >>> load_unlabeled("loose/", "image", class_names=("ants", "bees"), image_size=32).num_examples
-    5
+    >>> load_unlabeled("to_predict/", "image", class_names=("cat", "dog"), image_size=32).num_examples
+    2
     """
     name = os.fspath(source)
     if task == "image":

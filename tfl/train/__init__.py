@@ -21,6 +21,12 @@ from tfl.train.fit_stage import FitOptions
 from tfl.train.fit_stage import fit_stage
 from tfl.train.loop import fit_stages
 from tfl.train.optimizers import make_optimizer
+from tfl.train.pseudo_labels import PseudoLabels
+from tfl.train.pseudo_labels import round_summary
+from tfl.train.pseudo_labels import select_pseudo_labels
+from tfl.train.self_training import SelfTrainingRecord
+from tfl.train.self_training import fit_self_training
+from tfl.train.self_training import format_rounds
 from tfl.train.plan import default_stages
 from tfl.train.plan import fine_tune_stages
 from tfl.train.plan import with_early_stopping
@@ -40,8 +46,10 @@ __all__ = [
     "FitOptions",
     "FusionWeightLogger",
     "LRFinderResult",
+    "PseudoLabels",
     "ResumePoint",
     "ScaledUpdates",
+    "SelfTrainingRecord",
     "StagedUpdates",
     "Stage",
     "StagePlan",
@@ -58,12 +66,16 @@ __all__ = [
     "fine_tune",
     "fine_tune_stages",
     "fit_linear_probe",
+    "fit_self_training",
     "fit_stage",
     "fit_stages",
+    "format_rounds",
     "make_optimizer",
     "parse_stages",
     "recalibrate_batchnorm",
     "resolve_unfreeze",
+    "round_summary",
+    "select_pseudo_labels",
     "share_stages",
     "stage_report",
     "transfer_check",

@@ -36,6 +36,12 @@ class PseudoLabels:
             -1 for the examples without a pseudo-label.
         confidence: float32 `[N]`: each example's top probability.
         candidates: int `[C]`: examples per class at or above the threshold.
+
+    Examples:
+
+    >>> pseudo = select_pseudo_labels(np.array([[0.9, 0.1], [0.6, 0.4]]), 0.8)
+    >>> pseudo.accepted.tolist(), pseudo.candidates.tolist()
+    ([], [1, 0])
     """
 
     labels: np.ndarray

@@ -62,6 +62,13 @@ class SelfTrainingRecord:
         history: the `TrainingHistory` of the last round's fit.
         pseudo_labels: each round's `PseudoLabels` (index 0: None).
         seconds: wall time.
+
+    Examples:
+
+    >>> record = SelfTrainingRecord(rounds=1, threshold=0.9, balance="none", route="model",
+    ...     num_labelled=8, num_unlabeled=20, num_known=0, per_round=[])
+    >>> sorted(record.to_dict())[:3]
+    ['balance', 'num_known', 'num_labelled']
     """
 
     rounds: int
