@@ -38,6 +38,7 @@ from tfl.train.distribute import replica_batch_size
 from tfl.train.distribute import resolve_strategy
 from tfl.train.fine_tune import decide_pretrained
 from tfl.train.fusion_weights import FusionWeightLogger
+from tfl.train.fixmatch import fit_fixmatch
 from tfl.train.self_training import fit_self_training
 
 
@@ -222,13 +223,19 @@ def _load_unlabeled(plan, data, preprocessor):
 
 def _fit(config, model, data, stages, where, verbose):
     """The plan on `data = (labelled, unlabelled or None)`, under `where = (strategy, checkpoint)`:
-    `fit_stages`, or self-training rounds (several fits: no checkpoint to resume from).
-    Returns `(history of the last fit, SelfTrainingRecord or None)`."""
+    `fit_stages`, self-training rounds or FixMatch (no checkpoint to resume from).
+    Returns `(history of the last fit, SelfTrainingRecord, FixMatchRecord or None)`."""
     (labelled, unlabeled), (strategy, checkpoint) = data, where
     if unlabeled is None:
         with strategy.scope():
             return fit_stages(model, labelled, stages, _fit_options(config, model, checkpoint, verbose)), None
     settings = config.train.self_training
+    if settings.method == "fixmatch":
+        record = fit_fixmatch(
+            model, labelled, unlabeled, stages, threshold=settings.threshold, lambda_u=settings.lambda_u,
+            mu=settings.mu, options=_fit_options(config, model, None, verbose),
+        )
+        return record.history, record
     record = fit_self_training(
         model, labelled, unlabeled, stages, rounds=settings.rounds, threshold=settings.threshold,
         balance=settings.balance, options=_fit_options(config, model, None, verbose),

@@ -194,6 +194,16 @@ def _add_self_training_arguments(parser):
         "--self-training-rounds", type=arguments.positive_int, metavar="N", help="pseudo-label rounds after the first (3)"
     )
     group.add_argument(
+        "--self-training-method",
+        choices=("pseudo_label", "fixmatch"),
+        help="pseudo_label (rounds, the default with --unlabeled) or fixmatch (images: weak/strong views on the fly; "
+        "needs --feature-cache off and stages without a probe)",
+    )
+    group.add_argument("--fixmatch-lambda-u", type=float, metavar="W", help="fixmatch: weight of the unlabelled loss (1)")
+    group.add_argument(
+        "--fixmatch-mu", type=arguments.positive_int, metavar="MU", help="fixmatch: unlabelled images per labelled one (7)"
+    )
+    group.add_argument(
         "--pseudo-label-balance",
         choices=("proportional", "none"),
         help="proportional (classes in the labelled proportions, the default) or none (every confident example)",
@@ -267,6 +277,9 @@ _FLAG_KEYS = (
     ("pseudo_label_threshold", "train.self_training.threshold"),
     ("self_training_rounds", "train.self_training.rounds"),
     ("pseudo_label_balance", "train.self_training.balance"),
+    ("self_training_method", "train.self_training.method"),
+    ("fixmatch_lambda_u", "train.self_training.lambda_u"),
+    ("fixmatch_mu", "train.self_training.mu"),
 )
 
 
@@ -285,7 +298,7 @@ def config_from_args(args):
         overrides["model.weights"] = None if args.weights.lower() in ("none", "null") else args.weights
     if args.augment is not None:
         overrides["model.augmentation"] = args.augment
-    if args.unlabeled is not None and config.train.self_training.method is None:
+    if args.unlabeled is not None and config.train.self_training.method is None and args.self_training_method is None:
         overrides["train.self_training.method"] = "pseudo_label"
     if overrides:
         config = config.replace(**overrides)
@@ -320,9 +333,12 @@ def run(args):
             print(f"Held-out target ({report['adaptation']['num_target_test']} examples): accuracy {before:.4f} "
                   f"before adapting, {after:.4f} after ({report['adaptation']['method']})")
     if report.get("self_training") is not None:
+        from tfl.train.fixmatch import format_fixmatch
         from tfl.train.self_training import format_rounds
 
-        print(format_rounds(report["self_training"], report["class_names"]))
+        record = report["self_training"]
+        show = format_fixmatch if record.get("method") == "fixmatch" else format_rounds
+        print(show(record, report["class_names"]))
     print(f"Wrote {os.path.join(output, 'model.keras')}, report.json, config.yaml")
     for name in report.get("plots", []):
         print(f"Plot: {os.path.join(output, name)}")

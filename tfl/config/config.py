@@ -81,6 +81,11 @@ class Config:
                 f"data.unlabeled_source is {self.data.unlabeled_source!r} but train.self_training.method is not "
                 "set. Set it to 'pseudo_label' (--unlabeled sets it), or remove the unlabelled data."
             )
+        if self.task == "text" and self_training == "fixmatch":
+            raise ValueError(
+                "train.self_training.method 'fixmatch' augments images; this is a text task. "
+                "Use method 'pseudo_label' (rounds of pseudo-labels) for text."
+            )
         if self.task == "text" and (method is not None or self.model.fusion.mode is not None):
             raise ValueError(
                 "model.fusion and train.adaptation apply to image tasks in the config; for text, use "

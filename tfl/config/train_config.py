@@ -10,7 +10,7 @@ ADAPTATION_METHODS = ("source_only", "joint", "mmd", "coral", "dann")
 ALIGNING_METHODS = ("mmd", "coral", "dann")
 UNSUPERVISED_SCORES = ("im", "snd")
 STRATEGIES = ("mirrored", "multi_worker", "tpu")
-SELF_TRAINING_METHODS = ("pseudo_label",)
+SELF_TRAINING_METHODS = ("pseudo_label", "fixmatch")
 PSEUDO_LABEL_BALANCES = ("proportional", "none")
 
 
@@ -24,12 +24,23 @@ class SelfTrainingConfig:
     proportions with `balance: proportional`) and runs the plan again, from
     the starting weights, on the labels and the current pseudo-labels.
 
+    With `method: fixmatch` (images; `tfl.train.fixmatch`), the plan's
+    stages run once instead, each step adding to the labelled loss
+    `lambda_u` times the cross-entropy of strongly augmented unlabelled
+    images against the pseudo-labels of their weak views (where those reach
+    `threshold`), `mu` unlabelled images per labelled one. Every stage must
+    run the backbone: no linear probe, `feature_cache: off`.
+
     Args:
-        method: None (off) or "pseudo_label".
-        rounds: pseudo-label rounds after the labelled-only one, >= 1.
+        method: None (off), "pseudo_label" (rounds) or "fixmatch".
+        rounds: pseudo-label rounds after the labelled-only one, >= 1
+            (pseudo_label).
         threshold: the least top probability for a pseudo-label, in (0, 1].
         balance: "proportional" (each class at most its labelled share of
-            what the rarest class allows) or "none" (every candidate).
+            what the rarest class allows) or "none" (every candidate)
+            (pseudo_label).
+        lambda_u: weight of the unlabelled loss, >= 0 (fixmatch).
+        mu: unlabelled images per labelled one in a step, >= 1 (fixmatch).
 
     Examples:
 
@@ -41,6 +52,8 @@ class SelfTrainingConfig:
     rounds: int = 3
     threshold: float = 0.9
     balance: str = "proportional"
+    lambda_u: float = 1.0
+    mu: int = 7
 
     def __post_init__(self):
         if self.method is not None and self.method not in SELF_TRAINING_METHODS:
@@ -58,6 +71,10 @@ class SelfTrainingConfig:
                 "self_training.threshold is the least top probability for a pseudo-label, in (0, 1], e.g. 0.9. "
                 f"Received: threshold={self.threshold!r}"
             )
+        if self.lambda_u < 0:
+            raise ValueError(f"self_training.lambda_u is a weight >= 0. Received: lambda_u={self.lambda_u!r}")
+        if self.mu < 1:
+            raise ValueError(f"self_training.mu is a count of unlabelled images per labelled one, >= 1. Received: mu={self.mu!r}")
         if self.balance not in PSEUDO_LABEL_BALANCES:
             raise ValueError(
                 f"Unknown self_training.balance {self.balance!r}. Known: {', '.join(PSEUDO_LABEL_BALANCES)}."

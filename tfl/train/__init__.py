@@ -18,6 +18,13 @@ from tfl.train.history import StageRecord
 from tfl.train.history import TrainingHistory
 from tfl.train.linear_probe import fit_linear_probe
 from tfl.train.fit_stage import FitOptions
+from tfl.train.fixmatch import FixMatch
+from tfl.train.fixmatch import FixMatchRecord
+from tfl.train.fixmatch import fit_fixmatch
+from tfl.train.fixmatch import fixmatch_dataset
+from tfl.train.fixmatch import format_fixmatch
+from tfl.train.fixmatch import strong_augmentation
+from tfl.train.fixmatch import weak_augmentation
 from tfl.train.fit_stage import fit_stage
 from tfl.train.loop import fit_stages
 from tfl.train.optimizers import make_optimizer
@@ -44,6 +51,8 @@ __all__ = [
     "CheckpointMismatchError",
     "FeatureCache",
     "FitOptions",
+    "FixMatch",
+    "FixMatchRecord",
     "FusionWeightLogger",
     "LRFinderResult",
     "PseudoLabels",
@@ -66,9 +75,12 @@ __all__ = [
     "fine_tune",
     "fine_tune_stages",
     "fit_linear_probe",
+    "fit_fixmatch",
     "fit_self_training",
     "fit_stage",
     "fit_stages",
+    "fixmatch_dataset",
+    "format_fixmatch",
     "format_rounds",
     "make_optimizer",
     "parse_stages",
@@ -78,6 +90,8 @@ __all__ = [
     "select_pseudo_labels",
     "share_stages",
     "stage_report",
+    "strong_augmentation",
     "transfer_check",
+    "weak_augmentation",
     "with_early_stopping",
 ]

@@ -82,6 +82,7 @@ class SelfTrainingRecord:
     history: object = None
     pseudo_labels: list = dataclasses.field(default_factory=list)
     seconds: float = 0.0
+    method: str = "pseudo_label"
 
     def to_dict(self):
         """The record as JSON-ready data (the history and label arrays left out)."""
