@@ -121,6 +121,12 @@ class FixMatch(keras.Model):
     def call(self, inputs, training=None):
         return self.classifier(inputs, training=training)
 
+    def fit(self, x=None, *args, **kwargs):
+        """`keras.Model.fit` on a `fixmatch_dataset`; `shuffle` is False by default (the pipelines shuffle)."""
+        if isinstance(x, tf.data.Dataset):
+            kwargs.setdefault("shuffle", False)
+        return super().fit(x, *args, **kwargs)
+
     def train_step(self, data):
         x, y = data
         unlabeled = x["unlabeled"]["images"]

@@ -68,7 +68,7 @@ class SelfTrainingRecord:
     >>> record = SelfTrainingRecord(rounds=1, threshold=0.9, balance="none", route="model",
     ...     num_labelled=8, num_unlabeled=20, num_known=0, per_round=[])
     >>> sorted(record.to_dict())[:3]
-    ['balance', 'num_known', 'num_labelled']
+    ['balance', 'method', 'num_known']
     """
 
     rounds: int
