@@ -49,6 +49,9 @@ def test_the_flags_set_the_self_training_keys_and_they_survive_yaml(tmp_path):
     path.write_text(config.to_yaml())
     assert Config.from_yaml(path) == config
     assert _config("--data", "images/").train.self_training.method is None
+    fixmatch = _config("--data", "images/", "--unlabeled", "loose/", "--self-training-method", "fixmatch",
+                       "--fixmatch-lambda-u", "0.5", "--fixmatch-mu", "3").train.self_training
+    assert (fixmatch.method, fixmatch.lambda_u, fixmatch.mu) == ("fixmatch", 0.5, 3)
 
 
 @pytest.mark.parametrize(
@@ -57,6 +60,8 @@ def test_the_flags_set_the_self_training_keys_and_they_survive_yaml(tmp_path):
         ({"train": {"self_training": {"threshold": 0}}}, r"threshold is the least top probability.*\(0, 1\].*threshold=0"),
         ({"train": {"self_training": {"threshold": 1.5}}}, r"\(0, 1\].*threshold=1.5"),
         ({"train": {"self_training": {"rounds": 0}}}, "rounds=0"),
+        ({"train": {"self_training": {"mu": 0}}}, "mu=0"),
+        ({"train": {"self_training": {"lambda_u": -1}}}, "lambda_u=-1"),
         ({"train": {"self_training": {"balance": "rarest"}}}, "Unknown self_training.balance 'rarest'. Known: proportional, none"),
         ({"train": {"self_training": {"method": "mean_teacher"}}}, "Unknown self-training method 'mean_teacher'"),
         ({"train": {"self_training": {"method": "pseudo_label"}}}, "data.unlabeled_source is not set.*--unlabeled PATH"),
