@@ -191,7 +191,10 @@ def _add_self_training_arguments(parser):
         help="least top probability for a pseudo-label, in (0, 1] (0.9)",
     )
     group.add_argument(
-        "--self-training-rounds", type=arguments.positive_int, metavar="N", help="pseudo-label rounds after the first (3)"
+        "--self-training-rounds",
+        type=arguments.positive_int,
+        metavar="N",
+        help="pseudo-label rounds after the first (3)",
     )
     group.add_argument(
         "--self-training-method",
@@ -199,7 +202,9 @@ def _add_self_training_arguments(parser):
         help="pseudo_label (rounds, the default with --unlabeled) or fixmatch (images: weak/strong views on the fly; "
         "needs --feature-cache off and stages without a probe)",
     )
-    group.add_argument("--fixmatch-lambda-u", type=float, metavar="W", help="fixmatch: weight of the unlabelled loss (1)")
+    group.add_argument(
+        "--fixmatch-lambda-u", type=float, metavar="W", help="fixmatch: weight of the unlabelled loss (1)"
+    )
     group.add_argument(
         "--fixmatch-mu", type=arguments.positive_int, metavar="MU", help="fixmatch: unlabelled images per labelled one (7)"
     )

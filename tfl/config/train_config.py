@@ -74,7 +74,9 @@ class SelfTrainingConfig:
         if self.lambda_u < 0:
             raise ValueError(f"self_training.lambda_u is a weight >= 0. Received: lambda_u={self.lambda_u!r}")
         if self.mu < 1:
-            raise ValueError(f"self_training.mu is a count of unlabelled images per labelled one, >= 1. Received: mu={self.mu!r}")
+            raise ValueError(
+                f"self_training.mu is a count of unlabelled images per labelled one, >= 1. Received: mu={self.mu!r}"
+            )
         if self.balance not in PSEUDO_LABEL_BALANCES:
             raise ValueError(
                 f"Unknown self_training.balance {self.balance!r}. Known: {', '.join(PSEUDO_LABEL_BALANCES)}."

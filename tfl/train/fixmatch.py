@@ -116,7 +116,9 @@ class FixMatch(keras.Model):
 
     @property
     def metrics(self):
-        return [*self.trackers.values(), self.accuracy, self.pseudo_label_accuracy, self.val_loss_tracker, self.val_accuracy]
+        return [
+            *self.trackers.values(), self.accuracy, self.pseudo_label_accuracy, self.val_loss_tracker, self.val_accuracy
+        ]
 
     def call(self, inputs, training=None):
         return self.classifier(inputs, training=training)
@@ -300,7 +302,8 @@ def fit_fixmatch(model, data, unlabeled, stages, *, threshold=0.95, lambda_u=1.0
     for index, stage in enumerate(stages):
         plan = apply_stage(model, stage)
         fixmatch = FixMatch(model, threshold, lambda_u, seed=options.seed)
-        fixmatch.compile(optimizer=make_optimizer(stage, steps, plan.lr_multipliers, model.training_options.weight_decay))
+        optimizer = make_optimizer(stage, steps, plan.lr_multipliers, model.training_options.weight_decay)
+        fixmatch.compile(optimizer=optimizer)
         counts = _EpochCounts(fixmatch, model.class_names)
         stage_start = time.perf_counter()
         history = fixmatch.fit(

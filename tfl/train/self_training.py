@@ -209,7 +209,8 @@ def _check(model, unlabeled, rounds):
         )
     if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
         raise ValueError(
-            f"rounds is the number of pseudo-label rounds after the labelled-only one, >= 1. Received: rounds={rounds!r}"
+            "rounds is the number of pseudo-label rounds after the labelled-only one, >= 1. "
+            f"Received: rounds={rounds!r}"
         )
     if unlabeled.num_examples < 1:
         raise ValueError(f"The unlabelled data ({unlabeled.source}) holds no examples.")
