@@ -19,6 +19,7 @@ from tfl.backbones.encoders import build_text_preprocessor
 from tfl.data import load_data
 from tfl.data import load_text_data
 from tfl.data.image.target import load_target_images
+from tfl.data.unlabeled import load_unlabeled
 from tfl.evaluate import evaluate_held_out
 from tfl.evaluate import evaluate_model
 from tfl.model import build_model
@@ -37,6 +38,8 @@ from tfl.train.distribute import replica_batch_size
 from tfl.train.distribute import resolve_strategy
 from tfl.train.fine_tune import decide_pretrained
 from tfl.train.fusion_weights import FusionWeightLogger
+from tfl.train.fixmatch import fit_fixmatch
+from tfl.train.self_training import fit_self_training
 
 
 @dataclasses.dataclass
@@ -114,6 +117,7 @@ def _run_experiment(config, output_dir, overwrite, verbose, strategy, resume, lo
     seed_everything(plan.config)
     data, description = _load_data(plan)
     target = _load_target(plan, data)
+    unlabeled = _load_unlabeled(plan, data, description["preprocessor"])
     config = plan.config.replace(**{"model.multi_label": data.multi_label})
     with strategy.scope():
         model = build_model(
@@ -123,8 +127,7 @@ def _run_experiment(config, output_dir, overwrite, verbose, strategy, resume, lo
         model.compile(label_smoothing=train.label_smoothing, class_weight=train.class_weight, weight_decay=train.weight_decay)
     stages, check = _decide_stages(plan, model, data, log)
     config = config.replace(**{"train.stages": stages})
-    with strategy.scope():
-        history = fit_stages(model, data, stages, _fit_options(config, model, checkpoint, verbose))
+    history, self_training = _fit(config, model, (data, unlabeled), stages, (strategy, checkpoint), verbose)
     adapted = _adapt(config, model, data, target, verbose)
     evaluation = evaluate_held_out(model, data.validation)
     report = {
@@ -142,6 +145,8 @@ def _run_experiment(config, output_dir, overwrite, verbose, strategy, resume, lo
         "seconds": time.perf_counter() - start,
         "config": config.to_dict(),
     }
+    if self_training is not None:
+        report["self_training"] = self_training.to_dict()
     if adapted is not None:
         report["adaptation"] = adapted.to_dict()
         if target.test is not None:
@@ -167,7 +172,7 @@ def _load_data(plan):
             "truncated": data.truncated,
             "skipped_rows": len(data.skipped_rows),
         }
-        return data, {"model": model, "text_pairs": data.text_pairs}
+        return data, {"model": model, "text_pairs": data.text_pairs, "preprocessor": preprocessor}
     data = load_data(config.data, plan.image_size, config.model.resize)
     model = {
         "backbone": config.model.backbone,
@@ -175,7 +180,7 @@ def _load_data(plan):
         "resize": config.model.resize,
         "skipped_files": list(data.skipped_files),
     }
-    return data, {"model": model, "text_pairs": False}
+    return data, {"model": model, "text_pairs": False, "preprocessor": None}
 
 
 def _load_target(plan, data):
@@ -195,6 +200,47 @@ def _load_target(plan, data):
         cache=config.data.cache,
         skip_bad_files=config.data.skip_bad_files,
     )
+
+
+def _load_unlabeled(plan, data, preprocessor):
+    """The unlabelled examples for self-training (a bad source fails before training), or None."""
+    if not plan.self_training:
+        return None
+    c = plan.config.data
+    return load_unlabeled(
+        c.unlabeled_source,
+        plan.task,
+        class_names=data.class_names,
+        batch_size=c.batch_size,
+        image_size=plan.image_size,
+        resize=plan.config.model.resize,
+        preprocessor=preprocessor,
+        text_column=c.text_column,
+        label_column=c.label_column,
+        skip_bad_files=c.skip_bad_files,
+    )
+
+
+def _fit(config, model, data, stages, where, verbose):
+    """The plan on `data = (labelled, unlabelled or None)`, under `where = (strategy, checkpoint)`:
+    `fit_stages`, self-training rounds or FixMatch (no checkpoint to resume from).
+    Returns `(history of the last fit, SelfTrainingRecord, FixMatchRecord or None)`."""
+    (labelled, unlabeled), (strategy, checkpoint) = data, where
+    if unlabeled is None:
+        with strategy.scope():
+            return fit_stages(model, labelled, stages, _fit_options(config, model, checkpoint, verbose)), None
+    settings = config.train.self_training
+    if settings.method == "fixmatch":
+        record = fit_fixmatch(
+            model, labelled, unlabeled, stages, threshold=settings.threshold, lambda_u=settings.lambda_u,
+            mu=settings.mu, options=_fit_options(config, model, None, verbose),
+        )
+        return record.history, record
+    record = fit_self_training(
+        model, labelled, unlabeled, stages, rounds=settings.rounds, threshold=settings.threshold,
+        balance=settings.balance, options=_fit_options(config, model, None, verbose),
+    )
+    return record.history, record
 
 
 def _decide_stages(plan, model, data, log):

@@ -40,6 +40,8 @@ class RunPlan:
             weights (no transfer check), None to run the check (images) or
             nothing to check (text).
         adapt: whether a domain-adaptation phase follows the stages.
+        self_training: whether the stages run in self-training rounds with
+            `data.unlabeled_source` (`tfl.train.self_training`).
     """
 
     requested: object
@@ -50,6 +52,7 @@ class RunPlan:
     fine_tune: bool
     pretrained: bool | None
     adapt: bool
+    self_training: bool = False
 
 
 def plan_run(config):
@@ -91,6 +94,7 @@ def plan_run(config):
         fine_tune=fine_tune,
         pretrained=None if task == "text" or config.model.weights is not None else False,
         adapt=config.train.adaptation.method is not None,
+        self_training=config.train.self_training.method is not None,
     )
 
 

@@ -31,6 +31,7 @@ def add_config_arguments(parser):
     _add_training_arguments(parser)
     _add_loss_and_sampling_arguments(parser)
     _add_fusion_and_adaptation_arguments(parser)
+    _add_self_training_arguments(parser)
     _add_run_arguments(parser)
 
 
@@ -184,6 +185,50 @@ def _add_fusion_and_adaptation_arguments(parser):
     )
 
 
+def _add_self_training_arguments(parser):
+    group = parser.add_argument_group(
+        "self-training (semi-supervised)",
+        "Round 0 runs the plan on the labels; each further round pseudo-labels the unlabelled examples "
+        "whose top probability reaches the threshold (classes in the labelled proportions) and runs the "
+        "plan again from the start on labels + pseudo-labels (docs/semi_supervised.md).",
+    )
+    group.add_argument(
+        "--unlabeled",
+        metavar="PATH",
+        help="unlabelled examples: images: a folder of loose images (class folders named like the classes "
+        "only score the pseudo-labels); text: a .csv/.tsv/.jsonl file with the text column",
+    )
+    group.add_argument(
+        "--pseudo-label-threshold",
+        type=float,
+        metavar="P",
+        help="least top probability for a pseudo-label, in (0, 1] (0.9)",
+    )
+    group.add_argument(
+        "--self-training-rounds",
+        type=arguments.positive_int,
+        metavar="N",
+        help="pseudo-label rounds after the first (3)",
+    )
+    group.add_argument(
+        "--self-training-method",
+        choices=("pseudo_label", "fixmatch"),
+        help="pseudo_label (rounds, the default with --unlabeled) or fixmatch (images: weak/strong views on the fly; "
+        "needs --feature-cache off and stages without a probe)",
+    )
+    group.add_argument(
+        "--fixmatch-lambda-u", type=float, metavar="W", help="fixmatch: weight of the unlabelled loss (1)"
+    )
+    group.add_argument(
+        "--fixmatch-mu", type=arguments.positive_int, metavar="MU", help="fixmatch: unlabelled images per labelled one (7)"
+    )
+    group.add_argument(
+        "--pseudo-label-balance",
+        choices=("proportional", "none"),
+        help="proportional (classes in the labelled proportions, the default) or none (every confident example)",
+    )
+
+
 def _add_run_arguments(parser):
     group = parser.add_argument_group("run folder")
     group.add_argument("--output", help="run folder to write (default: runs/BACKBONE-TIMESTAMP)")
@@ -250,6 +295,13 @@ _FLAG_KEYS = (
     ("align_weight", "train.adaptation.align_weight"),
     ("adapt_epochs", "train.adaptation.epochs"),
     ("target_labels_per_class", "train.adaptation.labels_per_class"),
+    ("unlabeled", "data.unlabeled_source"),
+    ("pseudo_label_threshold", "train.self_training.threshold"),
+    ("self_training_rounds", "train.self_training.rounds"),
+    ("pseudo_label_balance", "train.self_training.balance"),
+    ("self_training_method", "train.self_training.method"),
+    ("fixmatch_lambda_u", "train.self_training.lambda_u"),
+    ("fixmatch_mu", "train.self_training.mu"),
 )
 
 
@@ -268,6 +320,8 @@ def config_from_args(args):
         overrides["model.weights"] = None if args.weights.lower() in ("none", "null") else args.weights
     if args.augment is not None:
         overrides["model.augmentation"] = args.augment
+    if args.unlabeled is not None and config.train.self_training.method is None and args.self_training_method is None:
+        overrides["train.self_training.method"] = "pseudo_label"
     if overrides:
         config = config.replace(**overrides)
     if args.plan is not None:
@@ -300,6 +354,13 @@ def run(args):
         if after is not None:
             print(f"Held-out target ({report['adaptation']['num_target_test']} examples): accuracy {before:.4f} "
                   f"before adapting, {after:.4f} after ({report['adaptation']['method']})")
+    if report.get("self_training") is not None:
+        from tfl.train.fixmatch import format_fixmatch
+        from tfl.train.self_training import format_rounds
+
+        record = report["self_training"]
+        show = format_fixmatch if record.get("method") == "fixmatch" else format_rounds
+        print(show(record, report["class_names"]))
     print(f"Wrote {os.path.join(output, 'model.keras')}, report.json, config.yaml")
     for name in report.get("plots", []):
         print(f"Plot: {os.path.join(output, name)}")

@@ -14,6 +14,7 @@ from tfl.config.model_config import ModelConfig
 from tfl.config.stage import Stage
 from tfl.config.stage import parse_stages
 from tfl.config.train_config import AdaptationConfig
+from tfl.config.train_config import SelfTrainingConfig
 from tfl.config.train_config import TrainConfig
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "DataConfig",
     "FusionConfig",
     "ModelConfig",
+    "SelfTrainingConfig",
     "Stage",
     "TrainConfig",
     "migrate",

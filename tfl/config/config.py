@@ -70,6 +70,22 @@ class Config:
                 f"data.target_source is {self.data.target_source!r} but train.adaptation.method is not set. "
                 f"Choose one of {', '.join(ADAPTATION_METHODS)} (--adapt METHOD), or remove the target data."
             )
+        self_training = self.train.self_training.method
+        if self_training is not None and self.data.unlabeled_source is None:
+            raise ValueError(
+                f"train.self_training.method is {self_training!r} but data.unlabeled_source is not set. Give the "
+                "unlabelled examples (--unlabeled PATH: a folder of images or a text file), or set the method to null."
+            )
+        if self.data.unlabeled_source is not None and self_training is None:
+            raise ValueError(
+                f"data.unlabeled_source is {self.data.unlabeled_source!r} but train.self_training.method is not "
+                "set. Set it to 'pseudo_label' (--unlabeled sets it), or remove the unlabelled data."
+            )
+        if self.task == "text" and self_training == "fixmatch":
+            raise ValueError(
+                "train.self_training.method 'fixmatch' augments images; this is a text task. "
+                "Use method 'pseudo_label' (rounds of pseudo-labels) for text."
+            )
         if self.task == "text" and (method is not None or self.model.fusion.mode is not None):
             raise ValueError(
                 "model.fusion and train.adaptation apply to image tasks in the config; for text, use "

@@ -92,6 +92,12 @@ class DataConfig:
             `digits` source holds out, recoloured). Labelled target images
             are split by `validation_split`: the held-out part scores the
             adapted model and is never trained on.
+        unlabeled_source: unlabelled examples for self-training
+            (`train.self_training`): images: a folder of loose images (class
+            folders named like the classes are allowed: their labels only
+            score the pseudo-labels in the report); text: a `.csv`, `.tsv`
+            or `.jsonl` file whose `text_column` is read (a `label_column`,
+            where present, likewise only scores the pseudo-labels).
 
     Examples:
 
@@ -119,6 +125,7 @@ class DataConfig:
     group_by_length: bool = False
     trim_padding: bool = True
     target_source: str | None = None
+    unlabeled_source: str | None = None
 
     def __post_init__(self):
         if not 0 < self.validation_split < 1:

@@ -16,6 +16,7 @@ from tfl.config.model_config import FusionConfig
 from tfl.config.model_config import ModelConfig
 from tfl.config.stage import Stage
 from tfl.config.train_config import AdaptationConfig
+from tfl.config.train_config import SelfTrainingConfig
 from tfl.config.train_config import TrainConfig
 
 SECTIONS = (
@@ -26,6 +27,7 @@ SECTIONS = (
     ("train", TrainConfig),
     ("train.stages[]", Stage),
     ("train.adaptation", AdaptationConfig),
+    ("train.self_training", SelfTrainingConfig),
 )
 
 

@@ -10,6 +10,77 @@ ADAPTATION_METHODS = ("source_only", "joint", "mmd", "coral", "dann")
 ALIGNING_METHODS = ("mmd", "coral", "dann")
 UNSUPERVISED_SCORES = ("im", "snd")
 STRATEGIES = ("mirrored", "multi_worker", "tpu")
+SELF_TRAINING_METHODS = ("pseudo_label", "fixmatch")
+PSEUDO_LABEL_BALANCES = ("proportional", "none")
+
+
+@dataclasses.dataclass(frozen=True)
+class SelfTrainingConfig:
+    """Self-training on `data.unlabeled_source` (`tfl.train.self_training`).
+
+    Round 0 runs the plan on the labelled data; each of `rounds` more rounds
+    pseudo-labels the unlabelled examples with the model of the round before
+    (top probability >= `threshold`; classes kept in the labelled
+    proportions with `balance: proportional`) and runs the plan again, from
+    the starting weights, on the labels and the current pseudo-labels.
+
+    With `method: fixmatch` (images; `tfl.train.fixmatch`), the plan's
+    stages run once instead, each step adding to the labelled loss
+    `lambda_u` times the cross-entropy of strongly augmented unlabelled
+    images against the pseudo-labels of their weak views (where those reach
+    `threshold`), `mu` unlabelled images per labelled one. Every stage must
+    run the backbone: no linear probe, `feature_cache: off`.
+
+    Args:
+        method: None (off), "pseudo_label" (rounds) or "fixmatch".
+        rounds: pseudo-label rounds after the labelled-only one, >= 1
+            (pseudo_label).
+        threshold: the least top probability for a pseudo-label, in (0, 1].
+        balance: "proportional" (each class at most its labelled share of
+            what the rarest class allows) or "none" (every candidate)
+            (pseudo_label).
+        lambda_u: weight of the unlabelled loss, >= 0 (fixmatch).
+        mu: unlabelled images per labelled one in a step, >= 1 (fixmatch).
+
+    Examples:
+
+    >>> SelfTrainingConfig(method="pseudo_label", threshold=0.8).rounds
+    3
+    """
+
+    method: str | None = None
+    rounds: int = 3
+    threshold: float = 0.9
+    balance: str = "proportional"
+    lambda_u: float = 1.0
+    mu: int = 7
+
+    def __post_init__(self):
+        if self.method is not None and self.method not in SELF_TRAINING_METHODS:
+            raise ValueError(
+                f"Unknown self-training method {self.method!r}. Known: {', '.join(SELF_TRAINING_METHODS)} "
+                "(or null for none)."
+            )
+        if self.rounds < 1:
+            raise ValueError(
+                "self_training.rounds counts the pseudo-label rounds after the labelled-only one, >= 1. "
+                f"Received: rounds={self.rounds!r}"
+            )
+        if not 0 < self.threshold <= 1:
+            raise ValueError(
+                "self_training.threshold is the least top probability for a pseudo-label, in (0, 1], e.g. 0.9. "
+                f"Received: threshold={self.threshold!r}"
+            )
+        if self.lambda_u < 0:
+            raise ValueError(f"self_training.lambda_u is a weight >= 0. Received: lambda_u={self.lambda_u!r}")
+        if self.mu < 1:
+            raise ValueError(
+                f"self_training.mu is a count of unlabelled images per labelled one, >= 1. Received: mu={self.mu!r}"
+            )
+        if self.balance not in PSEUDO_LABEL_BALANCES:
+            raise ValueError(
+                f"Unknown self_training.balance {self.balance!r}. Known: {', '.join(PSEUDO_LABEL_BALANCES)}."
+            )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,6 +196,8 @@ class TrainConfig:
             measure on CPUs).
         adaptation: domain adaptation on `data.target_source` after the
             stages (see `AdaptationConfig`).
+        self_training: pseudo-label rounds with `data.unlabeled_source`
+            (see `SelfTrainingConfig`).
         deterministic: make TensorFlow's ops deterministic
             (`tf.config.experimental.enable_op_determinism`), so that two runs
             with the same `data.seed` give the same weights and metrics also
@@ -172,6 +245,7 @@ class TrainConfig:
     augmented_views: int = 1
     jit_compile: bool = False
     adaptation: AdaptationConfig = AdaptationConfig()
+    self_training: SelfTrainingConfig = SelfTrainingConfig()
     strategy: str | None = None
     deterministic: bool = False
     label_smoothing: float = 0.0
@@ -215,6 +289,11 @@ class TrainConfig:
                 raise ValueError(f"{name} is a Beta alpha >= 0 (0: off). Received: {name}={getattr(self, name)!r}")
         if self.stages is not None and not self.stages:
             raise ValueError("stages is empty. Give at least one stage, or null for the default plan.")
+        if self.self_training.method is not None and (self.adaptation.method is not None or self.strategy):
+            raise ValueError(
+                "train.self_training runs without train.adaptation and without a distribution strategy. "
+                f"Received: adaptation method {self.adaptation.method!r}, strategy {self.strategy!r}. Set them to null."
+            )
         if self.strategy is not None and self.adaptation.method is not None:
             raise ValueError(
                 f"train.adaptation (method {self.adaptation.method!r}) does not run under a distribution strategy "

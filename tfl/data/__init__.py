@@ -53,6 +53,10 @@ from tfl.data.text import from_text_file
 from tfl.data.text import from_texts
 from tfl.data.text import from_tfds_text
 from tfl.data.text import load_tweets
+from tfl.data.unlabeled import UnlabeledData
+from tfl.data.unlabeled import load_unlabeled
+from tfl.data.unlabeled import unlabeled_images
+from tfl.data.unlabeled import unlabeled_texts
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -64,6 +68,7 @@ __all__ = [
     "TextData",
     "TextOptions",
     "Tweets",
+    "UnlabeledData",
     "detect_task",
     "from_arrays",
     "from_dataframe",
@@ -79,6 +84,9 @@ __all__ = [
     "load_images",
     "load_text_data",
     "load_tweets",
+    "load_unlabeled",
     "sample_episodes",
     "stratified_split",
+    "unlabeled_images",
+    "unlabeled_texts",
 ]

@@ -18,9 +18,22 @@ from tfl.train.history import StageRecord
 from tfl.train.history import TrainingHistory
 from tfl.train.linear_probe import fit_linear_probe
 from tfl.train.fit_stage import FitOptions
+from tfl.train.fixmatch import FixMatch
+from tfl.train.fixmatch import FixMatchRecord
+from tfl.train.fixmatch import fit_fixmatch
+from tfl.train.fixmatch import fixmatch_dataset
+from tfl.train.fixmatch import format_fixmatch
+from tfl.train.fixmatch import strong_augmentation
+from tfl.train.fixmatch import weak_augmentation
 from tfl.train.fit_stage import fit_stage
 from tfl.train.loop import fit_stages
 from tfl.train.optimizers import make_optimizer
+from tfl.train.pseudo_labels import PseudoLabels
+from tfl.train.pseudo_labels import round_summary
+from tfl.train.pseudo_labels import select_pseudo_labels
+from tfl.train.self_training import SelfTrainingRecord
+from tfl.train.self_training import fit_self_training
+from tfl.train.self_training import format_rounds
 from tfl.train.plan import default_stages
 from tfl.train.plan import fine_tune_stages
 from tfl.train.plan import with_early_stopping
@@ -40,10 +53,14 @@ __all__ = [
     "CheckpointMismatchError",
     "FeatureCache",
     "FitOptions",
+    "FixMatch",
+    "FixMatchRecord",
     "FusionWeightLogger",
     "LRFinderResult",
+    "PseudoLabels",
     "ResumePoint",
     "ScaledUpdates",
+    "SelfTrainingRecord",
     "StagedUpdates",
     "Stage",
     "StagePlan",
@@ -60,16 +77,25 @@ __all__ = [
     "fine_tune",
     "fine_tune_stages",
     "fit_linear_probe",
+    "fit_fixmatch",
     "fit_prototypes",
+    "fit_self_training",
     "fit_stage",
     "fit_stages",
+    "fixmatch_dataset",
+    "format_fixmatch",
+    "format_rounds",
     "init_head_from_prototypes",
     "make_optimizer",
     "parse_stages",
     "recalibrate_batchnorm",
     "resolve_unfreeze",
+    "round_summary",
+    "select_pseudo_labels",
     "share_stages",
     "stage_report",
+    "strong_augmentation",
     "transfer_check",
+    "weak_augmentation",
     "with_early_stopping",
 ]

@@ -22,7 +22,7 @@ from tfl.train.resume import resume_point
 from tfl.train.shared_trace import share_stages
 
 
-def fit_stages(model, data, stages, options=None, **overrides):
+def fit_stages(model, data, stages, options=None, *, cache=None, **overrides):
     """Trains `model` on `data` through `stages`, in order.
 
     Each stage sets the `trainable` flags (see `apply_stage`), compiles the
@@ -58,6 +58,9 @@ def fit_stages(model, data, stages, options=None, **overrides):
         options: a `FitOptions` (callbacks, verbose, feature_cache,
             cache_dir, augmented_views, jit_compile, seed, mixup, cutmix,
             shared_trace, checkpoint), or None for the defaults.
+        cache: the `FeatureCache` the head stages read their features from,
+            or None for a fresh one (self-training hands each round's
+            features to the same plan: `tfl.train.self_training`).
         **overrides: `FitOptions` fields to change, e.g. `verbose=0`.
 
     Returns:
@@ -86,7 +89,7 @@ def fit_stages(model, data, stages, options=None, **overrides):
     model.balance_classes(_class_counts(model, data))
     history = TrainingHistory(plan=stages)
     context = StageContext(
-        cache=FeatureCache(model, cache_dir=options.cache_dir, augmented_views=options.augmented_views),
+        cache=cache or FeatureCache(model, cache_dir=options.cache_dir, augmented_views=options.augmented_views),
         steps=steps_per_epoch(data.train, data.num_train),
         count=len(stages),
         history=history,

@@ -1,0 +1,96 @@
+"""FixMatch: below-threshold unlabelled images add nothing, BatchNorm stays frozen, bad routes are refused."""
+
+import keras
+import numpy as np
+import pytest
+
+import tfl
+from tfl.config import Stage
+from tfl.data.unlabeled import unlabeled_images
+from tfl.model.batchnorm import batchnorm_layers
+from tfl.train.fixmatch import FixMatch
+from tfl.train.fixmatch import fit_fixmatch
+from tfl.train.fixmatch import fixmatch_dataset
+
+
+@pytest.fixture(scope="module")
+def setup():
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    labels = np.arange(12) % 2
+    images = (rng.integers(0, 100, (12, 16, 16, 3)) + labels[:, None, None, None] * 140).astype(np.uint8)
+    pool_truth = np.arange(20) % 2
+    pool = (rng.integers(0, 100, (20, 16, 16, 3)) + pool_truth[:, None, None, None] * 140).astype(np.uint8)
+    data = tfl.data.from_arrays(images, labels, class_names=["dark", "bright"], image_size=32, batch_size=4,
+                                validation_split=0.25)
+    model = tfl.build_model(tfl.ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32), data.class_names)
+    unlabeled = unlabeled_images(pool, image_size=32, true_labels=pool_truth, class_names=data.class_names)
+    return data, model, unlabeled
+
+
+def _one_step(model, batch, start, threshold, lambda_u):
+    """The head's weights after one SGD step of FixMatch from `start`, and the step's logs."""
+    model.set_weights(start)
+    fixmatch = FixMatch(model, threshold=threshold, lambda_u=lambda_u, seed=3)
+    fixmatch.compile(optimizer=keras.optimizers.SGD(0.5))
+    logs = fixmatch.train_step(batch)
+    return [np.array(w) for w in model.head.get_weights()], {k: float(v) for k, v in logs.items()}
+
+
+def test_unlabelled_images_below_the_threshold_add_nothing_to_the_step(setup):
+    data, model, unlabeled = setup
+    tfl.train.apply_stage(model, Stage("none"))
+    batch = next(iter(fixmatch_dataset(data.train, unlabeled.inputs, batch_size=4, mu=2, seed=0)))
+    start = [np.array(w) for w in model.get_weights()]
+    supervised_only, _ = _one_step(model, batch, start, threshold=0.5, lambda_u=0.0)
+    # threshold 1.0: no softmax output reaches it, so no unlabelled image has a pseudo-label
+    none_taken, logs = _one_step(model, batch, start, threshold=1.0, lambda_u=1.0)
+    assert logs["mask_rate"] == 0.0 and logs["unlabeled_loss"] == 0.0
+    for a, b in zip(none_taken, supervised_only):  # the same step, to float round-off
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-8)
+    # threshold 0.5 with two classes: every image takes a pseudo-label, and the step changes
+    all_taken, logs = _one_step(model, batch, start, threshold=0.5, lambda_u=1.0)
+    assert logs["mask_rate"] == 1.0 and logs["unlabeled_loss"] > 0
+    assert any(not np.allclose(a, b, rtol=1e-3, atol=1e-6) for a, b in zip(all_taken, supervised_only))
+    model.set_weights(start)
+
+
+def test_fixmatch_trains_the_backbone_with_batchnorm_frozen_and_reports_per_class(setup):
+    data, model, unlabeled = setup
+    bn = batchnorm_layers(model.backbone)
+    statistics = [np.array(v) for layer in bn for v in layer.non_trainable_weights]
+    kernels = {v.path: np.array(v) for v in model.backbone.weights if "kernel" in v.path}
+    record = fit_fixmatch(
+        model, data, unlabeled, [Stage("top1", epochs=1, learning_rate=1e-2)], threshold=0.5, mu=2,
+        feature_cache="off", verbose=0,
+    )
+    after = [np.array(v) for layer in bn for v in layer.non_trainable_weights]
+    assert all(np.array_equal(a, b) for a, b in zip(statistics, after))  # moving statistics unchanged
+    assert any(not np.array_equal(kernels[v.path], np.array(v)) for v in model.backbone.weights if v.path in kernels)
+    stage = record.stages[0]
+    epoch = stage["per_class"][0]
+    steps = len(list(data.train))
+    assert sum(entry["accepted"] for entry in epoch.values()) == steps * 2 * 4  # threshold 0.5: all taken
+    assert all(entry["known"] == entry["accepted"] for entry in epoch.values())
+    assert stage["history"]["mask_rate"] == [1.0]
+    assert record.history.stages[0].trainable_stages == ["stride32"]
+
+
+@pytest.mark.parametrize(
+    "stage, feature_cache, message",
+    [
+        (Stage("probe"), "auto", "needs the backbone in the loop.*a linear probe"),
+        (Stage("none"), "auto", "needs the backbone in the loop.*feature_cache='off'"),
+        (Stage("top1", train_batchnorm=True), "off", "keeps BatchNorm frozen"),
+    ],
+)
+def test_fixmatch_refuses_routes_without_the_backbone_and_batchnorm_training(setup, stage, feature_cache, message):
+    data, model, unlabeled = setup
+    with pytest.raises(ValueError, match=message):
+        fit_fixmatch(model, data, unlabeled, [stage], feature_cache=feature_cache, verbose=0)
+
+
+def test_fixmatch_is_refused_for_text_in_the_config():
+    with pytest.raises(ValueError, match="'fixmatch' augments images; this is a text task"):
+        tfl.Config.from_dict({"task": "text", "data": {"unlabeled_source": "pool.csv"},
+                              "train": {"self_training": {"method": "fixmatch"}}})

@@ -1,0 +1,280 @@
+"""Unlabelled examples for semi-supervised training (self-training, pseudo-labels).
+
+The same inputs domain adaptation reads: a folder of loose images, or a text
+file whose text column is read (`data.unlabeled_source`). Images in class
+folders named like the classes, or a label column in the text file, give
+*true* labels: `UnlabeledData.true_labels` keeps them for the report (how
+accurate the accepted pseudo-labels are), and nothing trains on them: the
+examples' pipeline (`UnlabeledData.inputs`) yields the inputs alone.
+"""
+
+import dataclasses
+import logging
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from tfl.data.image.files import describe_bad_files
+from tfl.data.image.files import find_bad_files
+from tfl.data.image.files import has_image_extension
+from tfl.data.image.files import is_ignored
+from tfl.data.image.files import list_image_files
+from tfl.data.image.pipeline import build_pipeline
+from tfl.data.image.pipeline import load_image_file
+from tfl.data.image.pipeline import normalize_image_size
+from tfl.data.image.pipeline import resize_to_uint8
+from tfl.data.image.pipeline import to_rgb
+from tfl.data.text.file import TEXT_FILE_EXTENSIONS
+from tfl.data.text.file import is_text_file
+from tfl.data.text.file import read_text_file
+from tfl.data.text.pipeline import build_text_pipeline
+
+logger = logging.getLogger("tfl")
+
+UNKNOWN = -1
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class UnlabeledData:
+    """Unlabelled examples in a fixed order.
+
+    Args:
+        inputs: batches of the model's inputs only (`{"images": ...}` or the
+            tokenizer's dict), always in the same order: example `i` of the
+            pass is `true_labels[i]`'s example.
+        num_examples: how many.
+        true_labels: int32 `[N]`, the class of each example where it is known
+            (class folders, a label column), -1 where not; None when no label
+            is known. For reports only: self-training never trains on them.
+        source: names the examples in messages and reports.
+        task: "image" or "text".
+
+    Examples:
+
+    >>> images = np.zeros((3, 8, 8, 3), np.uint8)
+    >>> unlabeled = unlabeled_images(images, image_size=16)
+    >>> unlabeled.num_examples, unlabeled.true_labels is None
+    (3, True)
+    """
+
+    inputs: tf.data.Dataset
+    num_examples: int
+    true_labels: np.ndarray | None
+    source: str
+    task: str
+
+    @property
+    def num_known(self):
+        """Examples whose true label is known."""
+        return 0 if self.true_labels is None else int(np.sum(self.true_labels != UNKNOWN))
+
+    def __repr__(self):
+        return f"UnlabeledData({self.num_examples} examples from {self.source}, {self.num_known} with known labels)"
+
+
+def unlabeled_images(
+    source, *, image_size, class_names=(), true_labels=None, resize="crop", batch_size=32, skip_bad_files=False
+):
+    """Unlabelled images from a folder or a numpy array.
+
+    Args:
+        source: a folder of loose images, or of class folders named like
+            `class_names` (their labels are known, for the report only), or
+            both; or a uint8 array `[N, H, W, 3]` (values 0..255).
+        image_size: `(height, width)` (or one int) the model takes.
+        class_names: the model's class names (what class folders may be named).
+        true_labels: with an array: the known classes (ids, -1 unknown), or None.
+        resize: "crop" or "stretch", as the model's `resize`.
+        batch_size: examples per batch.
+        skip_bad_files: skip unreadable image files instead of failing.
+
+    Returns:
+        An `UnlabeledData`.
+
+    Examples:
+
+    >>> images = np.zeros((4, 8, 8, 3), np.uint8)
+    >>> unlabeled_images(images, image_size=16, true_labels=[0, 1, -1, -1]).num_known
+    2
+    """
+    image_size = normalize_image_size(image_size)
+    if isinstance(source, (str, os.PathLike)):
+        raw, labels = _scan_folder(os.fspath(source), tuple(class_names), skip_bad_files)
+        name = os.fspath(source)
+
+        def load(path):
+            return load_image_file(path, image_size, resize)
+
+    else:
+        raw = np.asarray(source)
+        if raw.ndim != 4 or raw.shape[0] == 0 or raw.shape[-1] not in (1, 3):
+            raise ValueError(
+                "Unlabelled images are an array [N, H, W, 3] (or [N, H, W, 1]) with N >= 1 and values "
+                f"in [0, 255]. Received: shape {raw.shape}"
+            )
+        labels = _true_labels(true_labels, len(raw), len(class_names))
+        name = f"an array of {len(raw)} images"
+
+        def load(image):
+            return resize_to_uint8(to_rgb(tf.cast(image, tf.float32)), image_size, resize)
+
+    dataset = build_pipeline(
+        tf.data.Dataset.from_tensor_slices((raw, np.zeros(len(raw), np.int32))),
+        load,
+        num_examples=len(raw),
+        batch_size=batch_size,
+        seed=0,
+        cache=True,
+        shuffle=False,
+    )
+    return UnlabeledData(dataset.map(lambda x, y: x), len(raw), _none_if_unknown(labels), name, "image")
+
+
+def unlabeled_texts(source, *, preprocessor, class_names=(), true_labels=None, text_column="text",
+                    label_column="label", batch_size=32):
+    """Unlabelled texts from a `.csv`, `.tsv` or `.jsonl` file, or a list.
+
+    Args:
+        source: a text file whose `text_column` is read (a `label_column`
+            holding class names, where present, gives true labels for the
+            report only; empty cells are unknown), or a list of str.
+        preprocessor: the model's KerasHub preprocessor, or None for raw strings.
+        class_names: the model's class names.
+        true_labels: with a list: the known class ids (-1 unknown), or None.
+        text_column: the file's text column.
+        label_column: the file's label column, if it has one.
+        batch_size: examples per batch.
+
+    Returns:
+        An `UnlabeledData`.
+
+    Examples:
+
+    >>> unlabeled_texts(["good", "bad", "fine"], preprocessor=None).num_examples
+    3
+    """
+    if isinstance(source, (str, os.PathLike)):
+        texts, labels = _read_texts(os.fspath(source), tuple(class_names), text_column, label_column)
+        name = os.fspath(source)
+    else:
+        texts = [str(text) for text in source]
+        labels = _true_labels(true_labels, len(texts), len(class_names))
+        name = f"a list of {len(texts)} texts"
+    if not texts:
+        raise ValueError(f"No unlabelled texts in {name}. Give at least one text.")
+    dataset = build_text_pipeline(
+        texts, None, np.zeros(len(texts), np.int32), preprocessor,
+        batch_size=batch_size, seed=0, cache=True, shuffle=False, trim_padding=False,
+    )
+    return UnlabeledData(dataset.map(lambda x, y: x), len(texts), _none_if_unknown(labels), name, "text")
+
+
+def load_unlabeled(source, task, *, class_names, batch_size=32, image_size=None, resize="crop",
+                   preprocessor=None, text_column="text", label_column="label", skip_bad_files=False):
+    """`data.unlabeled_source` for a run of `task`: an image folder or a text file.
+
+    Raises a ValueError naming the source when it holds the other task's data.
+
+    Examples:
+
+    >>> load_unlabeled("to_predict/", "image", class_names=("cat", "dog"), image_size=32).num_examples
+    2
+    """
+    name = os.fspath(source)
+    if task == "image":
+        if is_text_file(name):
+            raise ValueError(
+                f"data.unlabeled_source {name!r} is a text file, and this run trains an image classifier. "
+                "Give a folder of unlabelled images (class folders named like the classes are allowed)."
+            )
+        return unlabeled_images(name, image_size=image_size, class_names=class_names, resize=resize,
+                                batch_size=batch_size, skip_bad_files=skip_bad_files)
+    if os.path.isdir(name) or not is_text_file(name):
+        raise ValueError(
+            f"data.unlabeled_source {name!r} is not a {'/'.join(TEXT_FILE_EXTENSIONS)} file, and this run "
+            f"trains a text classifier. Give a text file with the column {text_column!r}."
+        )
+    return unlabeled_texts(name, preprocessor=preprocessor, class_names=class_names, text_column=text_column,
+                           label_column=label_column, batch_size=batch_size)
+
+
+def _true_labels(true_labels, count, num_classes):
+    if true_labels is None:
+        return None
+    labels = np.asarray(true_labels).astype(np.int64).reshape(-1)
+    if len(labels) != count:
+        raise ValueError(f"true_labels has {len(labels)} entries for {count} examples; give one per example.")
+    bad = labels[(labels < UNKNOWN) | ((labels >= num_classes) if num_classes else False)]
+    if len(bad):
+        raise ValueError(
+            f"true_labels holds {bad[0]}, which is not a class id 0..{num_classes - 1} or -1 (unknown)."
+        )
+    return labels.astype(np.int32)
+
+
+def _none_if_unknown(labels):
+    return None if labels is None or not np.any(labels != UNKNOWN) else labels
+
+
+def _scan_folder(root, class_names, skip_bad_files):
+    """The folder's image paths and true labels (-1 for loose images)."""
+    argument = f"data.unlabeled_source={root!r}"
+    if not os.path.isdir(root):
+        what = "is a file, not a folder" if os.path.exists(root) else "does not exist"
+        raise FileNotFoundError(f"The unlabelled images folder {root} {what}. Check {argument}.")
+    folders = sorted(e.name for e in os.scandir(root) if e.is_dir() and not is_ignored(e.name))
+    unknown = [name for name in folders if name not in class_names]
+    if unknown:
+        raise ValueError(
+            f"Folder {unknown[0]!r} in the unlabelled images {root} is not a class name. Known: "
+            f"{', '.join(class_names)}. Class folders (labels known, used for the report only) must be named "
+            "like the classes; put other images directly in the folder."
+        )
+    paths = [
+        os.path.join(root, e.name)
+        for e in sorted(os.scandir(root), key=lambda e: e.name)
+        if e.is_file() and not is_ignored(e.name) and has_image_extension(e.name)
+    ]
+    labels = [UNKNOWN] * len(paths)
+    for name in folders:
+        found = list_image_files(os.path.join(root, name))
+        paths.extend(found)
+        labels.extend([class_names.index(name)] * len(found))
+    if not paths:
+        raise ValueError(f"The unlabelled images folder {root} holds no images. Check {argument}.")
+    bad = find_bad_files(paths)
+    if bad and not skip_bad_files:
+        raise ValueError(
+            f"{len(bad)} of {len(paths)} files in {root} are not readable images:\n{describe_bad_files(bad, root)}\n"
+            "Fix or delete them, or set data.skip_bad_files: true to skip them."
+        )
+    if bad:
+        logger.warning("Skipped %d bad unlabelled files of %d in %s", len(bad), len(paths), root)
+    keep = [i for i, path in enumerate(paths) if path not in bad]
+    if not keep:
+        raise ValueError(f"No readable images in the unlabelled images folder {root}.")
+    return np.array([paths[i] for i in keep]), np.array([labels[i] for i in keep], np.int32)
+
+
+def _read_texts(path, class_names, text_column, label_column):
+    """The file's texts, and its labels where it has a label column (class names; others unknown)."""
+    columns = {"text_column": text_column, "label_column": label_column, "text_pair_column": None}
+    try:
+        rows = read_text_file(path, columns, None, "data.unlabeled_source")
+        cells = rows.labels
+    except ValueError as error:
+        if f"(label_column={label_column!r})" not in str(error):
+            raise
+        rows = read_text_file(path, {**columns, "label_column": text_column}, None, "data.unlabeled_source")
+        cells = None
+    texts, labels = [], []
+    for i, text in enumerate(rows.texts):
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", errors="replace")
+        if text is None or not str(text).strip():
+            continue
+        texts.append(str(text))
+        cell = None if cells is None else cells[i]
+        labels.append(class_names.index(str(cell)) if cell is not None and str(cell) in class_names else UNKNOWN)
+    return texts, None if cells is None else np.array(labels, np.int32)
