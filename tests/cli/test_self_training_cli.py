@@ -84,7 +84,7 @@ def test_unlabelled_inputs_of_the_wrong_task_an_empty_folder_or_a_stray_class_fo
     empty.mkdir()
     with pytest.raises(ValueError, match="holds no images"):
         load_unlabeled(str(empty), "image", class_names=("dark", "bright"), image_size=32)
-    with pytest.raises(ValueError, match="Folder 'bright' in the unlabelled images .* is not a class name"):
+    with pytest.raises(ValueError, match="Class folder 'bright' in the unlabelled images folder .* is not a class name"):
         load_unlabeled(str(unlabeled_folder), "image", class_names=("ants", "bees"), image_size=32)
 
 

@@ -9,17 +9,12 @@ examples' pipeline (`UnlabeledData.inputs`) yields the inputs alone.
 """
 
 import dataclasses
-import logging
 import os
 
 import numpy as np
 import tensorflow as tf
 
-from tfl.data.image.files import describe_bad_files
-from tfl.data.image.files import find_bad_files
-from tfl.data.image.files import has_image_extension
-from tfl.data.image.files import is_ignored
-from tfl.data.image.files import list_image_files
+from tfl.data.image.files import scan_partly_labelled_folder
 from tfl.data.image.pipeline import build_pipeline
 from tfl.data.image.pipeline import load_image_file
 from tfl.data.image.pipeline import normalize_image_size
@@ -30,7 +25,6 @@ from tfl.data.text.file import is_text_file
 from tfl.data.text.file import read_text_file
 from tfl.data.text.pipeline import build_text_pipeline
 
-logger = logging.getLogger("tfl")
 
 UNKNOWN = -1
 
@@ -219,42 +213,13 @@ def _none_if_unknown(labels):
 
 def _scan_folder(root, class_names, skip_bad_files):
     """The folder's image paths and true labels (-1 for loose images)."""
-    argument = f"data.unlabeled_source={root!r}"
-    if not os.path.isdir(root):
-        what = "is a file, not a folder" if os.path.exists(root) else "does not exist"
-        raise FileNotFoundError(f"The unlabelled images folder {root} {what}. Check {argument}.")
-    folders = sorted(e.name for e in os.scandir(root) if e.is_dir() and not is_ignored(e.name))
-    unknown = [name for name in folders if name not in class_names]
-    if unknown:
-        raise ValueError(
-            f"Folder {unknown[0]!r} in the unlabelled images {root} is not a class name. Known: "
-            f"{', '.join(class_names)}. Class folders (labels known, used for the report only) must be named "
-            "like the classes; put other images directly in the folder."
-        )
-    paths = [
-        os.path.join(root, e.name)
-        for e in sorted(os.scandir(root), key=lambda e: e.name)
-        if e.is_file() and not is_ignored(e.name) and has_image_extension(e.name)
-    ]
-    labels = [UNKNOWN] * len(paths)
-    for name in folders:
-        found = list_image_files(os.path.join(root, name))
-        paths.extend(found)
-        labels.extend([class_names.index(name)] * len(found))
-    if not paths:
-        raise ValueError(f"The unlabelled images folder {root} holds no images. Check {argument}.")
-    bad = find_bad_files(paths)
-    if bad and not skip_bad_files:
-        raise ValueError(
-            f"{len(bad)} of {len(paths)} files in {root} are not readable images:\n{describe_bad_files(bad, root)}\n"
-            "Fix or delete them, or set data.skip_bad_files: true to skip them."
-        )
-    if bad:
-        logger.warning("Skipped %d bad unlabelled files of %d in %s", len(bad), len(paths), root)
-    keep = [i for i, path in enumerate(paths) if path not in bad]
-    if not keep:
-        raise ValueError(f"No readable images in the unlabelled images folder {root}.")
-    return np.array([paths[i] for i in keep]), np.array([labels[i] for i in keep], np.int32)
+    return scan_partly_labelled_folder(
+        root,
+        class_names,
+        skip_bad_files=skip_bad_files,
+        name="the unlabelled images folder",
+        argument=f"data.unlabeled_source={root!r}",
+    )
 
 
 def _read_texts(path, class_names, text_column, label_column):

@@ -93,7 +93,7 @@ def test_recoloured_digits_are_the_digits_the_source_holds_out():
 @pytest.mark.parametrize(
     "make, message",
     [
-        pytest.param(lambda root: write_id_images(root, {"cow": 2}), "Target class folder 'cow'", id="unknown-class"),
+        pytest.param(lambda root: write_id_images(root, {"cow": 2}), "Class folder 'cow' in the target folder", id="unknown-class"),
         pytest.param(lambda root: os.makedirs(root / "cat"), "holds no images", id="no-images"),
         pytest.param(lambda root: write(os.path.join(root, "x.png"), b""), "not readable images", id="empty-file"),
     ],

@@ -7,6 +7,7 @@ truncated image with a valid header is named here rather than failing deep
 inside an epoch, and a decompression bomb is refused before it is decoded.
 """
 
+import logging
 import os
 import struct
 
@@ -200,3 +201,64 @@ def describe_bad_files(bad, root=None, limit=10):
     if len(bad) > limit:
         lines.append(f"  ... and {len(bad) - limit} more")
     return "\n".join(lines)
+
+
+def scan_partly_labelled_folder(root, class_names, *, skip_bad_files, name, argument, missing_hint=""):
+    """The images of a folder whose class folders are labelled and whose loose images are not.
+
+    The shape both the target domain of adaptation and the unlabelled images
+    of self-training take: images directly in `root` have no label (-1), and
+    images in a subfolder named like a class have that class's index. Any
+    other subfolder is refused, so a misspelt class name is not taken for
+    unlabelled data.
+
+    Args:
+        root: the folder.
+        class_names: the classes a subfolder may be named after.
+        skip_bad_files: skip unreadable images (logged) instead of refusing.
+        name: how messages call the folder, e.g. "the target folder".
+        argument: the setting that named it, e.g. "data.target_source='t/'".
+        missing_hint: added to the message of a missing folder.
+
+    Returns:
+        `(paths, labels)`: a string array and an int32 array (-1: no label).
+    """
+    root = os.fspath(root)
+    if not os.path.isdir(root):
+        state = "is a file, not a folder" if os.path.exists(root) else "does not exist"
+        raise FileNotFoundError(f"{name[0].upper()}{name[1:]} {root} {state}. Check {argument}{missing_hint}.")
+    folders = sorted(e.name for e in os.scandir(root) if e.is_dir() and not is_ignored(e.name))
+    unknown = [folder for folder in folders if folder not in class_names]
+    if unknown:
+        raise ValueError(
+            f"Class folder {unknown[0]!r} in {name} {root} is not a class name. Known: {', '.join(class_names)}. "
+            "Class folders must be named like the classes (rename or remove it); put unlabelled images "
+            "directly in the folder."
+        )
+    paths = [
+        os.path.join(root, e.name)
+        for e in sorted(os.scandir(root), key=lambda e: e.name)
+        if e.is_file() and not is_ignored(e.name) and has_image_extension(e.name)
+    ]
+    labels = [-1] * len(paths)
+    for folder in folders:
+        found = list_image_files(os.path.join(root, folder))
+        paths.extend(found)
+        labels.extend([list(class_names).index(folder)] * len(found))
+    if not paths:
+        raise ValueError(
+            f"{name[0].upper()}{name[1:]} {root} holds no images. Put unlabelled images in it, and/or labelled "
+            "ones in class folders named like the classes."
+        )
+    bad = find_bad_files(paths)
+    if bad and not skip_bad_files:
+        raise ValueError(
+            f"{len(bad)} of {len(paths)} files in {root} are not readable images:\n{describe_bad_files(bad, root)}\n"
+            "Fix or delete them, or set data.skip_bad_files: true to skip them."
+        )
+    if bad:
+        logging.getLogger("tfl").warning("Skipped %d bad files of %d in %s", len(bad), len(paths), root)
+    keep = [i for i, path in enumerate(paths) if path not in bad]
+    if not keep:
+        raise ValueError(f"No readable images in {name} {root} after skipping bad files.")
+    return np.array([paths[i] for i in keep]), np.array([labels[i] for i in keep], dtype=np.int32)

@@ -10,7 +10,6 @@ unlabelled images in the training pool, where a label is -1 unless kept
 """
 
 import dataclasses
-import logging
 import os
 
 import numpy as np
@@ -18,11 +17,7 @@ import tensorflow as tf
 
 from tfl.data.image.digits import load_digits
 from tfl.data.image.digits import recolour_digits
-from tfl.data.image.files import describe_bad_files
-from tfl.data.image.files import find_bad_files
-from tfl.data.image.files import has_image_extension
-from tfl.data.image.files import is_ignored
-from tfl.data.image.files import list_image_files
+from tfl.data.image.files import scan_partly_labelled_folder
 from tfl.data.image.options import ImageOptions
 from tfl.data.image.pipeline import build_pipeline
 from tfl.data.image.pipeline import load_image_file
@@ -31,7 +26,6 @@ from tfl.data.image.pipeline import to_rgb
 from tfl.data.options import resolve_options
 from tfl.data.split import stratified_split
 
-logger = logging.getLogger("tfl")
 
 MISSING_LABEL = -1
 RECOLOURED_DIGITS = "digits_recoloured"
@@ -187,46 +181,14 @@ def _recoloured_digits(class_names, options):
 def _scan_target_folder(source, class_names, skip_bad_files):
     """The target folder's image paths and labels (-1 for images not in a class folder)."""
     root = os.fspath(source)
-    argument = f"data.target_source={root!r}"
-    if not os.path.isdir(root):
-        what = "is a file, not a folder" if os.path.exists(root) else "does not exist"
-        raise FileNotFoundError(
-            f"Target folder {root} {what}. Check {argument}: give a folder with unlabelled images "
-            f"and/or class folders named like the source's classes, or {RECOLOURED_DIGITS!r}."
-        )
-    folders = sorted(e.name for e in os.scandir(root) if e.is_dir() and not is_ignored(e.name))
-    unknown = [name for name in folders if name not in class_names]
-    if unknown:
-        raise ValueError(
-            f"Target class folder {unknown[0]!r} in {root} is not a class of the source data. "
-            f"Known: {', '.join(class_names)}. Rename or remove the folder; put unlabelled images "
-            "directly in the target folder."
-        )
-    paths = [
-        os.path.join(root, e.name)
-        for e in sorted(os.scandir(root), key=lambda e: e.name)
-        if e.is_file() and not is_ignored(e.name) and has_image_extension(e.name)
-    ]
-    labels = [MISSING_LABEL] * len(paths)
-    for name in folders:
-        found = list_image_files(os.path.join(root, name))
-        paths.extend(found)
-        labels.extend([class_names.index(name)] * len(found))
-    if not paths:
-        raise ValueError(
-            f"The target folder {root} holds no images. Put unlabelled target images in it, "
-            "and/or labelled ones in class folders named like the source's classes."
-        )
-    bad = find_bad_files(paths)
-    if bad and not skip_bad_files:
-        raise ValueError(
-            f"{len(bad)} of {len(paths)} files in {root} are not readable images:\n"
-            f"{describe_bad_files(bad, root)}\n"
-            "Fix or delete them, or set data.skip_bad_files: true to skip them."
-        )
-    if bad:
-        logger.warning("Skipped %d bad target files of %d in %s", len(bad), len(paths), root)
-    keep = [i for i, path in enumerate(paths) if path not in bad]
-    if not keep:
-        raise ValueError(f"No readable images in the target folder {root} after skipping bad files.")
-    return np.array([paths[i] for i in keep]), np.array([labels[i] for i in keep], dtype=np.int32)
+    return scan_partly_labelled_folder(
+        root,
+        class_names,
+        skip_bad_files=skip_bad_files,
+        name="the target folder",
+        argument=f"data.target_source={root!r}",
+        missing_hint=(
+            ": give a folder with unlabelled images and/or class folders named like the source's classes, "
+            f"or {RECOLOURED_DIGITS!r}"
+        ),
+    )
