@@ -4,7 +4,7 @@
 labelled example once (images: a backbone with its weights; text: an
 encoder), draws `episodes` N-way K-shot episodes of them
 (`tfl.data.sample_episodes`), and scores three classifiers on each episode's
-queries (`tfl.evaluate.episode_classifiers`):
+queries (`tfl.train.episode_classifiers`):
 
 - `prototypes`: the nearest class mean by cosine similarity (Snell et al.
   2017; with a pretrained encoder, as Chen et al. 2019 and Tian et al. 2020).
@@ -39,9 +39,9 @@ from tfl.data import load_text_data
 from tfl.data.episodes import sample_episodes
 from tfl.data.image.pipeline import normalize_image_size
 from tfl.evaluate.compare import format_table
-from tfl.evaluate.episode_classifiers import fine_tune_predictions
-from tfl.evaluate.episode_classifiers import probe_predictions
-from tfl.evaluate.episode_classifiers import prototype_predictions
+from tfl.train.episode_classifiers import fine_tune_predictions
+from tfl.train.episode_classifiers import probe_predictions
+from tfl.train.episode_classifiers import prototype_predictions
 from tfl.evaluate.intervals import episode_interval
 from tfl.io import write_json
 from tfl.model import build_model

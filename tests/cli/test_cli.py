@@ -294,7 +294,7 @@ def test_train_with_fusion_and_adaptation_writes_the_adaptation_report_and_plot(
     [
         pytest.param(["--adapt", "coral"], "data.target_source is not set", id="adapt-without-target"),
         pytest.param(["--target-data", "shifted/"], "train.adaptation.method is not set", id="target-without-method"),
-        pytest.param(["--target-data", "missing/", "--adapt", "dann"], "Target folder missing/ does not exist", id="missing-target"),
+        pytest.param(["--target-data", "missing/", "--adapt", "dann"], "The target folder missing/ does not exist", id="missing-target"),
         pytest.param(["--adapt", "joint", "--adapt-beta", "0", "--target-data", "t/"], "nothing would learn", id="beta-zero"),
         pytest.param(["--adapt", "mmd", "--adapt-alpha", "2", "--target-data", "t/"], "alpha is a mixing weight", id="alpha"),
     ],

@@ -24,15 +24,23 @@ def add_parser(subparsers):
 
 
 def add_config_arguments(parser):
+    """The flags of a training plan and its run folder that `config_from_args`
+    reads; `tfl cv` has them too."""
+    add_plan_arguments(parser)
+    _add_run_arguments(parser)
+
+
+def add_plan_arguments(parser):
     """The flags of a training plan (data, model, training, fusion and
-    adaptation, run folder) that `config_from_args` reads; `tfl cv` has them too."""
+    adaptation, self-training) that `config_from_args` reads: every command
+    that builds a config from flags takes all of them (`tfl tune` has its own
+    output flags)."""
     _add_data_arguments(parser)
     _add_model_arguments(parser)
     _add_training_arguments(parser)
     _add_loss_and_sampling_arguments(parser)
     _add_fusion_and_adaptation_arguments(parser)
     _add_self_training_arguments(parser)
-    _add_run_arguments(parser)
 
 
 def _add_data_arguments(parser):

@@ -17,11 +17,7 @@ def add_parser(subparsers):
             "--output. Running the same command again continues the search. Flags override the config file."
         ),
     )
-    train._add_data_arguments(parser)
-    train._add_model_arguments(parser)
-    train._add_training_arguments(parser)
-    train._add_loss_and_sampling_arguments(parser)
-    train._add_fusion_and_adaptation_arguments(parser)
+    train.add_plan_arguments(parser)
     _add_search_arguments(parser)
     parser.set_defaults(run=run)
     return parser

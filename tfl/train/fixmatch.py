@@ -89,9 +89,14 @@ class FixMatch(keras.Model):
     >>> fixmatch = FixMatch(model, threshold=0.95)
     >>> fixmatch.compile(optimizer=keras.optimizers.Adam(1e-3))
     >>> pool = tf.data.Dataset.from_tensor_slices({"images": images.astype("float32")}).batch(4)
-    >>> history = fixmatch.fit(fixmatch_dataset(data.train, pool, batch_size=4, mu=2), epochs=1, verbose=0)
-    >>> sorted(history.history)[:3]
-    ['accuracy', 'loss', 'mask_rate']
+    >>> batches = fixmatch_dataset(data.train, pool, batch_size=4, mu=2)
+    >>> x, y = next(iter(batches))
+    >>> x["labelled"]["images"].shape[0], x["unlabeled"]["images"].shape[0]  # mu times the labelled batch
+    (4, 8)
+
+    Then `fixmatch.fit(batches, epochs=10)` trains `model`; its history has
+    `loss`, `accuracy` and `mask_rate` (the share of unlabelled images above
+    the threshold).
     """
 
     def __init__(self, classifier, threshold=0.95, lambda_u=1.0, seed=None, **kwargs):
