@@ -89,3 +89,9 @@ def keras_verbosity(verbose):
     if verbose is not None:
         return verbose
     return 1 if sys.stdout.isatty() else 2
+
+
+def weights_value(text):
+    """The `--weights` flag as `model.weights`: "none" or "null" (any case) is
+    None (random weights); anything else ("imagenet", a file) is kept."""
+    return None if text.lower() in ("none", "null") else text

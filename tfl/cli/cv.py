@@ -61,7 +61,7 @@ def compare_config(config, args):
                 "--compare-backbone is NAME[:WEIGHTS] with WEIGHTS imagenet, none or a file. "
                 f"Received: --compare-backbone {args.compare_backbone!r}"
             )
-        updates["model.weights"] = None if weights.lower() in ("none", "null") else weights
+        updates["model.weights"] = arguments.weights_value(weights)
     return config.replace(**updates) if updates else config
 
 

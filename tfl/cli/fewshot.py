@@ -64,7 +64,7 @@ def run(args):
     from tfl.few_shot import FEW_SHOT_FILE
     from tfl.few_shot import evaluate_few_shot
 
-    weights = None if args.weights.lower() in ("none", "null") else args.weights
+    weights = arguments.weights_value(args.weights)
     result = evaluate_few_shot(
         args.data,
         backbone=args.backbone,

@@ -325,7 +325,7 @@ def config_from_args(args):
         if value is not None:
             overrides[key] = list(value) if isinstance(value, tuple) else value
     if args.weights is not None:
-        overrides["model.weights"] = None if args.weights.lower() in ("none", "null") else args.weights
+        overrides["model.weights"] = arguments.weights_value(args.weights)
     if args.augment is not None:
         overrides["model.augmentation"] = args.augment
     if args.unlabeled is not None and config.train.self_training.method is None and args.self_training_method is None:
