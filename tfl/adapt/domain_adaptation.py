@@ -25,6 +25,7 @@ from tfl.adapt.alignment import mmd
 from tfl.adapt.gradient_reversal import GradientReversal
 from tfl.config.train_config import ADAPTATION_METHODS
 from tfl.model.classifier import Classifier
+from tfl.model.prebuild import prebuild_optimizer
 from tfl.serialization import keras_serializable
 
 METHODS = ADAPTATION_METHODS
@@ -194,6 +195,7 @@ class DomainAdaptation(keras.Model):
         ignore `shuffle=True` on a `tf.data.Dataset` and warn)."""
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)
+        prebuild_optimizer(self)  # one trace of the training step, not two
         return super().fit(x, *args, **kwargs)
 
     def objective(self, x, y, training=False):

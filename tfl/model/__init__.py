@@ -27,6 +27,7 @@ from tfl.model.losses import balanced_class_weights
 from tfl.model.losses import head_loss
 from tfl.model.losses import head_metrics
 from tfl.model.model_file import ModelFileError
+from tfl.model.prebuild import prebuild_optimizer
 from tfl.model.preprocessing import BackbonePreprocessing
 from tfl.model.prototype_head import PrototypeHead
 from tfl.model.small_cnn import small_cnn
@@ -65,6 +66,7 @@ __all__ = [
     "head_metrics",
     "image_branch",
     "load_model",
+    "prebuild_optimizer",
     "small_cnn",
     "small_cnn_stages",
     "text_branch",

@@ -16,6 +16,7 @@ from tfl.config.class_names import check_class_names
 from tfl.model.losses import balanced_class_weights
 from tfl.model.losses import head_loss
 from tfl.model.losses import head_metrics
+from tfl.model.prebuild import prebuild_optimizer
 from tfl.model.prototype_head import PrototypeHead
 from tfl.model.prototypes import class_prototypes
 from tfl.serialization import keras_serializable
@@ -342,7 +343,8 @@ class Classifier(keras.Model):
     def fit(self, x=None, *args, **kwargs):
         """`keras.Model.fit`, refusing an unresolved `class_weight="balanced"`;
         `shuffle` is False by default for a `tf.data.Dataset`, which shuffles
-        itself (Keras would ignore `shuffle=True` and warn)."""
+        itself (Keras would ignore `shuffle=True` and warn). The optimizer is
+        built before the first step (`tfl.model.prebuild`)."""
         if self._training_options.class_weight == "balanced":
             raise ValueError(
                 "class_weight='balanced' needs the training labels. Train with tfl.fit_stages(model, data, ...), "
@@ -351,6 +353,7 @@ class Classifier(keras.Model):
             )
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)
+        prebuild_optimizer(self)  # one trace of the training step, not two
         return super().fit(x, *args, **kwargs)
 
     def training_metrics(self, soft_targets=False):

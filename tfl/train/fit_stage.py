@@ -28,6 +28,7 @@ import keras
 
 from tfl.data.mix import mix_batches
 from tfl.model.batchnorm import batchnorm_layers
+from tfl.model.prebuild import prebuild_optimizer
 from tfl.train.batchnorm import batchnorm_check
 from tfl.train.batchnorm import batchnorm_momentum_for
 from tfl.train.batchnorm import recalibrate_batchnorm
@@ -330,6 +331,7 @@ def _fit(fitted, train, validation, stage, options, context, callbacks):
     `callbacks` is `(EpochSaver or None, BestEpoch or None)`."""
     saver, best = callbacks
     first = context.first_epoch
+    prebuild_optimizer(fitted)  # one trace of the training step, not two (tfl/model/prebuild.py)
     fitted_history = fitted.fit(
         train,
         validation_data=validation,

@@ -26,6 +26,7 @@ import tensorflow as tf
 from keras import ops
 
 from tfl.model.classifier import Classifier
+from tfl.model.prebuild import prebuild_optimizer
 from tfl.train.feature_cache import cache_decision
 from tfl.train.fit_stage import FitOptions
 from tfl.train.fit_stage import choose_route
@@ -132,6 +133,7 @@ class FixMatch(keras.Model):
         """`keras.Model.fit` on a `fixmatch_dataset`; `shuffle` is False by default (the pipelines shuffle)."""
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)
+        prebuild_optimizer(self)  # one trace of the training step, not two
         return super().fit(x, *args, **kwargs)
 
     def train_step(self, data):

@@ -7,6 +7,8 @@ callback during `fit` silently does nothing.
 
 import numpy as np
 
+from tfl.config.stage import Stage
+from tfl.config.stage import parse_stages
 from tfl.model.classifier import Classifier
 from tfl.train.batchnorm import steps_per_epoch
 from tfl.train.distribute import check_scope
@@ -54,7 +56,8 @@ def fit_stages(model, data, stages, options=None, *, cache=None, **overrides):
         model: a tfl classifier, e.g. from `tfl.model.build_model`.
         data: a `tfl.data.ImageData` or `tfl.data.TextData` (it has `train`,
             `validation`, `num_train`).
-        stages: a sequence of `tfl.config.Stage`.
+        stages: a sequence of `tfl.config.Stage`, or the same plan as text
+            (`"none:5:1e-3,top2:3:1e-4"`, read by `tfl.config.parse_stages`).
         options: a `FitOptions` (callbacks, verbose, feature_cache,
             cache_dir, augmented_views, jit_compile, seed, mixup, cutmix,
             shared_trace, checkpoint), or None for the defaults.
@@ -76,9 +79,15 @@ def fit_stages(model, data, stages, options=None, *, cache=None, **overrides):
     >>> history.stages[1].trainable_stages
     ['stride32']
     """
-    stages = tuple(stages)
+    stages = parse_stages(stages) if isinstance(stages, str) else tuple(stages)
     if not stages:
         raise ValueError("fit_stages() needs at least one stage.")
+    wrong = [stage for stage in stages if not isinstance(stage, Stage)]
+    if wrong:
+        raise TypeError(
+            f"fit_stages() takes tfl.config.Stage objects or a plan as text. Received: {wrong[0]!r} "
+            f"({type(wrong[0]).__name__}). Write Stage('top 2', epochs=3, learning_rate=1e-4) or 'top2:3:1e-4'."
+        )
     if not isinstance(model, Classifier):
         raise TypeError(
             f"fit_stages trains a tfl classifier (tfl.model.Classifier: ImageClassifier, TextClassifier, "

@@ -6,6 +6,7 @@ import time
 import keras
 
 from tfl.data.order import set_epoch
+from tfl.model.prebuild import prebuild_optimizer
 from tfl.train.checkpoint import ResumePoint
 
 
@@ -63,7 +64,7 @@ class EpochSaver(keras.callbacks.Callback):
         self.fitted = fitted
         if self.midway is None:
             return self.first_epoch
-        fitted.optimizer.build(fitted.trainable_variables)
+        prebuild_optimizer(fitted)
         self.checkpoint.restore(self._variables(), self.midway)
         return self.first_epoch + self.midway.stage_epochs
 
