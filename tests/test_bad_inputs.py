@@ -18,6 +18,7 @@ import pytest
 
 from tests.data import fakes
 from tests.data import text_fakes
+from tests.small_backbone import SMALL_BACKBONE
 from tfl.backbones import WeightsUnavailableError
 from tfl.backbones import build_backbone
 from tfl.backbones import save_backbone
@@ -322,7 +323,7 @@ def negative_epochs(tmp_path, caplog):
 
 
 def weights_of_another_backbone(tmp_path, caplog):
-    path = save_backbone(build_backbone("mobilenet_v3_small", weights=None, image_size=32), tmp_path / "m.weights.h5")
+    path = save_backbone(build_backbone(SMALL_BACKBONE, weights=None, image_size=32), tmp_path / "m.weights.h5")
     with pytest.raises(WeightsUnavailableError) as error:
         build_backbone("mobilenet_v3_large", weights=path, image_size=32)
     message = str(error.value)
@@ -331,7 +332,7 @@ def weights_of_another_backbone(tmp_path, caplog):
 
 
 def keras_file_from_another_tfl_version(tmp_path, caplog):
-    model = build_model({"backbone": "mobilenet_v3_small", "weights": None, "image_size": 32}, ["a", "b"])
+    model = build_model({"backbone": SMALL_BACKBONE, "weights": None, "image_size": 32}, ["a", "b"])
     model.save(tmp_path / "model.keras")
     assert list(load_model(tmp_path / "model.keras").class_names) == ["a", "b"]  # the same version loads
 

@@ -10,6 +10,7 @@ import os
 
 import pytest
 
+from tests.small_backbone import SMALL_BACKBONE
 from tfl import cross_validation
 from tfl.cli.main import main
 from tfl.config import Config
@@ -20,7 +21,7 @@ def _config(source, **model):
     return Config.from_dict(
         {
             "data": {"source": str(source), "batch_size": 4},
-            "model": {"backbone": "mobilenet_v3_small", "weights": None, "image_size": 32, **model},
+            "model": {"backbone": SMALL_BACKBONE, "weights": None, "image_size": 32, **model},
             "train": {"stages": ["none:1:1e-3"]},
         }
     )
@@ -130,7 +131,7 @@ def test_sources_it_cannot_fold_are_refused(image_folder, updates, message):
 
 
 def test_tfl_cv_reads_the_training_flags_and_the_comparison(image_folder, tmp_path, fake_runs, capsys):
-    tiny = ["--backbone", "mobilenet_v3_small", "--weights", "imagenet", "--image-size", "32", "--stages", "none:1:1e-3"]
+    tiny = ["--backbone", SMALL_BACKBONE, "--weights", "imagenet", "--image-size", "32", "--stages", "none:1:1e-3"]
     code = main(["cv", "--data", str(image_folder), *tiny, "--folds", "2", "--compare-backbone", ":none", "--output", str(tmp_path / "cv")])
 
     assert code == 0

@@ -9,11 +9,11 @@ import pytest
 import tfl
 from tfl.cli.main import main
 from tfl.data import sample_episodes
+from tfl.evaluate.intervals import episode_interval
+from tfl.train import fit_linear_probe
 from tfl.train.episode_classifiers import fine_tune_predictions
 from tfl.train.episode_classifiers import probe_predictions
 from tfl.train.episode_classifiers import prototype_predictions
-from tfl.evaluate.intervals import episode_interval
-from tfl.train import fit_linear_probe
 
 
 def _episodes(shots, noise, seed=0, ways=4, dim=16, episodes=30):

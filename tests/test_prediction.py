@@ -5,11 +5,12 @@ import pytest
 from PIL import Image
 
 import tfl
+from tests.small_backbone import SMALL_BACKBONE
 from tfl.config import ModelConfig
-from tfl.model import build_model
 from tfl.io import save_keras as save_model
+from tfl.model import build_model
 
-SMALL = dict(backbone="mobilenet_v3_small", weights=None, image_size=32)
+SMALL = dict(backbone=SMALL_BACKBONE, weights=None, image_size=32)
 
 
 @pytest.fixture(scope="module")

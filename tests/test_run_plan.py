@@ -2,13 +2,14 @@
 
 import pytest
 
+from tests.small_backbone import SMALL_BACKBONE
 from tfl.config import Config
 from tfl.config import Stage
 from tfl.run_plan import plan_run
 
 
 def _config(**model):
-    return Config.from_dict({"data": {"source": "digits"}, "model": {"backbone": "mobilenet_v3_small", **model}})
+    return Config.from_dict({"data": {"source": "digits"}, "model": {"backbone": SMALL_BACKBONE, **model}})
 
 
 def test_the_plan_resolves_task_size_and_default_stages():

@@ -8,13 +8,14 @@ import shutil
 import keras_tuner
 import pytest
 
+from tests.small_backbone import SMALL_BACKBONE
 from tfl.cli.main import main
 from tfl.config import Config
 from tfl.tuning import PlanSpace
 from tfl.tuning import search_config
 from tfl.tuning import tune
 
-TINY = ["--backbone", "mobilenet_v3_small", "--weights", "none", "--image-size", "32", "--batch-size", "4"]
+TINY = ["--backbone", SMALL_BACKBONE, "--weights", "none", "--image-size", "32", "--batch-size", "4"]
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +95,7 @@ def test_hyperband_trains_each_trial_for_its_epoch_budget(image_folder, held_out
     config = Config.from_dict(
         {
             "data": {"source": str(image_folder), "validation_source": str(held_out), "batch_size": 4},
-            "model": {"backbone": "mobilenet_v3_small", "weights": None, "image_size": 32},
+            "model": {"backbone": SMALL_BACKBONE, "weights": None, "image_size": 32},
             "train": {"stages": ["probe"], "epochs": 1},
         }
     )

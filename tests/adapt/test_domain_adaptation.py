@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.small_backbone import SMALL_BACKBONE
 from tfl.adapt.domain_adaptation import METHODS
 from tfl.adapt.domain_adaptation import DomainAdaptation
 from tfl.adapt.domain_adaptation import paired_dataset
@@ -174,7 +175,7 @@ def test_an_image_classifier_adapts_through_its_feature_model_and_still_saves(tm
     from tfl.config import ModelConfig
     from tfl.model import build_model
 
-    classifier = build_model(ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32), ["a", "b", "c"])
+    classifier = build_model(ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=32), ["a", "b", "c"])
     rng = np.random.RandomState(0)
     images = rng.uniform(0, 255, (12, 32, 32, 3)).astype("float32")
     source = tf.data.Dataset.from_tensor_slices(({"images": images}, np.arange(12) % 3)).batch(6)

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.small_backbone import SMALL_BACKBONE
 from tests.train.helpers import tiny_image_data
+from tfl.adapt.fit import fit_adaptation
 from tfl.config import ModelConfig
 from tfl.model import build_model
-from tfl.adapt.fit import fit_adaptation
 
 
 def _target(labels_known):
@@ -31,7 +32,7 @@ def _target(labels_known):
 
 
 def _model():
-    return build_model(ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32), ["dark", "bright"])
+    return build_model(ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=32), ["dark", "bright"])
 
 
 def _accuracy(model, target):

@@ -9,13 +9,14 @@ import pytest
 import tensorflow as tf
 import yaml
 
+from tests.small_backbone import SMALL_BACKBONE
 from tfl.cli.main import build_parser
 from tfl.cli.main import main
 from tfl.cli.train import config_from_args
 from tfl.data import load_images
 from tfl.model import load_model
 
-TINY = ["--backbone", "mobilenet_v3_small", "--weights", "none", "--image-size", "32", "--batch-size", "8"]
+TINY = ["--backbone", SMALL_BACKBONE, "--weights", "none", "--image-size", "32", "--batch-size", "8"]
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +92,7 @@ def test_train_writes_model_report_and_config(trained_run):
     assert sum(map(sum, report["confusion_matrix"])) == 4
     assert report["stages"][0]["unfreeze"] == "all" and report["stages"][0]["seconds"] > 0
     config = yaml.safe_load((trained_run / "config.yaml").read_text())
-    assert config["model"]["backbone"] == "mobilenet_v3_small" and config["model"]["image_size"] == [32, 32]
+    assert config["model"]["backbone"] == SMALL_BACKBONE and config["model"]["image_size"] == [32, 32]
     assert config["model"]["resize"] == report["resize"] == "crop"
     assert config["train"]["stages"][0]["epochs"] == 1
 

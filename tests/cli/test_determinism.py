@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 
+from tests.small_backbone import SMALL_BACKBONE
 from tfl.model import load_model
 
 pytestmark = pytest.mark.slow
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 def _train(folder, output, *extra):
     command = [
-        sys.executable, "-m", "tfl", "train", "--data", str(folder), "--backbone", "mobilenet_v3_small",
+        sys.executable, "-m", "tfl", "train", "--data", str(folder), "--backbone", SMALL_BACKBONE,
         "--weights", "none", "--image-size", "32", "--stages", "none:1:1e-3,all:2:1e-3", "--batch-size", "4",
         "--seed", "5", "--verbose", "0", "--output", str(output), *extra,
     ]

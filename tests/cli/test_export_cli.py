@@ -8,6 +8,7 @@ import os
 import keras
 import pytest
 
+from tests.small_backbone import SMALL_BACKBONE
 from tests.text_fakes import tiny_encoder_folder
 from tfl.cli.main import main
 from tfl.config import ModelConfig
@@ -18,7 +19,7 @@ from tfl.model import build_model
 @pytest.fixture(scope="module")
 def image_keras(tmp_path_factory):
     keras.utils.set_random_seed(0)
-    model = build_model(ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32), ["a", "b", "c"])
+    model = build_model(ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=32), ["a", "b", "c"])
     return save_model(model, str(tmp_path_factory.mktemp("image") / "model.keras"))
 
 

@@ -3,6 +3,7 @@ import json
 import pytest
 import yaml
 
+from tests.small_backbone import SMALL_BACKBONE
 from tests.train.helpers import tiny_image_data
 from tfl.backbones import save_backbone
 from tfl.cli.main import main
@@ -12,12 +13,12 @@ from tfl.config import TrainConfig
 from tfl.model import build_model
 from tfl.train import fit_stages
 
-SMALL = ["--backbone", "mobilenet_v3_small", "--image-size", "32", "--batch-size", "8", "--verbose", "0"]
+SMALL = ["--backbone", SMALL_BACKBONE, "--image-size", "32", "--batch-size", "8", "--verbose", "0"]
 
 
 def test_plan_fine_tune_runs_the_probe_then_every_stage_on_a_one_cycle(image_folder, tmp_path):
     # A source trained on bright vs dark images: its features beat a random network's on the target.
-    source = build_model(ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32), ["a", "b"])
+    source = build_model(ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=32), ["a", "b"])
     fit_stages(source, tiny_image_data(n=32), [Stage("all", 4, 1e-3, train_batchnorm=True)], verbose=0)
     weights = save_backbone(source, str(tmp_path / "source.weights.h5"))
     output = tmp_path / "run"

@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import pytest
 
+from tests.small_backbone import SMALL_BACKBONE
 from tfl.model import load_model
 
 pytestmark = pytest.mark.slow
@@ -22,7 +23,7 @@ TIMEOUT = 300
 
 def _command(folder, output):
     return [
-        sys.executable, "-m", "tfl", "train", "--data", str(folder), "--backbone", "mobilenet_v3_small",
+        sys.executable, "-m", "tfl", "train", "--data", str(folder), "--backbone", SMALL_BACKBONE,
         "--weights", "none", "--image-size", "32", "--stages", "none:2:1e-3,all:5:1e-3", "--batch-size", "4",
         "--seed", "3", "--verbose", "0", "--output", str(output),
     ]

@@ -7,13 +7,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.small_backbone import SMALL_BACKBONE
 from tfl.cli.main import build_parser
 from tfl.cli.main import main
 from tfl.cli.train import config_from_args
 from tfl.config import Config
 from tfl.data.unlabeled import load_unlabeled
 
-TINY = ["--backbone", "mobilenet_v3_small", "--weights", "none", "--image-size", "32", "--batch-size", "8"]
+TINY = ["--backbone", SMALL_BACKBONE, "--weights", "none", "--image-size", "32", "--batch-size", "8"]
 
 
 def _png(path, low, rng):

@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 import tfl
+from tests.small_backbone import SMALL_BACKBONE
 from tests.text_fakes import tiny_encoder
 from tfl.config import ModelConfig
 from tfl.evaluate import evaluate_held_out
@@ -19,7 +20,7 @@ def model():
     """A tiny image classifier whose head sees the features at a usable scale
     (a random backbone's pooled features are tiny), so a flip changes its output."""
     keras.utils.set_random_seed(0)  # not whatever random ops ran before in this process
-    model = build_model(ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32), ["a", "b", "c"])
+    model = build_model(ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=32), ["a", "b", "c"])
     images = np.random.RandomState(0).uniform(0, 255, (16, 32, 32, 3)).astype("float32")
     features = np.asarray(model.feature_model()({"images": images}, training=False))
     kernel, bias = model.head.get_weights()

@@ -11,6 +11,7 @@ import tensorflow as tf
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
+from tests.small_backbone import SMALL_BACKBONE
 from tests.text_fakes import tiny_encoder_folder
 from tfl.config import ModelConfig
 from tfl.export import ServeCheckError
@@ -18,10 +19,10 @@ from tfl.export import export_model
 from tfl.export import read_signatures
 from tfl.export import serve_check
 from tfl.export import write_serving_files
+from tfl.export.serve_check_worker import rest_to_tensors
 from tfl.export.serving_files import Signature
 from tfl.export.serving_files import TensorInfo
 from tfl.export.serving_files import readme_text
-from tfl.export.serve_check_worker import rest_to_tensors
 from tfl.model import build_model
 
 IMAGE_CLASSES = ["a", "b", "c"]
@@ -36,7 +37,7 @@ def _export(model, base, name):
 @pytest.fixture(scope="module")
 def image_export(tmp_path_factory):
     keras.utils.set_random_seed(0)
-    model = build_model(ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32), IMAGE_CLASSES)
+    model = build_model(ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=32), IMAGE_CLASSES)
     return _export(model, tmp_path_factory.mktemp("saved_models"), "shapes")
 
 

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 
+from tests.small_backbone import SMALL_BACKBONE
 from tests.train.helpers import tiny_image_data
 from tfl.config import ModelConfig
 from tfl.config import Stage
@@ -21,7 +22,7 @@ from tfl.model.fusion_branches import cnn_branch
 from tfl.train import FitOptions
 from tfl.train import fit_stages
 
-SMALL = dict(backbone="mobilenet_v3_small", weights=None, image_size=32)
+SMALL = dict(backbone=SMALL_BACKBONE, weights=None, image_size=32)
 
 
 def _images(n=4, seed=0):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.small_backbone import SMALL_BACKBONE
 from tests.text_fakes import tiny_encoder
 from tfl.config import Stage
 from tfl.model import BranchBackbones
@@ -195,7 +196,7 @@ def test_the_mixing_weight_trains():
 def test_source_target_pair_trains_the_target_and_round_trips(tmp_path):
     model = build_fusion_model(
         [
-            {"name": "source", "backbone": "mobilenet_v3_small", "weights": None, "image_size": 32, "frozen": True},
+            {"name": "source", "backbone": SMALL_BACKBONE, "weights": None, "image_size": 32, "frozen": True},
             {"name": "target", "backbone": "small_cnn", "image_size": 32, "filters": [4, 8]},
         ],
         CLASSES,
@@ -216,7 +217,7 @@ def test_source_target_pair_trains_the_target_and_round_trips(tmp_path):
 def test_two_pretrained_backbones_with_their_own_preprocessing(tmp_path):
     model = build_fusion_model(
         [
-            {"name": "small", "backbone": "mobilenet_v3_small", "weights": None, "image_size": 32},
+            {"name": "small", "backbone": SMALL_BACKBONE, "weights": None, "image_size": 32},
             {"name": "mobile", "backbone": "mobilenet", "weights": None, "image_size": 32},
         ],
         CLASSES,
@@ -350,7 +351,7 @@ def test_build_model_with_a_fusion_config_pairs_the_backbone_with_a_target_branc
     from tfl.model import build_model
 
     fusion = FusionConfig(mode="weighted", alpha=0.8, learnable=False, freeze_source=freeze_source)
-    model = build_model(ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32, fusion=fusion), ["a", "b"])
+    model = build_model(ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=32, fusion=fusion), ["a", "b"])
 
     assert isinstance(model, FusionClassifier) and model.branch_names == ["source", "target"]
     assert {name.split("/")[0] for name in model.stage_layers()} == prefixes
@@ -365,7 +366,7 @@ def test_build_model_with_a_fusion_config_passes_resize_on():
     from tfl.model import build_model
 
     config = ModelConfig(
-        backbone="mobilenet_v3_small", weights=None, image_size=32, resize="stretch", fusion=FusionConfig(mode="concat")
+        backbone=SMALL_BACKBONE, weights=None, image_size=32, resize="stretch", fusion=FusionConfig(mode="concat")
     )
     model = build_model(config, ["a", "b"])
     assert model.resize == "stretch" and not any(layer.crop_to_aspect_ratio for layer in model.resizers.values())

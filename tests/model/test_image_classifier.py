@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.small_backbone import SMALL_BACKBONE
 from tfl.backbones import build_backbone
 from tfl.config import AugmentationConfig
 from tfl.config import ModelConfig
@@ -12,7 +13,7 @@ from tfl.model import ImageClassifier
 from tfl.model import batchnorm_layers
 from tfl.model import build_model
 
-SMALL = dict(backbone="mobilenet_v3_small", weights=None, image_size=32)
+SMALL = dict(backbone=SMALL_BACKBONE, weights=None, image_size=32)
 
 
 def _images(n=3, height=40, width=50, dtype="float32"):
@@ -29,7 +30,7 @@ def test_keras_round_trip_gives_identical_predictions_and_keeps_class_names(tmp_
 
     assert isinstance(loaded, ImageClassifier)
     assert loaded.class_names == ["cat", "dog", "emu"]
-    assert loaded.backbone_name == "mobilenet_v3_small"
+    assert loaded.backbone_name == SMALL_BACKBONE
     assert loaded.resize == "crop"
     np.testing.assert_array_equal(loaded.predict({"images": images}, verbose=0), expected)
 
@@ -93,9 +94,9 @@ def test_the_resizing_layer_and_the_data_pipeline_give_the_same_pixels(wide_mode
 
 
 def test_an_unknown_resize_is_refused_naming_it():
-    backbone = build_backbone("mobilenet_v3_small", weights=None, image_size=32)
+    backbone = build_backbone(SMALL_BACKBONE, weights=None, image_size=32)
     with pytest.raises(ValueError, match=r"Unknown resize 'squash'\. Known: crop .*stretch .*Received: resize='squash'"):
-        ImageClassifier(backbone, ["a", "b"], backbone_name="mobilenet_v3_small", image_size=(32, 32), resize="squash")
+        ImageClassifier(backbone, ["a", "b"], backbone_name=SMALL_BACKBONE, image_size=(32, 32), resize="squash")
 
 
 def test_accepts_uint8_images_of_any_size():

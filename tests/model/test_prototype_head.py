@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.small_backbone import SMALL_BACKBONE
 from tests.text_fakes import tiny_encoder
 from tests.train.helpers import tiny_image_data
 from tfl.config import Config
@@ -20,11 +21,11 @@ from tfl.io import save_keras
 from tfl.model import ImageClassifier
 from tfl.model import PrototypeHead
 from tfl.model import TextClassifier
+from tfl.model import batchnorm_layers
 from tfl.model import build_model
 from tfl.model import load_model
 from tfl.model.prototypes import class_prototypes
 from tfl.model.prototypes import prototype_scores
-from tfl.model import batchnorm_layers
 from tfl.train import fit_stages
 from tfl.train import recalibrate_batchnorm
 
@@ -95,7 +96,7 @@ def fitted():
     means (the probe stage), with BatchNorm statistics recomputed on that data."""
     keras.utils.set_random_seed(0)
     data = tiny_image_data(n=16, size=32)
-    config = ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32, head="prototypes")
+    config = ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=32, head="prototypes")
     model = build_model(config, ["dark", "bright"])
     recalibrate_batchnorm(model, data.train, batchnorm_layers(model.backbone))
     fit_stages(model, data, [Stage("probe")], verbose=0)
@@ -176,7 +177,7 @@ def test_a_text_model_adds_a_class_from_strings():
 
 @pytest.fixture(scope="module")
 def dense_model():
-    backbone_config = ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32)
+    backbone_config = ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=32)
     return build_model(backbone_config, ["dark", "bright"])
 
 

@@ -10,10 +10,11 @@ import sys
 
 import keras
 
+from tests.small_backbone import SMALL_BACKBONE
 from tfl.config import ModelConfig
 from tfl.evaluate import write_json
-from tfl.io import save_keras as save_model
 from tfl.export import export_model
+from tfl.io import save_keras as save_model
 from tfl.model import build_model
 
 MAX_VERSIONS = 3
@@ -21,7 +22,7 @@ MAX_VERSIONS = 3
 
 def main(folder):
     keras.utils.set_random_seed(0)
-    model = build_model(ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32), ["a", "b"])
+    model = build_model(ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=32), ["a", "b"])
     model(keras.ops.zeros((1, 32, 32, 3)))
     bias = model.head.bias
     payload = list(range(1_000_000))  # a report of a few MB: its write takes a while

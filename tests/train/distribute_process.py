@@ -19,6 +19,8 @@ import types
 import numpy as np
 import tensorflow as tf
 
+from tests.small_backbone import SMALL_BACKBONE
+
 
 def stages():
     from tfl.config import Stage
@@ -53,7 +55,7 @@ def train(strategy):
 
     keras.utils.set_random_seed(0)
     data = random_data()
-    config = ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=(32, 32), dropout=0.0)
+    config = ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=(32, 32), dropout=0.0)
     with strategy.scope():
         model = build_model(config, data.class_names, seed=0)
         history = fit_stages(model, data, stages(), verbose=0)

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from tests.small_backbone import SMALL_BACKBONE
 from tests.train.helpers import tiny_image_data
 from tfl.config import ModelConfig
 from tfl.config import Stage
@@ -20,7 +21,7 @@ def _statistics(model):
 def trained():
     """A MobileNetV3Small trained from scratch on bright vs dark images."""
     data = tiny_image_data(n=32, batch_size=8)
-    model = build_model(ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32, dropout=0.0),
+    model = build_model(ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=32, dropout=0.0),
                         data.class_names)
     fit_stages(model, data, [Stage("all", epochs=6, learning_rate=1e-3, train_batchnorm=True)],
                feature_cache="off", verbose=0)

@@ -2,6 +2,7 @@ import keras
 import numpy as np
 import pytest
 
+from tests.small_backbone import SMALL_BACKBONE
 from tests.train.helpers import tiny_image_data
 from tfl.config import ModelConfig
 from tfl.config import Stage
@@ -68,7 +69,7 @@ def test_each_group_moves_by_its_own_rate_in_fit():
 
 
 def test_scaled_updates_survive_a_keras_round_trip(tmp_path):
-    model = build_model(ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32), ["a", "b"])
+    model = build_model(ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=32), ["a", "b"])
     fit_stages(model, tiny_image_data(n=8), [Stage(unfreeze="top 1", epochs=1, lr_decay=0.5)], verbose=0)
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras")

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 
+from tests.small_backbone import SMALL_BACKBONE
 from tests.train.helpers import Interrupted
 from tests.train.helpers import StopAfter
 from tests.train.helpers import tiny_image_data
@@ -30,7 +31,7 @@ class Snapshots(keras.callbacks.Callback):
 def _model():
     keras.utils.set_random_seed(2)
     return build_model(
-        ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32, dropout=0.0), ["dark", "bright"]
+        ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=32, dropout=0.0), ["dark", "bright"]
     )
 
 

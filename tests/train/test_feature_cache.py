@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.small_backbone import SMALL_BACKBONE
 from tests.train.helpers import tiny_image_data
 from tfl.config import ModelConfig
 from tfl.config import Stage
@@ -16,7 +17,7 @@ from tfl.train.feature_cache import examples_digest
 
 def _model(augmentation=None, dropout=0.0):
     config = ModelConfig(
-        backbone="mobilenet_v3_small",
+        backbone=SMALL_BACKBONE,
         weights=None,
         image_size=32,
         dropout=dropout,
@@ -157,7 +158,7 @@ def test_disk_cache_is_never_used_for_other_weights_data_or_preprocessing(tmp_pa
     elif change == "data":
         data = tiny_image_data(n=8, seed=5)
     else:
-        config = ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=40, dropout=0.0)
+        config = ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=40, dropout=0.0)
         fresh = build_model(config, ["dark", "bright"])
         fresh.backbone.set_weights(model.backbone.get_weights())
         model = fresh
@@ -189,7 +190,7 @@ def test_an_empty_data_set_gives_a_clear_error():
 
 
 def test_mixed_precision_features_are_cached_as_float32():
-    config = ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32, mixed_precision="mixed_bfloat16")
+    config = ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=32, mixed_precision="mixed_bfloat16")
     model = build_model(config, ["dark", "bright"])
     cached = FeatureCache(model).get(tiny_image_data(n=8))
     assert cached.train_features.dtype == np.float32

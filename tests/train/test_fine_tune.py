@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 
+from tests.small_backbone import SMALL_BACKBONE
 from tests.train.helpers import tiny_image_data
 from tfl.config import ModelConfig
 from tfl.config import Stage
@@ -21,7 +22,7 @@ fine_tune_module = importlib.import_module("tfl.train.fine_tune")  # the module,
 
 def _model(augmentation=None):
     return build_model(
-        ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32, dropout=0.0,
+        ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=32, dropout=0.0,
                     augmentation=augmentation or AugmentationConfig()),
         ["dark", "bright"],
     )

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import tfl
+from tests.small_backbone import SMALL_BACKBONE
 from tfl.config import Stage
 from tfl.data.unlabeled import unlabeled_images
 from tfl.model.batchnorm import batchnorm_layers
@@ -23,7 +24,7 @@ def setup():
     pool = (rng.integers(0, 100, (20, 16, 16, 3)) + pool_truth[:, None, None, None] * 140).astype(np.uint8)
     data = tfl.data.from_arrays(images, labels, class_names=["dark", "bright"], image_size=32, batch_size=4,
                                 validation_split=0.25)
-    model = tfl.build_model(tfl.ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32), data.class_names)
+    model = tfl.build_model(tfl.ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=32), data.class_names)
     unlabeled = unlabeled_images(pool, image_size=32, true_labels=pool_truth, class_names=data.class_names)
     return data, model, unlabeled
 

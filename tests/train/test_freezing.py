@@ -1,5 +1,6 @@
 import pytest
 
+from tests.small_backbone import SMALL_BACKBONE
 from tfl.config import ModelConfig
 from tfl.config import Stage
 from tfl.model import batchnorm_layers
@@ -42,7 +43,7 @@ def test_resolve_unfreeze_errors_name_the_stages(unfreeze, message):
 
 @pytest.fixture(scope="module")
 def model():
-    return build_model(ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32), ["a", "b"])
+    return build_model(ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=32), ["a", "b"])
 
 
 def test_head_stage_freezes_the_whole_backbone(model):

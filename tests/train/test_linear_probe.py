@@ -4,6 +4,7 @@ import tensorflow as tf
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 
+from tests.small_backbone import SMALL_BACKBONE
 from tests.train.helpers import tiny_image_data
 from tfl.config import ModelConfig
 from tfl.config import Stage
@@ -79,7 +80,7 @@ def test_bad_probe_labels_are_named(labels, message):
 
 def test_probe_stage_puts_the_fitted_head_into_the_model():
     model = build_model(
-        ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32, dropout=0.5), ["dark", "bright"]
+        ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=32, dropout=0.5), ["dark", "bright"]
     )
     data = tiny_image_data()
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.small_backbone import SMALL_BACKBONE
 from tests.text_fakes import tiny_encoder
 from tests.train.helpers import tiny_image_data
 from tfl.config import ModelConfig
@@ -16,15 +17,15 @@ from tfl.evaluate.plots import plot_lr_finder
 from tfl.model import TextClassifier
 from tfl.model import batchnorm_layers
 from tfl.model import build_model
-from tfl.train import LRFinderResult
 from tfl.model import head_loss
 from tfl.model import head_metrics
+from tfl.train import LRFinderResult
 from tfl.train import find_learning_rate
 
 
 def _image_model():
     return build_model(
-        ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32, dropout=0.0), ["dark", "bright"]
+        ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=32, dropout=0.0), ["dark", "bright"]
     )
 
 

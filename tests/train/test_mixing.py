@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.small_backbone import SMALL_BACKBONE
 from tests.train.helpers import tiny_image_data
 from tfl.cli.main import build_parser
 from tfl.cli.train import config_from_args
@@ -77,7 +78,7 @@ def test_the_soft_target_loss_is_the_mixed_cross_entropy_and_the_default_stays_k
 def _model():
     keras.utils.set_random_seed(3)
     return build_model(
-        ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32, dropout=0.0), ["dark", "bright"]
+        ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=32, dropout=0.0), ["dark", "bright"]
     )
 
 
@@ -108,7 +109,7 @@ def test_the_flags_reach_the_config():
 def test_train_with_mixup_runs_end_to_end_and_a_probe_plan_is_refused(image_folder, tmp_path, capsys):
     from tfl.cli.main import main
 
-    tiny = ["--backbone", "mobilenet_v3_small", "--image-size", "32", "--batch-size", "8", "--verbose", "0"]
+    tiny = ["--backbone", SMALL_BACKBONE, "--image-size", "32", "--batch-size", "8", "--verbose", "0"]
     args = ["train", "--data", str(image_folder), *tiny, "--mixup", "0.2", "--cutmix", "1.0"]
     assert main([*args, "--weights", "none", "--stages", "all:1:1e-3", "--output", str(tmp_path / "run")]) == 0
     model = load_model(tmp_path / "run" / "model.keras")  # compiled for soft targets when saved

@@ -2,6 +2,7 @@ import keras
 import numpy as np
 import pytest
 
+from tests.small_backbone import SMALL_BACKBONE
 from tfl.config import ModelConfig
 from tfl.config import Stage
 from tfl.data import from_arrays
@@ -48,7 +49,7 @@ def test_multi_label_data_trains_and_evaluates_end_to_end():
     labels[1] = [0, 0]
     data = from_arrays(images, labels.astype("float32"), image_size=32, class_names=["bright", "red"], batch_size=8)
     assert data.multi_label
-    model = build_model(ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32, multi_label=True),
+    model = build_model(ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=32, multi_label=True),
                         data.class_names)
     history = fit_stages(model, data, [Stage("none", epochs=1)], verbose=0)
     report = evaluate_model(model, data.validation, data.class_names, multi_label=True)

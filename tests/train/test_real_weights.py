@@ -30,9 +30,9 @@ from tfl.config import Stage
 from tfl.evaluate import predict_dataset
 from tfl.model import build_model
 from tfl.model.batchnorm import batchnorm_layers
-from tfl.train import transfer_check
 from tfl.train import fine_tune_stages
 from tfl.train import fit_stages
+from tfl.train import transfer_check
 
 pytestmark = pytest.mark.slow
 

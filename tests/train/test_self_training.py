@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import tfl
+from tests.small_backbone import SMALL_BACKBONE
 from tfl.config import Stage
 from tfl.data.unlabeled import unlabeled_images
 from tfl.data.unlabeled import unlabeled_texts
@@ -11,6 +12,7 @@ from tfl.train import self_training
 from tfl.train.history import TrainingHistory
 from tfl.train.loop import fit_stages
 from tfl.train.pseudo_labels import PseudoLabels
+
 
 def _images(n, seed):
     """Dark (class 0) and bright (class 1) 16x16 images; each one's first pixel is unique."""
@@ -35,7 +37,7 @@ def setup():
         images, labels, class_names=["dark", "bright"], validation_data=(held_out, held_out_labels),
         image_size=32, resize="stretch", batch_size=4,
     )
-    model = tfl.build_model(tfl.ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32), data.class_names)
+    model = tfl.build_model(tfl.ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=32), data.class_names)
     unlabeled = unlabeled_images(pool, image_size=32, resize="stretch", true_labels=truth, class_names=data.class_names)
     return data, model, unlabeled, pool, truth
 

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 
+from tests.small_backbone import SMALL_BACKBONE
 from tests.train.helpers import tiny_image_data
 from tfl.config import ModelConfig
 from tfl.config import Stage
@@ -16,7 +17,7 @@ from tfl.train.stage_report import stage_report
 
 @pytest.fixture(scope="module")
 def model():
-    return build_model(ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32), ["a", "b"])
+    return build_model(ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=32), ["a", "b"])
 
 
 def _size(variables):
@@ -92,7 +93,7 @@ def test_a_stage_with_nothing_to_train_is_warned():
 
 
 def test_fit_stages_prints_each_report_and_keeps_it_in_the_history(capsys):
-    model = build_model(ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32), ["dark", "bright"])
+    model = build_model(ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=32), ["dark", "bright"])
     stages = [Stage("none", epochs=1), Stage("top 1", epochs=1, learning_rate=1e-4)]
 
     history = fit_stages(model, tiny_image_data(n=8), stages, feature_cache="off", verbose=2)

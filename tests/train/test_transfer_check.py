@@ -5,6 +5,7 @@ import types
 
 import numpy as np
 
+from tests.small_backbone import SMALL_BACKBONE
 from tests.train.helpers import tiny_image_data
 from tfl.config import ModelConfig
 from tfl.model import build_model
@@ -12,7 +13,7 @@ from tfl.train import transfer_check
 
 
 def _model():
-    return build_model(ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32, dropout=0.0),
+    return build_model(ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=32, dropout=0.0),
                        ["dark", "bright"])
 
 

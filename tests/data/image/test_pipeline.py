@@ -6,13 +6,13 @@ from tests.data import fakes
 from tfl.data import from_arrays
 from tfl.data import from_directory
 from tfl.data import load_images
-from tfl.data.order import set_epoch
 from tfl.data.image.pipeline import build_pipeline
 from tfl.data.image.pipeline import crop_box
 from tfl.data.image.pipeline import decode_image
 from tfl.data.image.pipeline import decode_resized
 from tfl.data.image.pipeline import load_image_file
 from tfl.data.image.pipeline import normalize_image_size
+from tfl.data.order import set_epoch
 
 RGB = fakes.noise(0, (5, 7, 3))
 GREY = fakes.noise(1, (5, 7, 1))

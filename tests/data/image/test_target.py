@@ -11,9 +11,9 @@ from tests.data.fakes import write
 from tests.data.fakes import write_id_images
 from tfl.data import load_digits
 from tfl.data.image.digits import recolour_digits
-from tfl.data.split import stratified_split
 from tfl.data.image.target import MISSING_LABEL
 from tfl.data.image.target import load_target_images
+from tfl.data.split import stratified_split
 
 CLASSES = ("cat", "dog", "eel")
 
