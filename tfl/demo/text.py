@@ -37,7 +37,6 @@ from tfl.data.text.pipeline import count_truncated
 from tfl.evaluate import classification_metrics
 from tfl.evaluate import evaluate_model
 from tfl.evaluate import format_table
-from tfl.model.prebuild import prebuild_optimizer
 from tfl.evaluate import plot_transfer_vs_scratch
 from tfl.evaluate import save_figure
 from tfl.evaluate import write_json
@@ -46,6 +45,7 @@ from tfl.run_folder import prepare_output_dir
 from tfl.model import build_model
 from tfl.model import head_loss
 from tfl.model import head_metrics
+from tfl.model.prebuild import prebuild_optimizer
 from tfl.model.text_baseline import build_scratch_text_model
 from tfl.train import fit_stages
 

@@ -6,8 +6,8 @@ the first traced training step (`TensorFlowTrainer._maybe_symbolic_build`
 returns early). A `tf.function` whose first call creates variables is traced
 a second time, without them. Every `compile()` starts over, so every stage
 paid for two traces of the whole training step: for MobileNetV3Small at
-32 px, `fit` of one epoch with every layer trainable took 9.8 s, 5.4 s with
-the optimizer built first (bench/fixed_costs.py, docs/performance.md).
+32 px, `fit` of one epoch with every layer but BatchNorm trainable took 9.8 s,
+5.6 s with the optimizer built first (bench/trace_once.py, docs/performance.md).
 """
 
 
