@@ -74,7 +74,7 @@ def test_the_weights_advice_of_the_library_becomes_flags_in_the_cli_and_stays_py
     with pytest.raises(FileNotFoundError) as raised:
         load_weights_file(None, "missing.weights.h5", get_backbone_spec("mobilenet_v3_small"))
     python = str(raised.value)
-    assert "weights='imagenet', weights=None" in python  # the Python API's own message
+    assert "weights='imagenet', weights=None" in python  # the Python API's own message (offline: text only)
     cli = in_flag_syntax(python)
     assert "--weights imagenet, --weights none" in cli and "weights=None" not in cli
     assert in_flag_syntax("Pass weights=PATH, or branch_weights=None.") == "Pass --weights PATH, or branch_weights=None."
