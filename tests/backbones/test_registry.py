@@ -1,3 +1,5 @@
+import dataclasses
+
 import keras
 import pytest
 
@@ -7,7 +9,10 @@ from tfl.backbones import get_backbone_spec
 from tfl.backbones import list_backbones
 from tfl.backbones import resolve_image_size
 from tfl.backbones import stage_layer_names
+from tfl.backbones import register_backbone
+from tfl.backbones.keras_applications import SPECS
 from tfl.backbones.stages import layer_graph
+from tests.small_backbone import SMALL_BACKBONE
 
 # Over 100M parameters, or slow to build on 2 cores.
 LARGE = {
@@ -24,7 +29,9 @@ def _marks(name):
     return [] if name in FAST else [pytest.mark.slow]
 
 
-ALL = [pytest.param(name, id=name, marks=_marks(name)) for name in backbone_names()]
+# keras.applications' own (the tests register a small network of their own too).
+KERAS_NAMES = [spec.name for spec in SPECS]
+ALL = [pytest.param(name, id=name, marks=_marks(name)) for name in KERAS_NAMES]
 
 
 def test_registry_holds_every_image_classifier_of_keras_applications():
@@ -32,7 +39,8 @@ def test_registry_holds_every_image_classifier_of_keras_applications():
         name for name in dir(keras.applications) if name[0].isupper() and callable(getattr(keras.applications, name))
     }
     registered = {get_backbone_spec(name).keras_name for name in backbone_names()}
-    assert keras_classes == registered
+    assert keras_classes == {get_backbone_spec(name).keras_name for name in KERAS_NAMES}
+    assert registered - keras_classes == {"tiny_stages_net"}  # tests/small_backbone.py's
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -103,3 +111,32 @@ def test_image_size_below_minimum_names_the_minimum():
 
 def test_default_image_size_is_the_backbones_own():
     assert resolve_image_size(get_backbone_spec("efficientnet_b3")) == (300, 300)
+
+
+def test_a_registered_backbone_is_found_listed_and_never_a_default_rank_candidate():
+    from tfl.select.candidates import registered_candidates
+
+    spec = get_backbone_spec("Tiny-Stages-Net")
+    assert spec.name == SMALL_BACKBONE and not spec.from_keras_applications
+    assert all(get_backbone_spec(name).from_keras_applications for name in KERAS_NAMES)
+    row = next(row for row in list_backbones() if row["name"] == SMALL_BACKBONE)
+    assert row["stages"] == ["stem", "stride8", "stride16", "stride32"] and row["keras_class"] == "tiny_stages_net"
+    assert SMALL_BACKBONE not in [c.backbone for c in registered_candidates()]
+
+
+def test_registering_a_taken_name_is_refused_unless_replaced():
+    spec = get_backbone_spec(SMALL_BACKBONE)
+    with pytest.raises(ValueError, match=r"A backbone named 'tiny_stages_net' is registered already.*replace=True"):
+        register_backbone(spec)
+    taken = dataclasses.replace(get_backbone_spec("mobilenet_025"), name="MobileNet-025")
+    with pytest.raises(ValueError, match=r"'mobilenet_025' is registered already \(built by MobileNet\)"):
+        register_backbone(taken)
+    wider = dataclasses.replace(spec, default_size=64)
+    try:
+        assert register_backbone(wider, replace=True) is wider
+        assert get_backbone_spec(SMALL_BACKBONE).default_size == 64
+        assert backbone_names().count(SMALL_BACKBONE) == 1
+    finally:
+        register_backbone(spec, replace=True)
+    with pytest.raises(TypeError, match="takes a tfl.backbones.BackboneSpec. Received: str 'resnet50'"):
+        register_backbone("resnet50")

@@ -4,23 +4,23 @@ weights and metrics."""
 import json
 import os
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from tests.small_backbone import SMALL_BACKBONE
+from tests.small_backbone import tfl_command
 from tfl.model import load_model
 
 pytestmark = pytest.mark.slow
 
 
 def _train(folder, output, *extra):
-    command = [
-        sys.executable, "-m", "tfl", "train", "--data", str(folder), "--backbone", SMALL_BACKBONE,
+    command = tfl_command(
+        "train", "--data", str(folder), "--backbone", SMALL_BACKBONE,
         "--weights", "none", "--image-size", "32", "--stages", "none:1:1e-3,all:2:1e-3", "--batch-size", "4",
         "--seed", "5", "--verbose", "0", "--output", str(output), *extra,
-    ]
+    )
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
     subprocess.run(command, env=env, check=True, timeout=300, capture_output=True)
     return json.loads((output / "report.json").read_text())

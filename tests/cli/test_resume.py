@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import keras
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 
 from tests.small_backbone import SMALL_BACKBONE
+from tests.small_backbone import tfl_command
 from tfl.model import load_model
 
 pytestmark = pytest.mark.slow
@@ -22,11 +22,11 @@ TIMEOUT = 300
 
 
 def _command(folder, output):
-    return [
-        sys.executable, "-m", "tfl", "train", "--data", str(folder), "--backbone", SMALL_BACKBONE,
+    return tfl_command(
+        "train", "--data", str(folder), "--backbone", SMALL_BACKBONE,
         "--weights", "none", "--image-size", "32", "--stages", "none:2:1e-3,all:5:1e-3", "--batch-size", "4",
         "--seed", "3", "--verbose", "0", "--output", str(output),
-    ]
+    )
 
 
 def _env():

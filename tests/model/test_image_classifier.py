@@ -4,6 +4,7 @@ import pytest
 import tensorflow as tf
 
 from tests.small_backbone import SMALL_BACKBONE
+from tfl.backbones import get_backbone_spec
 from tfl.backbones import build_backbone
 from tfl.config import AugmentationConfig
 from tfl.config import ModelConfig
@@ -146,7 +147,7 @@ def test_bad_class_names_are_refused(class_names, message):
 
 def test_feature_model_outputs_the_pooled_backbone_features():
     model = build_model(ModelConfig(**SMALL), ["a", "b"])
-    assert model.feature_model()({"images": _images()}).shape == (3, 576)
+    assert model.feature_model()({"images": _images()}).shape == (3, get_backbone_spec(SMALL_BACKBONE).feature_dim)
 
 
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])

@@ -4,12 +4,12 @@ import keras
 import numpy as np
 import pytest
 
-from tfl.backbones import backbone_names
 from tfl.backbones import get_backbone_spec
+from tfl.backbones.keras_applications import SPECS
 from tfl.model import BackbonePreprocessing
 
 
-@pytest.mark.parametrize("name", backbone_names(), ids=str)
+@pytest.mark.parametrize("name", [spec.name for spec in SPECS], ids=str)
 def test_layer_matches_the_backbones_own_preprocess_input(name):
     spec = get_backbone_spec(name)
     module = importlib.import_module(f"keras.applications.{spec.module}")

@@ -8,13 +8,13 @@ import pytest
 from nbclient import NotebookClient
 
 from tests.conftest import shared_data
-from tests.small_backbone import SMALL_BACKBONE
+from tests.small_backbone import PROCESS_BACKBONE
 
 NOTEBOOKS = sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "..", "notebooks", "*.ipynb")))
 SMALL = {
     "EPOCHS": "3", "LABELS_PER_CLASS": "(8,)", "POOL_PER_CLASS": "40", "TEST_PER_CLASS": "60",
     # The notebooks that train MobileNetV3Small from scratch on digits: the same stages, a cheaper trace.
-    "BACKBONE": repr(SMALL_BACKBONE),
+    "BACKBONE": repr(PROCESS_BACKBONE),
 }
 # Cut to what each notebook's own assertion checks: the text demo's fine-tuning and
 # step counts are covered by tests/test_demo.py, the alignment falling by 2 epochs.

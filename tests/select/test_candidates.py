@@ -54,9 +54,13 @@ def test_a_list_is_comma_separated_and_names_each_candidate_once():
 
 def test_without_named_candidates_every_registered_backbone_or_encoder_is_one():
     from tfl.backbones import backbone_names
+    from tfl.backbones import get_backbone_spec
+    from tfl.backbones.keras_applications import SPECS
     from tfl.select.candidates import registered_candidates
 
     images = registered_candidates()
-    assert [c.backbone for c in images] == backbone_names() and {c.weights for c in images} == {"imagenet"}
+    keras_names = [name for name in backbone_names() if get_backbone_spec(name).from_keras_applications]
+    assert [c.backbone for c in images] == keras_names and {c.weights for c in images} == {"imagenet"}
+    assert keras_names == [spec.name for spec in SPECS]
     text = registered_candidates("text")
     assert text[0] == Candidate("all_minilm_l6_v2", "pretrained", "text") and text[0].name == "all_minilm_l6_v2"

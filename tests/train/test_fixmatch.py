@@ -24,13 +24,14 @@ def setup():
     pool = (rng.integers(0, 100, (20, 16, 16, 3)) + pool_truth[:, None, None, None] * 140).astype(np.uint8)
     data = tfl.data.from_arrays(images, labels, class_names=["dark", "bright"], image_size=32, batch_size=4,
                                 validation_split=0.25)
-    model = tfl.build_model(tfl.ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=32), data.class_names)
+    model = tfl.build_model(tfl.ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=32, dropout=0.0), data.class_names)
     unlabeled = unlabeled_images(pool, image_size=32, true_labels=pool_truth, class_names=data.class_names)
     return data, model, unlabeled
 
 
 def _one_step(model, batch, start, threshold, lambda_u):
-    """The head's weights after one SGD step of FixMatch from `start`, and the step's logs."""
+    """The head's weights after one SGD step of FixMatch from `start`, and the step's logs
+    (the model has no dropout: two steps differ only by what the unlabelled images add)."""
     model.set_weights(start)
     fixmatch = FixMatch(model, threshold=threshold, lambda_u=lambda_u, seed=3)
     fixmatch.compile(optimizer=keras.optimizers.SGD(0.5))

@@ -13,7 +13,10 @@ from tfl.backbones.encoders import save_encoder
 from tfl.backbones.registry import backbone_names
 from tfl.backbones.registry import get_backbone_spec
 from tfl.backbones.registry import list_backbones
+from tfl.backbones.registry import register_backbone
 from tfl.backbones.spec import BackboneSpec
+from tfl.backbones.spec import starts_after
+from tfl.backbones.spec import starts_at
 from tfl.backbones.stages import stage_layer_names
 from tfl.backbones.stages import stage_layers
 from tfl.backbones.weights import WeightsUnavailableError
@@ -30,9 +33,12 @@ __all__ = [
     "get_backbone_spec",
     "keras_cache_dir",
     "list_backbones",
+    "register_backbone",
     "resolve_image_size",
     "save_backbone",
     "save_encoder",
     "stage_layer_names",
     "stage_layers",
+    "starts_after",
+    "starts_at",
 ]

@@ -1,8 +1,9 @@
-"""The backbone registry: look up a `BackboneSpec` by name, list them all."""
+"""The backbone registry: look up a `BackboneSpec` by name, list them all, add your own."""
 
 import difflib
 
 from tfl.backbones.keras_applications import SPECS
+from tfl.backbones.spec import BackboneSpec
 
 _REGISTRY = {spec.name: spec for spec in SPECS}
 
@@ -46,6 +47,67 @@ def get_backbone_spec(name):
     )
 
 
+def register_backbone(spec, *, replace=False):
+    """Adds `spec` to the registry: every tfl entry point then accepts its name.
+
+    For a backbone that `keras.applications` does not have: your own
+    functional model, described as a `BackboneSpec` whose `constructor` takes
+    Keras' application arguments (`include_top`, `weights`, `input_shape`)
+    and whose `stages` name where each stage begins. Registration lasts for
+    the Python process: a command line run, or a notebook kernel started
+    later, registers it again before naming it.
+
+    Args:
+        spec: the `BackboneSpec`.
+        replace: replace a registered backbone of the same name (names match
+            ignoring case, `_` and `-`) instead of refusing.
+
+    Returns:
+        `spec`.
+
+    Raises:
+        TypeError: `spec` is not a `BackboneSpec`.
+        ValueError: the name is taken and `replace` is False.
+
+    Examples:
+
+    >>> import keras
+    >>> def two_stage_net(include_top=False, weights=None, input_shape=None):
+    ...     if weights is not None:
+    ...         raise ValueError(f"two_stage_net has no pretrained weights. Received: weights={weights!r}")
+    ...     images = keras.Input(input_shape)
+    ...     x = keras.layers.Conv2D(8, 3, strides=2, name="stem_conv")(images)
+    ...     x = keras.layers.Conv2D(16, 3, strides=2, name="top_conv")(x)
+    ...     return keras.Model(images, x, name="two_stage_net")
+    >>> spec = register_backbone(BackboneSpec(
+    ...     name="two_stage_net", constructor=two_stage_net, module="", preprocessing="tf",
+    ...     default_size=32, min_size=16, feature_dim=16, stages=("stem", ("top", starts_at("^top_conv$"))),
+    ...     family="mine"))
+    >>> get_backbone_spec("two-stage-net").stage_names
+    ('stem', 'top')
+    >>> register_backbone(spec)
+    Traceback (most recent call last):
+    ...
+    ValueError: A backbone named 'two_stage_net' is registered already...
+    """
+    if not isinstance(spec, BackboneSpec):
+        raise TypeError(
+            f"register_backbone takes a tfl.backbones.BackboneSpec. Received: {type(spec).__name__} {spec!r}"
+        )
+    key = _key(spec.name)
+    if key in _BY_KEY and not replace:
+        raise ValueError(
+            f"A backbone named {_BY_KEY[key].name!r} is registered already (built by "
+            f"{_BY_KEY[key].keras_name}). Choose another name, or pass replace=True to replace it. "
+            f"Received: name={spec.name!r}"
+        )
+    if key in _BY_KEY:
+        del _REGISTRY[_BY_KEY[key].name]
+    _REGISTRY[spec.name] = spec
+    _BY_KEY[key] = spec
+    return spec
+
+
 def backbone_names():
     """All registered backbone names, in registry order.
 
@@ -79,5 +141,5 @@ def list_backbones():
             "feature_dim": spec.feature_dim,
             "stages": list(spec.stage_names),
         }
-        for spec in SPECS
+        for spec in _REGISTRY.values()
     ]

@@ -25,10 +25,26 @@ class Boundary:
 
 
 def starts_at(pattern):
+    """The boundary of a stage that begins with the first layer whose name
+    matches the regular expression `pattern`.
+
+    Examples:
+
+    >>> starts_at("^conv4_block1_")
+    Boundary(pattern='^conv4_block1_', after=False)
+    """
     return Boundary(pattern)
 
 
 def starts_after(pattern):
+    """The boundary of a stage that begins after the last layer whose name
+    matches `pattern` (for cells that read the two previous cells, as in NASNet).
+
+    Examples:
+
+    >>> starts_after("^normal_concat_4$")
+    Boundary(pattern='^normal_concat_4$', after=True)
+    """
     return Boundary(pattern, after=True)
 
 
@@ -90,6 +106,12 @@ class BackboneSpec:
     @property
     def keras_name(self):
         return self.constructor.__name__
+
+    @property
+    def from_keras_applications(self):
+        """True for the backbones of `keras.applications`; False for one
+        added with `tfl.backbones.register_backbone`."""
+        return self.constructor.__module__.split(".")[0] == "keras"
 
     def imagenet_weights_size(self, image_size):
         """The input size of the ImageNet weights `weights="imagenet"` loads

@@ -122,8 +122,10 @@ def parse_candidates(candidates, task="image"):
 
 
 def registered_candidates(task="image"):
-    """The candidates when none are named: every registered backbone with
-    ImageNet weights, or every encoder tfl knows by name (text)."""
+    """The candidates when none are named: every backbone of
+    `keras.applications` (with ImageNet weights; not those added with
+    `register_backbone`, which may have none), or every encoder tfl knows by
+    name (text)."""
     if task == "text":
         return [Candidate(row["name"], PRETRAINED, "text") for row in list_encoders()]
-    return [Candidate(name, IMAGENET) for name in backbone_names()]
+    return [Candidate(name, IMAGENET) for name in backbone_names() if get_backbone_spec(name).from_keras_applications]
