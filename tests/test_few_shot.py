@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import tfl
+from tests.small_backbone import SMALL_BACKBONE
 from tfl.cli.main import main
 from tfl.data import sample_episodes
 from tfl.evaluate.intervals import episode_interval
@@ -105,9 +106,9 @@ def test_bad_settings_are_named(arguments, message):
 
 @pytest.fixture(scope="module")
 def written(image_folder, tmp_path_factory):
-    """`tfl fewshot` on the dark-and-bright folder (8 images of each), random weights at 32 px."""
+    """`tfl fewshot` on the dark-and-bright folder (8 images of each), the tests' small random network."""
     output = tmp_path_factory.mktemp("fewshot")
-    code = main(["fewshot", "--data", str(image_folder), "--backbone", "mobilenet_025", "--weights", "none",
+    code = main(["fewshot", "--data", str(image_folder), "--backbone", SMALL_BACKBONE, "--weights", "none",
                  "--image-size", "32", "--ways", "2", "--shots", "1,3", "--queries", "4", "--episodes", "30",
                  "--output", str(output)])
     return code, json.loads((output / "fewshot.json").read_text())
@@ -117,7 +118,7 @@ def test_tfl_fewshot_writes_every_method_and_shot_with_its_interval(written):
     code, content = written
     assert code == 0
     assert content["settings"]["ways"] == 2 and content["settings"]["shots"] == [1, 3]
-    assert content["settings"]["backbone"] == "mobilenet_025" and content["settings"]["weights"] is None
+    assert content["settings"]["backbone"] == SMALL_BACKBONE and content["settings"]["weights"] is None
     assert content["settings"]["examples"] == 16 and content["settings"]["class_names"] == ["bright", "dark"]
     assert sorted(content["results"]) == ["fine_tune", "linear_probe", "prototypes"]
     for by_shot in content["results"].values():

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.small_backbone import SMALL_BACKBONE
 from tests.text_fakes import tiny_encoder_folder
 from tests.train.helpers import tiny_image_data
 from tfl.config import ModelConfig
@@ -41,11 +42,11 @@ def _serve(export_dir, signature, inputs, batch_sizes, tmp_path, text=False):
 
 @pytest.fixture(scope="module")
 def image_model():
-    """A MobileNetV3Small trained a little (BatchNorm statistics recomputed), so
+    """The tests' small network trained a little (BatchNorm statistics recomputed), so
     its outputs depend on the image."""
     keras.utils.set_random_seed(0)
     data = tiny_image_data(n=16, size=32)
-    model = build_model(ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32), ["dark", "bright"])
+    model = build_model(ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=32), ["dark", "bright"])
     fit_stages(model, data, [Stage("all", epochs=1, learning_rate=1e-3, train_batchnorm=True)], verbose=0)
     return model
 
@@ -96,8 +97,7 @@ def _blocks(height, width, channels, seed):
 
     Cropped at an even offset and halved in size, every output pixel is the mean
     of 4 equal values: the data pipeline's rounding to uint8 changes nothing, so
-    both signatures must see the very same pixels (the model is sensitive enough
-    that half a grey level moves its probabilities by 1e-2).
+    both signatures must see the very same pixels.
     """
     blocks = np.random.default_rng(seed).integers(96, 160, (height // 8, width // 8, channels), dtype=np.uint8)
     return np.repeat(np.repeat(blocks, 8, axis=0), 8, axis=1)
@@ -125,8 +125,8 @@ def test_image_bytes_are_cropped_as_the_model_crops_raw_pixels(image_model, serv
     from_stretched = served_signatures["serving_pixels"](images=stretched)["probabilities"].numpy()
 
     assert image_model.resize == "crop"
-    np.testing.assert_allclose(from_bytes, from_pixels, atol=1e-4)
-    assert np.abs(from_bytes - from_stretched).max() > 1e-2  # stretching would not agree
+    np.testing.assert_allclose(from_bytes, from_pixels, atol=1e-5)
+    assert np.abs(from_bytes - from_stretched).max() > 2e-4  # stretching would not agree (20x that tolerance)
 
 
 @pytest.mark.parametrize("resize", ["crop", "stretch"])
@@ -152,7 +152,9 @@ def test_float_pixels_signature(image_model, image_export, tmp_path):
 def test_weights_are_stored_once(image_model, image_export):
     variables = os.path.join(image_export.path, "variables", "variables.data-00000-of-00001")
     assert image_export.weights_bytes == weights_bytes(image_model)
-    assert abs(os.path.getsize(variables) - image_export.weights_bytes) < 0.01 * image_export.weights_bytes
+    # The weights, once, and a few KB of names and shapes (a second copy would double the file).
+    overhead = os.path.getsize(variables) - image_export.weights_bytes
+    assert 0 <= overhead < max(0.01 * image_export.weights_bytes, 4096), overhead
 
 
 def test_an_undecodable_image_names_its_position(image_export, image_files):
@@ -306,7 +308,7 @@ def test_a_text_model_loaded_from_a_keras_file_exports(text_model, tmp_path):
 
 def test_a_bfloat16_model_exports_and_answers_in_float32(tmp_path):
     model = build_model(
-        ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32, mixed_precision="mixed_bfloat16"),
+        ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=32, mixed_precision="mixed_bfloat16"),
         ["dark", "bright"],
     )
     assert model.backbone.compute_dtype == "bfloat16" and model.head.compute_dtype == "float32"

@@ -88,8 +88,8 @@ def test_fit_stages_warns_about_stale_statistics(trained, caplog):
 def test_recalibrate_batchnorm_false_keeps_the_statistics_fit_left():
     data = tiny_image_data(n=16, batch_size=8)
     runs = {}
-    for option in (None, False):  # MobileNet v1: a BatchNorm-training trace several times cheaper than V3's
-        model = build_model(ModelConfig(backbone="mobilenet_025", weights=None, image_size=32), data.class_names)
+    for option in (None, False):
+        model = build_model(ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=32), data.class_names)
         model.set_weights(runs["weights"]) if "weights" in runs else runs.setdefault("weights", model.get_weights())
         history = fit_stages(model, data, [Stage("all", epochs=1, train_batchnorm=True, recalibrate_batchnorm=option)],
                              feature_cache="off", verbose=0)

@@ -14,6 +14,7 @@ import tensorflow as tf
 from tests.train.helpers import Interrupted
 from tests.train.helpers import StopAfter
 from tests.train.helpers import tiny_image_data
+from tests.small_backbone import SMALL_BACKBONE
 from tfl.config import ModelConfig
 from tfl.config import Stage
 from tfl.data.order import shuffle_each_epoch
@@ -30,10 +31,9 @@ STAGES = (
 
 def _model():
     keras.utils.set_random_seed(1)
-    # MobileNet v1 (BatchNorm, dropout) traces its BatchNorm-training step several times
-    # faster than MobileNetV3Small; what is checked here does not depend on the network.
+    # What is checked here does not depend on the network (tests/small_backbone.py).
     return build_model(
-        ModelConfig(backbone="mobilenet_025", weights=None, image_size=32, dropout=0.2), ["dark", "bright"]
+        ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=32, dropout=0.2), ["dark", "bright"]
     )
 
 
