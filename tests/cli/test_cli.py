@@ -320,7 +320,12 @@ def test_backbones_lists_every_backbone_with_its_stages(capsys):
     out = capsys.readouterr().out
     assert "resnet50" in out and "stem, conv2, conv3, conv4, conv5" in out
     assert "mobilenet_025" in out and "MobileNet(alpha=0.25)" in out
-    assert len(out.strip().splitlines()) == 1 + 52  # 40 Keras classes, 12 more width variants
+    # 40 Keras classes, 12 more width variants, and the backbones registered in this process
+    # (tests/small_backbone.py's, and any a docstring example registered before).
+    from tfl.backbones import backbone_names
+
+    assert len(out.strip().splitlines()) == 1 + len(backbone_names()) >= 1 + 53
+    assert SMALL_BACKBONE in out and "tiny_stages_net" in out
 
 
 def test_console_script_runs_without_importing_tensorflow_for_help():

@@ -108,12 +108,12 @@ def test_fit_after_the_finder_matches_a_fit_without_it():
     twin.set_weights(model.get_weights())
     for each in (model, twin):
         each.compile(keras.optimizers.Adam(1e-2), loss=head_loss(False), metrics=head_metrics(False))
-        each.fit(_blobs().train, epochs=1, verbose=0)
+        each.fit(_blobs().train, epochs=1, verbose=0, shuffle=False)
 
     # Moves the weights, the BatchNorm statistics and the dropout seed state.
     find_learning_rate(model, _blobs(), start=1e-3, end=10.0, steps=20)
     for each in (model, twin):
-        each.fit(_blobs().train, epochs=2, verbose=0)
+        each.fit(_blobs().train, epochs=2, verbose=0, shuffle=False)
 
     assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), twin.get_weights()))
     assert all(
@@ -166,7 +166,7 @@ def test_suggestion_lies_where_the_loss_falls_and_below_divergence():
     model = _linear_model()
     model.compile(keras.optimizers.SGD(result.suggestion, momentum=0.9), keras.losses.SparseCategoricalCrossentropy())
     initial = model.evaluate(data.x, data.labels, verbose=0)
-    model.fit(data.train, epochs=3, verbose=0)
+    model.fit(data.train, epochs=3, verbose=0, shuffle=False)
     assert model.evaluate(data.x, data.labels, verbose=0) < 0.5 * initial
 
 

@@ -155,7 +155,7 @@ class FeatureCache:
     >>> train, validation = features.datasets(batch_size=32, seed=0)[:2]
     >>> head = model.head_model()
     >>> head.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    >>> sorted(head.fit(train, validation_data=validation, epochs=2, verbose=0).history)
+    >>> sorted(head.fit(train, validation_data=validation, epochs=2, verbose=0, shuffle=False).history)
     ['accuracy', 'loss', 'val_accuracy', 'val_loss']
     """
 
