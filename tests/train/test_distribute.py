@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.small_backbone import SMALL_BACKBONE
+from tests.small_backbone import tfl_command
 from tfl.config import Config
 from tfl.train.distribute import NEEDS_MULTI_WORKER_FIX_UP_TO
 from tfl.train.distribute import fix_multi_worker_fit
@@ -192,7 +194,7 @@ def test_multi_worker_cli_training_on_two_processes_agrees(tmp_path, image_folde
     outputs = [tmp_path / f"run{i}" for i in range(2)]
     stages = "probe,none:1:1e-3,all:1:1e-3"
     commands = [
-        [sys.executable, "-m", "tfl.cli.main", "train", "--data", str(image_folder), "--weights", "none"]
+        tfl_command("train", "--data", image_folder, "--backbone", SMALL_BACKBONE, "--weights", "none")
         + ["--image-size", "32", "--batch-size", "8", "--stages", stages, "--strategy", "multi_worker"]
         + ["--output", str(output), "--verbose", "0"]
         for output in outputs
