@@ -140,3 +140,23 @@ def test_registering_a_taken_name_is_refused_unless_replaced():
         register_backbone(spec, replace=True)
     with pytest.raises(TypeError, match="takes a tfl.backbones.BackboneSpec. Received: str 'resnet50'"):
         register_backbone("resnet50")
+
+
+def test_a_model_on_a_registered_backbone_loads_only_where_it_is_registered(tmp_path, monkeypatch):
+    import numpy as np
+
+    from tfl.backbones import registry
+    from tfl.config import ModelConfig
+    from tfl.model import build_model
+    from tfl.model import load_model
+
+    model = build_model(ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=32), ["a", "b"])
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    loaded = load_model(path)
+    assert loaded.backbone_name == SMALL_BACKBONE
+    assert all(np.array_equal(a, b) for a, b in zip(loaded.get_weights(), model.get_weights()))
+    # A new process that has not registered it: what it reads names the fix.
+    monkeypatch.setattr(registry, "_BY_KEY", {k: v for k, v in registry._BY_KEY.items() if v.name != SMALL_BACKBONE})
+    with pytest.raises(Exception, match="Unknown backbone 'tiny_stages_net'.*register it again before building or loading"):
+        load_model(path)

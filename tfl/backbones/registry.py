@@ -43,7 +43,9 @@ def get_backbone_spec(name):
     suggestion = f" Did you mean: {', '.join(_BY_KEY[c].name for c in close)}?" if close else ""
     raise ValueError(
         f"Unknown backbone {name!r}.{suggestion} `tfl backbones` (in Python: `tfl.list_backbones()`) "
-        f"lists the {len(_REGISTRY)} known backbones. Received: backbone={name!r}"
+        f"lists the {len(_REGISTRY)} known backbones. A backbone added with "
+        "tfl.backbones.register_backbone is known to the process that registered it: register it "
+        f"again before building or loading a model on it. Received: backbone={name!r}"
     )
 
 
