@@ -17,6 +17,7 @@ import pytest
 import tensorflow as tf
 
 import tfl
+from tests.small_backbone import SMALL_BACKBONE
 from tests.text_fakes import tiny_encoder
 
 SUBPACKAGES = ("config", "data", "backbones", "model", "train", "adapt", "evaluate", "attribution", "export")
@@ -94,7 +95,7 @@ def fixtures(workdir):
     data = tfl.data.from_arrays(
         images, labels, class_names=["cat", "dog"], image_size=32, batch_size=4, validation_split=0.25
     )
-    model = tfl.build_model(tfl.ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32), ["cat", "dog"])
+    model = tfl.build_model(tfl.ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=32), ["cat", "dog"])
     encoder, preprocessor = tiny_encoder()
     return {
         "os": os,
@@ -128,6 +129,11 @@ def test_example_runs(name, obj, namespace, fixtures, workdir, monkeypatch, requ
     if name.startswith("tfl.export."):
         request.getfixturevalue("exported")
     monkeypatch.chdir(workdir)
+    # An example may register a backbone (register_backbone's does): the registry is set back after it.
+    from tfl.backbones import registry
+
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    monkeypatch.setattr(registry, "_BY_KEY", dict(registry._BY_KEY))
     globs = {**namespace, **fixtures}
     tests = doctest.DocTestFinder(recurse=False).find(obj, name, globs=globs)
     examples = sum(len(test.examples) for test in tests)

@@ -3,16 +3,16 @@ import dataclasses
 import keras
 import pytest
 
+from tests.small_backbone import SMALL_BACKBONE
 from tfl.backbones import backbone_names
 from tfl.backbones import build_backbone
 from tfl.backbones import get_backbone_spec
 from tfl.backbones import list_backbones
+from tfl.backbones import register_backbone
 from tfl.backbones import resolve_image_size
 from tfl.backbones import stage_layer_names
-from tfl.backbones import register_backbone
 from tfl.backbones.keras_applications import SPECS
 from tfl.backbones.stages import layer_graph
-from tests.small_backbone import SMALL_BACKBONE
 
 # Over 100M parameters, or slow to build on 2 cores.
 LARGE = {

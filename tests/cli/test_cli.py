@@ -321,7 +321,7 @@ def test_backbones_lists_every_backbone_with_its_stages(capsys):
     assert "resnet50" in out and "stem, conv2, conv3, conv4, conv5" in out
     assert "mobilenet_025" in out and "MobileNet(alpha=0.25)" in out
     # 40 Keras classes, 12 more width variants, and the backbones registered in this process
-    # (tests/small_backbone.py's, and any a docstring example registered before).
+    # (tests/small_backbone.py's).
     from tfl.backbones import backbone_names
 
     assert len(out.strip().splitlines()) == 1 + len(backbone_names()) >= 1 + 53

@@ -4,8 +4,8 @@ import pytest
 import tensorflow as tf
 
 from tests.small_backbone import SMALL_BACKBONE
-from tfl.backbones import get_backbone_spec
 from tfl.backbones import build_backbone
+from tfl.backbones import get_backbone_spec
 from tfl.config import AugmentationConfig
 from tfl.config import ModelConfig
 from tfl.config.data_config import RESIZE_MODES

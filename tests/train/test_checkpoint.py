@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.small_backbone import SMALL_BACKBONE
 from tests.train.helpers import Interrupted
 from tests.train.helpers import StopAfter
 from tests.train.helpers import tiny_image_data
-from tests.small_backbone import SMALL_BACKBONE
 from tfl.config import ModelConfig
 from tfl.config import Stage
 from tfl.data.order import shuffle_each_epoch

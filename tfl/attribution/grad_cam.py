@@ -56,6 +56,7 @@ def target_layer(model, layer=None):
 
     Examples:
 
+    >>> model = tfl.build_model(tfl.ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32), ["cat", "dog"])
     >>> label, tensor = target_layer(model)
     >>> label, len(tensor.shape)
     ('stride32 (output)', 4)

@@ -70,6 +70,7 @@ def backbone_stages(backbone, name):
 
     Examples:
 
+    >>> model = tfl.build_model(tfl.ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32), ["cat", "dog"])
     >>> stages = backbone_stages(model.backbone, "mobilenet_v3_small")
     >>> list(stages)
     ['stem', 'stride8', 'stride16', 'stride32']
@@ -86,6 +87,7 @@ def save_backbone(backbone, path):
 
     Examples:
 
+    >>> model = tfl.build_model(tfl.ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32), ["cat", "dog"])
     >>> save_backbone(model, "backbone.weights.h5")
     'backbone.weights.h5'
     >>> config = tfl.ModelConfig(backbone="mobilenet_v3_small", weights="backbone.weights.h5", image_size=32)

@@ -88,6 +88,7 @@ def stage_layer_names(model, spec):
 
     Examples:
 
+    >>> model = tfl.build_model(tfl.ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32), ["cat", "dog"])
     >>> names = stage_layer_names(model.backbone, get_backbone_spec("mobilenet_v3_small"))
     >>> list(names), names["stride8"][0]
     (['stem', 'stride8', 'stride16', 'stride32'], 'expanded_conv_1_expand')
@@ -116,6 +117,7 @@ def stage_layers(model, spec):
 
     Examples:
 
+    >>> model = tfl.build_model(tfl.ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32), ["cat", "dog"])
     >>> layers = stage_layers(model.backbone, get_backbone_spec("mobilenet_v3_small"))
     >>> {stage: len(stage_layers) for stage, stage_layers in layers.items()}
     {'stem': 17, 'stride8': 18, 'stride16': 74, 'stride32': 48}

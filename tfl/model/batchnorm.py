@@ -8,6 +8,7 @@ def batchnorm_layers(model):
 
     Examples:
 
+    >>> model = tfl.build_model(tfl.ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32), ["cat", "dog"])
     >>> layers = batchnorm_layers(model)
     >>> len(layers), type(layers[0]).__name__
     (34, 'BatchNormalization')

@@ -94,6 +94,7 @@ def apply_stage(model, stage):
 
     Examples:
 
+    >>> model = tfl.build_model(tfl.ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32), ["cat", "dog"])
     >>> plan = apply_stage(model, Stage("top 1", epochs=1, learning_rate=1e-4))
     >>> plan.trainable_stages, plan.trainable_params
     (('stride32',), 730154)

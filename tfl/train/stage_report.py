@@ -99,6 +99,7 @@ def stage_report(model, stage, plan, *, index=0, count=1):
 
     Examples:
 
+    >>> model = tfl.build_model(tfl.ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32), ["cat", "dog"])
     >>> stage = Stage("top 1", epochs=2, learning_rate=1e-4)
     >>> print(stage_report(model, stage, apply_stage(model, stage)).format())
     Stage 1/1: unfreeze='top 1' for 2 epoch(s) at 0.0001 (adam, constant)
