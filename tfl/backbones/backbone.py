@@ -33,7 +33,7 @@ def resolve_image_size(spec, image_size=None):
 
 
 def build_backbone(name, *, weights="imagenet", image_size=None):
-    """Builds a headless backbone of `keras.applications`.
+    """Builds a headless backbone of `keras.applications` (or one added with `register_backbone`).
 
     Args:
         name: a registered backbone name (see `tfl.backbones.list_backbones()`).

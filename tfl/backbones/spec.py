@@ -50,14 +50,15 @@ def starts_after(pattern):
 
 @dataclasses.dataclass(frozen=True)
 class BackboneSpec:
-    """A backbone of `keras.applications`, described as data.
+    """A backbone of `keras.applications` (or one's own: `register_backbone`), described as data.
 
     Args:
         name: tfl's name for it, e.g. "resnet50".
         constructor: the Keras application function, e.g.
             `keras.applications.ResNet50`.
         module: the `keras.applications` module holding its
-            `preprocess_input`, e.g. "resnet".
+            `preprocess_input`, e.g. "resnet" ("" for one's own backbone:
+            `preprocessing` says how its pixels are prepared).
         preprocessing: how raw pixels in [0, 255] are prepared: "caffe" (RGB
             to BGR, ImageNet mean subtracted), "tf" (scaled to [-1, 1]),
             "torch" (scaled to [0, 1], ImageNet mean and std), or "none" (the
