@@ -10,10 +10,8 @@ minimalistic variant (one epoch at 32 px: about 1 s against 5 s, measured in
 docs/performance.md), and with random weights its features are far from zero.
 
 Registration lasts for the process: a test that runs tfl in another process
-starts it with `tfl_command` (which registers the network first), or, where
-the process itself is under test (the `tfl` console script, a notebook
-kernel), names `PROCESS_BACKBONE`, the smallest `keras.applications` backbone
-with those stages.
+starts it with `tfl_command` (which registers the network first); the image
+notebooks' tests import this module in the kernel.
 
 Transfer itself is tested on the real ImageNet weights (tests marked `real_weights`).
 """
@@ -76,7 +74,6 @@ def _register():
 
 
 SMALL_BACKBONE = _register().name
-PROCESS_BACKBONE = "mobilenet_v3_small_minimalistic"
 
 
 def tfl_command(*arguments):
