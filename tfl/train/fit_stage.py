@@ -13,7 +13,9 @@ Four routes train a stage:
   what learns.
 
 A stage sets the flags (`apply_stage`), recompiles with a fresh optimizer (the
-classifier's loss, metrics, class weights and weight decay kept), fits, then
+classifier's loss, metrics, class weights and weight decay kept; a model
+already compiled for the same stage keeps its traced step and has its
+optimizer reset instead, `tfl.train.compiled_step`), fits, then
 recomputes BatchNorm statistics where it trained them and checks, after a
 stage that trained the backbone, that its moving statistics still hold. A
 stage with `head_init="prototypes"` first starts the head from the class
@@ -25,6 +27,7 @@ import logging
 import time
 
 import keras
+import tensorflow as tf
 
 from tfl.data.mix import mix_batches
 from tfl.model.batchnorm import batchnorm_layers
@@ -32,6 +35,8 @@ from tfl.model.prebuild import prebuild_optimizer
 from tfl.train.batchnorm import batchnorm_check
 from tfl.train.batchnorm import batchnorm_momentum_for
 from tfl.train.batchnorm import recalibrate_batchnorm
+from tfl.train.compiled_step import compile_stage
+from tfl.train.compiled_step import forget_compile
 from tfl.train.distribute import fix_multi_worker_fit
 from tfl.train.early_stopping import MONITOR
 from tfl.train.early_stopping import BestEpoch
@@ -356,9 +361,15 @@ def _fit_model(model, data, stage, plan, options, context, callbacks):
         _compile(model, model, optimizer, options.jit_compile, soft_targets=mixing)
 
     if context.shared is not None and context.index in context.shared.indices:
+        forget_compile(model)
         context.shared.start(model, stage, plan, context.steps, compile_model)
     else:
-        compile_model(make_optimizer(stage, context.steps, plan.lr_multipliers, model.training_options.weight_decay))
+        optimizer = make_optimizer(stage, context.steps, plan.lr_multipliers, model.training_options.weight_decay)
+        if options.checkpoint is None and not tf.distribute.has_strategy():
+            compile_stage(model, optimizer, compile_model, jit_compile=options.jit_compile, soft_targets=mixing)
+        else:  # a checkpoint restores the optimizer's state; a strategy has its own fixes (_compile)
+            forget_compile(model)
+            compile_model(optimizer)
     train = data.train
     if mixing:
         train = mix_batches(train, model.num_classes, mixup=options.mixup, cutmix=options.cutmix, seed=options.seed)
