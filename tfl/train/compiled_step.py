@@ -51,9 +51,9 @@ def compile_stage(model, optimizer, compile_model, **compile_options):
     """
     key = _key(model, optimizer, compile_options)
     compiled = _COMPILED.get(model)
-    if compiled is not None and compiled[0] == key and compiled[1] is model.optimizer:
-        if _reset_to_fresh(model.optimizer, optimizer, model.trainable_variables):
-            return True
+    same = compiled is not None and compiled[0] == key and compiled[1] is model.optimizer
+    if same and _reset_to_fresh(model.optimizer, optimizer, model.trainable_variables):
+        return True
     compile_model(optimizer)
     if model.optimizer is optimizer:  # not wrapped by Keras (a loss-scale optimizer is not reset here)
         _COMPILED[model] = (key, optimizer)
