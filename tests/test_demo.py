@@ -84,3 +84,52 @@ def test_the_text_demos_scratch_model_trains_without_a_shuffle_warning():
         report, _ = _scratch(task, np.arange(len(texts)), settings, verbose=0)
     assert report["num_examples"] == 6
     assert not [str(w.message) for w in caught if "shuffle" in str(w.message)]
+
+
+def test_seeds_reseed_python_and_numpy_every_time_and_tensorflow_only_on_a_new_seed(monkeypatch):
+    import keras
+    import tensorflow as tf
+
+    from tfl.demo.seeds import Seeds
+
+    calls = []
+    set_seed = tf.random.set_seed
+    monkeypatch.setattr(tf.random, "set_seed", lambda seed: (calls.append(seed), set_seed(seed)))
+
+    def initial_kernel():
+        layer = keras.layers.Dense(3)
+        layer.build((None, 4))
+        return keras.ops.convert_to_numpy(layer.kernel)
+
+    seeds = Seeds()
+    seeds.set(0)
+    first = initial_kernel()
+    seeds.set(0)  # TensorFlow's kernel cache (the traced steps) is kept ...
+    np.testing.assert_array_equal(initial_kernel(), first)  # ... and the next model starts alike
+    assert calls == [0]
+    seeds.set(1)
+    assert calls == [0, 1]
+    assert not np.array_equal(initial_kernel(), first)
+
+
+def test_the_runner_starts_each_run_from_its_fresh_models_values():
+    import keras
+
+    from tfl.config import ModelConfig
+    from tfl.demo.image import _Runner
+    from tfl.model import build_model
+
+    def fresh(seed):
+        keras.utils.set_random_seed(seed)
+        return build_model(ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=32), ["a", "b"])
+
+    runner = _Runner()
+    first = fresh(0)
+    assert runner.start_from(first) is first
+    second = fresh(1)
+    assert runner.start_from(second) is first  # one model object, so one traced step
+    values = [keras.ops.convert_to_numpy(v) for v in first.variables]
+    for value, expected in zip(values, second.variables, strict=True):
+        np.testing.assert_array_equal(value, keras.ops.convert_to_numpy(expected))
+    assert any(not np.array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+               for a, b in zip(fresh(0).variables, second.variables))  # the seeds gave other values

@@ -37,14 +37,15 @@ from tfl.config import Stage
 from tfl.data import from_arrays
 from tfl.data import load_digits
 from tfl.data import stratified_split
+from tfl.demo.seeds import Seeds
 from tfl.evaluate import evaluate_model
 from tfl.evaluate import format_table
 from tfl.evaluate import plot_transfer_vs_scratch
 from tfl.evaluate import save_figure
 from tfl.evaluate import write_json
-from tfl.run_folder import prepare_output_dir
 from tfl.io import save_keras as save_model
 from tfl.model import build_model
+from tfl.run_folder import prepare_output_dir
 from tfl.train import fit_stages
 
 SOURCE_CLASSES = (0, 1, 2, 3, 4)
@@ -221,10 +222,12 @@ class _Runner:
     run is the one that model would make). Runs with the same stage then share
     the runner's traced training step (`tfl.train.compiled_step`): the four
     transfer and scratch runs trace it once, not four times (8-9 s each on
-    2 cores)."""
+    2 cores). Its `seeds` seed each run without clearing that trace
+    (`tfl.demo.seeds`)."""
 
     def __init__(self):
         self.model = None
+        self.seeds = Seeds()
 
     def start_from(self, fresh):
         if self.model is None:
@@ -254,7 +257,7 @@ def _target_draw(pool, test, per_class, draw, backbone_file, folder, s, runner, 
     runs = []
     for method, (weights, stage) in plans.items():
         log(f"Target task: digits 5-9, {per_class} labels per class, draw {draw + 1}/{s.draws}, {method} ...")
-        keras.utils.set_random_seed(s.seed + draw)
+        runner.seeds.set(s.seed + draw)
         fresh = build_model(ModelConfig(backbone=s.backbone, weights=weights, image_size=size), target_names, seed=s.seed)
         model = runner.start_from(fresh)
         report = _train_and_evaluate(model, data, [stage], verbose)
