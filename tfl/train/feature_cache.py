@@ -214,7 +214,7 @@ class FeatureCache:
             augmented = tf.function(self.model.augmented_features, input_signature=signature)
         feature_model = self.model.feature_model()
         plain = tf.function(lambda inputs: feature_model(inputs, training=False), input_signature=signature)
-        train = _features_of(augmented if views > 1 else plain, data.train, views)
+        train = _in_canonical_order(*_features_of(augmented if views > 1 else plain, data.train, views), views)
         validation = (None, None)
         if data.validation is not None:
             if data.validation.element_spec[0] != signature[0]:  # another shape: its own trace
@@ -247,6 +247,23 @@ def _features_of(extract, dataset, views):
     if not features:
         raise ValueError("The data set is empty: there are no examples to compute features of.")
     return np.concatenate(features), np.concatenate(labels)
+
+
+def _in_canonical_order(features, labels, views):
+    """The training rows sorted by a digest of their values, so the cache's
+    order does not depend on the order of the pass that computed them. A
+    shuffled training pipeline takes its order from a pass counter
+    (`tfl.data.order`) that the prefetching of earlier, unfinished passes
+    (a BatchNorm check, a recalibration) advances at times that vary from run
+    to run; the head's training order (`CachedFeatures.datasets`) is drawn
+    from the cache's order, so without this a head stage did not repeat.
+    With augmented views, each view's rows are moved alike (the first view's
+    order), so view k stays rows k*N to (k+1)*N - 1."""
+    count = len(features) // views
+    keys = [hashlib.sha256(row.tobytes() + label.tobytes()).digest() for row, label in zip(features[:count], labels[:count])]
+    first = sorted(range(count), key=keys.__getitem__)
+    order = np.concatenate([np.asarray(first, dtype=np.int64) + view * count for view in range(views)])
+    return features[order], labels[order]
 
 
 def examples_digest(dataset):
