@@ -4,25 +4,13 @@ exist before the first step (`tfl.model.prebuild_optimizer`)."""
 import keras
 
 from tests.small_backbone import SMALL_BACKBONE
+from tests.train.helpers import count_traces
 from tests.train.helpers import tiny_image_data
 from tfl.config import ModelConfig
 from tfl.config import Stage
 from tfl.model import build_model
 from tfl.model import prebuild_optimizer
 from tfl.train import fit_stages
-
-
-def _count_traces(model):
-    """Counts the Python calls of `model.train_step`: one per trace of the training step."""
-    traces = []
-    step = model.train_step
-
-    def counted(data):
-        traces.append(1)
-        return step(data)
-
-    model.train_step = counted
-    return traces
 
 
 def _model():
@@ -32,7 +20,7 @@ def _model():
 def test_a_compiled_classifier_traces_its_training_step_once():
     model = _model()
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    traces = _count_traces(model)
+    traces = count_traces(model)
     model.fit(tiny_image_data().train, epochs=2, verbose=0)
     assert len(traces) == 1
     assert model.optimizer.built
@@ -43,14 +31,14 @@ def test_keras_alone_traces_it_twice_which_is_what_prebuild_avoids():
     # this fails and prebuild_optimizer can go.
     model = _model()
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    traces = _count_traces(model)
+    traces = count_traces(model)
     keras.Model.fit(model, tiny_image_data().train, epochs=1, verbose=0, shuffle=False)
     assert len(traces) == 2
 
 
 def test_each_stage_of_a_plan_traces_once():
     model = _model()
-    traces = _count_traces(model)
+    traces = count_traces(model)
     stages = [Stage("top 1", epochs=1, learning_rate=1e-3), Stage("all", epochs=1, learning_rate=1e-4, optimizer="sgd")]
     fit_stages(model, tiny_image_data(), stages, verbose=0, shared_trace="off")
     assert len(traces) == 2

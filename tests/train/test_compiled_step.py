@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from tests.small_backbone import SMALL_BACKBONE
+from tests.train.helpers import count_traces
 from tests.train.helpers import tiny_image_data
 from tfl.config import ModelConfig
 from tfl.config import Stage
@@ -31,18 +32,6 @@ def _data():
     return data
 
 
-def _count_traces(model):
-    traces = []
-    step = model.train_step
-
-    def counted(data):
-        traces.append(1)
-        return step(data)
-
-    model.train_step = counted
-    return traces
-
-
 def _values(model):
     return [keras.ops.convert_to_numpy(v).copy() for v in model.variables]
 
@@ -58,7 +47,7 @@ def _train_twice(stage):
     after each run and the trace count."""
     model = _model()
     initial = _values(model)
-    traces = _count_traces(model)
+    traces = count_traces(model)
     fit_stages(model, _data(), [stage], verbose=0)
     after_first = _values(model)
     _restore(model, initial)
@@ -175,7 +164,7 @@ def test_a_plan_with_a_checkpoint_compiles_every_time(tmp_path):
 
     stage = Stage("all", epochs=1, learning_rate=1e-3)
     model = _model()
-    traces = _count_traces(model)
+    traces = count_traces(model)
     for run in ("a", "b"):
         checkpoint = TrainingCheckpoint(str(tmp_path / run), {"run": run})
         fit_stages(model, _data(), [stage], verbose=0, checkpoint=checkpoint)

@@ -20,7 +20,7 @@ scores 0.61 on digits 5-9 with 5 labels per class, where the same probe on a
 random network's standardised features scores 0.80. Its weights are a much
 better starting point than its features are a representation (docs/demo.md).
 
-Nothing is downloaded; on 2 CPU cores the default run takes about 4 minutes.
+Nothing is downloaded; on 2 CPU cores the default run takes 2 to 3 minutes.
 """
 
 import dataclasses
