@@ -70,8 +70,10 @@ def forget_compile(model):
 def _key(model, optimizer, compile_options):
     return (
         _without_names(keras.saving.serialize_keras_object(optimizer)),
-        tuple(variable.path for variable in model.trainable_variables),
-        tuple((layer.path, layer.trainable, float(layer.momentum)) for layer in batchnorm_layers(model)),
+        # The objects themselves: the traced step holds them, so a variable or
+        # layer replaced by another of the same name and shape compiles again.
+        tuple((variable.path, id(variable)) for variable in model.trainable_variables),
+        tuple((id(layer), layer.trainable, float(layer.momentum)) for layer in batchnorm_layers(model)),
         model.training_options,
         tuple(sorted(compile_options.items())),
     )
