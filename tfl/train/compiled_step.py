@@ -4,8 +4,8 @@ Keras traces a model's training step again after every `compile()`, and every
 stage compiles with a fresh optimizer. A program that trains the same model
 again with the same kind of stage (the demos' runs on another labelled set, a
 self-training round, a notebook cell run twice) would pay the whole trace each
-time: 8-9 s of a 28 s MobileNetV3Small run at 32 px, 10 s of a MiniLM
-fine-tuning (`bench/fixed_costs.py`, docs/performance.md).
+time: 8-9 s of a 28 s MobileNetV3Small run at 32 px, 8-9 s of a MiniLM
+fine-tuning (docs/performance.md, "The same stage again").
 
 `compile_stage` keeps the traced step when nothing it depends on changed since
 the model's last compile by `fit_stages`:
