@@ -1,3 +1,5 @@
+import types
+
 import keras
 import numpy as np
 import pytest
@@ -166,7 +168,70 @@ def test_disk_cache_is_never_used_for_other_weights_data_or_preprocessing(tmp_pa
     again = FeatureCache(model, cache_dir=tmp_path).get(data)
 
     assert again.origin == "computed"
-    assert len(list(tmp_path.iterdir())) == 2
+    if change == "data":  # the same weights: the new examples join their store as a second part
+        [store] = tmp_path.iterdir()
+        assert len(list(store.glob("part-*.npz"))) == 2
+    else:
+        assert len(list(tmp_path.iterdir())) == 2
+
+
+def _split(images, labels, train, held_out):
+    """A `types.SimpleNamespace` data set of two splits: example ids `train` and `held_out`."""
+
+    def pipeline(ids):
+        inputs = {"images": images[ids]}
+        return tf.data.Dataset.from_tensor_slices((inputs, labels[ids].astype("int32"))).batch(4)
+
+    return types.SimpleNamespace(train=pipeline(train), validation=pipeline(held_out))
+
+
+def _part_sizes(folder):
+    [store] = folder.iterdir()
+    sizes = []
+    for part in sorted(store.glob("part-*.npz"), key=lambda p: p.stat().st_mtime_ns):
+        with np.load(part) as loaded:
+            sizes.append(len(loaded["keys"]))
+    return sizes
+
+
+def test_folds_of_one_data_set_compute_each_example_once(tmp_path):
+    # Two folds of a cross-validation: the second's training part is the first's
+    # held-out part plus half its training part, so nothing is new to the backbone.
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0, 255, (12, 32, 32, 3)).astype("float32")
+    labels = np.arange(12) % 2
+    model = _model()
+    first = FeatureCache(model, cache_dir=tmp_path).get(_split(images, labels, np.arange(8), np.arange(8, 12)))
+    fold = _split(images, labels, np.r_[8:12, 0:4], np.arange(4, 8))
+
+    second = FeatureCache(model, cache_dir=tmp_path).get(fold)
+
+    assert (first.origin, second.origin) == ("computed", "disk")
+    assert _part_sizes(tmp_path) == [12]
+    fresh = FeatureCache(model).get(fold)  # in memory: every example through the backbone
+    np.testing.assert_allclose(second.train_features, fresh.train_features, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(second.train_labels, fresh.train_labels)
+    np.testing.assert_allclose(second.validation_features, fresh.validation_features, rtol=1e-5, atol=1e-6)
+
+
+def test_a_data_set_with_new_examples_computes_only_those(tmp_path):
+    rng = np.random.default_rng(1)
+    images = rng.uniform(0, 255, (14, 32, 32, 3)).astype("float32")
+    labels = np.arange(14) % 2
+    model = _model()
+    FeatureCache(model, cache_dir=tmp_path).get(_split(images, labels, np.arange(6), np.arange(6, 10)))
+    grown = _split(images, labels, np.r_[0:6, 10:14], np.arange(6, 10))  # 4 new training examples
+
+    again = FeatureCache(model, cache_dir=tmp_path).get(grown)
+
+    assert again.origin == "disk and computed"
+    assert _part_sizes(tmp_path) == [10, 4]
+    fresh = FeatureCache(model).get(grown)
+    np.testing.assert_allclose(again.train_features, fresh.train_features, rtol=1e-5, atol=1e-6)
+    # After the weights change, nothing of the old store is used.
+    kernel = _first_kernel(model)
+    kernel.assign(kernel * 1.5)
+    assert FeatureCache(model, cache_dir=tmp_path).get(grown).origin == "computed"
 
 
 def test_a_later_head_stage_after_fine_tuning_uses_the_new_features():
@@ -219,3 +284,17 @@ def test_the_cached_training_order_does_not_depend_on_the_pass_that_computed_it(
     assert orders[0] != orders[2]
     np.testing.assert_array_equal(orders[1].train_features, orders[3].train_features)  # ... the cache's does not
     np.testing.assert_array_equal(orders[1].train_labels, orders[3].train_labels)
+
+
+def test_each_stage_record_says_where_its_features_came_from(tmp_path):
+    data = tiny_image_data(n=8)
+    stages = [Stage("none", epochs=1), Stage("none", epochs=1)]
+    keras.utils.set_random_seed(4)
+    first = fit_stages(_model(), data, stages, cache_dir=tmp_path, verbose=0)
+    keras.utils.set_random_seed(4)
+    model = _model()  # the same backbone weights; Keras names its layers input_layer_1 ... this time
+    again = fit_stages(model, data, stages[:1], cache_dir=tmp_path, verbose=0)
+    assert [r.feature_origin for r in first.stages] == ["computed", "memory"]
+    assert [r.feature_origin for r in again.stages] == ["disk"]
+    record = fit_stages(model, data, [Stage("all", epochs=1)], verbose=0).stages[0]
+    assert record.feature_origin is None  # the backbone trained: no cached features

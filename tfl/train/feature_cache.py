@@ -15,7 +15,13 @@ The cache is valid when
 
 On disk (`cache_dir`), features are keyed by a digest of the backbone's
 weights, the model's preprocessing settings and the examples themselves, so a
-cache made for other weights, preprocessing or data is never used.
+cache made for other weights, preprocessing or data is never used. Plain
+features (no augmented views) are kept per example: a run on other data that
+shares examples with an earlier one (the folds of a cross-validation, a
+labelled set grown by a few examples) computes only the examples it has not
+seen, e.g. a 5-fold cross-validation passes each image through the backbone
+once instead of five times. Augmented views are random per pass, so they are
+kept per data set.
 """
 
 import dataclasses
@@ -29,6 +35,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfl.data.order import shuffle_each_epoch
+from tfl.io import write_atomically
 from tfl.io import write_folder
 
 FEATURE_CACHE_MODES = ("auto", "off")
@@ -110,7 +117,8 @@ class CachedFeatures:
         validation_labels: aligned with `validation_features`, or None.
         views: augmented views per training example.
         seconds: time spent computing (or loading) them.
-        origin: "computed", or "disk" when read from `cache_dir`.
+        origin: "computed", "disk" when every example was read from
+            `cache_dir`, or "disk and computed" when some were.
     """
 
     train_features: np.ndarray
@@ -187,17 +195,22 @@ class FeatureCache:
         self._weights_digest = digest
         return self._features
 
+    def features_kept(self):
+        """The `CachedFeatures` of the last `get`, or None: `get` returns these
+        again while the backbone's weights have not changed."""
+        return self._features
+
     def weights_digest(self):
         """A digest of every weight that shapes the features, and of the
         settings that shape the backbone's input (size, preprocessing, pooling)."""
         head = {id(v) for layer in (self.model.head, self.model.head_dropout) for v in layer.weights}
         h = hashlib.sha256()
         config = {k: v for k, v in self.model.get_config().items() if k not in _HEAD_KEYS}
-        h.update(json.dumps(config, sort_keys=True, default=str).encode())
+        h.update(json.dumps(_without_layer_names(config), sort_keys=True, default=str).encode())
         h.update(f"views={self.augmented_views}".encode())
-        for variable in self.model.weights:
+        for variable in self.model.weights:  # in the model's order, which its architecture fixes
             if id(variable) not in head:
-                h.update(variable.path.encode())
+                h.update(f"{variable.name}{tuple(variable.shape)}{variable.dtype}".encode())
                 h.update(np.ascontiguousarray(keras.ops.convert_to_numpy(variable)).tobytes())
         return h.hexdigest()
 
@@ -223,16 +236,134 @@ class FeatureCache:
         return (*train, *validation)
 
     def _from_disk(self, data, weights_digest):
+        if self._views() == 1:
+            return self._per_example(data, weights_digest)
         h = hashlib.sha256(weights_digest.encode())
         h.update(examples_digest(data.train).encode())
         if data.validation is not None:
             h.update(examples_digest(data.validation).encode())
-        folder = os.path.join(self.cache_dir, f"features-{h.hexdigest()[:24]}")
+        folder = os.path.join(self.cache_dir, f"features-{h.hexdigest()[:24]}")  # augmented views
         if os.path.isdir(folder):
             return _load(folder), "disk"
         features = self._compute(data)
         _save(folder, features)
         return features, "computed"
+
+
+    def _per_example(self, data, weights_digest):
+        """The plain features of both splits from the per-example store of
+        these weights, computing (and adding) only the examples it lacks."""
+        store = ExampleStore(os.path.join(self.cache_dir, f"examples-{_short(weights_digest)}"))
+        known = store.load()
+        feature_model = self.model.feature_model()
+        extractors = {}
+
+        def extract(inputs, spec):
+            key = tuple(tf.nest.flatten(spec))  # one trace per input signature (the batch size is None)
+            if key not in extractors:
+                extractors[key] = tf.function(lambda x: feature_model(x, training=False), input_signature=[spec])
+            return extractors[key](inputs)
+
+        added = {}
+        reused = 0
+
+        def features_of(dataset):
+            nonlocal reused
+            spec = dataset.element_spec[0]
+            features, labels = [], []
+            for batch in dataset:
+                inputs, batch_labels = batch[0], batch[1]
+                keys = row_digests(inputs)
+                missing = [i for i, key in enumerate(keys) if key not in known and key not in added]
+                if missing:
+                    rows = tf.constant(missing)
+                    subset = tf.nest.map_structure(lambda x, rows=rows: tf.gather(x, rows), inputs)
+                    computed = keras.ops.convert_to_numpy(extract(subset, spec)).astype(np.float32)
+                    added.update(zip((keys[i] for i in missing), computed))
+                reused += sum(key in known for key in keys)
+                features.append(np.stack([known[key] if key in known else added[key] for key in keys]))
+                labels.append(keras.ops.convert_to_numpy(batch_labels))
+            if not features:
+                raise ValueError("The data set is empty: there are no examples to compute features of.")
+            return np.concatenate(features), np.concatenate(labels)
+
+        train = _in_canonical_order(*features_of(data.train), 1)
+        validation = (None, None) if data.validation is None else features_of(data.validation)
+        if added:
+            store.add(added)
+        origin = "disk" if not added else ("disk and computed" if reused else "computed")
+        return (*train, *validation), origin
+
+
+class ExampleStore:
+    """Features kept per example on disk: a folder of `part-*.npz` files,
+    each holding `keys` (the 32-byte digests of the examples' inputs,
+    `row_digests`) and their `features`. A part is written whole (atomically)
+    and never changed; later runs add parts. A folder is for one backbone
+    state and preprocessing (its name is their digest)."""
+
+    def __init__(self, folder):
+        self.folder = folder
+
+    def load(self):
+        """`{key: feature row}` of every part."""
+        found = {}
+        if not os.path.isdir(self.folder):
+            return found
+        for name in sorted(os.listdir(self.folder)):
+            if name.startswith("part-") and name.endswith(".npz"):
+                with np.load(os.path.join(self.folder, name)) as part:
+                    found.update(zip((bytes(key) for key in part["keys"]), part["features"]))
+        return found
+
+    def add(self, rows):
+        """Writes `{key: feature row}` as a new part."""
+        keys = sorted(rows)
+        name = f"part-{hashlib.sha256(b''.join(keys)).hexdigest()[:16]}.npz"
+        path = os.path.join(self.folder, name)
+        if os.path.exists(path):  # the same examples, added by another run meanwhile
+            return
+        key_array = np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), -1)
+        features = np.stack([rows[key] for key in keys])
+        write_atomically(path, lambda f: np.savez(f, keys=key_array, features=features))
+
+
+def _without_layer_names(config):
+    """`config` with every layer name in it replaced by the position where the
+    name first appears. Keras numbers the names it makes up (`input_layer`,
+    `input_layer_1`, `add_8`, ...) per process, so the same architecture built
+    twice (a cross-validation's folds, a search's trials) differs in names
+    only; its features do not."""
+    positions = {}
+
+    def collect(value):
+        if isinstance(value, dict):
+            if "class_name" in value and isinstance(value.get("config"), dict):
+                name = value["config"].get("name")
+                if isinstance(name, str):
+                    positions.setdefault(name, f"layer-{len(positions)}")
+            for item in value.values():
+                collect(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                collect(item)
+
+    collect(config)
+
+    def walk(value):
+        if isinstance(value, dict):
+            return {key: walk(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [walk(item) for item in value]
+        if isinstance(value, str):
+            return positions.get(value, value)
+        return value
+
+    return walk(config)
+
+
+def _short(digest):
+    return hashlib.sha256(digest.encode()).hexdigest()[:24]
 
 
 def _features_of(extract, dataset, views):
@@ -271,21 +402,30 @@ def examples_digest(dataset):
     dataset: the same examples in a new shuffle order give the same digest."""
     digests = []
     for batch in dataset:
-        inputs, labels = batch[0], batch[1]
-        parts = (
-            [keras.ops.convert_to_numpy(inputs[k]) for k in sorted(inputs)]
-            if isinstance(inputs, dict)
-            else [keras.ops.convert_to_numpy(inputs)]
-        )
-        parts.append(keras.ops.convert_to_numpy(labels))
-        for i in range(len(parts[-1])):
-            h = hashlib.sha256()
-            for part in parts:
-                row = np.ascontiguousarray(part[i])
-                h.update(f"{row.dtype}{row.shape}".encode())
-                h.update(row.tobytes())
-            digests.append(h.digest())
+        digests.extend(row_digests(batch[0], batch[1]))
     return hashlib.sha256(b"".join(sorted(digests))).hexdigest()
+
+
+def row_digests(inputs, labels=None):
+    """One sha256 digest (32 bytes) per example of a batch: of its inputs
+    (every input of a dict, by name), their dtypes and shapes, and its label
+    when `labels` is given."""
+    parts = (
+        [keras.ops.convert_to_numpy(inputs[k]) for k in sorted(inputs)]
+        if isinstance(inputs, dict)
+        else [keras.ops.convert_to_numpy(inputs)]
+    )
+    if labels is not None:
+        parts.append(keras.ops.convert_to_numpy(labels))
+    digests = []
+    for i in range(len(parts[0])):
+        h = hashlib.sha256()
+        for part in parts:
+            row = np.ascontiguousarray(part[i])
+            h.update(f"{row.dtype}{row.shape}".encode())
+            h.update(row.tobytes())
+        digests.append(h.digest())
+    return digests
 
 
 _PARTS = ("train_features", "train_labels", "validation_features", "validation_labels")

@@ -223,6 +223,7 @@ def fit_stage(model, data, stage, options, context):
         saver = EpochSaver(
             options.checkpoint, model, context.index, context.first_epoch, context.history, context.midway
         )
+    kept = context.cache.features_kept()
     features = None if route == "model" else context.cache.get(data)
     init = None if context.midway else init_stage_head(model, data, stage, context.cache, options.verbose)
     best = _best_epoch(stage, context)
@@ -247,6 +248,7 @@ def fit_stage(model, data, stage, options, context):
         after_recalibration=after,
         feature_cache=str(decision),
         feature_seconds=None if features is None else features.seconds,
+        feature_origin=None if features is None else ("memory" if features is kept else features.origin),
         linear_probe=probe,
         report=report.to_dict(),
         batchnorm_check=check,

@@ -25,6 +25,10 @@ class StageRecord:
         feature_cache: whether the stage trained on cached features, and why.
         feature_seconds: time spent computing (or reading) the cached
             features, or None when the stage did not use them.
+        feature_origin: where those features came from: "computed", "disk"
+            (every example read from `train.feature_cache_dir`), "disk and
+            computed" (some were), "memory" (computed by an earlier stage of
+            this run), or None.
         linear_probe: for a linear-probe stage: L-BFGS iterations, whether it
             converged, the final objective and the seconds; else None.
         report: the stage report printed before the stage
@@ -64,6 +68,7 @@ class StageRecord:
     after_recalibration: dict | None = None
     feature_cache: str = "off"
     feature_seconds: float | None = None
+    feature_origin: str | None = None
     linear_probe: dict | None = None
     report: dict | None = None
     batchnorm_check: dict | None = None
