@@ -242,6 +242,9 @@ class _FixedFeatures:
     def get(self, data):
         return self.features
 
+    def features_kept(self):
+        return self.features  # computed once, before the rounds
+
 
 class _CachedRounds:
     """Rounds on the frozen backbone's features, computed once."""
