@@ -1,8 +1,9 @@
 """`cross_validate` and `tfl cv`: the folds' runs, per-fold resume, cv.json and cv.png.
 
 Most tests replace `run_experiment` by a fake that writes a report: what is
-tested is which folds run, on which data, and what is written. One test trains
-for real, on two folds of 16 tiny images.
+tested is which folds run, on which data, and what is written. Two tests train
+for real: on two folds of 16 tiny images, and through `tfl cv` on two folds of
+a 12-row CSV file with a tiny random encoder.
 """
 
 import json
@@ -11,6 +12,7 @@ import os
 import pytest
 
 from tests.small_backbone import SMALL_BACKBONE
+from tests.text_fakes import tiny_encoder_folder
 from tfl import cross_validation
 from tfl.cli.main import main
 from tfl.config import Config
@@ -37,7 +39,7 @@ class FakeRuns:
     def __call__(self, config, folder, *, overwrite, resume, verbose, log):
         self.calls.append((config, folder))
         self.resume = resume
-        held_out = sorted(os.listdir(os.path.join(config.data.validation_source, "dark")))
+        held_out = _held_out(config.data.validation_source)
         accuracy = (0.9 if config.model.weights else 0.6) + 0.01 * len(self.calls)
         report = {"accuracy": accuracy, "macro_f1": accuracy - 0.05, "auc_roc": 0.95, "seconds": 1.0}
         os.makedirs(folder, exist_ok=True)
@@ -47,6 +49,14 @@ class FakeRuns:
 
     def folders(self):
         return [os.path.basename(folder) for _, folder in self.calls]
+
+
+def _held_out(source):
+    """What a fold holds out: its dark images' file names, or its text file's rows."""
+    if os.path.isdir(source):
+        return sorted(os.listdir(os.path.join(source, "dark")))
+    with open(source, encoding="utf-8") as f:
+        return f.read().splitlines()[1:]
 
 
 @pytest.fixture
@@ -117,13 +127,18 @@ def test_another_request_in_the_same_folder_is_refused(image_folder, tmp_path, f
     assert len(fake_runs.calls) == 2 + 4
 
 
+NOT_FOLDED = r"folds a folder of class folders \(images\) or a .csv, .tsv or .jsonl file \(text\)"
+
+
 @pytest.mark.parametrize(
     "updates, message",
     [
-        ({"data.validation_source": "val/"}, r"Received: data.validation_source='val/'"),
-        ({"data.source": "reviews.csv", "task": "text"}, r"folds a folder of class folders.*Received: data.source='reviews.csv'"),
+        ({"data.validation_source": "val/"}, r"Received: data.validation_source='val/'.*Remove it \(--val-data\)"),
+        ({"data.source": "reviews.csv", "task": "text"}, NOT_FOLDED + r".*data.source='reviews.csv' \(no such file"),
+        ({"data.source": "tweets", "task": "text"}, NOT_FOLDED + r".*Received: data.source='tweets' \(task 'text'\)\. Give a folder"),
+        ({"task": "text"}, NOT_FOLDED + r".*\(task 'text'\).*or a text file with a text and a label column"),
     ],
-    ids=["held_out_folder", "text"],
+    ids=["held_out_folder", "missing_text_file", "demo_tweets", "folder_as_text"],
 )
 def test_sources_it_cannot_fold_are_refused(image_folder, updates, message):
     with pytest.raises(ValueError, match=message):
@@ -180,3 +195,107 @@ def test_a_folder_of_other_files_is_refused(image_folder, tmp_path):
 
     with pytest.raises(FileExistsError, match="is not empty"):
         cross_validate(_config(image_folder), folds=2, output_dir=tmp_path / "cv")
+
+
+# Text: 12 rows of 3 classes; `note` is a column no config names.
+TEXTS = ["a good movie", "a bad movie", "the plot was not bad", "great fun", "awful film", "a movie",
+         "very good acting", "boring plot", "the cat sat", "really fun", "not really good", "the film"]
+
+
+@pytest.fixture(scope="module")
+def text_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("text") / "reviews.csv"
+    sentiments = ["pos", "neg", "mixed"] * 4
+    path.write_text("review,sentiment,note\n" + "".join(f"{t},{s},n{i}\n" for i, (t, s) in enumerate(zip(TEXTS, sentiments))))
+    return str(path)
+
+
+def _text_config(source, **data):
+    return Config.from_dict(
+        {
+            "task": "text",
+            "data": {"source": source, "batch_size": 4, "text_column": "review", "label_column": "sentiment", **data},
+            "model": {"encoder": "tiny", "sequence_length": 16},
+            "train": {"stages": ["none:1:1e-2"]},
+        }
+    )
+
+
+def test_each_text_fold_runs_the_plan_on_its_own_files_and_a_finished_one_is_read_back(text_file, tmp_path, fake_runs):
+    config, output = _text_config(text_file), tmp_path / "cv"
+    first = cross_validate(config, folds=3, repeats=2, output_dir=output)
+
+    assert fake_runs.folders() == [f"fold-{r}-{k}" for r in range(2) for k in range(3)]
+    for config_run, folder in fake_runs.calls:
+        fold = output / "folds" / os.path.basename(folder)
+        assert (config_run.data.source, config_run.data.validation_source) == (str(fold / "train.csv"), str(fold / "held_out.csv"))
+        assert (config_run.data.text_column, config_run.data.label_column) == ("review", "sentiment")
+    with open(text_file, encoding="utf-8") as f:
+        rows = f.read().splitlines()[1:]
+    for repeat in range(2):  # fake_runs saw each fold's held-out rows
+        reports = [json.loads((output / f"fold-{repeat}-{k}" / "report.json").read_text()) for k in range(3)]
+        assert sorted(row for report in reports for row in report["held_out"]) == sorted(rows)
+    assert [(f["num_train"], f["num_held_out"]) for f in first.folds] == [(8, 4)] * 6
+    os.remove(output / "fold-1-0" / "report.json")  # killed before its report was written
+
+    second = cross_validate(config, folds=3, repeats=2, output_dir=output)
+
+    assert fake_runs.folders()[6:] == ["fold-1-0"]
+    assert [fold["resumed"] for fold in second.folds] == [True, True, True, False, True, True]
+    assert second.folds[0]["accuracy"] == first.folds[0]["accuracy"]
+
+
+def test_a_compared_text_plan_runs_on_the_same_fold_files(text_file, tmp_path, fake_runs):
+    config = _text_config(text_file)
+    cv = cross_validate(config, folds=2, compare=config.replace(**{"model.encoder": "other"}), output_dir=tmp_path / "cv")
+
+    assert fake_runs.folders() == ["fold-0-0", "compare-0-0", "fold-0-1", "compare-0-1"]
+    ours, theirs = fake_runs.calls[0][0], fake_runs.calls[1][0]
+    assert (ours.data.source, ours.data.validation_source) == (theirs.data.source, theirs.data.validation_source)
+    assert (ours.model.encoder, theirs.model.encoder) == ("tiny", "other")
+    assert cv.difference["accuracy"]["n"] == 2
+
+
+@pytest.mark.parametrize(
+    "updates, error, message",
+    [
+        ({}, ValueError, r"folds=5 is more than the 4 examples of class 'mixed', the smallest.*folds <= 4"),
+        ({"data.label_separator": "|"}, ValueError, r"multi-label \(label_separator='\|' splits its labels\)"),
+        ({"data.validation_source": "held_out.csv"}, ValueError, r"Received: data.validation_source='held_out.csv'"),
+        ({"data.text_column": "text"}, ValueError, r"has no column 'text' \(text_column='text'\)"),
+    ],
+    ids=["too_few_rows_of_a_class", "multi_label", "held_out_file", "unknown_column"],
+)
+def test_text_it_cannot_fold_is_refused_before_any_run(text_file, tmp_path, fake_runs, updates, error, message):
+    with pytest.raises(error, match=message):
+        cross_validate(_text_config(text_file).replace(**updates), folds=5, output_dir=tmp_path / "cv")
+    assert fake_runs.calls == [] and not (tmp_path / "cv" / "folds").exists()
+
+
+def test_tfl_cv_refuses_a_compared_backbone_for_text(text_file, tmp_path, capsys):
+    code = main(["cv", "--data", text_file, "--compare-backbone", "resnet50", "--output", str(tmp_path / "cv")])
+
+    assert code == 2
+    assert "Received: --compare-backbone 'resnet50' with text data" in capsys.readouterr().err
+
+
+def test_tfl_cv_cross_validates_a_text_file_end_to_end(text_file, tmp_path, capsys):
+    encoder = tiny_encoder_folder(tmp_path / "encoder")
+    output = tmp_path / "cv"
+    command = ["cv", "--data", text_file, "--encoder", encoder, "--text-column", "review", "--label-column", "sentiment",
+               "--sequence-length", "16", "--stages", "none:1:1e-2", "--batch-size", "4", "--folds", "2",
+               "--output", str(output), "--verbose", "0"]
+
+    assert main(command) == 0
+    cv = json.loads((output / "cv.json").read_text())
+    assert [(f["fold"], f["num_train"], f["num_held_out"], f["resumed"]) for f in cv["folds"]] == [(0, 6, 6, False), (1, 6, 6, False)]
+    for fold in cv["folds"]:
+        assert 0.0 <= fold["accuracy"] <= 1.0 and 0.0 <= fold["macro_f1"] <= 1.0 and 0.0 <= fold["auc_roc"] <= 1.0
+        report = json.loads((output / f"fold-0-{fold['fold']}" / "report.json").read_text())
+        assert (report["task"], report["class_names"], report["num_validation"]) == ("text", ["mixed", "neg", "pos"], 6)
+        assert report["config"]["data"]["validation_source"] == str(output / "folds" / f"fold-0-{fold['fold']}" / "held_out.csv")
+    assert cv["accuracy"]["n"] == 2 and cv["config"]["model"]["encoder"] == encoder
+
+    assert main(command) == 0  # again: both folds are read back, none trained
+    assert "fold-0-1: finished earlier, read back" in capsys.readouterr().out
+    assert [f["resumed"] for f in json.loads((output / "cv.json").read_text())["folds"]] == [True, True]

@@ -1,9 +1,14 @@
 """`cross_validate`: a whole training plan, run on K stratified folds (optionally repeated).
 
-Each fold is an ordinary run of the same config on other data: the folds are
-made by `tfl.data.folds.fold_folders` (links to the images, no copies) and
-each is trained and scored by `tfl.experiment.run_experiment` in its own run
-folder, so a fold resumes like any run. The output folder:
+The data is a folder of class folders (images) or a `.csv`, `.tsv` or
+`.jsonl` file (text). Each fold is an ordinary run of the same config on
+other data: the folds are made by `tfl.data.folds.fold_folders` (links to the
+images, no copies) or `tfl.data.folds.fold_text_file` (the rows, with every
+column, in files of the source's format), both dealt by `stratified_folds`,
+and each is trained and scored by `tfl.experiment.run_experiment` with
+`data.source` the fold's training part and `data.validation_source` its
+held-out part, in its own run folder, so a fold resumes like any run. The
+output folder:
 
     cv.json            per-fold metrics (`folds`), and for accuracy, macro_f1 and
                        auc_roc their `mean`, `std`, `ci95` and `n`; with a
@@ -11,7 +16,8 @@ folder, so a fold resumes like any run. The output folder:
                        `difference` (plan minus compare, fold by fold)
     cv.png             per-fold accuracy, its mean and interval (and the differences)
     cv_request.json    what was asked: a later call must ask the same to continue
-    folds/             fold-<repeat>-<k>/train and held_out: links to the images
+    folds/             fold-<repeat>-<k>/train and held_out: folders of links to the
+                       images, or text files (train.csv and held_out.csv, ...)
     fold-<repeat>-<k>/ the run folder of each fold; compare-<repeat>-<k>/ the second plan's
     feature_cache/     features of frozen backbones, kept between runs (unless the
                        config names its own train.feature_cache_dir)
@@ -27,6 +33,8 @@ import tempfile
 
 from tfl.data.folds import check_fold_counts
 from tfl.data.folds import fold_folders
+from tfl.data.folds import fold_text_file
+from tfl.data.text.file import is_text_file
 from tfl.evaluate import save_figure
 from tfl.evaluate.cv_plot import plot_cross_validation
 from tfl.evaluate.intervals import mean_interval
@@ -91,8 +99,11 @@ def cross_validate(
 
     Args:
         config: a `tfl.config.Config` whose `data.source` is a folder of class
-            folders (no `data.validation_source`: the folds hold out).
-        folds: K, from 2 to the image count of the smallest class.
+            folders (images) or a `.csv`, `.tsv` or `.jsonl` file with one
+            label per row (text: `data.text_column`, `data.label_column` and
+            `data.text_pair_column` name its columns); no
+            `data.validation_source`: the folds hold out.
+        folds: K, from 2 to the example count of the smallest class.
         repeats: how many times to split into K folds, each with another
             shuffle (seeded by `data.seed` and the repeat).
         compare: a second `Config` (e.g. other weights or another backbone)
@@ -124,20 +135,20 @@ def cross_validate(
     """
     check_fold_counts(folds, repeats)
     log = log or (print if verbose else lambda message: None)
-    _check_source(config)
+    task = _check_source(config)
     if compare is not None:  # its data are the same folds
         compare = compare.replace(**{"data.source": config.data.source})
         _check_source(compare)
     if output_dir is None:
         with tempfile.TemporaryDirectory(prefix="tfl-cv-") as temporary:
             runner = _Runner(temporary, overwrite, resume, verbose, log)
-            result = _cross_validate(config, folds, repeats, compare, runner)
+            result = _cross_validate(config, task, folds, repeats, compare, runner)
         return dataclasses.replace(result, output_dir=None)
     runner = _Runner(os.fspath(output_dir), overwrite, resume, verbose, log)
-    return _cross_validate(config, folds, repeats, compare, runner)
+    return _cross_validate(config, task, folds, repeats, compare, runner)
 
 
-def _cross_validate(config, folds, repeats, compare, runner):
+def _cross_validate(config, task, folds, repeats, compare, runner):
     root = runner.root
     request = {
         "folds": folds,
@@ -147,14 +158,7 @@ def _cross_validate(config, folds, repeats, compare, runner):
     }
     _prepare_root(root, request, runner.overwrite)
     data = config.data
-    found = fold_folders(
-        data.source,
-        folds,
-        os.path.join(root, "folds"),
-        repeats=repeats,
-        seed=data.seed,
-        skip_bad_files=data.skip_bad_files,
-    )
+    found = _make_folds(data, task, folds, repeats, os.path.join(root, "folds"))
     rows = []
     for fold in found:
         row = {"repeat": fold.repeat, "fold": fold.index}
@@ -171,6 +175,24 @@ def _cross_validate(config, folds, repeats, compare, runner):
     write_json(os.path.join(root, CV_FILE), cv)
     save_figure(plot_cross_validation(cv), os.path.join(root, CV_PLOT))
     return result
+
+
+def _make_folds(data, task, folds, repeats, root):
+    """The folds of `data.source` (a `DataConfig`'s), written under `root`."""
+    if task == "text":
+        return fold_text_file(
+            data.source,
+            folds,
+            root,
+            text_column=data.text_column,
+            label_column=data.label_column,
+            text_pair_column=data.text_pair_column,
+            label_separator=data.label_separator,
+            repeats=repeats,
+            seed=data.seed,
+            skip_bad_rows=data.skip_bad_files,
+        )
+    return fold_folders(data.source, folds, root, repeats=repeats, seed=data.seed, skip_bad_files=data.skip_bad_files)
 
 
 def summarize_folds(rows, output_dir=None):
@@ -216,7 +238,7 @@ class _Runner:
         updates = {"data.source": fold.train, "data.validation_source": fold.held_out}
         if config.train.feature_cache_dir is None:
             updates["train.feature_cache_dir"] = os.path.join(self.root, "feature_cache")
-        self.log(f"{name}: training on {fold.num_train} images, holding out {fold.num_held_out}")
+        self.log(f"{name}: training on {fold.num_train} examples, holding out {fold.num_held_out}")
         result = run_experiment(
             config.replace(**updates), folder, overwrite=True, resume=self.resume, verbose=self.verbose, log=self.log
         )
@@ -225,19 +247,27 @@ class _Runner:
 
 
 def _check_source(config):
-    """The config's data is an image folder to fold, with no held-out folder of its own."""
+    """The task of the config's data: an image folder or a text file to fold,
+    with no held-out data of its own."""
     plan = plan_run(config)
     source = config.data.source
-    if plan.task != "image" or not source or not os.path.isdir(source):
+    if plan.task == "text":
+        foldable = bool(source) and is_text_file(source) and os.path.isfile(source)
+    else:
+        foldable = bool(source) and os.path.isdir(source)
+    if not foldable:
+        missing = " (no such file)" if source and is_text_file(source) and not os.path.exists(source) else ""
         raise ValueError(
-            "cross_validate folds a folder of class folders (image data). "
-            f"Received: data.source={source!r} (task {plan.task!r}). Give a folder with one sub-folder per class."
+            "cross_validate folds a folder of class folders (images) or a .csv, .tsv or .jsonl file (text). "
+            f"Received: data.source={source!r}{missing} (task {plan.task!r}). Give a folder with one sub-folder "
+            "per class, or a text file with a text and a label column (data.text_column, data.label_column)."
         )
     if config.data.validation_source is not None:
         raise ValueError(
-            "cross_validate holds out each fold in turn; a held-out folder of its own has no place. "
+            "cross_validate holds out each fold in turn; held-out data of its own has no place. "
             f"Received: data.validation_source={config.data.validation_source!r}. Remove it (--val-data)."
         )
+    return plan.task
 
 
 def _prepare_root(root, request, overwrite):

@@ -1,11 +1,14 @@
-"""The cross-validation folds: stratified, non-overlapping, seeded, as folders of links."""
+"""The cross-validation folds: stratified, non-overlapping, seeded, as folders of links or text files."""
 
+import csv
+import json
 import os
 
 import numpy as np
 import pytest
 
 from tfl.data.folds import fold_folders
+from tfl.data.folds import fold_text_file
 from tfl.data.folds import stratified_folds
 
 KEYS = np.array([0] * 7 + [1] * 5 + [2] * 3 + [3] * 10)
@@ -18,8 +21,9 @@ def test_each_class_is_dealt_evenly_round_the_folds(folds, repeat):
 
     assert sorted(set(assignment.tolist())) == list(range(folds))
     for key in np.unique(KEYS):
-        n = int((KEYS == key).sum())
-        per_fold = np.bincount(assignment[KEYS == key], minlength=folds)
+        members = np.equal(KEYS, key)
+        n = int(members.sum())
+        per_fold = np.bincount(assignment[members], minlength=folds)
         assert per_fold.min() >= n // folds and per_fold.max() <= -(-n // folds), (key, per_fold)
     sizes = np.bincount(assignment, minlength=folds)
     assert sizes.max() - sizes.min() <= 1
@@ -76,3 +80,123 @@ def test_a_fold_folder_is_a_source_like_any_other(image_folder, tmp_path):
     data = from_directory(fold.train, validation_path=fold.held_out, image_size=16)
 
     assert (data.class_names, data.num_train, data.num_validation) == (("bright", "dark"), 8, 8)
+
+
+def test_too_many_folds_name_the_smallest_image_class(image_folder, tmp_path):
+    with pytest.raises(ValueError, match=r"folds=9 is more than the 8 examples of class 'bright', the smallest"):
+        fold_folders(image_folder, 9, tmp_path / "folds")
+
+
+# Text: 7 "pos", 5 "neg" and 4 "mixed" rows, with a second text and a column no config names.
+LABELS = ["pos", "neg", "pos", "mixed", "neg", "pos"] * 2 + ["pos", "neg", "mixed", "mixed"]
+HEADER = ["text", "pair", "label", "note"]
+
+
+def _row(i, ending):
+    """The cells of row `i`; CSV and JSONL cells carry what needs quoting or escaping."""
+    text = {".csv": f'film {i}, "quoted"\nand a second line', ".tsv": f'film {i} "quoted"', ".jsonl": f"film {i} “ünï”\n"}
+    note = {"kept": i} if ending == ".jsonl" else f"note {i}"
+    return [text[ending], f"pair {i}", LABELS[i], note]
+
+
+def _write_text_file(path, rows):
+    """Writes `rows` (lists of cells under `HEADER`) as `path`'s ending says; returns its path."""
+    if path.suffix == ".jsonl":
+        path.write_text("".join(json.dumps(dict(zip(HEADER, row))) + "\n" for row in rows), encoding="utf-8")
+    elif path.suffix == ".tsv":
+        path.write_text("".join("\t".join(map(str, row)) + "\n" for row in [HEADER, *rows]), encoding="utf-8")
+    else:
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            csv.writer(f).writerows([HEADER, *rows])
+    return str(path)
+
+
+def _read_text_file(path):
+    """`(header, rows)` of a fold's file, parsed here with the standard library alone."""
+    if path.endswith(".jsonl"):
+        with open(path, encoding="utf-8") as f:
+            rows = [json.loads(line) for line in f if line.strip()]
+        return list(rows[0]), [list(row.values()) for row in rows]
+    with open(path, newline="", encoding="utf-8") as f:
+        if path.endswith(".tsv"):
+            lines = [line.rstrip("\n").split("\t") for line in f]
+        else:
+            lines = list(csv.reader(f))
+    return lines[0], lines[1:]
+
+
+@pytest.mark.parametrize("ending", [".csv", ".tsv", ".jsonl"], ids=["csv", "tsv", "jsonl"])
+def test_every_row_is_held_out_exactly_once_per_repeat_with_every_column(ending, tmp_path):
+    rows = [_row(i, ending) for i in range(len(LABELS))]
+    source = _write_text_file(tmp_path / f"reviews{ending}", rows)
+    ids = np.unique(LABELS, return_inverse=True)[1]  # class ids of the sorted labels
+
+    found = fold_text_file(source, 3, tmp_path / "folds", text_pair_column="pair", repeats=2, seed=5)
+
+    assert [fold.name for fold in found] == [f"{r}-{k}" for r in range(2) for k in range(3)]
+    for repeat in range(2):
+        dealt = stratified_folds(ids, 3, seed=5, repeat=repeat)  # the images' function deals the rows
+        held_out = []
+        for fold in [f for f in found if f.repeat == repeat]:
+            assert fold.train.endswith(f"train{ending}") and fold.held_out.endswith(f"held_out{ending}")
+            (train_header, train), (held_out_header, out) = _read_text_file(fold.train), _read_text_file(fold.held_out)
+            assert train_header == held_out_header == HEADER
+            assert out == [rows[i] for i in np.flatnonzero(dealt == fold.index)]
+            assert train == [rows[i] for i in np.flatnonzero(dealt != fold.index)]
+            assert (fold.num_train, fold.num_held_out) == (len(train), len(out))
+            for label, n in (("pos", 7), ("neg", 5), ("mixed", 4)):
+                assert n // 3 <= [row[2] for row in out].count(label) <= -(-n // 3)
+            held_out += out
+        assert sorted(map(str, held_out)) == sorted(map(str, rows))  # every row once
+    assert _read_text_file(found[0].held_out) != _read_text_file(found[3].held_out)  # repeat 1 reshuffles
+
+
+def test_every_fold_has_the_sources_classes_in_their_order(tmp_path):
+    from tfl.data import from_text_file
+
+    labels = ["10", "2", "7", "7", "10", "2", "7", "2", "10", "7"]  # sorted as numbers: 2, 7, 10
+    source = _write_text_file(tmp_path / "numbers.csv", [[f"film {i}", "", label, ""] for i, label in enumerate(labels)])
+
+    found = fold_text_file(source, 3, tmp_path / "folds", seed=0)
+
+    assert from_text_file(source).class_names == ("2", "7", "10")
+    for fold in found:
+        assert from_text_file(fold.train).class_names == ("2", "7", "10")  # each training part has every class
+        data = from_text_file(fold.train, validation_path=fold.held_out)
+        assert (data.class_names, data.num_train, data.num_validation) == (("2", "7", "10"), fold.num_train, fold.num_held_out)
+
+
+def test_too_many_folds_name_the_smallest_text_class_and_write_nothing(tmp_path):
+    source = _write_text_file(tmp_path / "reviews.csv", [_row(i, ".csv") for i in range(len(LABELS))])
+
+    with pytest.raises(ValueError, match=r"folds=5 is more than the 4 examples of class 'mixed', the smallest.*folds <= 4"):
+        fold_text_file(source, 5, tmp_path / "folds")
+    assert not (tmp_path / "folds").exists()
+
+
+@pytest.mark.parametrize(
+    "name, content, separator, message",
+    [
+        ("tags.jsonl", "".join(json.dumps({"text": "a film", "label": [t]}) + "\n" for t in "abab"), None, "its labels are lists"),
+        ("tags.csv", "text,label\n" + "a film,a|b\n" * 4, "|", r"label_separator='\|' splits its labels"),
+    ],
+    ids=["jsonl_lists", "label_separator"],
+)
+def test_multi_label_rows_are_refused(name, content, separator, message, tmp_path):
+    (tmp_path / name).write_text(content)
+
+    with pytest.raises(ValueError, match=f"stratified by each row's class.*multi-label \\({message}\\).*one label per row"):
+        fold_text_file(tmp_path / name, 2, tmp_path / "folds", label_separator=separator)
+
+
+def test_bad_rows_are_named_or_left_out_of_every_fold(tmp_path):
+    rows = [_row(i, ".csv") for i in range(len(LABELS))]
+    rows[4][0] = ""  # line 10: each row above spans two lines
+    source = _write_text_file(tmp_path / "reviews.csv", rows)
+
+    with pytest.raises(ValueError, match=r"reviews.csv line 10: empty text"):
+        fold_text_file(source, 2, tmp_path / "folds")
+    found = fold_text_file(source, 2, tmp_path / "folds", skip_bad_rows=True)
+
+    held_out = [row for fold in found for row in _read_text_file(fold.held_out)[1]]
+    assert sorted(map(str, held_out)) == sorted(map(str, rows[:4] + rows[5:]))

@@ -13,7 +13,8 @@ def add_parser(subparsers):
         "cv",
         help="cross-validate a training plan on K stratified folds (mean, std, 95%% interval)",
         description=(
-            "Run the plan `tfl train` would run on K stratified folds of --data (an image folder), "
+            "Run the plan `tfl train` would run on K stratified folds of --data (an image folder, or a "
+            ".csv/.tsv/.jsonl text file with one label per row), "
             "and write cv.json (per-fold accuracy, macro-F1 and AUC-ROC, and each one's mean, std and "
             "95%% t-interval), cv.png and one run folder per fold to --output. Running the same command "
             "again continues: a finished fold is read back, not trained again. With --compare or "
@@ -36,21 +37,31 @@ def add_parser(subparsers):
     other.add_argument(
         "--compare-backbone",
         metavar="NAME[:WEIGHTS]",
-        help="a second plan: this plan with another backbone and/or weights, e.g. "
-        "'mobilenet_025:none' (scratch) or 'resnet50' (weights kept); ':none' alone changes only the weights",
+        help="images: a second plan: this plan with another backbone and/or weights, e.g. "
+        "'mobilenet_025:none' (scratch) or 'resnet50' (weights kept); ':none' alone changes only the weights "
+        "(text: --compare a config with another model.encoder)",
     )
     parser.set_defaults(run=run)
     return parser
 
 
-def compare_config(config, args):
-    """The second plan of `--compare CONFIG` or `--compare-backbone NAME[:WEIGHTS]`, or None."""
+def compare_config(config, args, task):
+    """The second plan of `--compare CONFIG` or `--compare-backbone NAME[:WEIGHTS]`, or None.
+
+    `task` is the plan's: `--compare-backbone` is refused for text, whose
+    plan has no backbone to change."""
     from tfl.config import Config
 
     if args.compare:
         return Config.from_yaml(args.compare)
     if not args.compare_backbone:
         return None
+    if task == "text":
+        raise ValueError(
+            "--compare-backbone changes an image backbone and its weights; a text plan has an encoder, so "
+            f"both plans would be the same. Received: --compare-backbone {args.compare_backbone!r} with text "
+            f"data {config.data.source!r}. Give --compare CONFIG, a config file with another model.encoder."
+        )
     name, separator, weights = args.compare_backbone.partition(":")
     updates = {}
     if name:
@@ -67,10 +78,13 @@ def compare_config(config, args):
 
 def run(args):
     from tfl.cross_validation import cross_validate
+    from tfl.run_plan import plan_run
 
     config = config_from_args(args)
-    compare = compare_config(config, args)
-    name = config.model.backbone or "cv"
+    plan = plan_run(config)
+    compare = compare_config(config, args, plan.task)
+    model = plan.config.model
+    name = model.backbone if plan.task == "image" else os.path.basename(model.encoder.rstrip("/"))
     output = args.output or os.path.join("runs", f"cv-{name}-{datetime.datetime.now():%Y%m%d-%H%M%S}")
     cv = cross_validate(
         config,

@@ -1,18 +1,24 @@
 """Cross-validation folds: one labelled set split into K stratified, seeded folds.
 
-A fold is data, not a training option: `fold_folders` writes, for each fold,
-a `train/` and a `held_out/` folder of class folders whose files are links to
-the original images. A fold's run is then an ordinary run with
+A fold is data, not a training option. `fold_folders` writes, for each fold
+of a folder of class folders, a `train/` and a `held_out/` folder of class
+folders whose files are links to the original images; `fold_text_file`
+writes, for each fold of a `.csv`, `.tsv` or `.jsonl` file, a `train` and a
+`held_out` file of the same format and columns. Both deal the examples to
+the folds with `stratified_folds`. A fold's run is then an ordinary run with
 `data.source=train` and `data.validation_source=held_out`, so training,
 resume, the feature cache and the run folder need nothing new.
 """
 
 import dataclasses
+import functools
 import os
 
 import numpy as np
 
 from tfl.data.image.directory import labelled_files
+from tfl.data.text.file_parts import labelled_rows
+from tfl.data.text.file_parts import write_parts
 from tfl.io import write_folder
 
 _UINT64 = 1 << 64  # seed sequences take non-negative ints
@@ -20,15 +26,16 @@ _UINT64 = 1 << 64  # seed sequences take non-negative ints
 
 @dataclasses.dataclass(frozen=True)
 class Fold:
-    """One held-out fold of one repeat, as folders of class folders.
+    """One held-out fold of one repeat, as data: folders of class folders, or text files.
 
     Attributes:
         repeat: the repeat, from 0.
         index: the fold, from 0.
-        train: the folder of the training part (every other fold).
-        held_out: the folder of this fold's examples.
-        num_train: images in `train`.
-        num_held_out: images in `held_out`.
+        train: the training part (every other fold): a folder of class
+            folders, or a text file.
+        held_out: this fold's examples, in the same form.
+        num_train: examples (images or rows) in `train`.
+        num_held_out: examples in `held_out`.
     """
 
     repeat: int
@@ -51,7 +58,7 @@ def check_fold_counts(folds, repeats=1):
             raise ValueError(f"{name} is a whole number >= {least}. Received: {name}={value!r}")
 
 
-def stratified_folds(keys, folds, seed, repeat=0):
+def stratified_folds(keys, folds, seed, repeat=0, *, class_names=None):
     """The held-out fold of every example: each class dealt round the folds.
 
     Every class is shuffled by its own generator seeded with `(seed, repeat,
@@ -64,6 +71,8 @@ def stratified_folds(keys, folds, seed, repeat=0):
         folds: the number of folds K, at most the smallest class's count.
         seed: the split seed.
         repeat: the repeat; another repeat deals another shuffle.
+        class_names: the name of each class id, for the error that names
+            the smallest class; None names it by its id.
 
     Returns:
         An int array of fold indices in `0..folds-1`, one per example.
@@ -78,8 +87,9 @@ def stratified_folds(keys, folds, seed, repeat=0):
     classes, counts = np.unique(keys, return_counts=True)
     if len(classes) and counts.min() < folds:
         smallest = int(classes[np.argmin(counts)])
+        name = smallest if class_names is None else repr(class_names[smallest])
         raise ValueError(
-            f"folds={folds} is more than the {counts.min()} examples of class {smallest}, the smallest: "
+            f"folds={folds} is more than the {counts.min()} examples of class {name}, the smallest: "
             f"every held-out fold needs an example of each class. Use folds <= {counts.min()}, "
             "or add examples of that class."
         )
@@ -120,20 +130,100 @@ def fold_folders(source, folds, root, *, repeats=1, seed=0, skip_bad_files=False
     """
     check_fold_counts(folds, repeats)
     class_names, paths, labels = labelled_files(source, skip_bad_files=skip_bad_files)
+
+    def fill(folder, held_out):
+        _link_fold(folder, class_names, paths, labels, held_out)
+
+    return _write_folds(labels, class_names, folds, root, repeats, seed, fill, ("train", "held_out"))
+
+
+def fold_text_file(
+    source,
+    folds,
+    root,
+    *,
+    text_column="text",
+    label_column="label",
+    text_pair_column=None,
+    label_separator=None,
+    repeats=1,
+    seed=0,
+    skip_bad_rows=False,
+):
+    """Splits a `.csv`, `.tsv` or `.jsonl` file into `folds` stratified folds, `repeats` times.
+
+    The rows are read and checked as `from_text_file` reads them, and dealt
+    to the folds by `stratified_folds`, as `fold_folders` deals images. Each
+    fold's `train` and `held_out` files (ending as `source` ends) go to
+    `<root>/fold-<repeat>-<index>/`: the header and every column of `source`
+    (the text pair column too), its rows in their order. Every class has a
+    row in every fold, so in every training part, and the class names, the
+    sorted labels of a fold's two files together, are those of `source` in
+    every fold. A fold folder that exists already is kept: the split is
+    deterministic.
+
+    Args:
+        source: the text file (`data.source`).
+        folds: K, from 2 to the row count of the smallest class.
+        root: where the fold folders go.
+        text_column: the column holding the text (`data.text_column`).
+        label_column: the column holding the label (`data.label_column`).
+        text_pair_column: an optional second text column.
+        label_separator: splits label cells (`data.label_separator`). Data
+            it makes multi-label (as JSONL label lists do) has no one class
+            per row to stratify by, and is refused.
+        repeats: how many times to split, each with another shuffle.
+        seed: the split seed (`data.seed`).
+        skip_bad_rows: leave bad rows out of every fold (logged) instead of
+            failing (`data.skip_bad_files`).
+
+    Returns:
+        The list of `Fold`, repeat by repeat.
+
+    Examples:
+
+    >>> found = fold_text_file("reviews.csv", 2, "cv_folds", text_column="review", label_column="stars")
+    >>> [(os.path.basename(fold.train), fold.num_train, fold.num_held_out) for fold in found]
+    [('train.csv', 10, 10), ('train.csv', 10, 10)]
+    """
+    check_fold_counts(folds, repeats)
+    class_names, lines, labels = labelled_rows(
+        source, text_column, label_column, text_pair_column, label_separator, skip_bad_rows=skip_bad_rows
+    )
+    if labels.ndim != 1:
+        how = f"label_separator={label_separator!r} splits its labels" if label_separator else "its labels are lists"
+        raise ValueError(
+            f"Cross-validation folds are stratified by each row's class, and {os.fspath(source)} is "
+            f"multi-label ({how}). Give one label per row (no data.label_separator, --label-separator), "
+            "or train once on a held-out split (`tfl train`)."
+        )
+    lines = np.asarray(lines)
+
+    def fill(folder, held_out):
+        write_parts(source, {"train": lines[~held_out].tolist(), "held_out": lines[held_out].tolist()}, folder)
+
+    ending = os.path.splitext(os.fspath(source))[1].lower()
+    return _write_folds(labels, class_names, folds, root, repeats, seed, fill, (f"train{ending}", f"held_out{ending}"))
+
+
+def _write_folds(labels, class_names, folds, root, repeats, seed, fill, names):
+    """Deals `labels` to the folds of each repeat and makes each fold folder
+    that is missing by `fill(folder, held_out)` (a bool per example);
+    `names` are the fold's training and held-out parts in it."""
     made = []
     for repeat in range(repeats):
-        assignment = stratified_folds(labels, folds, seed, repeat)
+        assignment = stratified_folds(labels, folds, seed, repeat, class_names=class_names)
         for index in range(folds):
             folder = os.path.join(os.fspath(root), f"fold-{repeat}-{index}")
             held_out = assignment == index
             if not os.path.isdir(folder):
-                write_folder(folder, lambda temporary: _link_fold(temporary, class_names, paths, labels, held_out))
+                write_folder(folder, functools.partial(fill, held_out=held_out))
             made.append(
                 Fold(
                     repeat=repeat,
                     index=index,
-                    train=os.path.join(folder, "train"),
-                    held_out=os.path.join(folder, "held_out"),
+                    train=os.path.join(folder, names[0]),
+                    held_out=os.path.join(folder, names[1]),
                     num_train=int((~held_out).sum()),
                     num_held_out=int(held_out.sum()),
                 )

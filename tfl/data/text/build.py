@@ -80,6 +80,24 @@ def build_text_data(train, held_out=None, *, options, class_names=None):
     )
 
 
+def label_rows(rows, *, skip_bad_rows):
+    """`build_text_data`'s checks of rows and labels, with nothing split off or tokenized.
+
+    Args:
+        rows: a `TextRows`.
+        skip_bad_rows: leave bad rows out (logged) instead of failing.
+
+    Returns:
+        `(good, labels, class_names)`: the usable `TextRows` (each keeps its
+        number), their int32 class ids, or float32 multi-hot rows `[N, C]`
+        for multi-label data, and the class names in the order
+        `build_text_data` gives them for the same rows.
+    """
+    good, _, _ = _clean(rows, None, skip_bad_rows)
+    labels, _, class_names, _ = encode_labels(good, None, None)
+    return good, labels, class_names
+
+
 def _clean(train, held_out, skip_bad_rows):
     """`(train, held_out, skipped)`: the rows without bad ones, and the bad ones skipped.
 

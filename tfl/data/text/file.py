@@ -115,25 +115,15 @@ def read_text_file(path, columns, label_separator, argument):
             f"Unknown text file type: {name}. Known: {', '.join(TEXT_FILE_EXTENSIONS)} "
             "(a .json file of one object per line is .jsonl). Rename or convert the file."
         )
-    with open(name, "rb") as f:
-        data = f.read()
-    if name.lower().endswith(".jsonl"):
-        header, records, bad = _read_jsonl(data, name)
-        check_columns(header, columns, name)
+    header, records, bad = read_records(name)
+    check_columns(header, columns, name)
+    jsonl = name.lower().endswith(".jsonl")
 
-        def column(key):
+    def column(key):
+        if jsonl:
             return [record.get(key) for _, record in records]
-
-    else:
-        tsv = name.lower().endswith(".tsv")
-        header, records, bad = read_delimited(
-            data, name, "\t" if tsv else ",", csv.QUOTE_NONE if tsv else csv.QUOTE_MINIMAL
-        )
-        check_columns(header, columns, name)
-
-        def column(key):
-            i = header.index(key)
-            return [fields[i] for _, fields in records]
+        i = header.index(key)
+        return [fields[i] for _, fields in records]
 
     pair_column = columns.get("text_pair_column")
     return TextRows(
@@ -145,6 +135,28 @@ def read_text_file(path, columns, label_separator, argument):
         numbers=[line for line, _ in records],
         bad=tuple(bad),
     )
+
+
+def read_records(path):
+    """The header and the rows of a `.csv`, `.tsv` or `.jsonl` file as they are, every column kept.
+
+    Args:
+        path: the file; its ending tells its format.
+
+    Returns:
+        `(header, records, bad)`: the column names (JSONL: every key seen, in
+        order), a list of `(line, row)` where `row` is a list of fields (CSV,
+        TSV) or a dict (JSONL), and descriptions of the rows that could not
+        be read. `line` is the number messages name the row by, the same as
+        in the `numbers` of `read_text_file`'s `TextRows`.
+    """
+    name = os.fspath(path)
+    with open(name, "rb") as f:
+        data = f.read()
+    if name.lower().endswith(".jsonl"):
+        return _read_jsonl(data, name)
+    tsv = name.lower().endswith(".tsv")
+    return read_delimited(data, name, "\t" if tsv else ",", csv.QUOTE_NONE if tsv else csv.QUOTE_MINIMAL)
 
 
 def read_delimited(data, name, delimiter=",", quoting=csv.QUOTE_MINIMAL):
