@@ -174,10 +174,16 @@ def test_two_real_folds_train_and_score(image_folder, tmp_path):
     config = _config(image_folder).replace(**{"model.image_size": 32})
     cv = cross_validate(config, folds=2, output_dir=tmp_path / "cv")
 
+    origins = []
     for fold in cv.folds:
         assert 0.0 <= fold["accuracy"] <= 1.0 and fold["num_held_out"] == 8
         assert (tmp_path / "cv" / f"fold-0-{fold['fold']}" / "model.keras").exists()
+        report = json.loads((tmp_path / "cv" / f"fold-0-{fold['fold']}" / "report.json").read_text())
+        origins.append(report["stages"][0]["feature_origin"])
     assert cv.summary["accuracy"]["n"] == 2
+    # The first fold's run put every image (training and held-out part) through the
+    # frozen backbone; the second fold's are the same images: read back, none computed.
+    assert origins == ["computed", "disk"]
 
 
 def test_a_compared_config_file_runs_on_the_plans_folds(image_folder, tmp_path, fake_runs):
