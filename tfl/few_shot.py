@@ -23,9 +23,8 @@ import os
 import sys
 import time
 
-import numpy as np
-
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tfl.backbones.encoders import MINILM
@@ -39,14 +38,15 @@ from tfl.data import load_text_data
 from tfl.data.episodes import sample_episodes
 from tfl.data.image.pipeline import normalize_image_size
 from tfl.evaluate.compare import format_table
-from tfl.train.episode_classifiers import fine_tune_predictions
-from tfl.train.episode_classifiers import probe_predictions
-from tfl.train.episode_classifiers import prototype_predictions
 from tfl.evaluate.intervals import episode_interval
 from tfl.io import write_json
 from tfl.model import build_model
+from tfl.model.traced import traced
 from tfl.select.examples import collect_examples
 from tfl.select.rank import extract_features
+from tfl.train.episode_classifiers import fine_tune_predictions
+from tfl.train.episode_classifiers import probe_predictions
+from tfl.train.episode_classifiers import prototype_predictions
 
 METHODS = ("prototypes", "linear_probe", "fine_tune")
 FEW_SHOT_FILE = "fewshot.json"
@@ -306,7 +306,7 @@ def frozen_features(data, *, backbone, weights, image_size, encoder, sequence_le
     feature_model = model.feature_model()
     signature = [{k: tf.TensorSpec((None, *v.shape[1:]), tf.float32 if k == "images" else tf.as_dtype(v.dtype))
                   for k, v in inputs.items()}]
-    extract = tf.function(lambda batch: feature_model(batch, training=False), input_signature=signature)
+    extract = traced(lambda batch: feature_model(batch, training=False), input_signature=signature)
     features = extract_features(extract, inputs, batch_size)
     name = data if isinstance(data, (str, os.PathLike)) else type(data).__name__
     return features, labels, {"data": os.fspath(name), **source, "class_names": list(class_names)}

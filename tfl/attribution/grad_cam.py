@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfl.data.image.pipeline import crop_box
+from tfl.model.traced import traced
 
 METHODS = ("grad_cam", "grad_cam_plus_plus")
 
@@ -189,7 +190,7 @@ class GradCam:
         self.model = explanation_model
         image_spec = tf.TensorSpec([None, *explanation_model.inputs[0].shape[1:]], tf.float32)
         signature = [image_spec, tf.TensorSpec([None], tf.int32)]
-        self.function = tf.function(self._explain, input_signature=signature) if graph else self._explain
+        self.function = traced(self._explain, input_signature=signature) if graph else self._explain
 
     def __call__(self, inputs, class_indices=None):
         inputs = tf.convert_to_tensor(inputs, tf.float32)

@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from tfl.attribution.grad_cam import check_method
 from tfl.backbones.encoders import token_embedding_split
+from tfl.model.traced import traced
 
 METHODS = ("integrated_gradients", "gradient_x_input")
 BASELINES = ("pad", "mask")
@@ -81,7 +82,7 @@ class TokenAttributor:
         self.embed, self.forward = token_embedding_split(model.backbone)
         names = [name for name in ("token_ids", "segment_ids", "padding_mask") if name in model.input]
         signature = {name: tf.TensorSpec([None, None], tf.int32) for name in names}
-        self.function = tf.function(self._attribute, input_signature=[signature, tf.TensorSpec([None], tf.int32)])
+        self.function = traced(self._attribute, input_signature=[signature, tf.TensorSpec([None], tf.int32)])
 
     def __call__(self, inputs, class_indices=None):
         inputs = {name: tf.cast(inputs[name], tf.int32) for name in self.function.input_signature[0]}

@@ -4,6 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfl.evaluate.tta import flip_averaged
+from tfl.model.traced import traced
 
 
 def predict_dataset(model, dataset, *, tta=False):
@@ -44,11 +45,12 @@ def predict_dataset(model, dataset, *, tta=False):
             f"Received: element_spec={spec!r}"
         )
 
-    @tf.function(input_signature=[spec[0]])
-    def forward(inputs):
+    def call(inputs):
         if tta:
             return flip_averaged(model, inputs)
         return model(inputs, training=False)
+
+    forward = traced(call, input_signature=[spec[0]])
 
     labels, outputs = [], []
     for inputs, batch_labels in dataset:

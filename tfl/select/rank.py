@@ -33,10 +33,11 @@ import tensorflow as tf
 
 from tfl.backbones import WeightsUnavailableError
 from tfl.backbones.encoders import EncoderUnavailableError
-from tfl.evaluate.selection_plot import plot_rank
 from tfl.evaluate.plots import save_figure
+from tfl.evaluate.selection_plot import plot_rank
 from tfl.io import write_json
 from tfl.model import build_model
+from tfl.model.traced import traced
 from tfl.select.candidates import parse_candidates
 from tfl.select.candidates import registered_candidates
 from tfl.select.examples import ScoredExamples
@@ -282,7 +283,7 @@ def _extractor(model, inputs):
     """The model's frozen feature model as one traced function for any batch size."""
     feature_model = model.feature_model()
     signature = [{key: tf.TensorSpec((None, *value.shape[1:]), _dtype(key, value)) for key, value in inputs.items()}]
-    return tf.function(lambda batch: feature_model(batch, training=False), input_signature=signature)
+    return traced(lambda batch: feature_model(batch, training=False), input_signature=signature)
 
 
 def _dtype(key, value):

@@ -37,6 +37,7 @@ import tensorflow as tf
 from tfl.data.order import shuffle_each_epoch
 from tfl.io import write_atomically
 from tfl.io import write_folder
+from tfl.model.traced import traced
 
 FEATURE_CACHE_MODES = ("auto", "off")
 
@@ -224,14 +225,14 @@ class FeatureCache:
         signature = [data.train.element_spec[0]]
         views = self._views()
         if views > 1:
-            augmented = tf.function(self.model.augmented_features, input_signature=signature)
+            augmented = traced(self.model.augmented_features, input_signature=signature)
         feature_model = self.model.feature_model()
-        plain = tf.function(lambda inputs: feature_model(inputs, training=False), input_signature=signature)
+        plain = traced(lambda inputs: feature_model(inputs, training=False), input_signature=signature)
         train = _in_canonical_order(*_features_of(augmented if views > 1 else plain, data.train, views), views)
         validation = (None, None)
         if data.validation is not None:
             if data.validation.element_spec[0] != signature[0]:  # another shape: its own trace
-                plain = tf.function(lambda inputs: feature_model(inputs, training=False))
+                plain = traced(lambda inputs: feature_model(inputs, training=False))
             validation = _features_of(plain, data.validation, 1)
         return (*train, *validation)
 
@@ -261,7 +262,7 @@ class FeatureCache:
         def extract(inputs, spec):
             key = tuple(tf.nest.flatten(spec))  # one trace per input signature (the batch size is None)
             if key not in extractors:
-                extractors[key] = tf.function(lambda x: feature_model(x, training=False), input_signature=[spec])
+                extractors[key] = traced(lambda x: feature_model(x, training=False), input_signature=[spec])
             return extractors[key](inputs)
 
         added = {}

@@ -30,6 +30,7 @@ import tensorflow as tf
 
 from tfl.data.order import shuffle_each_epoch
 from tfl.model.classifier import Classifier
+from tfl.model.traced import traced
 from tfl.train.batchnorm import steps_per_epoch
 from tfl.train.feature_cache import FeatureCache
 from tfl.train.feature_cache import cache_decision
@@ -288,7 +289,7 @@ class _ModelRounds:
         self.labelled_labels = np.concatenate(
             [np.asarray(labels).reshape(-1) for labels in data.train.map(lambda *batch: batch[1])]
         ).astype(np.int64)
-        self.predict = tf.function(lambda inputs: model(inputs, training=False), reduce_retracing=True)
+        self.predict = traced(lambda inputs: model(inputs, training=False), reduce_retracing=True)
 
     def _probabilities(self, dataset):
         return np.concatenate([keras.ops.convert_to_numpy(self.predict(inputs)) for inputs in dataset])
@@ -321,7 +322,7 @@ class _ModelRounds:
 def _features(model, dataset):
     """Pooled features of every example of `dataset` (inputs only), in order."""
     feature_model = model.feature_model()
-    extract = tf.function(lambda inputs: feature_model(inputs, training=False), input_signature=[dataset.element_spec])
+    extract = traced(lambda inputs: feature_model(inputs, training=False), input_signature=[dataset.element_spec])
     return np.concatenate([keras.ops.convert_to_numpy(extract(inputs)).astype(np.float32) for inputs in dataset])
 
 

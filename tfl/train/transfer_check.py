@@ -23,8 +23,8 @@ import dataclasses
 import logging
 
 import numpy as np
-import tensorflow as tf
 
+from tfl.model.traced import traced
 from tfl.train.linear_probe import fit_linear_probe
 
 logger = logging.getLogger("tfl")
@@ -146,7 +146,7 @@ def _features(dataset, models, limit):
     extractors = []
     for model in models:
         feature_model = model.feature_model()
-        extractors.append(tf.function(lambda inputs, f=feature_model: f(inputs, training=False),
+        extractors.append(traced(lambda inputs, f=feature_model: f(inputs, training=False),
                                       input_signature=signature))
     columns = [[] for _ in range(len(models) + 1)]
     seen = 0
