@@ -1,6 +1,6 @@
 """Data flows one way: config -> data -> backbones -> model -> train -> adapt -> evaluate -> attribution -> select -> cli.
 
-A folder of `tfl` may import only the folders to its left (and `tfl.serialization`, `tfl.io`);
+A folder of `tfl` may import only the folders to its left (and `tfl.serialization`, `tfl.io`, `tfl.traced`);
 the modules on top (`tfl.experiment`, `tfl.demo`, `tfl.cli`) may import any.
 Only one module may import `keras_hub`.
 """
@@ -12,7 +12,7 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent / "tfl"
 ORDER = ["config", "data", "backbones", "model", "train", "adapt", "evaluate", "attribution", "select", "export"]
-SHARED = {"serialization", "io"}
+SHARED = {"serialization", "io", "traced"}
 
 
 def _tfl_imports(path):

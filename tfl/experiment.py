@@ -32,13 +32,13 @@ from tfl.run_plan import plan_run
 from tfl.train import FitOptions
 from tfl.train import fine_tune_stages
 from tfl.train import fit_stages
-from tfl.train import with_early_stopping
 from tfl.train import resolve_unfreeze
+from tfl.train import with_early_stopping
 from tfl.train.distribute import replica_batch_size
 from tfl.train.distribute import resolve_strategy
 from tfl.train.fine_tune import decide_pretrained
-from tfl.train.fusion_weights import FusionWeightLogger
 from tfl.train.fixmatch import fit_fixmatch
+from tfl.train.fusion_weights import FusionWeightLogger
 from tfl.train.self_training import fit_self_training
 
 

@@ -41,9 +41,9 @@ from tfl.evaluate.compare import format_table
 from tfl.evaluate.intervals import episode_interval
 from tfl.io import write_json
 from tfl.model import build_model
-from tfl.model.traced import traced
 from tfl.select.examples import collect_examples
 from tfl.select.rank import extract_features
+from tfl.traced import traced
 from tfl.train.episode_classifiers import fine_tune_predictions
 from tfl.train.episode_classifiers import probe_predictions
 from tfl.train.episode_classifiers import prototype_predictions

@@ -28,7 +28,7 @@ def test_docstring_example_runs(function):
 
 FOLDER = pathlib.Path(metrics.__file__).parent
 ALLOWED = {"collections", "contextlib", "dataclasses", "itertools", "json", "math", "os", "uuid", "numpy", "matplotlib", "tensorflow", "tfl"}
-ALLOWED_TFL = ("tfl.evaluate", "tfl.config", "tfl.data", "tfl.io")
+ALLOWED_TFL = ("tfl.evaluate", "tfl.config", "tfl.data", "tfl.io", "tfl.traced")
 
 
 def _imports(path):

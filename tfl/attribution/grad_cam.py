@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfl.data.image.pipeline import crop_box
-from tfl.model.traced import traced
+from tfl.traced import traced
 
 METHODS = ("grad_cam", "grad_cam_plus_plus")
 

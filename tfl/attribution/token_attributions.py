@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from tfl.attribution.grad_cam import check_method
 from tfl.backbones.encoders import token_embedding_split
-from tfl.model.traced import traced
+from tfl.traced import traced
 
 METHODS = ("integrated_gradients", "gradient_x_input")
 BASELINES = ("pad", "mask")

@@ -28,8 +28,8 @@ def add_parser(subparsers):
 
 
 def run(args):
-    from tfl.prediction import predict
     from tfl.model import load_model
+    from tfl.prediction import predict
 
     if args.top_k < 1:
         raise ValueError(f"--top-k must be >= 1. Received: {args.top_k}")

@@ -27,6 +27,8 @@ those options' fields; the two calls below are the same:
 >>> from_directory("flowers/", options=ImageOptions(image_size=224, batch_size=16))
 """
 
+from tfl.data.episodes import Episodes
+from tfl.data.episodes import sample_episodes
 from tfl.data.image import IMAGE_EXTENSIONS
 from tfl.data.image import ImageData
 from tfl.data.image import ImageOptions
@@ -36,8 +38,6 @@ from tfl.data.image import from_directory_for_evaluation
 from tfl.data.image import from_tfds
 from tfl.data.image import list_image_files
 from tfl.data.image import load_digits
-from tfl.data.episodes import Episodes
-from tfl.data.episodes import sample_episodes
 from tfl.data.load import detect_task
 from tfl.data.load import load_data
 from tfl.data.load import load_images

@@ -17,6 +17,7 @@ from tfl.data.image.options import ImageOptions
 from tfl.data.image.pipeline import AUTOTUNE
 from tfl.data.image.pipeline import load_image_file
 from tfl.data.image.pipeline import normalize_image_size
+from tfl.data.image.tfds import from_tfds
 from tfl.data.options import PipelineOptions
 from tfl.data.text.arrays import from_texts
 from tfl.data.text.file import TEXT_FILE_EXTENSIONS
@@ -25,7 +26,6 @@ from tfl.data.text.file import is_text_file
 from tfl.data.text.options import TextOptions
 from tfl.data.text.tfds import from_tfds_text
 from tfl.data.text.tfds import holds_text
-from tfl.data.image.tfds import from_tfds
 from tfl.data.text.tweets import load_tweets
 from tfl.data.tfds_builder import find_builder
 

@@ -25,7 +25,6 @@ from tfl.data.text.file import is_text_file
 from tfl.data.text.file import read_text_file
 from tfl.data.text.pipeline import build_text_pipeline
 
-
 UNKNOWN = -1
 
 

@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+
 def t_quantile(df, probability=0.975):
     """The `probability` quantile of Student's t with `df` degrees of freedom.
 

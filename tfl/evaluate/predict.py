@@ -4,7 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfl.evaluate.tta import flip_averaged
-from tfl.model.traced import traced
+from tfl.traced import traced
 
 
 def predict_dataset(model, dataset, *, tta=False):

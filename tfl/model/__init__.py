@@ -13,12 +13,12 @@ from tfl.model.builder import load_model
 from tfl.model.classifier import Classifier
 from tfl.model.classifier import TrainingOptions
 from tfl.model.fusion import Fusion
-from tfl.model.fusion_builder import build_fusion_model
-from tfl.model.fusion_classifier import BranchBackbones
-from tfl.model.fusion_classifier import FusionClassifier
 from tfl.model.fusion_branches import cnn_branch
 from tfl.model.fusion_branches import image_branch
 from tfl.model.fusion_branches import text_branch
+from tfl.model.fusion_builder import build_fusion_model
+from tfl.model.fusion_classifier import BranchBackbones
+from tfl.model.fusion_classifier import FusionClassifier
 from tfl.model.image_classifier import INPUT_NAME
 from tfl.model.image_classifier import ImageClassifier
 from tfl.model.losses import HeadAccuracy

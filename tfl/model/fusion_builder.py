@@ -7,10 +7,10 @@ from tfl.backbones.encoders import build_encoder
 from tfl.config.data_config import check_resize
 from tfl.model.batchnorm import freeze_batchnorm
 from tfl.model.dtype_policy import dtype_policy
-from tfl.model.fusion_classifier import FusionClassifier
 from tfl.model.fusion_branches import cnn_branch
 from tfl.model.fusion_branches import image_branch
 from tfl.model.fusion_branches import text_branch
+from tfl.model.fusion_classifier import FusionClassifier
 from tfl.model.small_cnn import SMALL_CNN
 from tfl.model.small_cnn import small_cnn
 

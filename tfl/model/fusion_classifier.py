@@ -8,8 +8,8 @@ from tfl import __version__
 from tfl.backbones import get_backbone_spec
 from tfl.backbones import stage_layers
 from tfl.backbones.encoders import encoder_stages
-from tfl.config.data_config import check_resize
 from tfl.config.class_names import check_class_names
+from tfl.config.data_config import check_resize
 from tfl.model.classifier import Classifier
 from tfl.model.fusion import Fusion
 from tfl.model.fusion_branches import check_branches

@@ -8,8 +8,8 @@ import numpy as np
 from tfl import __version__
 from tfl.backbones import get_backbone_spec
 from tfl.backbones import stage_layers
-from tfl.config.data_config import check_resize
 from tfl.config.class_names import check_class_names
+from tfl.config.data_config import check_resize
 from tfl.data.image.pipeline import normalize_image_size
 from tfl.data.load import load_images
 from tfl.model.augmentation import build_augmentation

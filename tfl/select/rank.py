@@ -37,7 +37,6 @@ from tfl.evaluate.plots import save_figure
 from tfl.evaluate.selection_plot import plot_rank
 from tfl.io import write_json
 from tfl.model import build_model
-from tfl.model.traced import traced
 from tfl.select.candidates import parse_candidates
 from tfl.select.candidates import registered_candidates
 from tfl.select.examples import ScoredExamples
@@ -46,6 +45,7 @@ from tfl.select.result import CandidateScore
 from tfl.select.result import RankResult
 from tfl.select.result import recommend
 from tfl.select.result import sort_scores
+from tfl.traced import traced
 from tfl.train.transfer_check import cross_validated_probe
 from tfl.train.transfer_check import stratified_folds
 

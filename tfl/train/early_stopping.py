@@ -6,9 +6,8 @@ keeping one `keras.callbacks.EarlyStopping(restore_best_weights=True)` across
 two `fit` calls (keras-team/keras#13488, #12511).
 """
 
-import numpy as np
-
 import keras
+import numpy as np
 
 MONITOR = "val_loss"
 

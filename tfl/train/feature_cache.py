@@ -37,7 +37,7 @@ import tensorflow as tf
 from tfl.data.order import shuffle_each_epoch
 from tfl.io import write_atomically
 from tfl.io import write_folder
-from tfl.model.traced import traced
+from tfl.traced import traced
 
 FEATURE_CACHE_MODES = ("auto", "off")
 

@@ -30,7 +30,7 @@ import tensorflow as tf
 
 from tfl.data.order import shuffle_each_epoch
 from tfl.model.classifier import Classifier
-from tfl.model.traced import traced
+from tfl.traced import traced
 from tfl.train.batchnorm import steps_per_epoch
 from tfl.train.feature_cache import FeatureCache
 from tfl.train.feature_cache import cache_decision

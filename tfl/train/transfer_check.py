@@ -24,7 +24,7 @@ import logging
 
 import numpy as np
 
-from tfl.model.traced import traced
+from tfl.traced import traced
 from tfl.train.linear_probe import fit_linear_probe
 
 logger = logging.getLogger("tfl")

@@ -26,7 +26,6 @@ from tfl.data.image.pipeline import to_rgb
 from tfl.data.options import resolve_options
 from tfl.data.split import stratified_split
 
-
 MISSING_LABEL = -1
 RECOLOURED_DIGITS = "digits_recoloured"
 

@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from tfl.evaluate.predict import predict_dataset
-from tfl.model.traced import traced
+from tfl.traced import traced
 
 SPEC = [tf.TensorSpec([None], tf.float32)]
 

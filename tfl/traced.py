@@ -10,6 +10,9 @@ TensorFlow's shared count reads them as a retracing bug, a warning that tells
 the user to fix something that is not wrong. A function made by `traced` is
 counted on its own, so the warning still appears where that one function
 really traces again and again (new shapes on every call).
+
+Like `tfl.io`, this module is shared by every folder of `tfl` and imports no
+other part of it.
 """
 
 import functools
