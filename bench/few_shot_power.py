@@ -10,7 +10,9 @@ ImageNet MobileNet 0.25 from `../shared/data`, on the digits at 96 and 224 px
 (5-way) and the ants-vs-bees photos at 224 px (2-way); prototypes and the
 linear probe of `tfl.train.episode_classifiers` on the raw and on the
 square-rooted features (both then scaled to a mean squared norm of 1, as
-`tfl.evaluate_few_shot_features` does). Prints the table and writes JSON.
+`tfl.evaluate_few_shot_features` does), and prototypes of features centred on
+each episode's support mean (SimpleShot's CL2N). Prints the table and writes
+JSON.
 
     python bench/few_shot_power.py
 """
@@ -60,6 +62,10 @@ def main():
                 for method, predict in (("prototypes", episode_classifiers.prototype_predictions),
                                         ("probe", episode_classifiers.probe_predictions)):
                     row[f"{method}_{shots}"] = 100 * float(np.mean(predict(support, drawn.support_labels(), query, ways) == truth))
+                # SimpleShot's CL2N: centred on the episode's support mean before the cosine.
+                mean = support.mean(axis=1, keepdims=True)
+                centred = episode_classifiers.prototype_predictions(support - mean, drawn.support_labels(), query - mean, ways)
+                row[f"centred_prototypes_{shots}"] = 100 * float(np.mean(centred == truth))
             rows.append(row)
             print(f"{name:<30}{transform:<6}" + "".join(f"{k} {v:6.2f}  " for k, v in row.items() if k[-1].isdigit()),
                   flush=True)
