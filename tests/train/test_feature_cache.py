@@ -298,3 +298,37 @@ def test_each_stage_record_says_where_its_features_came_from(tmp_path):
     assert [r.feature_origin for r in again.stages] == ["disk"]
     record = fit_stages(model, data, [Stage("all", epochs=1)], verbose=0).stages[0]
     assert record.feature_origin is None  # the backbone trained: no cached features
+
+
+def test_a_text_batched_with_other_padding_is_found_in_the_store(tmp_path):
+    # A text pipeline pads each batch to its longest text (trim_padding), so a text
+    # meets other padding in another fold or shuffle; its features are the same.
+    from tests.text_fakes import tiny_encoder
+    from tfl.model import TextClassifier
+
+    encoder, preprocessor = tiny_encoder()
+    model = TextClassifier(encoder, preprocessor, ["bad", "good"], encoder_name="tiny", pooling="mean")
+    texts = ["great fun", "a bad movie", "the acting was really very great fun", "awful", "not fun", "good film"]
+    labels = np.array([1, 0, 1, 0, 0, 1], "int32")
+    tokens = {k: np.asarray(v) for k, v in preprocessor(tf.constant(texts)).items()}
+    spec = ({k: tf.TensorSpec([None, None], tf.as_dtype(v.dtype)) for k, v in tokens.items()},
+            tf.TensorSpec([None], tf.int32))
+
+    def batches(groups):
+        def generate():
+            for ids in groups:
+                length = int(tokens["padding_mask"][ids].sum(axis=1).max())
+                yield {k: v[ids][:, :length] for k, v in tokens.items()}, labels[ids]
+
+        return tf.data.Dataset.from_generator(generate, output_signature=spec)
+
+    first = types.SimpleNamespace(train=batches([[0, 1], [3, 4]]), validation=batches([[2, 5]]))
+    regrouped = types.SimpleNamespace(train=batches([[0, 2], [1, 3]]), validation=batches([[4, 5]]))
+    FeatureCache(model, cache_dir=tmp_path).get(first)
+
+    again = FeatureCache(model, cache_dir=tmp_path).get(regrouped)
+
+    assert again.origin == "disk"  # "great fun" now padded to the long text's length, and so on
+    fresh = FeatureCache(model).get(regrouped)
+    np.testing.assert_allclose(again.train_features, fresh.train_features, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(again.validation_features, fresh.validation_features, rtol=1e-4, atol=1e-5)

@@ -410,23 +410,44 @@ def examples_digest(dataset):
 def row_digests(inputs, labels=None):
     """One sha256 digest (32 bytes) per example of a batch: of its inputs
     (every input of a dict, by name), their dtypes and shapes, and its label
-    when `labels` is given."""
+    when `labels` is given.
+
+    Text inputs (a dict with a `padding_mask`) are taken up to each text's
+    last token: a batch is padded to its longest text (`trim_padding`), so
+    the same text comes with more or less padding in another batch (another
+    fold, another shuffle), and its features are the same."""
     parts = (
         [keras.ops.convert_to_numpy(inputs[k]) for k in sorted(inputs)]
         if isinstance(inputs, dict)
         else [keras.ops.convert_to_numpy(inputs)]
     )
+    lengths, padded = _text_lengths(inputs)
     if labels is not None:
         parts.append(keras.ops.convert_to_numpy(labels))
     digests = []
     for i in range(len(parts[0])):
         h = hashlib.sha256()
         for part in parts:
-            row = np.ascontiguousarray(part[i])
+            row = part[i]
+            if lengths is not None and row.ndim >= 1 and row.shape[0] == padded:
+                row = row[: lengths[i]]
+            row = np.ascontiguousarray(row)
             h.update(f"{row.dtype}{row.shape}".encode())
             h.update(row.tobytes())
         digests.append(h.digest())
     return digests
+
+
+def _text_lengths(inputs):
+    """`(lengths, padded_length)`: each row's length up to its last unmasked
+    token, for inputs with a `padding_mask`; `(None, None)` for others."""
+    if not isinstance(inputs, dict) or "padding_mask" not in inputs:
+        return None, None
+    mask = np.asarray(keras.ops.convert_to_numpy(inputs["padding_mask"])).astype(bool)
+    if mask.ndim != 2:
+        return None, None
+    last = mask.shape[1] - np.argmax(mask[:, ::-1], axis=1)  # one past the last True
+    return np.where(mask.any(axis=1), last, 0), mask.shape[1]
 
 
 _PARTS = ("train_features", "train_labels", "validation_features", "validation_labels")
