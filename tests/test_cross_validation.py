@@ -278,6 +278,19 @@ def test_text_it_cannot_fold_is_refused_before_any_run(text_file, tmp_path, fake
     assert fake_runs.calls == [] and not (tmp_path / "cv" / "folds").exists()
 
 
+def test_after_too_many_folds_the_corrected_request_runs_in_the_same_folder(text_file, image_folder, tmp_path, fake_runs):
+    (tmp_path / "kept").mkdir()  # a folder the user made: it stays
+    for config, output in ((_text_config(text_file), tmp_path / "new"), (_config(image_folder), tmp_path / "kept")):
+        with pytest.raises(ValueError, match="the smallest"):
+            cross_validate(config, folds=50, output_dir=output)
+        assert not (output / cross_validation.REQUEST_FILE).exists()
+        assert output.exists() == (output.name == "kept")
+
+        cv = cross_validate(config, folds=2, output_dir=output)  # not refused as "another request"
+
+        assert len(cv.folds) == 2
+
+
 def test_tfl_cv_refuses_a_compared_backbone_for_text(text_file, tmp_path, capsys):
     code = main(["cv", "--data", text_file, "--compare-backbone", "resnet50", "--output", str(tmp_path / "cv")])
 

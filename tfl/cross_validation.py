@@ -25,6 +25,7 @@ output folder:
 A fold whose `report.json` exists is read back, not trained again.
 """
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -156,9 +157,19 @@ def _cross_validate(config, task, folds, repeats, compare, runner):
         "config": config.to_dict(),
         "compare": None if compare is None else compare.to_dict(),
     }
+    existed = os.path.exists(root)
+    request_path = os.path.join(root, REQUEST_FILE)
+    new_request = not os.path.isfile(request_path)
     _prepare_root(root, request, runner.overwrite)
     data = config.data
-    found = _make_folds(data, task, folds, repeats, os.path.join(root, "folds"))
+    try:
+        found = _make_folds(data, task, folds, repeats, os.path.join(root, "folds"))
+    except Exception:
+        # Data that cannot be folded so (a class smaller than K, a bad row) leaves no
+        # request behind, which would refuse the corrected command in the same folder.
+        if new_request:
+            _remove_request(root, request_path, existed)
+        raise
     rows = []
     for fold in found:
         row = {"repeat": fold.repeat, "fold": fold.index}
@@ -175,6 +186,16 @@ def _cross_validate(config, task, folds, repeats, compare, runner):
     write_json(os.path.join(root, CV_FILE), cv)
     save_figure(plot_cross_validation(cv), os.path.join(root, CV_PLOT))
     return result
+
+
+def _remove_request(root, request_path, existed):
+    """Removes the request file this call wrote, and `root` if this call made it and it is empty."""
+    if os.path.isfile(request_path):
+        os.remove(request_path)
+    if not existed:
+        for folder in (os.path.join(root, "folds"), root):
+            with contextlib.suppress(OSError):  # missing, or not empty: then it stays
+                os.rmdir(folder)
 
 
 def _make_folds(data, task, folds, repeats, root):
