@@ -250,7 +250,6 @@ class FeatureCache:
         _save(folder, features)
         return features, "computed"
 
-
     def _per_example(self, data, weights_digest):
         """The plain features of both splits from the per-example store of
         these weights, computing (and adding) only the examples it lacks."""
@@ -392,7 +391,9 @@ def _in_canonical_order(features, labels, views):
     With augmented views, each view's rows are moved alike (the first view's
     order), so view k stays rows k*N to (k+1)*N - 1."""
     count = len(features) // views
-    keys = [hashlib.sha256(row.tobytes() + label.tobytes()).digest() for row, label in zip(features[:count], labels[:count])]
+    keys = [
+        hashlib.sha256(row.tobytes() + label.tobytes()).digest() for row, label in zip(features[:count], labels[:count])
+    ]
     first = sorted(range(count), key=keys.__getitem__)
     order = np.concatenate([np.asarray(first, dtype=np.int64) + view * count for view in range(views)])
     return features[order], labels[order]
