@@ -25,7 +25,6 @@ output folder:
 A fold whose `report.json` exists is read back, not trained again.
 """
 
-import contextlib
 import dataclasses
 import json
 import os
@@ -44,6 +43,7 @@ from tfl.experiment import run_experiment
 from tfl.io import write_json
 from tfl.run_folder import REPORT_FILE
 from tfl.run_folder import prepare_output_dir
+from tfl.run_folder import removed_if_left_empty
 from tfl.run_plan import plan_run
 
 METRICS = ("accuracy", "macro_f1", "auc_roc")
@@ -157,19 +157,12 @@ def _cross_validate(config, task, folds, repeats, compare, runner):
         "config": config.to_dict(),
         "compare": None if compare is None else compare.to_dict(),
     }
-    existed = os.path.exists(root)
-    request_path = os.path.join(root, REQUEST_FILE)
-    new_request = not os.path.isfile(request_path)
-    _prepare_root(root, request, runner.overwrite)
     data = config.data
-    try:
+    with removed_if_left_empty(root):  # a folder this call made stays only if something was written
+        write_request = _prepare_root(root, request, runner.overwrite)
         found = _make_folds(data, task, folds, repeats, os.path.join(root, "folds"))
-    except Exception:
-        # Data that cannot be folded so (a class smaller than K, a bad row) leaves no
-        # request behind, which would refuse the corrected command in the same folder.
-        if new_request:
-            _remove_request(root, request_path, existed)
-        raise
+        if write_request:
+            write_json(os.path.join(root, REQUEST_FILE), request)
     rows = []
     for fold in found:
         row = {"repeat": fold.repeat, "fold": fold.index}
@@ -186,16 +179,6 @@ def _cross_validate(config, task, folds, repeats, compare, runner):
     write_json(os.path.join(root, CV_FILE), cv)
     save_figure(plot_cross_validation(cv), os.path.join(root, CV_PLOT))
     return result
-
-
-def _remove_request(root, request_path, existed):
-    """Removes the request file this call wrote, and `root` if this call made it and it is empty."""
-    if os.path.isfile(request_path):
-        os.remove(request_path)
-    if not existed:
-        for folder in (os.path.join(root, "folds"), root):
-            with contextlib.suppress(OSError):  # missing, or not empty: then it stays
-                os.rmdir(folder)
 
 
 def _make_folds(data, task, folds, repeats, root):
@@ -292,24 +275,27 @@ def _check_source(config):
 
 
 def _prepare_root(root, request, overwrite):
-    """Creates `root`, or continues it when it holds the same request."""
+    """Creates `root`, or continues it when it holds the same request.
+
+    Returns True when the request is still to be written: after the folds are
+    made, so data that cannot be folded leaves no request behind (which would
+    refuse the corrected command in the same folder as another request)."""
     path = os.path.join(root, REQUEST_FILE)
     if os.path.isfile(path):
         with open(path, encoding="utf-8") as f:
             earlier = json.load(f)
         if earlier == json.loads(json.dumps(request)):
-            return
+            return False
         if overwrite:  # the folds of another request may differ: made again
             shutil.rmtree(os.path.join(root, "folds"), ignore_errors=True)
-            write_json(path, request)
-            return
+            return True
         changed = sorted(key for key in request if _plain(request[key]) != _plain(earlier.get(key)))
         raise FileExistsError(
             f"{root} holds a cross-validation of another request (it differs in: {', '.join(changed)}). "
             "Choose a new output folder, or pass overwrite=True (--overwrite) to run every fold again."
         )
     prepare_output_dir(root, overwrite)  # refuses a folder of other files unless overwrite
-    write_json(path, request)
+    return True
 
 
 def _plain(value):
