@@ -30,8 +30,8 @@ resize instead of the default centre crop.
     python bench/real_transfer.py [--seeds 0,1,2] [--plans default,fine_tune,head,probe,keras_guide]
 
 Prints a table (per plan: mean accuracy, macro-F1 and seconds, each seed's
-accuracy) and writes JSON. About 20 minutes on 2 CPU cores with every plan; the
-`default` and `probe` rows take about a minute for 3 seeds.
+accuracy) and writes JSON. 6 to 10 minutes on 2 CPU cores with every plan (the
+guide's recipe is most of it); the `default` and `probe` rows take 1 to 2 minutes for 3 seeds.
 """
 
 import argparse

@@ -1,0 +1,131 @@
+"""Input resolution on real ImageNet weights: does a larger `image_size` transfer better?
+
+Networks trained on ImageNet with random-resized crops see objects larger than a
+centre crop at the same resolution shows them, so they often score higher when
+tested at a higher resolution than they were trained at (Touvron et al. 2019,
+"Fixing the train-test resolution discrepancy"; timm's `test_input_size`; BiT
+fine-tunes at 480 px). This script asks whether that holds for transfer with
+tfl's `mobilenet_025` (genuine Keras ImageNet weights, trained at 224) on the
+ants-vs-bees photos of `../shared/data` (PROVENANCE.md), in two steps:
+
+1. Choose on the training folder only: 6 stratified 70/30 splits of `train/`
+   (171 photos to train, 73 to score; the split's seed shuffles each class's
+   sorted file names), `--stages probe` and the default plan at each size.
+2. Report on `val/` (153 photos), 3 seeds, the default plan and the probe at
+   224 and the size the splits chose.
+
+    python bench/resolution.py [--sizes 224,256,288,320,384] [--default-sizes 224,320] [--val-sizes 224,320]
+
+About 8 minutes on 2 CPU cores. Prints both tables and writes JSON. Photos are
+linked (not copied) into a temporary folder, removed at the end.
+"""
+
+import argparse
+import os
+import random
+import shutil
+import sys
+import tempfile
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import real_transfer  # noqa: E402  (bench/ is not a package)
+
+from tfl.config import Config  # noqa: E402
+from tfl.evaluate import format_table  # noqa: E402
+from tfl.evaluate import write_json  # noqa: E402
+from tfl.experiment import run_experiment  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+NUM_SPLITS = 6
+HELD_OUT = 0.3
+
+
+def training_folder_split(train_folder, index, root):
+    """Link a stratified 70/30 split of `train_folder` into `root/{train,held}/<class>/`."""
+    rng = random.Random(index)
+    for name in sorted(os.listdir(train_folder)):
+        files = sorted(os.listdir(os.path.join(train_folder, name)))
+        rng.shuffle(files)
+        held = round(len(files) * HELD_OUT)
+        for part, chosen in (("held", files[:held]), ("train", files[held:])):
+            folder = os.path.join(root, part, name)
+            os.makedirs(folder)
+            for file in chosen:
+                os.symlink(os.path.join(train_folder, name, file), os.path.join(folder, file))
+    return root
+
+
+def score(plan, train, held, size, seed):
+    config = real_transfer.tfl_config(plan, ".", seed, None, 5).to_dict()
+    config["data"].update(source=train, validation_source=held)
+    config["model"]["image_size"] = size
+    report = run_experiment(Config.from_dict(config), verbose=0).report
+    return report["accuracy"]
+
+
+def sizes_arg(text):
+    return [int(s) for s in text.split(",") if s.strip()]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=sizes_arg, default=[224, 256, 288, 320, 384], help="probe on the splits")
+    parser.add_argument("--default-sizes", type=sizes_arg, default=[224, 320], help="default plan on the splits")
+    parser.add_argument("--val-sizes", type=sizes_arg, default=[224, 320], help="both plans on val/, 3 seeds")
+    parser.add_argument("--data", default=os.path.join(real_transfer.SHARED_DATA, "hymenoptera"))
+    parser.add_argument("--json", default=os.path.join(HERE, "resolution.json"))
+    args = parser.parse_args()
+    if not os.path.isdir(args.data):
+        raise SystemExit(f"Needs the photos at {args.data} (../shared/data/hymenoptera; see PROVENANCE.md).")
+    real_transfer.keras_home_with_weights()
+
+    splits = []
+    scratch = tempfile.mkdtemp(prefix="tfl_resolution_")
+    try:
+        for index in range(NUM_SPLITS):
+            root = training_folder_split(os.path.join(args.data, "train"), index, os.path.join(scratch, str(index)))
+            for plan, sizes in (("probe", args.sizes), ("default", args.default_sizes)):
+                for size in sizes:
+                    accuracy = score(plan, os.path.join(root, "train"), os.path.join(root, "held"), size, seed=0)
+                    splits.append({"split": index, "plan": plan, "image_size": size, "accuracy": accuracy})
+                    print(f"split {index} {plan:<8} {size} px  accuracy {accuracy:.3f}", flush=True)
+    finally:
+        shutil.rmtree(scratch)
+
+    val = []
+    for plan in ("default", "probe"):
+        for size in args.val_sizes:
+            for seed in (0, 1, 2):
+                train, held = os.path.join(args.data, "train"), os.path.join(args.data, "val")
+                accuracy = score(plan, train, held, size, seed)
+                val.append({"seed": seed, "plan": plan, "image_size": size, "accuracy": accuracy})
+                print(f"val seed {seed} {plan:<8} {size} px  accuracy {accuracy:.3f}", flush=True)
+
+    def rows(runs, where):
+        keys = sorted({(r["plan"], r["image_size"]) for r in runs})
+        out = []
+        for plan, size in keys:
+            mine = [r["accuracy"] for r in runs if (r["plan"], r["image_size"]) == (plan, size)]
+            out.append(
+                {
+                    "where": where,
+                    "plan": plan,
+                    "image_size": size,
+                    "accuracy": float(np.mean(mine)),
+                    "each": ", ".join(f"{a:.3f}" for a in mine),
+                }
+            )
+        return out
+
+    table = rows(splits, f"{NUM_SPLITS} training-folder splits") + rows(val, "val/, seeds 0-2")
+    print()
+    print(format_table(table, ["where", "plan", "image_size", "accuracy", "each"]))
+    write_json(args.json, {"backbone": real_transfer.BACKBONE, "summary": table, "splits": splits, "val": val})
+    print(f"\nWrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
