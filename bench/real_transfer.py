@@ -25,7 +25,9 @@ the same weights file, and is scored on the 153 `val/` images:
 Every row's seconds are the wall time from reading the folders to the held-out
 score (data, model, training, evaluation), in this one process, so the ratios
 compare like with like. `--resize stretch` runs tfl's plans with the plain
-resize instead of the default centre crop.
+resize instead of the default centre crop; `--tta` also scores each tfl plan's
+model with flip test-time augmentation (`evaluate_held_out(..., tta=True)`,
+not counted in its seconds).
 
     python bench/real_transfer.py [--seeds 0,1,2] [--plans default,fine_tune,head,probe,keras_guide]
 
@@ -49,6 +51,7 @@ import tensorflow as tf
 
 from tfl.config import Config
 from tfl.evaluate import classification_metrics
+from tfl.evaluate import evaluate_held_out
 from tfl.evaluate import format_table
 from tfl.evaluate import write_json
 from tfl.experiment import run_experiment
@@ -87,12 +90,16 @@ def tfl_config(plan, folder, seed, resize, head_epochs):
     )
 
 
-def run_tfl(plan, folder, seed, resize, head_epochs):
+def run_tfl(plan, folder, seed, resize, head_epochs, tta=False):
     start = time.perf_counter()
     result = run_experiment(tfl_config(plan, folder, seed, resize, head_epochs), verbose=0)
     seconds = time.perf_counter() - start
     report = result.report
+    extra = {}
+    if tta:  # the same model scored again with flip test-time augmentation, outside the timed part
+        extra["accuracy_tta"] = evaluate_held_out(result.model, result.data.validation, tta=True).report["accuracy"]
     return {
+        **extra,
         "accuracy": report["accuracy"],
         "macro_f1": report["macro_f1"],
         "seconds": seconds,
@@ -188,6 +195,7 @@ def summarize(runs, plans):
                 "seconds": seconds,
                 "guide_seconds_ratio": float(guide_seconds / seconds) if guide else None,
                 "per_seed_accuracy": [round(r["accuracy"], 3) for r in mine],
+                "accuracy_tta": float(np.mean([r["accuracy_tta"] for r in mine])) if "accuracy_tta" in mine[0] else None,
             }
         )
     return rows, {"default_seconds": float(default_seconds), "keras_guide_seconds": float(guide_seconds)}
@@ -199,6 +207,7 @@ def main():
     parser.add_argument("--plans", default=",".join(PLANS))
     parser.add_argument("--resize", choices=("crop", "stretch"), default=None, help="tfl plans only (default: tfl's)")
     parser.add_argument("--head-epochs", type=int, default=5, help="epochs of the `head` plan (tfl's default 5)")
+    parser.add_argument("--tta", action="store_true", help="also score tfl's plans with flip test-time augmentation")
     parser.add_argument("--data", default=os.path.join(SHARED_DATA, "hymenoptera"))
     parser.add_argument("--json", default=os.path.join(HERE, "real_transfer.json"))
     args = parser.parse_args()
@@ -217,7 +226,7 @@ def main():
             if plan == "keras_guide":
                 run = run_keras_guide(args.data, seed)
             else:
-                run = run_tfl(plan, args.data, seed, args.resize, args.head_epochs)
+                run = run_tfl(plan, args.data, seed, args.resize, args.head_epochs, args.tta)
             runs.append({"plan": plan, "seed": seed, **run})
             print(f"seed {seed} {plan:<12} accuracy {run['accuracy']:.3f}  {run['seconds']:.1f} s", flush=True)
 
@@ -231,10 +240,12 @@ def main():
             "seconds": r["seconds"],
             "guide s / plan s": "-" if r["guide_seconds_ratio"] is None else f"{r['guide_seconds_ratio']:.1f}x",
             "per seed": ", ".join(f"{a:.3f}" for a in r["per_seed_accuracy"]),
+            "with flip TTA": "-" if r["accuracy_tta"] is None else f"{r['accuracy_tta']:.4f}",
         }
         for r in rows
     ]
-    print(format_table(table, ["plan", "accuracy", "macro_f1", "seconds", "guide s / plan s", "per seed"]))
+    columns = ["plan", "accuracy", "macro_f1", "seconds", "guide s / plan s", "per seed"]
+    print(format_table(table, columns + (["with flip TTA"] if args.tta else [])))
     write_json(
         args.json,
         {
