@@ -177,6 +177,10 @@ def keras_home_with_weights():
     return home
 
 
+def _mean_or_none(values):
+    return None if None in values else float(np.mean(values))
+
+
 def summarize(runs, plans):
     rows = []
     default_seconds = np.mean([r["seconds"] for r in runs if r["plan"] == "default"] or [np.nan])
@@ -195,7 +199,7 @@ def summarize(runs, plans):
                 "seconds": seconds,
                 "guide_seconds_ratio": float(guide_seconds / seconds) if guide else None,
                 "per_seed_accuracy": [round(r["accuracy"], 3) for r in mine],
-                "accuracy_tta": float(np.mean([r["accuracy_tta"] for r in mine])) if "accuracy_tta" in mine[0] else None,
+                "accuracy_tta": _mean_or_none([r.get("accuracy_tta") for r in mine]),
             }
         )
     return rows, {"default_seconds": float(default_seconds), "keras_guide_seconds": float(guide_seconds)}

@@ -31,12 +31,12 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import real_transfer  # noqa: E402  (bench/ is not a package)
+import real_transfer
 
-from tfl.config import Config  # noqa: E402
-from tfl.evaluate import format_table  # noqa: E402
-from tfl.evaluate import write_json  # noqa: E402
-from tfl.experiment import run_experiment  # noqa: E402
+from tfl.config import Config
+from tfl.evaluate import format_table
+from tfl.evaluate import write_json
+from tfl.experiment import run_experiment
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NUM_SPLITS = 6

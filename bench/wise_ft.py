@@ -24,14 +24,14 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import real_transfer  # noqa: E402  (bench/ is not a package)
-import resolution  # noqa: E402
+import real_transfer
+import resolution
 
-from tfl.config import Config  # noqa: E402
-from tfl.evaluate import evaluate_held_out  # noqa: E402
-from tfl.evaluate import format_table  # noqa: E402
-from tfl.evaluate import write_json  # noqa: E402
-from tfl.experiment import run_experiment  # noqa: E402
+from tfl.config import Config
+from tfl.evaluate import evaluate_held_out
+from tfl.evaluate import format_table
+from tfl.evaluate import write_json
+from tfl.experiment import run_experiment
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FRACTIONS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -62,7 +62,9 @@ def main():
     scratch = tempfile.mkdtemp(prefix="tfl_wise_")
     try:
         for index in range(resolution.NUM_SPLITS):
-            root = resolution.training_folder_split(os.path.join(data, "train"), index, os.path.join(scratch, str(index)))
+            root = resolution.training_folder_split(
+                os.path.join(data, "train"), index, os.path.join(scratch, str(index))
+            )
             scores = interpolation_scores(os.path.join(root, "train"), os.path.join(root, "held"))
             rows.append({"split": str(index), **{f"a={f}": s for f, s in zip(FRACTIONS, scores)}})
             print(f"split {index}: " + ", ".join(f"{s:.3f}" for s in scores), flush=True)

@@ -1,6 +1,6 @@
 """`traced`: one model's function is not counted with other models' by
 TensorFlow's retracing warning, which still fires for a function that
-really traces again and again."""
+really traces again and again; and tfl's per-model functions use it."""
 
 import io
 import logging
@@ -10,8 +10,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.small_backbone import SMALL_BACKBONE
+from tests.train.helpers import tiny_image_data
+from tfl.config import ModelConfig
 from tfl.evaluate.predict import predict_dataset
+from tfl.model import batchnorm_layers
+from tfl.model import build_model
 from tfl.traced import traced
+from tfl.train import recalibrate_batchnorm
 
 SPEC = [tf.TensorSpec([None], tf.float32)]
 
@@ -56,4 +62,12 @@ def test_predicting_with_many_fresh_models_logs_no_retracing(tensorflow_log):
     for _ in range(7):
         model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
         assert predict_dataset(model, dataset)[1].shape == (6, 3)
+    assert "retracing" not in tensorflow_log.getvalue()
+
+
+def test_recalibrating_batchnorm_of_many_fresh_models_logs_no_retracing(tensorflow_log):
+    data = tiny_image_data(n=10, batch_size=4)  # a short last batch: the same trace
+    for _ in range(6):
+        model = build_model(ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=32), data.class_names)
+        assert recalibrate_batchnorm(model, data.train, batchnorm_layers(model.backbone)) == 10
     assert "retracing" not in tensorflow_log.getvalue()

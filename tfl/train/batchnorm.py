@@ -17,6 +17,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfl.traced import traced
+
 
 def batchnorm_momentum_for(steps_per_epoch, momentum):
     """A momentum whose moving average spans about one epoch, never above `momentum`.
@@ -51,7 +53,6 @@ def recalibrate_batchnorm(model, dataset, layers, max_batches=None):
     to_backbone = model.backbone_input_model()
     probe = keras.Model(model.backbone.inputs, [layer.input for layer in layers])
 
-    @tf.function
     def moments(inputs):
         activations = probe(to_backbone(inputs, training=False), training=True)
         if not isinstance(activations, (list, tuple)):
@@ -64,6 +65,10 @@ def recalibrate_batchnorm(model, dataset, layers, max_batches=None):
             squares.append(tf.reduce_mean(tf.square(x), axis=axes))
         return means, squares
 
+    # One trace per call: the signature has no batch size, so the short last
+    # batch does not trace the backbone again, and `traced` keeps TensorFlow
+    # from counting each model's trace as the same function retracing.
+    moments = traced(moments, input_signature=[dataset.element_spec[0]])
     sums = [np.zeros(layer.moving_mean.shape, np.float64) for layer in layers]
     sums_sq = [np.zeros(layer.moving_mean.shape, np.float64) for layer in layers]
     weight_total = 0.0

@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from tfl.config.stage import Stage
 from tfl.model.classifier import Classifier
+from tfl.traced import traced
 from tfl.train.freezing import apply_stage
 from tfl.train.optimizers import make_optimizer
 
@@ -271,7 +272,6 @@ def _train_step(model, optimizer, variables):
     """One step as `fit` takes it: `training=True`, the classifier's training loss, layer losses added."""
     loss_fn = model.training_loss() if isinstance(model, Classifier) else keras.losses.SparseCategoricalCrossentropy()
 
-    @tf.function(reduce_retracing=True)
     def train_step(batch):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(batch)
         with tf.GradientTape() as tape:
@@ -282,7 +282,7 @@ def _train_step(model, optimizer, variables):
         optimizer.apply(tape.gradient(loss, variables), variables)
         return loss
 
-    return train_step
+    return traced(train_step, reduce_retracing=True)
 
 
 def _run(train_step, optimizer, batches, rates, smoothing, divergence):
