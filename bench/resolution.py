@@ -58,12 +58,16 @@ def training_folder_split(train_folder, index, root):
     return root
 
 
-def score(plan, train, held, size, seed):
+def run(plan, train, held, size=None, seed=0):
+    """`real_transfer`'s tfl plan trained on `train` and scored on `held`, at `size` px (None: the default)."""
     config = real_transfer.tfl_config(plan, ".", seed, None, 5).to_dict()
     config["data"].update(source=train, validation_source=held)
     config["model"]["image_size"] = size
-    report = run_experiment(Config.from_dict(config), verbose=0).report
-    return report["accuracy"]
+    return run_experiment(Config.from_dict(config), verbose=0)
+
+
+def score(plan, train, held, size, seed):
+    return run(plan, train, held, size, seed).report["accuracy"]
 
 
 def sizes_arg(text):

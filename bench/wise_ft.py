@@ -27,11 +27,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import real_transfer
 import resolution
 
-from tfl.config import Config
 from tfl.evaluate import evaluate_held_out
 from tfl.evaluate import format_table
 from tfl.evaluate import write_json
-from tfl.experiment import run_experiment
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FRACTIONS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -39,11 +37,7 @@ FRACTIONS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 def interpolation_scores(train, held):
     """Held-out accuracy of the interpolations between the probe's and the default plan's weights."""
-    results = {}
-    for plan in ("probe", "default"):
-        config = real_transfer.tfl_config(plan, ".", 0, None, 5).to_dict()
-        config["data"].update(source=train, validation_source=held)
-        results[plan] = run_experiment(Config.from_dict(config), verbose=0)
+    results = {plan: resolution.run(plan, train, held) for plan in ("probe", "default")}
     start, tuned = results["probe"].model.get_weights(), results["default"].model.get_weights()
     model, validation = results["default"].model, results["default"].data.validation
     scores = []
