@@ -43,17 +43,26 @@ NUM_SPLITS = 6
 HELD_OUT = 0.3
 
 
-def training_folder_split(train_folder, index, root):
-    """Link a stratified 70/30 split of `train_folder` into `root/{train,held}/<class>/`."""
+def split_files(train_folder, index):
+    """Split `index` of `train_folder`: `{"held": {class: files}, "train": {class: files}}`,
+    a stratified 70/30 split (the seed `index` shuffles each class's sorted file names)."""
     rng = random.Random(index)
+    parts = {"held": {}, "train": {}}
     for name in sorted(os.listdir(train_folder)):
         files = sorted(os.listdir(os.path.join(train_folder, name)))
         rng.shuffle(files)
         held = round(len(files) * HELD_OUT)
-        for part, chosen in (("held", files[:held]), ("train", files[held:])):
+        parts["held"][name], parts["train"][name] = files[:held], files[held:]
+    return parts
+
+
+def training_folder_split(train_folder, index, root):
+    """Link split `index` of `train_folder` (`split_files`) into `root/{train,held}/<class>/`."""
+    for part, classes in split_files(train_folder, index).items():
+        for name, files in classes.items():
             folder = os.path.join(root, part, name)
             os.makedirs(folder)
-            for file in chosen:
+            for file in files:
                 os.symlink(os.path.join(train_folder, name, file), os.path.join(folder, file))
     return root
 
