@@ -102,3 +102,47 @@ def test_recalibrate_batchnorm_false_keeps_the_statistics_fit_left():
 def test_a_bad_recalibrate_value_is_named():
     with pytest.raises(ValueError, match="recalibrate_batchnorm='yes'"):
         Stage(recalibrate_batchnorm="yes")
+
+
+def _fusion_model_and_data():
+    """An image branch with BatchNorm beside a frozen text branch, and 4 examples."""
+    import tensorflow as tf
+
+    from tests.text_fakes import tiny_encoder
+    from tfl.backbones import build_backbone
+    from tfl.model import FusionClassifier
+    from tfl.model import image_branch
+    from tfl.model import text_branch
+
+    encoder, preprocessor = tiny_encoder(sequence_length=8, hidden_dim=8)
+    backbone = build_backbone(SMALL_BACKBONE, weights=None, image_size=32)
+    model = FusionClassifier(
+        [image_branch("image", backbone, SMALL_BACKBONE, 32),
+         text_branch("text", encoder, "tiny", preprocessor=preprocessor, frozen=True)],
+        ["bad", "good"],
+        fusion={"mode": "concat", "projection_dim": 8},
+    )
+    texts = ["a good film", "great fun", "awful", "boring film"]
+    images = np.random.RandomState(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32")
+    tokens = dict(preprocessor(tf.constant(texts)))
+    dataset = tf.data.Dataset.from_tensor_slices(({"images": images, **tokens}, np.array([1, 1, 0, 0]))).batch(2)
+    return model, type("Data", (), {"train": dataset, "validation": None, "num_train": 4})()
+
+
+def test_a_fusion_models_image_branch_is_not_checked_but_is_recalibrated_on_request():
+    """The check reads one image backbone's pooled features into the head; a fusion
+    model's head reads every branch, so it has no such path and is not checked. Its
+    image branch's BatchNorm statistics are still recomputed when a stage asks."""
+    model, data = _fusion_model_and_data()
+    layers = batchnorm_layers(model.backbone)
+    assert layers and all(layer in model.backbones["image"].layers for layer in layers)
+    assert batchnorm_check(model, data.train) is None
+    before = _statistics(model)
+    top = sorted(name for name in model.stage_layers() if name.startswith("image/"))[-1]
+
+    history = fit_stages(model, data, [Stage(top, epochs=1, learning_rate=1e-3, recalibrate_batchnorm=True)],
+                         verbose=0)
+
+    assert history.stages[0].batchnorm_check is None
+    changed = [not np.array_equal(mean, mean0) for (mean, _), (mean0, _) in zip(_statistics(model), before)]
+    assert all(changed), changed  # every layer, the frozen stages' included

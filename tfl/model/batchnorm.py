@@ -6,6 +6,10 @@ import keras
 def batchnorm_layers(model):
     """All `BatchNormalization` layers in `model`, nested models included.
 
+    `model` is a Keras model, or a fusion model's `backbone` (a
+    `BranchBackbones`, whose `layers` are every branch's): what
+    `Stage(recalibrate_batchnorm=True)` recomputes.
+
     Examples:
 
     >>> model = tfl.build_model(tfl.ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32), ["cat", "dog"])
@@ -14,7 +18,7 @@ def batchnorm_layers(model):
     (34, 'BatchNormalization')
     """
     found = []
-    for layer in model.layers if isinstance(model, keras.Model) else []:
+    for layer in model.layers if isinstance(model, keras.Model) else getattr(model, "layers", ()):
         if isinstance(layer, keras.layers.BatchNormalization):
             found.append(layer)
         elif isinstance(layer, keras.Model):

@@ -140,17 +140,21 @@ def batchnorm_check(model, dataset, max_examples=64):
     left as it was.
 
     Args:
-        model: a tfl image classifier (with `backbone`, `pooler`,
-            `backbone_input_model()` and `head_model()`).
+        model: a tfl classifier. Only a one-backbone image classifier (with
+            `pooler`) is checked: a text model has no BatchNorm, and a fusion
+            model's head reads every branch, not one backbone's pooled features.
         dataset: batches of `(inputs, labels)`, e.g. the training data.
         max_examples: how many examples to score, from the first batches.
 
     Returns:
         {"inference_accuracy", "training_mode_accuracy", "examples", "stale"},
-        or None for a model without BatchNorm layers in its backbone.
+        or None for a model without BatchNorm layers in its backbone, a text
+        model or a fusion model.
     """
+    if not hasattr(model, "pooler"):  # a fusion model
+        return None
     to_backbone = model.backbone_input_model()
-    if to_backbone is None or len(to_backbone.outputs) != 1:  # text, or several image branches
+    if to_backbone is None:  # text
         return None
     layers = [layer for layer in model.backbone.layers if isinstance(layer, keras.layers.BatchNormalization)]
     if not layers:
