@@ -10,6 +10,7 @@ from tfl.data import load_images
 from tfl.evaluate import THRESHOLD
 from tfl.evaluate import top_k as ranked
 from tfl.evaluate.tta import check_tta
+from tfl.evaluate.tta import flip_images
 from tfl.model import load_model
 from tfl.model.classifier import Classifier
 
@@ -79,8 +80,8 @@ def predict(model_or_path, inputs, *, top_k=1, batch_size=32, safe_mode=True, tt
     model_inputs = _model_inputs(model, inputs)
     probabilities = np.asarray(model.predict(model_inputs, batch_size=batch_size, verbose=0))
     if tta:
-        flipped = {**model_inputs, "images": model_inputs["images"][:, :, ::-1]}
-        probabilities = (probabilities + np.asarray(model.predict(flipped, batch_size=batch_size, verbose=0))) / 2
+        flipped = np.asarray(model.predict(flip_images(model_inputs), batch_size=batch_size, verbose=0))
+        probabilities = (probabilities + flipped) / 2
     k = min(top_k, model.num_classes)
     if model.multi_label:
         labels = [[name for name, p in zip(model.class_names, row) if p >= THRESHOLD] for row in probabilities]
