@@ -11,8 +11,8 @@ same held-out set of 100 tweets per class for every run. Rows:
 - "prototype init + fine-tune": the same plan with the probe replaced by
   `head_init="prototypes"` on its first trained stage: the dense head starts
   as the euclidean prototype classifier of the training features (Snell et
-  al. 2017, 2.4; temperature: their mean squared distance to their own class
-  mean), then the same fine-tuning stage;
+  al. 2017, 2.4; temperature: the one that maximises its leave-one-out
+  log-likelihood on the training features), then the same fine-tuning stage;
 - "euclidean prototypes (no training)": `head="prototypes",
   prototype_metric="euclidean"` fitted by the probe stage: the classifier the
   row above starts from (same argmax at any temperature);

@@ -10,8 +10,8 @@ from tfl.config import Stage
 from tfl.data import from_texts
 from tfl.model import TextClassifier
 from tfl.model.prototypes import class_prototypes
+from tfl.model.prototypes import leave_one_out_temperature
 from tfl.model.prototypes import prototype_scores
-from tfl.model.prototypes import within_class_spread
 from tfl.train import fit_stages
 from tfl.train.feature_cache import CacheDecision
 from tfl.train.feature_cache import FeatureCache
@@ -96,7 +96,7 @@ def test_head_init_gives_the_euclidean_prototype_classifier_before_any_step(enco
     info = init_head_from_prototypes(model, features)
     train, labels = _features(model, data.train)
     prototypes = class_prototypes(train, labels, 3, metric="euclidean")
-    assert info["temperature"] == pytest.approx(within_class_spread(train, labels, prototypes), rel=1e-5)
+    assert info["temperature"] == pytest.approx(leave_one_out_temperature(train, labels, prototypes), rel=1e-4)
     held_out, _ = _features(model, data.validation)
     expected = _softmax(np.asarray(
         prototype_scores(held_out, prototypes, metric="euclidean", temperature=info["temperature"])

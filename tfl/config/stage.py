@@ -72,9 +72,9 @@ class Stage:
             split's frozen features, so the stage starts from the prototype
             classifier instead of a random head: a dense head gets the
             kernel and bias of the euclidean prototype classifier (Snell et
-            al. 2017, section 2.4), at a temperature measured on the features
-            (their mean squared distance to their own class's prototype), and
-            a prototype head gets the class means. Single-label only; not on
+            al. 2017, section 2.4), at the temperature that maximises its
+            leave-one-out log-likelihood on the features, and a prototype
+            head gets the class means. Single-label only; not on
             a linear probe, which fits the head itself.
 
     Examples:

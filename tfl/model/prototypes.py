@@ -20,8 +20,9 @@ Two metrics:
 
 Every function takes NumPy arrays or tensors and returns float32 tensors
 (`keras.ops`), so the same code runs in the `PrototypeHead` layer and on
-cached features (`dense_from_prototypes` returns NumPy arrays and
-`within_class_spread` a float, for setting weights).
+cached features (`dense_from_prototypes` returns NumPy arrays, and
+`within_class_spread` and `leave_one_out_temperature` floats, for setting
+weights).
 """
 
 import keras
@@ -203,3 +204,93 @@ def within_class_spread(features, labels, prototypes):
     labels = np.asarray(labels).astype(np.int64).reshape(-1)
     spread = float(np.mean(np.sum((features - prototypes[labels]) ** 2, axis=-1)))
     return spread if spread > 0 else 1.0
+
+
+# The bracket of the leave-one-out search, as multiples of the within-class
+# spread: at most ten times sharper or flatter than `within_class_spread`. Where
+# the classes separate even without each example's own vote, the loss keeps
+# falling as t -> 0, towards saturated logits that leave fine-tuning no gradient.
+_LOO_RANGE = (0.1, 10.0)
+_LOO_STEPS = 60
+
+
+def leave_one_out_temperature(features, labels, prototypes):
+    """The temperature at which the euclidean prototype classifier is best
+    calibrated on examples it has not seen: the `t` that maximises the
+    leave-one-out log-likelihood of `softmax(-||f_i - p_k||^2 / t)`, where
+    example i's own class prototype is recomputed without it.
+
+    The probe's L2 is chosen by cross-validated log-loss for the same reason
+    (`tfl.train.fit_linear_probe`): fitted on the examples it then scores, a
+    classifier looks surer than it is. Without example i, its class mean
+    moves to `(n p - f_i) / (n - 1)`, so its squared distance to it is
+    `(n / (n - 1))^2 ||f_i - p||^2`; the other classes' prototypes do not
+    change. The loss is convex in `1 / t` (a log-sum-exp of functions linear
+    in it, plus a linear term), so its derivative is searched by bisection on
+    `log t` inside `[0.1, 10]` times the within-class spread
+    (`within_class_spread`): classes that separate even left-one-out would
+    otherwise drive `t` to 0 and the start to saturated logits.
+
+    Examples of singleton classes have no leave-one-out prototype and are left
+    out of the loss; when no class has two examples, the within-class spread
+    (`within_class_spread`) is returned. Where held-out examples are no closer
+    to their own class than to others (the prototypes do not generalise), the
+    loss falls all the way to the bracket's upper end: a flat start.
+
+    Args:
+        features: float `[N, D]`.
+        labels: int class ids `[N]`.
+        prototypes: float `[C, D]`, the plain class means of `features`.
+
+    Returns:
+        A positive float.
+
+    Examples:
+
+    Left out, (0, 0) and (2, 0) are 4 from their own class and 5 from the
+    other, (1, 1) is 4 from its own and 1 from the other, (1, 3) 4 and 9:
+
+    >>> features = np.array([[0.0, 0.0], [2.0, 0.0], [1.0, 1.0], [1.0, 3.0]])
+    >>> round(leave_one_out_temperature(features, [0, 0, 1, 1], np.array([[1.0, 0.0], [1.0, 2.0]])), 2)
+    4.12
+    """
+    features = np.asarray(keras.ops.convert_to_numpy(features), dtype=np.float64)
+    prototypes = np.asarray(keras.ops.convert_to_numpy(prototypes), dtype=np.float64)
+    labels = np.asarray(labels).astype(np.int64).reshape(-1)
+    spread = within_class_spread(features, labels, prototypes)
+    counts = np.bincount(labels, minlength=len(prototypes))[labels]
+    kept = counts > 1
+    if not kept.any():
+        return spread
+    features, labels, counts = features[kept], labels[kept], counts[kept]
+    distances = (
+        np.sum(features**2, axis=1, keepdims=True)
+        - 2.0 * features @ prototypes.T
+        + np.sum(prototypes**2, axis=1)[None, :]
+    )
+    rows = np.arange(len(labels))
+    own = np.sum((features - prototypes[labels]) ** 2, axis=1) * (counts / (counts - 1.0)) ** 2
+    distances[rows, labels] = own
+    distances = np.maximum(distances, 0.0)
+
+    def slope(log_t):
+        """d(mean loss) / d(1 / t): own distance minus its expectation under the softmax."""
+        logits = -distances / np.exp(log_t)
+        logits -= logits.max(axis=1, keepdims=True)
+        probabilities = np.exp(logits)
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        return float(np.mean(own - np.sum(probabilities * distances, axis=1)))
+
+    # The loss falls while the slope in 1 / t is negative; 1 / t falls as log t rises.
+    low, high = np.log(spread * _LOO_RANGE[0]), np.log(spread * _LOO_RANGE[1])
+    if slope(low) <= 0:  # sharper is still better at the bracket's lower end
+        return float(np.exp(low))
+    if slope(high) >= 0:  # even a nearly uniform classifier is too sure
+        return float(np.exp(high))
+    for _ in range(_LOO_STEPS):
+        middle = (low + high) / 2
+        if slope(middle) > 0:
+            low = middle
+        else:
+            high = middle
+    return float(np.exp((low + high) / 2))

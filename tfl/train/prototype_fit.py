@@ -13,11 +13,13 @@ Two uses, both on the training split's cached features (`FeatureCache`):
   gets the kernel and bias of the euclidean prototype classifier
   (`tfl.model.prototypes.dense_from_prototypes`; Snell et al. 2017, section
   2.4): its softmax equals `softmax(-||f - p_k||^2 / t)`. The temperature `t`
-  is the features' mean squared distance to their own class's prototype
-  (`within_class_spread`): an example at a typical distance from its own
-  prototype scores about -1 there, so the starting logits are not
-  saturated and fine-tuning has gradients to follow. A prototype head gets
-  its class means, as `fit_prototypes`.
+  maximises the classifier's leave-one-out log-likelihood on the training
+  features (`leave_one_out_temperature`, kept within ten times the features'
+  mean squared distance to their own class mean): the head starts as sure as
+  the prototypes are on examples they have not seen, as the probe's L2 is
+  chosen by cross-validated log-loss, so fine-tuning starts neither from
+  saturated logits nor from a nearly uniform guess. A prototype head gets its
+  class means, as `fit_prototypes`.
 """
 
 import time
@@ -26,7 +28,7 @@ import numpy as np
 
 from tfl.model.prototypes import class_prototypes
 from tfl.model.prototypes import dense_from_prototypes
-from tfl.model.prototypes import within_class_spread
+from tfl.model.prototypes import leave_one_out_temperature
 
 
 def fit_prototypes(model, features):
@@ -67,9 +69,9 @@ def init_head_from_prototypes(model, features):
     (`Stage(head_init="prototypes")`).
 
     Dense head: kernel `2 p_k / t` and bias `-||p_k||^2 / t` from the
-    euclidean class means `p_k`, with `t` the mean squared distance of the
-    features to their own class's mean; its softmax then equals the
-    euclidean prototype classifier's at temperature `t`. Prototype head: the
+    euclidean class means `p_k`, with `t` the leave-one-out temperature of
+    the training features (`leave_one_out_temperature`); its softmax then
+    equals the euclidean prototype classifier's at temperature `t`. Prototype head: the
     class means in its own metric (`fit_prototypes`).
 
     Args:
@@ -95,7 +97,7 @@ def init_head_from_prototypes(model, features):
     start = time.perf_counter()
     labels = _class_ids(model, features)
     prototypes = class_prototypes(features.train_features, labels, model.num_classes, metric="euclidean")
-    temperature = within_class_spread(features.train_features, labels, prototypes)
+    temperature = leave_one_out_temperature(features.train_features, labels, prototypes)
     kernel, bias = dense_from_prototypes(prototypes, temperature=temperature)
     model.head.set_weights([kernel, bias])
     info = _info("dense", "euclidean", temperature, labels, model, start)
