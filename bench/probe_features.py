@@ -132,9 +132,7 @@ def main():
     parser.add_argument("--data", default=os.path.join(real_transfer.SHARED_DATA, "hymenoptera"))
     parser.add_argument("--json", default=os.path.join(HERE, "probe_features.json"))
     args = parser.parse_args()
-    if not os.path.isdir(args.data):
-        raise SystemExit(f"Needs the photos at {args.data} (../shared/data/hymenoptera; see PROVENANCE.md).")
-    real_transfer.keras_home_with_weights()
+    real_transfer.real_photos_and_weights(args.data)
     import keras
 
     from tfl.evaluate import format_table

@@ -177,6 +177,15 @@ def keras_home_with_weights():
     return home
 
 
+def real_photos_and_weights(folder):
+    """Checks that the photos are at `folder` (a hymenoptera-style folder with
+    train/ and val/) and makes `weights="imagenet"` load the real weights
+    offline (`keras_home_with_weights`); exits with what is missing."""
+    if not os.path.isdir(folder):
+        raise SystemExit(f"Needs the photos at {folder} (../shared/data/hymenoptera; see PROVENANCE.md).")
+    return keras_home_with_weights()
+
+
 def _mean_or_none(values):
     return None if None in values else float(np.mean(values))
 
@@ -219,9 +228,7 @@ def main():
     unknown = sorted(set(plans) - set(PLANS))
     if unknown:
         raise SystemExit(f"Unknown plan(s) {', '.join(unknown)}. Known: {', '.join(PLANS)}.")
-    if not os.path.isdir(args.data):
-        raise SystemExit(f"Needs the photos at {args.data} (../shared/data/hymenoptera; see PROVENANCE.md).")
-    keras_home_with_weights()
+    real_photos_and_weights(args.data)
     seeds = [int(s) for s in args.seeds.split(",")]
 
     runs = []

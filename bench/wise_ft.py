@@ -49,9 +49,7 @@ def interpolation_scores(train, held):
 
 def main():
     data = os.path.join(real_transfer.SHARED_DATA, "hymenoptera")
-    if not os.path.isdir(data):
-        raise SystemExit(f"Needs the photos at {data} (../shared/data/hymenoptera; see PROVENANCE.md).")
-    real_transfer.keras_home_with_weights()
+    real_transfer.real_photos_and_weights(data)
     rows = []
     scratch = tempfile.mkdtemp(prefix="tfl_wise_")
     try:
