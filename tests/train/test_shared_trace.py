@@ -125,3 +125,26 @@ def test_auto_shares_only_while_the_extra_steps_stay_below_a_trace():
 def test_staged_updates_refuses_an_optimizer_whose_fresh_state_is_not_zero():
     with pytest.raises(TypeError, match="Adagrad"):
         StagedUpdates(keras.optimizers.Adagrad())
+
+
+def test_a_fusion_models_branches_with_the_same_variable_paths_both_train():
+    """Two branches of one architecture built apart hold variables of the same
+    path ("block1_conv/kernel"): the shared step tells them apart."""
+    from tfl.model import FusionClassifier
+    from tfl.model import cnn_branch
+    from tfl.model import small_cnn
+
+    keras.utils.set_random_seed(0)
+    model = FusionClassifier(
+        [cnn_branch(name, small_cnn(32, (4, 8), name=f"{name}_cnn"), 32) for name in ("a", "b")],
+        ["dark", "bright"],
+    )
+    kernels = [model.backbones[name].get_layer("block1_conv").kernel for name in ("a", "b")]
+    assert kernels[0].path == kernels[1].path
+    before = [kernel.numpy() for kernel in kernels]
+
+    fit_stages(model, tiny_image_data(n=8, batch_size=4), parse_stages("none:1:1e-2,all:1:1e-2"),
+               verbose=0, feature_cache="off", shared_trace="on")
+
+    assert isinstance(model.optimizer, StagedUpdates)
+    assert all(not np.array_equal(kernel.numpy(), old) for kernel, old in zip(kernels, before))

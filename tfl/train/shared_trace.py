@@ -77,7 +77,7 @@ class StagedUpdates(WrappingOptimizer):
     >>> optimizer = StagedUpdates(keras.optimizers.Adam())
     >>> optimizer.build(model.trainable_variables)
     >>> optimizer.start_stage(Stage("none", epochs=2, learning_rate=1e-3), 10,
-    ...                       {v.path: 1.0 for v in model.head.trainable_variables})
+    ...                       [(v, 1.0) for v in model.head.trainable_variables])
     >>> round(float(optimizer.learning_rate), 6)
     0.001
     """
@@ -102,7 +102,8 @@ class StagedUpdates(WrappingOptimizer):
     def build(self, var_list):
         super().build(var_list)
         self.update_scales = self.add_variable((len(var_list),), initializer="ones", dtype="float32", name="update_scales")
-        self._positions = {variable.path: index for index, variable in enumerate(var_list)}
+        # By the variable itself: two branches of a fusion model may hold variables of one path.
+        self._positions = {id(variable): index for index, variable in enumerate(var_list)}
         self.inner_optimizer.update_scales = self.update_scales
         self.inner_optimizer.build(var_list)
 
@@ -112,17 +113,17 @@ class StagedUpdates(WrappingOptimizer):
 
     def start_stage(self, stage, steps, scales):
         """Makes the optimizer a fresh one for `stage`: its state reset, its
-        schedule over `stage.epochs * steps` steps, and `scales` ({variable
-        path: rate multiplier}) for the variables it trains; the others keep
+        schedule over `stage.epochs * steps` steps, and `scales` ((variable,
+        rate multiplier) pairs) for the variables it trains; the others keep
         their values."""
-        unknown = sorted(set(scales) - set(self._positions))
+        unknown = [variable.path for variable, _ in scales if id(variable) not in self._positions]
         if unknown:
             raise ValueError(f"Variable {unknown[0]!r} is not one this optimizer was built for (the shared stages').")
         for variable in self.inner_optimizer.variables:
             variable.assign(ops.zeros_like(variable))
         values = np.zeros(len(self._positions), "float32")
-        for path, scale in scales.items():
-            values[self._positions[path]] = scale
+        for variable, scale in scales:
+            values[self._positions[id(variable)]] = scale
         self.update_scales.assign(values)
         kind = float(SCHEDULES.index(stage.schedule))
         self.stage_schedule.assign(np.array([kind, stage.learning_rate, max(1, stage.epochs * steps)], "float32"))
@@ -201,14 +202,14 @@ class SharedTrace:
         (`apply_stage` gave `plan`): compiles on the first shared stage
         (`compile_model(optimizer)`); every stage sets the flags back to the
         union and starts its optimizer."""
-        trained = [variable.path for variable in model.trainable_weights]
+        trained = list(model.trainable_weights)
         apply_stage(model, self.union)
         if not self.compiled:
             optimizer = StagedUpdates(_inner_optimizer(stage, model.training_options.weight_decay))
             compile_model(optimizer)
             model.optimizer.build(model.trainable_variables)
             self.compiled = True
-        scales = {path: plan.lr_multipliers.get(path, 1.0) for path in trained}
+        scales = [(variable, plan.lr_multipliers.get(variable.path, 1.0)) for variable in trained]
         model.optimizer.start_stage(stage, steps, scales)
 
 
