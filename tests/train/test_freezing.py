@@ -81,3 +81,33 @@ def test_lr_decay_gives_lower_stages_smaller_multipliers(model):
 
 def _is_bn(layer):
     return layer in batchnorm_layers(layer) or type(layer).__name__ == "BatchNormalization"
+
+
+def _two_cnn_branches():
+    return [{"name": name, "backbone": "small_cnn", "image_size": 16, "filters": [4]} for name in ("a", "b")]
+
+
+def test_lr_decay_gives_each_branch_of_one_architecture_its_own_multiplier():
+    from tfl.model import build_fusion_model
+
+    built = build_fusion_model(_two_cnn_branches(), ["dark", "bright"])
+    for model in (built, type(built).from_config(built.get_config())):  # as built, as loaded
+        plan = apply_stage(model, Stage(unfreeze="a/block1+b/block1", lr_decay=0.5))
+
+        for name, multiplier in (("b", 0.5), ("a", 0.25)):  # b's stages count as the top
+            kernel = model.backbones[name].get_layer("block1_conv").kernel
+            assert plan.lr_multipliers[kernel.path] == multiplier
+
+
+def test_lr_decay_refuses_branches_whose_variables_share_a_path():
+    from tfl.model import FusionClassifier
+    from tfl.model import cnn_branch
+    from tfl.model import small_cnn
+
+    model = FusionClassifier(
+        [cnn_branch(name, small_cnn(16, (4,), name=f"{name}_cnn"), 16) for name in ("a", "b")], ["dark", "bright"]
+    )
+
+    with pytest.raises(ValueError, match=r"FusionClassifier.*'block1_conv/kernel'.*keras.name_scope\('a'\).*lr_decay=None"):
+        apply_stage(model, Stage(unfreeze="all", lr_decay=0.5))
+    assert apply_stage(model, Stage(unfreeze="all")).lr_multipliers == {}

@@ -1,5 +1,7 @@
 """`build_fusion_model`: branch descriptions (plain data) and class names -> a `FusionClassifier`."""
 
+import keras
+
 from tfl.backbones import build_backbone
 from tfl.backbones import get_backbone_spec
 from tfl.backbones import resolve_image_size
@@ -47,8 +49,9 @@ def build_fusion_model(
 
     As in `build_model`, every BatchNormalization layer of the image
     backbones is frozen (inference mode, statistics kept), and each backbone
-    is renamed `<branch>_<model name>` so that two branches may use the same
-    backbone. `frozen` (default False) keeps a branch out of every stage.
+    is renamed `<branch>_<model name>` and built inside
+    `keras.name_scope(<branch>)` (variable paths `<branch>/...`) so that two
+    branches may use the same backbone. `frozen` (default False) keeps a branch out of every stage.
 
     Args:
         branches: a list of 2 or more branch dicts, with unique names.
@@ -107,6 +110,12 @@ def _build_branch(branch):
     options = {"frozen": branch.get("frozen", False)}
     if "pooling" in branch:
         options["pooling"] = branch["pooling"]
+    # Variable paths "<branch>/...": two branches of one architecture keep apart (learning rates are keyed by path).
+    with keras.name_scope(str(name)):
+        return _built(kind, name, branch, options)
+
+
+def _built(kind, name, branch, options):
     if kind == "text":
         encoder, preprocessor = build_encoder(branch["encoder"], branch.get("sequence_length", 128))
         encoder.name = f"{name}_{encoder.name}"

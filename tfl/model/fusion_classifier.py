@@ -300,7 +300,8 @@ class FusionClassifier(Classifier):
         config.setdefault("resize", "stretch")
         branches = []
         for b in config["branches"]:
-            b = dict(b, backbone=keras.layers.deserialize(b["backbone"]))
+            with keras.name_scope(b["name"]):  # variable paths "<branch>/...", as build_fusion_model makes them
+                b = dict(b, backbone=keras.layers.deserialize(b["backbone"]))
             if b.get("preprocessor") is not None:
                 b["preprocessor"] = keras.layers.deserialize(b["preprocessor"])
             branches.append(b)

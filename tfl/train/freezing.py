@@ -121,7 +121,7 @@ def apply_stage(model, stage):
         trainable_stages=tuple(selected),
         frozen_stages=tuple(name for name in stages if name not in selected),
         batchnorm_layers=tuple(trained_batchnorm),
-        lr_multipliers=_lr_multipliers(stages, selected, stage.lr_decay),
+        lr_multipliers=_lr_multipliers(stages, selected, stage.lr_decay, type(model).__name__),
         trainable_params=sum(int(keras.ops.size(w)) for w in model.trainable_weights),
     )
 
@@ -138,13 +138,29 @@ def _set_trainable(layer, train, train_batchnorm, trained_batchnorm):
             _set_trainable(inner, train, train_batchnorm, trained_batchnorm)
 
 
-def _lr_multipliers(stages, selected, lr_decay):
-    """Top selected stage gets lr_decay, the next lower lr_decay**2, ..."""
+def _lr_multipliers(stages, selected, lr_decay, kind):
+    """Top selected stage gets lr_decay, the next lower lr_decay**2, ...
+    (keyed by variable path, which `ScaledUpdates` keeps when saved)."""
     if lr_decay is None or lr_decay == 1 or not selected:
         return {}
     multipliers = {}
+    stage_of = {}
     for depth, name in enumerate(reversed(selected), start=1):
         for layer in stages[name]:
             for variable in layer.trainable_weights:
+                if variable.path in multipliers:
+                    raise ValueError(_shared_path_message(kind, variable.path, stage_of[variable.path], name))
                 multipliers[variable.path] = lr_decay**depth
+                stage_of[variable.path] = name
     return multipliers
+
+
+def _shared_path_message(kind, path, first, second):
+    branch = second.split("/")[0]
+    return (
+        f"lr_decay gives each variable its rate by its path, and two variables of this {kind} share the path "
+        f"{path!r} (stages {first!r} and {second!r}: branches of one architecture, built apart). Build the "
+        "model with tfl.model.build_fusion_model (or tfl.build_model), which builds each branch inside "
+        f"keras.name_scope(branch name), or build each backbone yourself inside "
+        f"`with keras.name_scope({branch!r}):`; or set lr_decay=None."
+    )
