@@ -101,3 +101,8 @@ def test_a_fusion_model_is_refused_and_gets_no_top_loss_heatmaps():
     with pytest.raises(ValueError, match=r"explain explains an ImageClassifier or a TextClassifier; 'fused' is a FusionClassifier"):
         tfl.explain(model, np.zeros((1, 16, 16, 3)))
     assert heatmap_function(model) is None
+    # explain's parts, called directly, refuse it by name too (not an AttributeError inside).
+    with pytest.raises(ValueError, match=r"Grad-CAM explains an ImageClassifier; 'fused' is a FusionClassifier.*each branch"):
+        tfl.attribution.grad_cam_model(model)
+    with pytest.raises(ValueError, match=r"Token attributions explain a TextClassifier; 'fused' is a FusionClassifier"):
+        tfl.attribution.TokenAttributor(model)

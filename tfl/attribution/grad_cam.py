@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfl.data.image.pipeline import crop_box
+from tfl.model import ImageClassifier
 from tfl.traced import traced
 
 METHODS = ("grad_cam", "grad_cam_plus_plus")
@@ -64,6 +65,12 @@ def target_layer(model, layer=None):
     >>> target_layer(model, "stride16")[0]
     'stride16 (expanded_conv_7_add)'
     """
+    if not isinstance(model, ImageClassifier):
+        raise ValueError(
+            f"Grad-CAM explains an ImageClassifier; {model.name!r} is a {type(model).__name__} ({model.task}), "
+            "which has no single image backbone to take the feature map from. For a FusionClassifier, explain "
+            "each branch's own model; for a TextClassifier, use TokenAttributor (tfl.explain picks it)."
+        )
     stages = model.stage_layers()
     backbone = model.backbone
     if layer is None:

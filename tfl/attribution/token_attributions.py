@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from tfl.attribution.grad_cam import check_method
 from tfl.backbones.encoders import token_embedding_split
+from tfl.model import TextClassifier
 from tfl.traced import traced
 
 METHODS = ("integrated_gradients", "gradient_x_input")
@@ -65,6 +66,12 @@ class TokenAttributor:
     """
 
     def __init__(self, model, method="integrated_gradients", steps=32, baseline="pad"):
+        if not isinstance(model, TextClassifier):
+            raise ValueError(
+                f"Token attributions explain a TextClassifier; {model.name!r} is a {type(model).__name__} "
+                f"({model.task}), which has no single text encoder to attribute to. For a FusionClassifier, "
+                "explain each branch's own model; for an ImageClassifier, use grad_cam_model (tfl.explain picks it)."
+            )
         self.method = check_method(method, METHODS, "texts")
         if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not MIN_STEPS <= steps <= MAX_STEPS:
             raise ValueError(
