@@ -63,3 +63,23 @@ def test_a_text_model_predicts_on_raw_strings():
 
     np.testing.assert_allclose(predictions.probabilities, expected, rtol=1e-5, atol=1e-6)
     assert tfl.predict(model, "the cat sat").probabilities.shape == (1, 2)
+
+
+def test_a_fusion_of_text_branches_predicts_on_raw_strings():
+    import tensorflow as tf
+
+    from tests.text_fakes import tiny_encoder
+    from tfl.model import FusionClassifier
+    from tfl.model import text_branch
+
+    branches = []
+    for name in ("first", "second"):
+        encoder, preprocessor = tiny_encoder(sequence_length=8, hidden_dim=8)
+        encoder.name = f"{name}_bert"
+        branches.append(text_branch(name, encoder, "tiny", preprocessor=preprocessor))
+    model = FusionClassifier(branches, ["bad", "good"])
+    expected = model.predict(dict(model.text_preprocessor(tf.constant(["a good film"]))), verbose=0)
+
+    predictions = tfl.predict(model, ["a good film"])
+
+    np.testing.assert_allclose(predictions.probabilities, expected, rtol=1e-5, atol=1e-6)

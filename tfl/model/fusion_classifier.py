@@ -233,6 +233,17 @@ class FusionClassifier(Classifier):
         return max(sizes, key=lambda size: size[0] * size[1])
 
     @property
+    def preprocessor(self):
+        """The tokenizer of a model whose branches all read text (the text
+        branches share the token inputs): `text_preprocessor`, what `tfl
+        predict` and `tfl evaluate` read. Models with an image branch, or
+        built without a preprocessor, have none (AttributeError)."""
+        if self.task != "text" or self.text_preprocessor is None:
+            reason = "has an image branch" if self.task != "text" else "was built without a text preprocessor"
+            raise AttributeError(f"{self.name!r} {reason}, so it has no preprocessor for raw text.")
+        return self.text_preprocessor
+
+    @property
     def branch_names(self):
         return [b["name"] for b in self.branches]
 
