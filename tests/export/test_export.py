@@ -251,6 +251,25 @@ def test_only_tfl_classifiers_and_built_models_are_exported(tmp_path):
     plain = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     with pytest.raises(ValueError, match="Cannot export a Sequential"):
         export_model(plain, "m", base=str(tmp_path))
+    assert not any(tmp_path.iterdir())  # refused before any folder is made
+
+
+def test_a_fusion_model_with_a_text_branch_is_refused_with_what_to_do(tmp_path):
+    from tests.text_fakes import tiny_encoder
+    from tfl.model import FusionClassifier
+    from tfl.model import cnn_branch
+    from tfl.model import small_cnn
+    from tfl.model import text_branch
+
+    encoder, preprocessor = tiny_encoder(sequence_length=8, hidden_dim=8)
+    model = FusionClassifier(
+        [cnn_branch("image", small_cnn(16, (4,)), 16), text_branch("text", encoder, "tiny", preprocessor=preprocessor)],
+        ["bad", "good"],
+    )
+    with pytest.raises(ValueError, match=r"task 'image_text'.*raw strings.*tfl.predict") as error:
+        export_model(model, "m", base=str(tmp_path))
+    assert "tfl.load_model('runs" not in str(error.value)  # not the advice for a plain Keras model
+    assert not (tmp_path / "m").exists()
 
 
 @pytest.fixture(scope="module")

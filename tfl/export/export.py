@@ -138,13 +138,13 @@ def export_model(model, name, *, base=DEFAULT_BASE, version=None, top_k=DEFAULT_
             f"Model {model.name!r} has unbuilt layers; call it on a batch (or load it from a "
             ".keras file) before exporting."
         )
+    signatures = serving_signatures(model, top_k)  # refuses what it cannot serve before any folder is made
     if version is None:
         version = next_version(model_dir)
     target = os.path.join(model_dir, str(version))
     os.makedirs(model_dir, exist_ok=True)
     remove_stale_partials(model_dir)
 
-    signatures = serving_signatures(model, top_k)
     servable = _servable(model, signatures)
     write_folder(target, lambda folder: tf.saved_model.save(servable, folder, signatures=signatures))
     if verbose:

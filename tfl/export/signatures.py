@@ -158,6 +158,14 @@ def serving_signatures(model, top_k=DEFAULT_TOP_K):
         return text_signatures(model, top_k)
     if isinstance(model, Classifier) and model.task == "image":
         return image_signatures(model, top_k)
+    if isinstance(model, Classifier):
+        raise ValueError(
+            f"Cannot export this {type(model).__name__} (task {model.task!r}): its branches read text, and tfl's "
+            "serving signatures take encoded image bytes (ImageClassifier, FusionClassifier with image branches "
+            "only) or raw strings (TextClassifier, one encoder). Serve it from Python instead: save it with "
+            "tfl.io.save_keras and answer requests with tfl.predict (tfl.load_model on the server), or train "
+            "a TextClassifier (--encoder) to export."
+        )
     raise ValueError(
         f"Cannot export a {type(model).__name__}: tfl exports its own classifiers "
         "(ImageClassifier, TextClassifier, FusionClassifier with image branches only), "
