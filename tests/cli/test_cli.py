@@ -153,6 +153,30 @@ def test_evaluate_top_losses_sets_how_many_examples_are_listed(trained_run, imag
     assert "--top-losses must be 1 or more. Received: --top-losses 0" in capsys.readouterr().err
 
 
+def test_evaluate_and_predict_refuse_an_image_and_text_fusion_model_with_the_fix(image_folder, tmp_path, capsys):
+    from tests.text_fakes import tiny_encoder
+    from tfl.backbones import build_backbone
+    from tfl.model import FusionClassifier
+    from tfl.model import image_branch
+    from tfl.model import text_branch
+
+    encoder, preprocessor = tiny_encoder(sequence_length=8, hidden_dim=8)
+    backbone = build_backbone(SMALL_BACKBONE, weights=None, image_size=32)
+    model = FusionClassifier(
+        [image_branch("image", backbone, SMALL_BACKBONE, 32), text_branch("text", encoder, "tiny", preprocessor=preprocessor)],
+        ["bright", "dark"],
+    )
+    model.save(tmp_path / "fusion.keras")
+    report = tmp_path / "evaluation" / "report.json"
+
+    assert main(["evaluate", str(tmp_path / "fusion.keras"), str(image_folder), "--output", str(report)]) == 2
+    error = capsys.readouterr().err
+    assert "task 'image_text'" in error and "evaluate_held_out(model, dataset)" in error
+    assert not report.parent.exists()
+    assert main(["predict", str(tmp_path / "fusion.keras"), str(image_folder / "dark" / "0.png")]) == 2
+    assert "takes both (image_text)" in capsys.readouterr().err
+
+
 def test_evaluate_uses_every_image_of_another_folder(trained_run, image_folder, capsys, tmp_path):
     other = tmp_path / "test_images"
     shutil.copytree(image_folder, other)

@@ -82,6 +82,13 @@ def evaluation_data(model, args, trained_on=None):
 
     if model.task == "text":
         return _text_evaluation_data(model, args, trained_on)
+    if model.task != "image":
+        raise ValueError(
+            f"tfl evaluate reads a folder of images (image models) or a text file (text models); "
+            f"{model.name!r} is a fusion model of image and text branches (task {model.task!r}): each example is "
+            "an image and a text together. Score it in Python on batches of its input dict and labels: "
+            "tfl.evaluate.evaluate_held_out(model, dataset)."
+        )
     same = _same_source(args.data, trained_on)
     if same or args.data == "digits" or args.data.startswith("tfds:"):
         if same:
