@@ -167,6 +167,25 @@ def test_bad_settings_and_inputs_are_refused_naming_them(setup):
         self_training.fit_self_training(model, data, texts, [Stage("probe")])
 
 
+def test_a_fusion_of_image_and_text_branches_is_refused_naming_its_kind_and_the_fix(setup):
+    from tests.text_fakes import tiny_encoder
+    from tfl.backbones import build_backbone
+    from tfl.model import FusionClassifier
+    from tfl.model import image_branch
+    from tfl.model import text_branch
+
+    data, _, unlabeled, _, _ = setup
+    encoder, preprocessor = tiny_encoder(sequence_length=8, hidden_dim=8)
+    backbone = build_backbone(SMALL_BACKBONE, weights=None, image_size=32)
+    model = FusionClassifier(
+        [image_branch("image", backbone, SMALL_BACKBONE, 32), text_branch("text", encoder, "tiny", preprocessor=preprocessor)],
+        data.class_names,
+    )
+
+    with pytest.raises(ValueError, match=r"task 'image_text'.*image or text classifiers.*fit_stages"):
+        self_training.fit_self_training(model, data, unlabeled, [Stage("probe")])
+
+
 def test_the_record_prints_a_table_per_round_and_class(setup):
     record = self_training.SelfTrainingRecord(
         rounds=1, threshold=0.9, balance="proportional", route="cached features", num_labelled=4,

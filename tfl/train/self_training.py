@@ -215,6 +215,13 @@ def _check(model, unlabeled, rounds):
         )
     if unlabeled.num_examples < 1:
         raise ValueError(f"The unlabelled data ({unlabeled.source}) holds no examples.")
+    if model.task not in ("image", "text"):
+        raise ValueError(
+            f"Self-training pseudo-labels unlabelled images or texts, and {model.name!r} is a fusion model of image "
+            f"and text branches (task {model.task!r}): each of its examples is an image and a text together. It takes "
+            "image or text classifiers (fusion models of image branches only, or of text branches only, too); train "
+            "this model on its labelled examples alone (tfl.train.fit_stages, or tfl train without --unlabeled)."
+        )
     if unlabeled.task != model.task:
         raise ValueError(
             f"The unlabelled data ({unlabeled.source}) holds {unlabeled.task} examples, and the model is "
