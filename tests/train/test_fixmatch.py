@@ -92,6 +92,26 @@ def test_fixmatch_refuses_routes_without_the_backbone_and_batchnorm_training(set
         fit_fixmatch(model, data, unlabeled, [stage], feature_cache=feature_cache, verbose=0)
 
 
+def test_a_fusion_of_image_and_text_branches_is_refused_naming_its_kind_and_the_fix(setup):
+    from tests.text_fakes import tiny_encoder
+    from tfl.backbones import build_backbone
+    from tfl.model import FusionClassifier
+    from tfl.model import image_branch
+    from tfl.model import text_branch
+
+    data, _, unlabeled = setup
+    encoder, preprocessor = tiny_encoder(sequence_length=8, hidden_dim=8)
+    backbone = build_backbone(SMALL_BACKBONE, weights=None, image_size=32)
+    model = FusionClassifier(
+        [image_branch("image", backbone, SMALL_BACKBONE, 32), text_branch("text", encoder, "tiny", preprocessor=preprocessor)],
+        data.class_names,
+    )
+
+    with pytest.raises(ValueError, match=r"task 'image_text'.*images alone.*fit_stages") as refused:
+        fit_fixmatch(model, data, unlabeled, [Stage("none")], feature_cache="off", verbose=0)
+    assert "pseudo_label" not in str(refused.value)  # self-training refuses it too
+
+
 def test_fixmatch_is_refused_for_text_in_the_config():
     with pytest.raises(ValueError, match="'fixmatch' augments images; this is a text task"):
         tfl.Config.from_dict({"task": "text", "data": {"unlabeled_source": "pool.csv"},

@@ -364,6 +364,13 @@ def format_fixmatch(record, class_names):
 
 
 def _check(model, unlabeled, stages, options):
+    if isinstance(model, Classifier) and model.task == "image_text":
+        raise ValueError(
+            f"FixMatch augments images: it trains a single-label image classifier (a fusion model of image "
+            f"branches only too), and {model.name!r} is a fusion model of image and text branches (task "
+            f"{model.task!r}): each of its examples is an image and a text together, and unlabelled data holds "
+            "images alone. Train it on its labelled examples alone (tfl.train.fit_stages)."
+        )
     if not isinstance(model, Classifier) or model.task != "image" or model.multi_label:
         raise ValueError(
             "FixMatch augments images: it trains a single-label image classifier. For text, or multi-label "
