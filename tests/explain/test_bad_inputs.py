@@ -106,3 +106,64 @@ def test_a_fusion_model_is_refused_and_gets_no_top_loss_heatmaps():
         tfl.attribution.grad_cam_model(model)
     with pytest.raises(ValueError, match=r"Token attributions explain a TextClassifier; 'fused' is a FusionClassifier"):
         tfl.attribution.TokenAttributor(model)
+
+
+def _fusion(kinds):
+    """A fusion model of two tiny branches of `kinds` ("image", "text"), named after them."""
+    from tfl.model import FusionClassifier
+    from tfl.model import cnn_branch
+    from tfl.model import small_cnn
+    from tfl.model import text_branch
+
+    branches = []
+    for i, kind in enumerate(kinds):
+        if kind == "image":
+            branches.append(cnn_branch(f"image{i}", small_cnn(16, (4,), name=f"image{i}_cnn"), 16))
+            continue
+        encoder, preprocessor = tiny_encoder(sequence_length=8, hidden_dim=8)
+        encoder.name = f"text{i}_bert"
+        branches.append(text_branch(f"text{i}", encoder, "tiny", preprocessor=preprocessor))
+    return FusionClassifier(branches, ["neg", "pos"], name="_".join(kinds))
+
+
+@pytest.mark.parametrize(
+    "kinds, curves, message",
+    [
+        (("image", "text"), "image", r"image_deletion_curves takes a model that reads images alone.*'image_text'"),
+        (("text", "text"), "image", r"'text_text' is a FusionClassifier of task 'text': use text_deletion_curves"),
+        (("image", "text"), "text", r"text_deletion_curves takes a model that reads texts alone.*'image_text'"),
+        (("image", "image"), "text", r"'image_image' is a FusionClassifier of task 'image': use image_deletion_curves"),
+    ],
+    ids=["image curves, image+text", "image curves, text only", "text curves, image+text", "text curves, images only"],
+)
+def test_deletion_curves_refuse_a_fusion_model_of_the_other_inputs_naming_it(kinds, curves, message):
+    model = _fusion(kinds)
+    with pytest.raises(ValueError, match=message):
+        if curves == "image":
+            tfl.attribution.image_deletion_curves(model, np.zeros((1, 16, 16, 3)), np.ones((1, 16, 16)), [0])
+        else:
+            tfl.attribution.text_deletion_curves(model, ["a good film"], [[0.1, 0.5, 0.2]], [1])
+
+
+def test_deletion_curves_and_randomisation_work_on_a_fusion_of_one_kind_of_branch():
+    images = np.random.default_rng(0).uniform(0, 255, (2, 16, 16, 3)).astype("float32")
+    model = _fusion(("image", "image"))
+    kernel = model.stage_layers()["image1/block1"][0].kernel
+    before = kernel.numpy()
+    with tfl.attribution.randomized(model, ["image1/block1"], images=images):
+        assert not np.allclose(kernel.numpy(), before)
+    np.testing.assert_array_equal(kernel.numpy(), before)
+    curves = tfl.attribution.image_deletion_curves(model, images, np.ones((2, 16, 16)), [0, 1], random_orders=1)
+    assert curves["curve"].shape == (2, 9)
+    curves = tfl.attribution.text_deletion_curves(_fusion(("text", "text")), ["a good film"], [[0.1, 0.5, 0.2]], [1],
+                                                  random_orders=1)
+    assert len(curves["curve"][0]) == 4
+
+
+def test_randomisation_with_images_refuses_a_fusion_of_image_and_text_before_changing_a_weight():
+    model = _fusion(("image", "text"))
+    before = [w.numpy() for w in model.weights]
+    with pytest.raises(ValueError, match=r"'image_text' is a fusion model of image and text branches.*images=None"):
+        with tfl.attribution.randomized(model, ["image0/block1"], images=np.zeros((1, 16, 16, 3))):
+            pass
+    assert all(np.array_equal(w.numpy(), b) for w, b in zip(model.weights, before))

@@ -47,7 +47,8 @@ def randomized(model, stages, *, images=None, seed=0):
         stages: stage names of `model.stage_layers()`, e.g. ["stride32"]
             (the top stage) or all of them.
         images: image models: `[N, H, W, 3]` in [0, 255] for the BatchNorm
-            statistics, or None to keep them at 0 and 1.
+            statistics, or None to keep them at 0 and 1 (a fusion model of
+            image and text branches: None only).
         seed: the seed of the new weights.
 
     Examples:
@@ -59,6 +60,12 @@ def randomized(model, stages, *, images=None, seed=0):
     >>> changed, bool(np.allclose(kernel.numpy(), before))  # restored
     (True, True)
     """
+    if images is not None and model.task == "image_text":
+        raise ValueError(
+            f"randomized(images=...) recomputes BatchNorm statistics by running the images through the model; "
+            f"{model.name!r} is a fusion model of image and text branches (task 'image_text') and takes a text with "
+            "each image. Pass images=None (the statistics stay at 0 and 1), or randomise an image-only model."
+        )
     known = list(model.stage_layers())
     unknown = [s for s in stages if s not in known]
     if unknown or not stages:
@@ -146,7 +153,8 @@ def image_deletion_curves(model, images, heatmaps, classes, *, grid=8, steps=8, 
     read after each step (and before any): a curve of `steps + 1` points.
 
     Args:
-        model: a `tfl.ImageClassifier`.
+        model: an image classifier: a `tfl.ImageClassifier`, or a fusion
+            model of image branches only.
         images: `[N, H, W, 3]` in [0, 255].
         heatmaps: `[N, H, W]`, the maps of the same images (`tfl.explain`).
         classes: `[N]` the class index explained per image.
@@ -165,6 +173,7 @@ def image_deletion_curves(model, images, heatmaps, classes, *, grid=8, steps=8, 
     >>> curves["curve"].shape, curves["random_auc"].shape
     ((2, 9), (2,))
     """
+    _check_reads(model, "image", "image_deletion_curves")
     images = np.asarray(images, dtype=np.float32)
     heatmaps = np.asarray(heatmaps, dtype=np.float32)
     if heatmaps.shape != images.shape[:3] or (grid * grid) % steps:
@@ -183,6 +192,21 @@ def image_deletion_curves(model, images, heatmaps, classes, *, grid=8, steps=8, 
         probabilities = _probabilities(model, {"images": batch}, np.full(len(batch), label)).reshape(len(orders), -1)
         _record(results, probabilities)
     return {name: np.asarray(values) for name, values in results.items()}
+
+
+def _check_reads(model, task, caller):
+    """Refuses a model that does not read `task` inputs alone, naming its kind and the curve it takes."""
+    if model.task == task:
+        return
+    if model.task == "image_text":
+        fix = "no deletion curve removes parts of an image and a text together"
+    else:
+        fix = f"use {model.task}_deletion_curves"
+    raise ValueError(
+        f"{caller} takes a model that reads {task}s alone (a{'n' if task == 'image' else ''} {task} classifier, or a "
+        f"fusion model of {task} branches only); {model.name!r} is a {type(model).__name__} of task "
+        f"{model.task!r}: {fix}."
+    )
 
 
 def _deleted(image, cells, rows, columns):
@@ -210,7 +234,8 @@ def text_deletion_curves(model, texts, attributions, classes, *, random_orders=5
     compared by the area under it (over the fraction of words removed).
 
     Args:
-        model: a `tfl.TextClassifier`.
+        model: a text classifier: a `tfl.TextClassifier`, or a fusion
+            model of text branches only.
         texts: the texts.
         attributions: per text, one number per word of `tfl.explain` (the
             words of `merge_word_pieces` on the model's own tokens).
@@ -229,6 +254,7 @@ def text_deletion_curves(model, texts, attributions, classes, *, random_orders=5
     >>> len(curves["curve"][0]), curves["auc"].shape
     (4, (1,))
     """
+    _check_reads(model, "text", "text_deletion_curves")
     rng = np.random.default_rng(seed)
     tokenizer = model.preprocessor.tokenizer
     inputs = {name: np.asarray(value) for name, value in model.preprocessor(tf.constant(list(texts))).items()}
