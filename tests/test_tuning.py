@@ -123,6 +123,26 @@ def test_the_search_space_maps_values_to_config_fields():
     assert (config.model.dropout, config.train.label_smoothing, config.train.weight_decay) == (0.3, 0.1, 1e-4)
 
 
+@pytest.mark.parametrize(
+    "freeze_source, stages",
+    [(True, 2), (False, 6)],
+    ids=["frozen source: the target's 2 blocks", "trained source: its 4 stages and the target's 2"],
+)
+def test_a_fusion_config_unfreezes_at_most_the_stages_of_its_trainable_branches(image_folder, freeze_source, stages):
+    from tfl.model import build_model
+    from tfl.run_plan import plan_run
+    from tfl.train.freezing import resolve_unfreeze
+    from tfl.tuning import _max_unfreeze
+
+    fusion = {"mode": "weighted", "freeze_source": freeze_source}
+    config = Config.from_dict({"data": {"source": str(image_folder)},
+                               "model": {"backbone": SMALL_BACKBONE, "weights": None, "image_size": 32, "fusion": fusion}})
+    model_stages = build_model(config.model, ["a", "b"]).stage_layers()
+
+    assert _max_unfreeze(plan_run(config), 8) == stages == len(model_stages)
+    resolve_unfreeze(f"top {stages}", model_stages)  # what the largest trial asks for exists
+
+
 def test_the_search_never_reads_the_held_out_data_and_needs_it_apart():
     with pytest.raises(ValueError, match=r"--val-data.*Received: data.source='train/'"):
         search_config(Config.from_dict({"data": {"source": "train/"}}))

@@ -41,6 +41,7 @@ from tfl.config import Stage
 from tfl.experiment import run_experiment
 from tfl.io import write_json
 from tfl.io import write_text
+from tfl.model import build_model
 from tfl.run_plan import plan_run
 
 TUNERS = ("bayesian", "hyperband")
@@ -359,11 +360,17 @@ def _score_default(folder, searched, objective, verbose):
 
 
 def _max_unfreeze(planned, max_unfreeze):
-    """`max_unfreeze`, at most the backbone's named stages (images)."""
+    """`max_unfreeze`, at most the model's named stages (images): the backbone's, or a fusion
+    model's trainable branches' (a frozen source has none)."""
     _check_count(max_unfreeze, "max_unfreeze", 0)
     if planned.task != "image":
         return max_unfreeze
-    return min(max_unfreeze, len(get_backbone_spec(planned.config.model.backbone).stage_names))
+    model = planned.config.model
+    if model.fusion.mode is None:
+        return min(max_unfreeze, len(get_backbone_spec(model.backbone).stage_names))
+    # The branches' stages are known once built: random weights, so nothing is read or downloaded.
+    random = dataclasses.replace(model, weights=None, fusion=dataclasses.replace(model.fusion, branch_weights=None))
+    return min(max_unfreeze, len(build_model(random, ["a", "b"]).stage_layers()))
 
 
 def _oracle(tuner, objective, max_trials, space, seed):
