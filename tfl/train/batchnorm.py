@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfl.model.fusion_classifier import FusionClassifier
 from tfl.traced import traced
 
 
@@ -151,7 +152,7 @@ def batchnorm_check(model, dataset, max_examples=64):
         or None for a model without BatchNorm layers in its backbone, a text
         model or a fusion model.
     """
-    if not hasattr(model, "pooler"):  # a fusion model
+    if isinstance(model, FusionClassifier):
         return None
     to_backbone = model.backbone_input_model()
     if to_backbone is None:  # text
