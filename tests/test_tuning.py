@@ -123,6 +123,15 @@ def test_the_search_space_maps_values_to_config_fields():
     assert (config.model.dropout, config.train.label_smoothing, config.train.weight_decay) == (0.3, 0.1, 1e-4)
 
 
+def test_a_head_that_cannot_be_probed_is_searched_as_head_stages_only():
+    hp = keras_tuner.HyperParameters()
+    space = PlanSpace(Config(), max_unfreeze=1, probe=False)
+    config = space.build(hp)
+    assert hp.get_config()["space"][0]["config"]["values"] == ["fit"]
+    assert not config.train.stages[0].linear_probe
+    assert PlanSpace(Config()).heads == ["probe", "fit"]
+
+
 @pytest.mark.parametrize(
     "freeze_source, stages",
     [(True, 2), (False, 6)],

@@ -8,7 +8,8 @@ their one owner:
 - the backbone and image size: the registry entry and its default size
   (`tfl.backbones.resolve_image_size`);
 - the stages: the config's own, the default plan of the task
-  (`tfl.train.default_stages`), or `--plan fine_tune`'s, which depends on the
+  (`tfl.train.default_stages`; head epochs instead of the linear probe where
+  the model's head cannot be probed, `tfl.train.head_can_be_probed`), or `--plan fine_tune`'s, which depends on the
   built model (its stages) and, for images, on the transfer check over the
   training data: `RunPlan.fine_tune` says it is decided by
   `tfl.train.fine_tune_stages` once the model exists, and nothing else.
@@ -20,6 +21,7 @@ from tfl.backbones import get_backbone_spec
 from tfl.backbones import resolve_image_size
 from tfl.data import detect_task
 from tfl.train import default_stages
+from tfl.train import head_can_be_probed
 from tfl.train import resolve_unfreeze
 
 
@@ -105,4 +107,5 @@ def _stages(config, task):
         config.train.epochs,
         task=task,
         augmentation=task == "image" and config.model.augmentation.enabled,
+        probe=head_can_be_probed(config.model, task),
     )

@@ -43,6 +43,7 @@ from tfl.io import write_json
 from tfl.io import write_text
 from tfl.model import build_model
 from tfl.run_plan import plan_run
+from tfl.train import head_can_be_probed
 
 TUNERS = ("bayesian", "hyperband")
 OBJECTIVES = ("accuracy", "macro_f1")
@@ -143,6 +144,9 @@ class PlanSpace(keras_tuner.HyperModel):
         max_unfreeze: the most backbone stages a trial unfreezes.
         max_epochs: the most epochs of a stage.
         hyperband: take the epochs from Hyperband's budget.
+        probe: whether the head may be a linear probe; False leaves only
+            head stages (`tfl.train.head_can_be_probed`: a fusion layer or
+            LSTM pooling trains with the head).
 
     Examples:
 
@@ -152,7 +156,7 @@ class PlanSpace(keras_tuner.HyperModel):
     [('none', True), ('top 1', False)]
     """
 
-    def __init__(self, config, max_unfreeze=2, max_epochs=10, hyperband=False):
+    def __init__(self, config, max_unfreeze=2, max_epochs=10, hyperband=False, probe=True):
         super().__init__(name="tfl_plan")
         _check_count(max_unfreeze, "max_unfreeze", 0)
         _check_count(max_epochs, "max_epochs", 1)
@@ -160,10 +164,11 @@ class PlanSpace(keras_tuner.HyperModel):
         self.max_unfreeze = max_unfreeze
         self.max_epochs = max_epochs
         self.hyperband = hyperband
+        self.heads = ["probe", "fit"] if probe else ["fit"]
 
     def build(self, hp):
         epochs = min(self.config.train.epochs, self.max_epochs)
-        head = hp.Choice("head", ["probe", "fit"])
+        head = hp.Choice("head", self.heads)
         head_rate = hp.Float("head_learning_rate", 1e-4, 1e-2, sampling="log", default=1e-3)
         unfreeze = hp.Int("unfreeze", 0, self.max_unfreeze, default=min(2, self.max_unfreeze))
         fine_tune_rate = hp.Float("fine_tune_learning_rate", 1e-5, 1e-3, sampling="log", default=1e-4)
@@ -293,6 +298,7 @@ def tune(
             max_unfreeze=_max_unfreeze(planned, max_unfreeze),
             max_epochs=max_epochs or 2 * searched.train.epochs,
             hyperband=tuner == "hyperband",
+            probe=head_can_be_probed(planned.config.model, planned.task),
         )
         search = PlanTuner(
             _oracle(tuner, f"val_{objective}", max_trials, space, searched.data.seed),

@@ -32,6 +32,7 @@ from tfl.train.lr_finder import find_learning_rate
 from tfl.train.optimizers import make_optimizer
 from tfl.train.plan import default_stages
 from tfl.train.plan import fine_tune_stages
+from tfl.train.plan import head_can_be_probed
 from tfl.train.plan import with_early_stopping
 from tfl.train.prototype_fit import fit_prototypes
 from tfl.train.prototype_fit import init_head_from_prototypes
@@ -85,6 +86,7 @@ __all__ = [
     "fixmatch_dataset",
     "format_fixmatch",
     "format_rounds",
+    "head_can_be_probed",
     "init_head_from_prototypes",
     "make_optimizer",
     "parse_stages",

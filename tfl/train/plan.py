@@ -23,13 +23,32 @@ TEXT_EPOCHS = 3
 BIT_STEPS = ((20_000, 500), (500_000, 10_000), (math.inf, 20_000))
 
 
-def default_stages(weights="imagenet", epochs=5, task="image", augmentation=False):
+def head_can_be_probed(model_config, task):
+    """Whether the default plan may start with a linear probe for a model of
+    `model_config`: not where a layer with weights sits between the backbone
+    and the head, which a probe on cached features cannot train (a fusion
+    model's fusion layer: mixing weights, projections or a gate; a text
+    model's LSTM pooling).
+
+    Examples:
+
+    >>> head_can_be_probed(ModelConfig(pooling="lstm"), "text")
+    False
+    """
+    if model_config.fusion.mode is not None:
+        return False
+    return not (task == "text" and model_config.pooling == "lstm")
+
+
+def default_stages(weights="imagenet", epochs=5, task="image", augmentation=False, probe=True):
     """The default plan for a task and a backbone with `weights`.
 
     Pretrained images and text start with LP-FT (Kumar et al. 2022): a linear
     probe fitted to convergence on the frozen backbone's cached features, then
-    fine-tuning. With image augmentation the cached features would miss it, so
-    the head trains for `epochs` epochs at 1e-3 on augmented images instead.
+    fine-tuning. With image augmentation the cached features would miss it,
+    and with `probe=False` (`head_can_be_probed`) layers after the backbone
+    must train with the head, so the head trains for `epochs` epochs at 1e-3
+    instead.
 
     - Images with pretrained weights: the probe (or the head stage), then the
       top 2 backbone stages at 1e-4 for `epochs` (BatchNorm frozen throughout).
@@ -48,12 +67,12 @@ def default_stages(weights="imagenet", epochs=5, task="image", augmentation=Fals
     True
     """
     head = Stage(unfreeze="none", linear_probe=True)
+    if not probe or (augmentation and task == "image"):
+        head = Stage(unfreeze="none", epochs=epochs, learning_rate=1e-3)
     if task == "text":
         return (head, Stage(unfreeze="all", epochs=epochs, learning_rate=5e-5, optimizer="adamw"))
     if weights is None:
         return (Stage(unfreeze="all", epochs=epochs, learning_rate=1e-3, train_batchnorm=True),)
-    if augmentation:
-        head = Stage(unfreeze="none", epochs=epochs, learning_rate=1e-3)
     return (head, Stage(unfreeze="top 2", epochs=epochs, learning_rate=1e-4))
 
 
