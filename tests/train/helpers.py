@@ -59,3 +59,28 @@ def count_traces(model):
 
     model.train_step = counted
     return traces
+
+
+def tiny_image_text_fusion():
+    """`(model, data)`: a fusion model of an image branch with BatchNorm beside a
+    frozen text branch, and 4 examples of both."""
+    from tests.small_backbone import SMALL_BACKBONE
+    from tests.text_fakes import tiny_encoder
+    from tfl.backbones import build_backbone
+    from tfl.model import FusionClassifier
+    from tfl.model import image_branch
+    from tfl.model import text_branch
+
+    encoder, preprocessor = tiny_encoder(sequence_length=8, hidden_dim=8)
+    backbone = build_backbone(SMALL_BACKBONE, weights=None, image_size=32)
+    model = FusionClassifier(
+        [image_branch("image", backbone, SMALL_BACKBONE, 32),
+         text_branch("text", encoder, "tiny", preprocessor=preprocessor, frozen=True)],
+        ["bad", "good"],
+        fusion={"mode": "concat", "projection_dim": 8},
+    )
+    texts = ["a good film", "great fun", "awful", "boring film"]
+    images = np.random.RandomState(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32")
+    tokens = dict(preprocessor(tf.constant(texts)))
+    dataset = tf.data.Dataset.from_tensor_slices(({"images": images, **tokens}, np.array([1, 1, 0, 0]))).batch(2)
+    return model, types.SimpleNamespace(train=dataset, validation=None, num_train=4)

@@ -3,6 +3,7 @@ import pytest
 
 from tests.small_backbone import SMALL_BACKBONE
 from tests.train.helpers import tiny_image_data
+from tests.train.helpers import tiny_image_text_fusion
 from tfl.config import ModelConfig
 from tfl.config import Stage
 from tfl.model import batchnorm_layers
@@ -104,36 +105,11 @@ def test_a_bad_recalibrate_value_is_named():
         Stage(recalibrate_batchnorm="yes")
 
 
-def _fusion_model_and_data():
-    """An image branch with BatchNorm beside a frozen text branch, and 4 examples."""
-    import tensorflow as tf
-
-    from tests.text_fakes import tiny_encoder
-    from tfl.backbones import build_backbone
-    from tfl.model import FusionClassifier
-    from tfl.model import image_branch
-    from tfl.model import text_branch
-
-    encoder, preprocessor = tiny_encoder(sequence_length=8, hidden_dim=8)
-    backbone = build_backbone(SMALL_BACKBONE, weights=None, image_size=32)
-    model = FusionClassifier(
-        [image_branch("image", backbone, SMALL_BACKBONE, 32),
-         text_branch("text", encoder, "tiny", preprocessor=preprocessor, frozen=True)],
-        ["bad", "good"],
-        fusion={"mode": "concat", "projection_dim": 8},
-    )
-    texts = ["a good film", "great fun", "awful", "boring film"]
-    images = np.random.RandomState(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32")
-    tokens = dict(preprocessor(tf.constant(texts)))
-    dataset = tf.data.Dataset.from_tensor_slices(({"images": images, **tokens}, np.array([1, 1, 0, 0]))).batch(2)
-    return model, type("Data", (), {"train": dataset, "validation": None, "num_train": 4})()
-
-
 def test_a_fusion_models_image_branch_is_not_checked_but_is_recalibrated_on_request():
     """The check reads one image backbone's pooled features into the head; a fusion
     model's head reads every branch, so it has no such path and is not checked. Its
     image branch's BatchNorm statistics are still recomputed when a stage asks."""
-    model, data = _fusion_model_and_data()
+    model, data = tiny_image_text_fusion()
     layers = batchnorm_layers(model.backbone)
     assert layers and all(layer in model.backbones["image"].layers for layer in layers)
     assert batchnorm_check(model, data.train) is None

@@ -149,3 +149,15 @@ def test_pretrained_features_keep_the_benefit_of_the_doubt_unless_random_ones_wi
 def test_planning_an_image_model_needs_the_transfer_decision():
     with pytest.raises(ValueError, match=r"transfer_check\(model, data\).*Received: pretrained=None"):
         fine_tune_stages(_model(), tiny_image_data())
+
+
+def test_a_model_of_image_and_text_branches_is_refused_before_anything_trains():
+    from tests.train.helpers import tiny_image_text_fusion
+
+    model, data = tiny_image_text_fusion()
+    before = [w.numpy().copy() for w in model.weights]
+    with pytest.raises(ValueError, match=r"image and text branches \(task 'image_text'\).*stage_layers"):
+        fine_tune(model, data, epochs=1)
+    with pytest.raises(ValueError, match="image and text branches"):
+        fine_tune_stages(model, data, pretrained=True)
+    assert all(np.array_equal(a, w.numpy()) for a, w in zip(before, model.weights))

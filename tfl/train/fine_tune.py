@@ -47,6 +47,7 @@ Every default is an argument, and `stages=` replaces the plan altogether.
 """
 
 from tfl.train.loop import fit_stages
+from tfl.train.plan import check_one_kind_of_branch
 from tfl.train.plan import fine_tune_stages
 from tfl.train.transfer_check import transfer_check
 
@@ -69,7 +70,9 @@ def fine_tune(
     """Fine-tunes a pretrained tfl classifier in one call (see the module doc).
 
     Args:
-        model: a tfl classifier from `tfl.model.build_model`.
+        model: a tfl classifier from `tfl.model.build_model` (image or text;
+            a fusion model of image and text branches is refused: give it
+            stages at each branch's own rate).
         data: a `tfl.data.ImageData` or `tfl.data.TextData`.
         epochs: epochs with everything unfrozen. None: 3 for text; for
             images the BiT hyper-rule's steps for the data's size.
@@ -135,6 +138,7 @@ def decide_pretrained(model, data, pretrained=None, linear_probe=None):
         or None where none ran or it could not say (then fastai's plan with
         head epochs first, as before the check existed).
     """
+    check_one_kind_of_branch(model)  # before the transfer check trains anything
     if pretrained is not None or model.task == "text":
         return pretrained, linear_probe, None
     check = transfer_check(model, data)

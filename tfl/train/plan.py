@@ -115,6 +115,7 @@ def fine_tune_stages(
     >>> [stage.unfreeze for stage in fine_tune_stages(model, data, pretrained=True)]
     ['none', 'all']
     """
+    check_one_kind_of_branch(model)
     text = model.task == "text"
     _check_arguments(epochs, freeze_epochs, base_lr, lr_mult)
     if text and pretrained is False:
@@ -144,6 +145,21 @@ def fine_tune_stages(
             Stage("all", epochs, rate, schedule=schedule or "one_cycle", lr_decay=decay, train_batchnorm=train_batchnorm)
         )
     return tuple(stages)
+
+
+def check_one_kind_of_branch(model):
+    """Raises for a model of image and text branches: `fine_tune`'s plan is
+    an image plan (one-cycle from 1e-3, every stage, a transfer check that may
+    choose training from scratch) or a text plan (5e-5, constant), and either
+    applied to the other kind of branch undoes its pretraining."""
+    if model.task not in ("image", "text"):
+        raise ValueError(
+            f"fine_tune plans for image models or for text models; this {type(model).__name__} has "
+            f"image and text branches (task {model.task!r}), and the image plan's rates (up to 1e-3) would "
+            "undo its text encoder's pretraining. Give the stages yourself, each branch at its own rate, e.g. "
+            "tfl.fit_stages(model, data, 'none:3:1e-3,image/<stage>:3:1e-4,text/<layer>:3:5e-5') "
+            "(model.stage_layers() lists the stage names)."
+        )
 
 
 def _frozen_stage(model, text, freeze_epochs, base_lr, linear_probe):
