@@ -126,6 +126,21 @@ def test_evaluate_on_the_training_folder_scores_only_the_runs_held_out_split(tra
     assert f"wrote {tmp_path / 'interpretation.json'}" in out and f"wrote {tmp_path / 'top_losses.png'}" in out
 
 
+def test_evaluate_on_the_training_folder_of_a_val_data_run_names_the_folder_it_scored(image_folder, tmp_path, capsys):
+    held_out = tmp_path / "held_out"
+    shutil.copytree(image_folder, held_out)
+    (held_out / "dark" / "7.png").unlink()
+    run = tmp_path / "run"
+    arguments = ["--data", str(image_folder), "--val-data", str(held_out), *TINY, "--stages", "none:1:1e-3"]
+    assert main(["train", *arguments, "--output", str(run), "--verbose", "0"]) == 0
+    capsys.readouterr()
+
+    assert main(["evaluate", str(run), str(image_folder), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["num_examples"] == 15  # the run's held-out folder, not the 16 training images
+    assert report["evaluated_on"] == f"{held_out} (the run's held-out data, --val-data; it trained on {image_folder})"
+
+
 def test_train_and_evaluate_write_the_same_interpretation(trained_run, image_folder, tmp_path):
     assert main(["evaluate", str(trained_run), str(image_folder), "--output", str(tmp_path / "r.json")]) == 0
     report = json.loads((tmp_path / "r.json").read_text())

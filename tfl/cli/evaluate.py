@@ -15,8 +15,8 @@ def add_parser(subparsers):
             "class folders (every image is used), tfds:NAME (its test split), or 'digits'; for "
             "a text model a .csv/.tsv/.jsonl file (every row is used), tfds:NAME, or 'tweets'. "
             "When DATA is the source the run trained on, its held-out split is used, as the "
-            "run's config.yaml defines it (seed, split fraction), so training examples are "
-            "never scored."
+            "run's config.yaml defines it (seed, split fraction), or its held-out data (--val-data) "
+            "when it had some, so training examples are never scored."
         ),
     )
     parser.add_argument("model", help="a .keras file, or a run folder holding model.keras")
@@ -102,8 +102,7 @@ def evaluation_data(model, args, trained_on=None):
             )
         data = load_data(config, model.image_size, model.resize)
         _check_classes(data, model, args.data)
-        held_out = "the run's held-out split" if same else "held-out split"
-        return data.validation, f"{args.data} ({held_out})", None
+        return data.validation, _held_out_description(args.data, trained_on if same else None), None
     data = from_directory_for_evaluation(
         args.data,
         image_size=model.image_size,
@@ -113,6 +112,18 @@ def evaluation_data(model, args, trained_on=None):
         skip_bad_files=args.skip_bad_files,
     )
     return data.validation, args.data, None
+
+
+def _held_out_description(source, trained_on=None):
+    """What was scored: the held-out split of `source`, or, when `source` is
+    the data of the run (`trained_on`, its `DataConfig`), the run's own
+    held-out data: its split of `source`, or its held-out folder or file
+    (`--val-data`), which the description names instead of `source`."""
+    if trained_on is None:
+        return f"{source} (held-out split)"
+    if trained_on.validation_source is None:
+        return f"{source} (the run's held-out split)"
+    return f"{trained_on.validation_source} (the run's held-out data, --val-data; it trained on {source})"
 
 
 def _check_classes(data, model, source):
@@ -150,9 +161,9 @@ def _text_evaluation_data(model, args, trained_on):
             config = dataclasses.replace(config, validation_source=args.data)  # score every row
     data = load_text_data(config, model.preprocessor)
     _check_classes(data, model, args.data)
-    held_out = "the run's held-out split" if same else "held-out split"
     every_row = config.validation_source == args.data and not same
-    return data.validation, args.data if every_row else f"{args.data} ({held_out})", data
+    description = args.data if every_row else _held_out_description(args.data, trained_on if same else None)
+    return data.validation, description, data
 
 
 def run(args):
