@@ -216,6 +216,7 @@ def _load_unlabeled(plan, data, preprocessor):
         resize=plan.config.model.resize,
         preprocessor=preprocessor,
         text_column=c.text_column,
+        text_pair_column=c.text_pair_column,
         label_column=c.label_column,
         skip_bad_files=c.skip_bad_files,
     )

@@ -101,6 +101,54 @@ def test_an_unlabelled_text_file_keeps_its_labels_for_the_report_only(tmp_path):
     assert load_unlabeled(str(bare), "text", class_names=("neg", "pos")).true_labels is None
 
 
+def test_bad_rows_of_an_unlabelled_text_file_are_named_or_skipped(tmp_path):
+    path = tmp_path / "pool.csv"
+    path.write_bytes(b"text,label\ngood film,pos\ncaf\xe9 noir,\n   ,\nawful,neg,extra\nso so,\n")
+    with pytest.raises(ValueError, match=r"3 of 5 rows of .*pool.csv are bad") as error:
+        load_unlabeled(str(path), "text", class_names=("neg", "pos"))
+    for problem in ("line 3: text is not UTF-8 (byte 0xe9", "line 4: text is only whitespace", "line 5: 3 fields",
+                    "--skip-bad-files"):
+        assert problem in str(error.value)
+    unlabeled = load_unlabeled(str(path), "text", class_names=("neg", "pos"), skip_bad_files=True)
+    assert unlabeled.num_examples == 2 and unlabeled.true_labels.tolist() == [1, -1]
+    assert [t.decode() for t in unlabeled.inputs.unbatch().map(lambda x: x["text"]).as_numpy_iterator()] == [
+        "good film", "so so"
+    ]
+
+
+def test_an_unlabelled_text_file_of_a_pair_run_is_read_as_pairs(tmp_path):
+    path = tmp_path / "pool.jsonl"
+    path.write_text('{"a": "good film", "b": "fine"}\n{"a": "awful", "b": "bad"}\n')
+    unlabeled = load_unlabeled(str(path), "text", class_names=("neg", "pos"), text_column="a", text_pair_column="b")
+    (element,) = list(unlabeled.inputs.unbatch().take(1))
+    assert {k: v.numpy().decode() for k, v in element.items()} == {"text": "good film", "text_pair": "fine"}
+    with pytest.raises(ValueError, match=r"has no column 'hypothesis' \(text_pair_column='hypothesis'\)"):
+        load_unlabeled(str(path), "text", class_names=("neg", "pos"), text_column="a", text_pair_column="hypothesis")
+
+
+def test_train_on_text_pairs_pseudo_labels_the_unlabelled_pairs(tmp_path, monkeypatch):
+    import tfl.experiment
+
+    from tests.text_fakes import tiny_encoder_folder
+
+    rows = [("good film", "fine", "pos"), ("great fun", "good", "pos"), ("a good movie", "fun", "pos"),
+            ("bad film", "awful", "neg"), ("boring plot", "bad", "neg"), ("an awful movie", "boring", "neg")] * 2
+    data = tmp_path / "pairs.csv"
+    data.write_text("premise,hypothesis,label\n" + "".join(f"{a},{b},{y}\n" for a, b, y in rows))
+    pool = tmp_path / "pool.csv"
+    pool.write_text("premise,hypothesis\ngood fun,great film\nawful plot,bad acting\n")
+    loaded = []
+    real = tfl.experiment.load_unlabeled
+    monkeypatch.setattr(tfl.experiment, "load_unlabeled", lambda *a, **k: loaded.append(real(*a, **k)) or loaded[-1])
+    code = main(["train", "--data", str(data), "--text-column", "premise", "--text-pair-column", "hypothesis",
+                 "--encoder", tiny_encoder_folder(tmp_path / "encoder"), "--sequence-length", "16",
+                 "--batch-size", "4", "--stages", "none:1:1e-2", "--unlabeled", str(pool),
+                 "--self-training-rounds", "1", "--output", str(tmp_path / "run"), "--verbose", "0"])
+    assert code == 0
+    (element,) = list(loaded[0].inputs.unbatch().take(1))
+    assert element["segment_ids"].numpy().max() == 1  # the second text is there, as in training
+
+
 def test_train_with_unlabeled_reports_the_pseudo_labels_per_round_and_class(image_folder, unlabeled_folder, tmp_path, capsys):
     output = tmp_path / "run"
     code = main([

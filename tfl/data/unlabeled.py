@@ -24,6 +24,8 @@ from tfl.data.text.file import TEXT_FILE_EXTENSIONS
 from tfl.data.text.file import is_text_file
 from tfl.data.text.file import read_text_file
 from tfl.data.text.pipeline import build_text_pipeline
+from tfl.data.text.rows import clean_text
+from tfl.data.text.rows import handle_bad_rows
 
 UNKNOWN = -1
 
@@ -125,19 +127,25 @@ def unlabeled_images(
 
 
 def unlabeled_texts(source, *, preprocessor, class_names=(), true_labels=None, text_column="text",
-                    label_column="label", batch_size=32):
+                    text_pair_column=None, label_column="label", batch_size=32, skip_bad_rows=False):
     """Unlabelled texts from a `.csv`, `.tsv` or `.jsonl` file, or a list.
 
     Args:
         source: a text file whose `text_column` is read (a `label_column`
             holding class names, where present, gives true labels for the
-            report only; empty cells are unknown), or a list of str.
+            report only; empty cells are unknown), or a list of str (of
+            `(text, text_pair)` tuples for a sentence-pair model).
         preprocessor: the model's KerasHub preprocessor, or None for raw strings.
         class_names: the model's class names.
         true_labels: with a list: the known class ids (-1 unknown), or None.
         text_column: the file's text column.
+        text_pair_column: the file's second text column, for a sentence-pair
+            model; None for single texts.
         label_column: the file's label column, if it has one.
         batch_size: examples per batch.
+        skip_bad_rows: skip (and log) rows of the file that training data
+            would refuse (empty or whitespace-only text, text that is not
+            UTF-8, a wrong number of fields, invalid JSON) instead of failing.
 
     Returns:
         An `UnlabeledData`.
@@ -148,23 +156,28 @@ def unlabeled_texts(source, *, preprocessor, class_names=(), true_labels=None, t
     3
     """
     if isinstance(source, (str, os.PathLike)):
-        texts, labels = _read_texts(os.fspath(source), tuple(class_names), text_column, label_column)
+        texts, labels = _read_texts(os.fspath(source), tuple(class_names), text_column, text_pair_column,
+                                    label_column, skip_bad_rows)
         name = os.fspath(source)
     else:
-        texts = [str(text) for text in source]
+        texts = [tuple(map(str, text)) if isinstance(text, (tuple, list)) else str(text) for text in source]
         labels = _true_labels(true_labels, len(texts), len(class_names))
         name = f"a list of {len(texts)} texts"
     if not texts:
         raise ValueError(f"No unlabelled texts in {name}. Give at least one text.")
+    pairs = None
+    if isinstance(texts[0], tuple):
+        texts, pairs = [first for first, _ in texts], [second for _, second in texts]
     dataset = build_text_pipeline(
-        texts, None, np.zeros(len(texts), np.int32), preprocessor,
+        texts, pairs, np.zeros(len(texts), np.int32), preprocessor,
         batch_size=batch_size, seed=0, cache=True, shuffle=False, trim_padding=False,
     )
     return UnlabeledData(dataset.map(lambda x, y: x), len(texts), _none_if_unknown(labels), name, "text")
 
 
 def load_unlabeled(source, task, *, class_names, batch_size=32, image_size=None, resize="crop",
-                   preprocessor=None, text_column="text", label_column="label", skip_bad_files=False):
+                   preprocessor=None, text_column="text", text_pair_column=None, label_column="label",
+                   skip_bad_files=False):
     """`data.unlabeled_source` for a run of `task`: an image folder or a text file.
 
     Raises a ValueError naming the source when it holds the other task's data.
@@ -189,7 +202,8 @@ def load_unlabeled(source, task, *, class_names, batch_size=32, image_size=None,
             f"trains a text classifier. Give a text file with the column {text_column!r}."
         )
     return unlabeled_texts(name, preprocessor=preprocessor, class_names=class_names, text_column=text_column,
-                           label_column=label_column, batch_size=batch_size)
+                           text_pair_column=text_pair_column, label_column=label_column, batch_size=batch_size,
+                           skip_bad_rows=skip_bad_files)
 
 
 def _true_labels(true_labels, count, num_classes):
@@ -221,9 +235,10 @@ def _scan_folder(root, class_names, skip_bad_files):
     )
 
 
-def _read_texts(path, class_names, text_column, label_column):
-    """The file's texts, and its labels where it has a label column (class names; others unknown)."""
-    columns = {"text_column": text_column, "label_column": label_column, "text_pair_column": None}
+def _read_texts(path, class_names, text_column, text_pair_column, label_column, skip_bad_rows):
+    """The file's texts (or `(text, text_pair)` pairs), and its labels where it has a label column
+    (class names; others unknown). Bad rows are an error naming them, or skipped and logged."""
+    columns = {"text_column": text_column, "label_column": label_column, "text_pair_column": text_pair_column}
     try:
         rows = read_text_file(path, columns, None, "data.unlabeled_source")
         cells = rows.labels
@@ -232,13 +247,17 @@ def _read_texts(path, class_names, text_column, label_column):
             raise
         rows = read_text_file(path, {**columns, "label_column": text_column}, None, "data.unlabeled_source")
         cells = None
-    texts, labels = [], []
-    for i, text in enumerate(rows.texts):
-        if isinstance(text, bytes):
-            text = text.decode("utf-8", errors="replace")
-        if text is None or not str(text).strip():
+    bad, texts, labels = list(rows.bad), [], []
+    for i in range(len(rows)):
+        text, problem = clean_text(rows.texts[i])
+        pair = None
+        if problem is None and rows.pairs is not None:
+            pair, problem = clean_text(rows.pairs[i], "text pair")
+        if problem:
+            bad.append(f"{rows.where(i)}: {problem}")
             continue
-        texts.append(str(text))
+        texts.append(text if rows.pairs is None else (text, pair))
         cell = None if cells is None else cells[i]
         labels.append(class_names.index(str(cell)) if cell is not None and str(cell) in class_names else UNKNOWN)
+    handle_bad_rows(bad, len(rows) + len(rows.bad), path, skip_bad_rows)
     return texts, None if cells is None else np.array(labels, np.int32)
