@@ -36,6 +36,8 @@ CONFUSION_MATRIX_PLOT = "confusion_matrix.png"
 ADAPTATION_PLOT = "adaptation.png"
 FUSION_WEIGHTS_PLOT = "fusion_weights.png"
 CHECKPOINT_DIR = "checkpoint"
+# The plots a run writes only where they apply (`write_plots`).
+OPTIONAL_PLOTS = (CONFUSION_MATRIX_PLOT, FUSION_WEIGHTS_PLOT, ADAPTATION_PLOT)
 
 
 def run_checkpoint(output_dir, config):
@@ -169,6 +171,8 @@ def write_plots(report, output_dir):
 def write_run(output_dir, model, config, report, evaluation, data):
     """Writes the finished run into `output_dir`: the model, the config, the
     plots, the interpretation and, last, the report (with the plots' names).
+    A plot this run does not make (`OPTIONAL_PLOTS`), left by an earlier run
+    in the folder, is removed: every plot there is this run's.
 
     Args:
         output_dir: the run folder.
@@ -181,6 +185,10 @@ def write_run(output_dir, model, config, report, evaluation, data):
     save_keras(model, os.path.join(output_dir, MODEL_FILE))
     write_text(os.path.join(output_dir, CONFIG_FILE), config.to_yaml())
     report["plots"] = write_plots(report, output_dir)
+    for name in OPTIONAL_PLOTS:  # left by an earlier run in the folder (--overwrite): not this run's
+        if name not in report["plots"]:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(os.path.join(output_dir, name))
     text = report["task"] == "text"
     write_held_out(
         output_dir,

@@ -97,6 +97,21 @@ def test_train_writes_model_report_and_config(trained_run):
     assert config["train"]["stages"][0]["epochs"] == 1
 
 
+def test_overwrite_removes_the_plots_an_earlier_run_left_that_this_run_does_not_make(image_folder, tmp_path):
+    output = tmp_path / "out"
+    output.mkdir()
+    for name in ("fusion_weights.png", "adaptation.png", "notes.txt"):  # a weighted fusion run with --adapt, a user
+        (output / name).write_bytes(b"earlier")
+    arguments = ["train", "--data", str(image_folder), *TINY, "--stages", "none:1:1e-3", "--output", str(output)]
+
+    assert main([*arguments, "--verbose", "0", "--overwrite"]) == 0
+
+    plots = json.loads((output / "report.json").read_text())["plots"]
+    assert sorted(plots) == ["confusion_matrix.png", "top_losses.png", "training.png"]
+    assert sorted(name for name in os.listdir(output) if name.endswith(".png")) == sorted(plots)
+    assert (output / "notes.txt").read_bytes() == b"earlier"  # not tfl's: left alone
+
+
 def test_written_model_reloads_with_its_class_names(trained_run):
     model = load_model(trained_run / "model.keras")
     assert model.class_names == ["bright", "dark"]
