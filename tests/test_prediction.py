@@ -83,3 +83,50 @@ def test_a_fusion_of_text_branches_predicts_on_raw_strings():
     predictions = tfl.predict(model, ["a good film"])
 
     np.testing.assert_allclose(predictions.probabilities, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def pair_model():
+    from tests.text_fakes import tiny_encoder
+    from tfl.model import TextClassifier
+
+    encoder, preprocessor = tiny_encoder()
+    return TextClassifier(encoder, preprocessor, ["bad", "good"], encoder_name="tiny", text_pairs=True)
+
+
+def test_a_pair_model_predicts_on_text_pairs(pair_model):
+    import tensorflow as tf
+
+    first, second = ["the movie was great", "awful plot"], ["good film", "a bad movie"]
+    expected = pair_model.predict(pair_model.preprocessor(x=(tf.constant(first), tf.constant(second))), verbose=0)
+
+    predictions = tfl.predict(pair_model, list(zip(first, second)))
+
+    np.testing.assert_allclose(predictions.probabilities, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "inputs, message",
+    [
+        pytest.param(["good film", "awful plot"], r"reads sentence pairs.*Received: 'good film' \(inputs\[0\]\)",
+                     id="single_texts"),
+        pytest.param([("good film", "fine"), "ab"], r"reads sentence pairs.*Received: 'ab' \(inputs\[1\]\)",
+                     id="a_string_among_pairs"),
+        pytest.param([("good film", "fine", "too")], r"reads sentence pairs.*\('good film', 'fine', 'too'\)",
+                     id="three_texts"),
+    ],
+)
+def test_a_pair_model_refuses_anything_but_pairs_naming_the_input(pair_model, inputs, message):
+    with pytest.raises(ValueError, match=message) as error:
+        tfl.predict(pair_model, inputs)
+    assert "(text, text_pair) tuples" in str(error.value)
+
+
+def test_a_single_text_model_refuses_pairs_naming_the_input():
+    from tests.text_fakes import tiny_encoder
+    from tfl.model import TextClassifier
+
+    encoder, preprocessor = tiny_encoder()
+    model = TextClassifier(encoder, preprocessor, ["bad", "good"], encoder_name="tiny")
+    with pytest.raises(ValueError, match=r"reads single texts.*Received: \('good film', 'fine'\) \(inputs\[1\]\)"):
+        tfl.predict(model, ["awful plot", ("good film", "fine")])

@@ -114,15 +114,34 @@ def model_of(model_or_path, safe_mode=True, caller="predict"):
     return load_model(path, safe_mode=safe_mode)
 
 
+def _is_pair(text):
+    return isinstance(text, (tuple, list)) and len(text) == 2 and all(isinstance(t, str) for t in text)
+
+
+def _check_text_kind(model, texts, fits, kind):
+    """Refuses the first of `texts` that `fits` rejects, saying the `kind` of input the model reads."""
+    bad = next((i for i, text in enumerate(texts) if not fits(text)), None)
+    if bad is not None:
+        raise ValueError(
+            f"{model.name!r} reads {kind}. Received: {texts[bad]!r:.200} (inputs[{bad}])"
+        )
+
+
 def _model_inputs(model, inputs):
     """The model's input dict for raw `inputs`."""
     if model.task == "text":
         texts = [inputs] if isinstance(inputs, str) else list(inputs)
         if not texts or not all(isinstance(t, (str, tuple, list)) for t in texts):
             raise ValueError(f"A text model predicts on strings. Received: {inputs!r:.200}")
-        if isinstance(texts[0], (tuple, list)):
+        if model.text_pairs:
+            _check_text_kind(model, texts, _is_pair, "sentence pairs: a list of (text, text_pair) tuples")
             firsts, seconds = zip(*texts)
             return model.preprocessor(x=(tf.constant(list(firsts)), tf.constant(list(seconds))))
+        _check_text_kind(
+            model, texts, lambda text: isinstance(text, str),
+            "single texts: a string or a list of strings. A model for (text, text_pair) tuples is trained "
+            "with a second text column (data.text_pair_column, --text-pair-column)",
+        )
         return model.preprocessor(tf.constant(texts))
     if model.task != "image":
         raise ValueError(

@@ -81,6 +81,8 @@ class Classifier(keras.Model):
     task = "image"
     #: The image augmentation layer, or None.
     augmenter = None
+    #: Whether the model reads sentence pairs (a `TextClassifier` trained with a second text).
+    text_pairs = False
     _training_options = TrainingOptions()
 
     @property
