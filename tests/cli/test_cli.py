@@ -224,6 +224,14 @@ def test_predict_prints_top_k_class_names(trained_run, image_folder, capsys):
         assert abs(sum(c["probability"] for c in line["top_k"]) - 1) < 1e-5
 
 
+def test_predict_on_a_folder_names_it_and_the_command_line_fix(trained_run, image_folder, capsys):
+    folder = str(image_folder / "dark")
+    assert main(["predict", str(trained_run), folder]) == 2
+    error = capsys.readouterr().err
+    assert f"{folder} is a folder (8 images in it); tfl predict takes image files" in error
+    assert f"tfl predict {trained_run} {folder}/*" in error and "list_image_files" not in error
+
+
 def test_predict_crops_a_wide_image_as_the_model_does(trained_run, tmp_path, capsys):
     # Flat 4x4 blocks: the centred 64x64 square, halved, is exact in uint8 (no rounding).
     blocks = np.random.default_rng(0).integers(90, 150, (16, 32, 3), dtype=np.uint8)  # neither dark nor bright

@@ -1,6 +1,7 @@
 """`tfl predict MODEL INPUTS...`: the top-k classes of each image file, or of each text."""
 
 import json
+import os
 
 from tfl.cli.arguments import add_trust_model_code
 from tfl.cli.evaluate import model_path
@@ -35,6 +36,8 @@ def run(args):
         raise ValueError(f"--top-k must be >= 1. Received: {args.top_k}")
     model = load_model(model_path(args.model), safe_mode=not args.trust_model_code)
     key = "text" if model.task == "text" else "file"
+    if model.task != "text":
+        _refuse_folders(args)
     predictions = predict(model, args.files, top_k=args.top_k, tta=args.tta)
     for path, ranked in zip(args.files, predictions.top_k):
         if args.json:
@@ -42,3 +45,16 @@ def run(args):
         else:
             print(f"{path}: " + ", ".join(f"{c} {p:.3f}" for c, p in ranked))
     return 0
+
+
+def _refuse_folders(args):
+    """A folder among the inputs of an image model: named, with the shell's way to pass its images."""
+    from tfl.data import list_image_files
+
+    for path in args.files:
+        if os.path.isdir(path):
+            count = len(list_image_files(path))
+            raise ValueError(
+                f"{path} is a folder ({count} images in it); tfl predict takes image files. Pass the images "
+                f"in it, e.g. tfl predict {args.model} {path.rstrip(os.sep)}/*"
+            )
