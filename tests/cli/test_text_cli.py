@@ -117,3 +117,19 @@ def test_image_pooling_for_text_is_refused(text_run, tmp_path, capsys):
                  "--output", str(tmp_path / "r")])
     assert code == 2
     assert "pooling 'avg' does not apply to task 'text'" in capsys.readouterr().err
+
+
+def test_evaluate_reads_another_file_of_a_multi_label_run_with_the_runs_label_separator(text_run, tmp_path):
+    root, _, encoder, _ = text_run
+    rows = [(t, "pos|fun" if "fun" in t else "pos") for t in POSITIVE] + [(t, "neg") for t in NEGATIVE]
+    data = _write_csv(tmp_path / "tags.csv", rows)
+    run = tmp_path / "run"
+    assert main(["train", "--data", data, "--encoder", encoder, "--text-column", "review", "--label-column",
+                 "sentiment", "--label-separator", "|", "--sequence-length", "16", "--stages", "none:1:1e-2",
+                 "--batch-size", "4", "--output", str(run), "--verbose", "0"]) == 0
+    other = _write_csv(tmp_path / "more.csv", [("good fun", "pos|fun"), ("bad plot", "neg"), ("great", "pos")])
+    report_file = tmp_path / "evaluation.json"
+    assert main(["evaluate", str(run), other, "--output", str(report_file)]) == 0
+    report = json.loads(report_file.read_text())
+    assert report["class_names"] == ["fun", "neg", "pos"] and report["num_examples"] == 3
+    assert report["per_class"]["fun"]["support"] == 1

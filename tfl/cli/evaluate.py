@@ -146,6 +146,9 @@ def _text_evaluation_data(model, args, trained_on):
         value = getattr(args, key) or (getattr(trained_on, key) if trained_on is not None else None)
         if value is not None:
             columns[key] = value
+    file = not (args.data == "tweets" or args.data.startswith("tfds:"))
+    if file and trained_on is not None and trained_on.label_separator is not None:
+        columns["label_separator"] = trained_on.label_separator  # a multi-label run's cells, split alike
     if same:
         config = dataclasses.replace(trained_on, batch_size=args.batch_size, **columns)
     else:
@@ -157,7 +160,7 @@ def _text_evaluation_data(model, args, trained_on):
             skip_bad_files=args.skip_bad_files,
             **columns,
         )
-        if not (args.data == "tweets" or args.data.startswith("tfds:")):
+        if file:
             config = dataclasses.replace(config, validation_source=args.data)  # score every row
     data = load_text_data(config, model.preprocessor)
     _check_classes(data, model, args.data)
