@@ -133,3 +133,30 @@ def test_evaluate_reads_another_file_of_a_multi_label_run_with_the_runs_label_se
     report = json.loads(report_file.read_text())
     assert report["class_names"] == ["fun", "neg", "pos"] and report["num_examples"] == 3
     assert report["per_class"]["fun"]["support"] == 1
+
+
+def test_predict_takes_the_texts_of_a_pair_model_two_at_a_time(text_run, tmp_path, capsys):
+    import tfl
+
+    _, _, encoder, _ = text_run
+    rows = [(a, b, "pos") for a, b in zip(POSITIVE, POSITIVE[1:] + POSITIVE[:1])]
+    rows += [(a, b, "neg") for a, b in zip(NEGATIVE, NEGATIVE[1:] + NEGATIVE[:1])]
+    data = tmp_path / "pairs.csv"
+    with open(data, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([("premise", "hypothesis", "label"), *rows])
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(data), "--encoder", encoder, "--text-column", "premise",
+                 "--text-pair-column", "hypothesis", "--sequence-length", "16", "--stages", "none:1:1e-2",
+                 "--batch-size", "4", "--output", str(run), "--verbose", "0"]) == 0
+    capsys.readouterr()
+
+    assert main(["predict", str(run), "--pairs", "a good movie", "great fun", "bad acting", "awful film", "--json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    expected = tfl.predict(run, [("a good movie", "great fun"), ("bad acting", "awful film")], top_k=2)
+    assert [line["text"] for line in lines] == [["a good movie", "great fun"], ["bad acting", "awful film"]]
+    assert [[c["class"] for c in line["top_k"]] for line in lines] == [[n for n, _ in r] for r in expected.top_k]
+
+    assert main(["predict", str(run), "a good movie"]) == 2
+    assert "classifies sentence pairs" in capsys.readouterr().err
+    assert main(["predict", str(run), "--pairs", "a good movie", "great fun", "bad acting"]) == 2
+    assert "'bad acting' has no second text" in capsys.readouterr().err

@@ -23,6 +23,11 @@ def add_parser(subparsers):
     parser.add_argument(
         "--tta", action="store_true", help="images: average over each image and its left-right mirror image"
     )
+    parser.add_argument(
+        "--pairs", action="store_true",
+        help="texts: read the INPUTs two at a time, each text followed by its second text, for a model "
+        "trained on sentence pairs (--text-pair-column)",
+    )
     add_trust_model_code(parser)
     parser.set_defaults(run=run)
     return parser
@@ -38,13 +43,36 @@ def run(args):
     key = "text" if model.task == "text" else "file"
     if model.task != "text":
         _refuse_folders(args)
-    predictions = predict(model, args.files, top_k=args.top_k, tta=args.tta)
-    for path, ranked in zip(args.files, predictions.top_k):
+    inputs = _text_inputs(model, args)
+    predictions = predict(model, inputs, top_k=args.top_k, tta=args.tta)
+    for path, ranked in zip([list(i) for i in inputs] if args.pairs else inputs, predictions.top_k):
         if args.json:
             print(json.dumps({key: path, "top_k": [{"class": c, "probability": round(float(p), 6)} for c, p in ranked]}))
         else:
             print(f"{path}: " + ", ".join(f"{c} {p:.3f}" for c, p in ranked))
     return 0
+
+
+def _text_inputs(model, args):
+    """The INPUTs as the model reads them: pairs of consecutive texts with `--pairs`."""
+    if model.text_pairs != args.pairs:
+        if args.pairs:
+            raise ValueError(
+                f"--pairs is for a model trained on sentence pairs (--text-pair-column); {args.model} classifies "
+                f"{'single texts' if model.task == 'text' else 'images'}. Leave --pairs out."
+            )
+        raise ValueError(
+            f"{args.model} classifies sentence pairs (it was trained with --text-pair-column). Pass --pairs and "
+            f"each text followed by its second text: tfl predict {args.model} --pairs TEXT TEXT_PAIR ..."
+        )
+    if not args.pairs:
+        return args.files
+    if len(args.files) % 2:
+        raise ValueError(
+            f"--pairs takes each text followed by its second text, an even number of INPUTs. Received "
+            f"{len(args.files)}: {args.files[-1]!r} has no second text."
+        )
+    return list(zip(args.files[::2], args.files[1::2]))
 
 
 def _refuse_folders(args):
