@@ -12,6 +12,7 @@ run continues from.
 """
 
 import contextlib
+import dataclasses
 import os
 
 from tfl.evaluate import plot_adaptation
@@ -168,6 +169,37 @@ def write_plots(report, output_dir):
     return written
 
 
+DATA_PATHS = "data_paths"  # report.json: the run's data as absolute paths
+
+
+def data_paths(data_config):
+    """`{field: absolute path}` of the data files and folders `data_config`
+    names (`source`, `validation_source`, `unlabeled_source`) that exist:
+    config.yaml keeps them as given, often relative to the folder training
+    ran in, and `tfl evaluate` in another folder must still know the run's
+    own data (its held-out split) when it is given it.
+
+    Examples:
+
+    >>> data_paths(DataConfig(source="flowers/"))
+    {'source': '/home/me/flowers'}
+    """
+    paths = {}
+    for field in ("source", "validation_source", "unlabeled_source"):
+        value = getattr(data_config, field)
+        if isinstance(value, str) and os.path.exists(value):
+            paths[field] = os.path.abspath(value)
+    return paths
+
+
+def with_data_paths(data_config, report):
+    """`data_config` (a run's) with each path the run recorded
+    (`report[DATA_PATHS]`) in place of the one it was given, where that
+    absolute path still exists."""
+    recorded = {field: path for field, path in report.get(DATA_PATHS, {}).items() if os.path.exists(path)}
+    return dataclasses.replace(data_config, **recorded) if recorded else data_config
+
+
 def write_run(output_dir, model, config, report, evaluation, data):
     """Writes the finished run into `output_dir`: the model, the config, the
     plots, the interpretation and, last, the report (with the plots' names).
@@ -184,6 +216,7 @@ def write_run(output_dir, model, config, report, evaluation, data):
     """
     save_keras(model, os.path.join(output_dir, MODEL_FILE))
     write_text(os.path.join(output_dir, CONFIG_FILE), config.to_yaml())
+    report[DATA_PATHS] = data_paths(config.data)
     report["plots"] = write_plots(report, output_dir)
     for name in OPTIONAL_PLOTS:  # left by an earlier run in the folder (--overwrite): not this run's
         if name not in report["plots"]:

@@ -156,6 +156,28 @@ def test_evaluate_on_the_training_folder_of_a_val_data_run_names_the_folder_it_s
     assert report["evaluated_on"] == f"{held_out} (the run's held-out data, --val-data; it trained on {image_folder})"
 
 
+def test_evaluate_from_another_folder_still_scores_a_relative_source_runs_held_out_split(
+    image_folder, tmp_path, monkeypatch, capsys
+):
+    """config.yaml keeps `--data` as given; run from elsewhere, evaluate once took the run's own
+    folder for new data and scored every image, the training ones included."""
+    monkeypatch.chdir(image_folder.parent)
+    run = tmp_path / "run"
+    arguments = ["--data", image_folder.name, *TINY, "--stages", "none:1:1e-3", "--output", str(run)]
+    assert main(["train", *arguments, "--verbose", "0"]) == 0
+    held_out = json.loads((run / "report.json").read_text())["num_examples"]
+    capsys.readouterr()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+
+    assert main(["evaluate", str(run), str(image_folder), "--json"]) == 0
+
+    report = json.loads(capsys.readouterr().out)
+    assert report["num_examples"] == held_out < 16
+    assert "held-out split" in report["evaluated_on"]
+
+
 def test_train_and_evaluate_write_the_same_interpretation(trained_run, image_folder, tmp_path):
     assert main(["evaluate", str(trained_run), str(image_folder), "--output", str(tmp_path / "r.json")]) == 0
     report = json.loads((tmp_path / "r.json").read_text())

@@ -52,11 +52,24 @@ def model_path(path):
 
 
 def run_data_config(model_file):
-    """The `DataConfig` of the run that wrote `model_file`, or None."""
-    from tfl.config import Config
+    """The `DataConfig` of the run that wrote `model_file`, or None; its
+    paths are the absolute ones the run recorded in its report.json (where
+    they still exist), so the run's own data is recognised from any folder."""
+    import json
 
-    path = os.path.join(os.path.dirname(os.path.abspath(model_file)), "config.yaml")
-    return Config.from_yaml(path).data if os.path.isfile(path) else None
+    from tfl.config import Config
+    from tfl.run_folder import with_data_paths
+
+    folder = os.path.dirname(os.path.abspath(model_file))
+    path = os.path.join(folder, "config.yaml")
+    if not os.path.isfile(path):
+        return None
+    data = Config.from_yaml(path).data
+    report = os.path.join(folder, "report.json")
+    if os.path.isfile(report):
+        with open(report, encoding="utf-8") as f:
+            data = with_data_paths(data, json.load(f))
+    return data
 
 
 def _same_source(data, trained_on):
