@@ -211,11 +211,14 @@ def summarize_folds(rows, output_dir=None):
     >>> round(cv.difference["accuracy"]["mean"], 4), cv.summary["auc_roc"]["n"]
     (0.1833, 0)
     """
-    summary = {metric: mean_interval([row[metric] for row in rows]) for metric in METRICS}
+    # Every metric is a fraction in [0, 1], a paired difference in [-1, 1].
+    summary = {metric: mean_interval([row[metric] for row in rows], bounds=(0, 1)) for metric in METRICS}
     compare = difference = None
     if rows and "compare" in rows[0]:
-        compare = {metric: mean_interval([row["compare"][metric] for row in rows]) for metric in METRICS}
-        difference = {metric: mean_interval([paired_difference(row, metric) for row in rows]) for metric in METRICS}
+        compare = {metric: mean_interval([row["compare"][metric] for row in rows], bounds=(0, 1)) for metric in METRICS}
+        difference = {
+            metric: mean_interval([paired_difference(row, metric) for row in rows], bounds=(-1, 1)) for metric in METRICS
+        }
     return CrossValidation(folds=rows, summary=summary, compare=compare, difference=difference, output_dir=output_dir)
 
 

@@ -58,3 +58,21 @@ def test_one_value_has_no_spread_and_none_values_are_left_out():
 def test_degrees_of_freedom_are_whole_and_positive(df):
     with pytest.raises(ValueError, match="Received: df="):
         t_quantile(df)
+
+
+def test_an_interval_is_cut_at_the_bounds_the_quantity_cannot_leave():
+    # 3 folds at 0.6, 1.0, 1.0: mean 0.8667, std 0.2309, t(2) = 4.3027 -> 0.8667 +- 0.5737.
+    uncut = mean_interval([0.6, 1.0, 1.0])
+    assert uncut["ci95"] == pytest.approx([0.2930, 1.4404], abs=1e-4)
+    cut = mean_interval([0.6, 1.0, 1.0], bounds=(0, 1))
+    assert cut["ci95"] == pytest.approx([0.2930, 1.0], abs=1e-4)
+    assert (cut["mean"], cut["std"]) == (uncut["mean"], uncut["std"])
+    assert mean_interval([-0.9, 0.1, 0.1], bounds=(-1, 1))["ci95"][0] == -1
+
+
+def test_cross_validation_summaries_stay_inside_what_a_metric_can_be():
+    from tfl.cross_validation import summarize_folds
+
+    rows = [{"accuracy": a, "macro_f1": a, "auc_roc": a} for a in (0.6, 1.0, 1.0)]
+    summary = summarize_folds(rows).summary
+    assert all(0 <= v <= 1 for metric in ("accuracy", "macro_f1", "auc_roc") for v in summary[metric]["ci95"])

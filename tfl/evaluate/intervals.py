@@ -53,13 +53,16 @@ def _t_cdf(t, df):
     return 0.5 + simpson
 
 
-def mean_interval(values):
+def mean_interval(values, bounds=None):
     """The mean, standard deviation and 95% t-interval of `values`.
 
     None values (a metric undefined on a fold) are left out.
 
     Args:
         values: numbers, e.g. one metric of every fold.
+        bounds: `(low, high)` the quantity cannot leave, e.g. `(0, 1)` for
+            an accuracy: the interval is cut there (with 3 folds a
+            t-interval of accuracies can reach past 1). None: not cut.
 
     Returns:
         A dict: `mean`, `std` (ddof=1), `ci95` (`[low, high]`) and `n`;
@@ -71,6 +74,8 @@ def mean_interval(values):
     >>> summary = mean_interval([0.8, 0.9, 0.85, 0.95, 0.9])
     >>> round(summary["mean"], 3), round(summary["std"], 4), [round(v, 4) for v in summary["ci95"]]
     (0.88, 0.057, [0.8092, 0.9508])
+    >>> mean_interval([0.6, 1.0, 1.0], bounds=(0, 1))["ci95"][1]
+    1.0
     """
     values = [float(v) for v in values if v is not None]
     n = len(values)
@@ -81,7 +86,10 @@ def mean_interval(values):
         return {"mean": mean, "std": None, "ci95": None, "n": 1}
     std = float(np.std(values, ddof=1))
     half = t_quantile(n - 1) * std / math.sqrt(n)
-    return {"mean": mean, "std": std, "ci95": [mean - half, mean + half], "n": n}
+    low, high = mean - half, mean + half
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return {"mean": mean, "std": std, "ci95": [low, high], "n": n}
 
 
 def episode_interval(accuracies):
