@@ -79,3 +79,14 @@ def test_evaluate_output_draws_the_heatmaps_over_the_top_losses(image_run, tmp_p
 
 def test_the_text_run_draws_no_heatmaps(text_run):
     assert text_run.top_loss_heatmaps is None
+
+
+def test_explain_on_a_folder_names_it_and_the_command_line_fix(image_run, tmp_path, capsys):
+    folder = os.path.dirname(image_run.inputs[0])
+    count = len([name for name in os.listdir(folder) if not name.startswith(".")])
+    output = tmp_path / "x"
+    assert main(["explain", str(image_run.folder), folder, "--output", str(output)]) == 2
+    error = capsys.readouterr().err
+    assert f"{folder} is a folder ({count} images in it); tfl explain takes image files" in error
+    assert f"tfl explain {image_run.folder} {folder}/*" in error and "Not an image file" not in error
+    assert not output.exists()

@@ -20,6 +20,20 @@ def image_size(text):
     return tuple(parts)
 
 
+def refuse_image_folders(command, model, paths):
+    """A folder among an image model's inputs: named, with how many images it holds and the
+    shell's way to pass them (`tfl COMMAND MODEL FOLDER/*`), before any image is read."""
+    from tfl.data import list_image_files
+
+    for path in paths:
+        if os.path.isdir(path):
+            count = len(list_image_files(path))
+            raise ValueError(
+                f"{path} is a folder ({count} images in it); tfl {command} takes image files. Pass the images "
+                f"in it, e.g. tfl {command} {model} {path.rstrip(os.sep)}/*"
+            )
+
+
 def positive_int(text):
     try:
         value = int(text)

@@ -2,7 +2,7 @@
 
 import os
 
-from tfl.cli.arguments import add_trust_model_code
+from tfl.cli.arguments import add_trust_model_code, refuse_image_folders
 from tfl.cli.evaluate import model_path
 
 OVERLAY_SUFFIX = ".png"
@@ -45,6 +45,8 @@ def run(args):
     class_name = args.class_name
     if class_name is not None and class_name not in model.class_names and class_name.isdigit():
         class_name = int(class_name)
+    if model.task != "text":
+        refuse_image_folders("explain", args.model, args.inputs)
     explanations = explain(model, args.inputs, method=args.method, class_name=class_name, layer=args.layer,
                            steps=args.steps, baseline=args.baseline)
     os.makedirs(args.output, exist_ok=True)

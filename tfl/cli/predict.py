@@ -1,9 +1,8 @@
 """`tfl predict MODEL INPUTS...`: the top-k classes of each image file, or of each text."""
 
 import json
-import os
 
-from tfl.cli.arguments import add_trust_model_code
+from tfl.cli.arguments import add_trust_model_code, refuse_image_folders
 from tfl.cli.evaluate import model_path
 
 
@@ -42,7 +41,7 @@ def run(args):
     model = load_model(model_path(args.model), safe_mode=not args.trust_model_code)
     key = "text" if model.task == "text" else "file"
     if model.task != "text":
-        _refuse_folders(args)
+        refuse_image_folders("predict", args.model, args.files)
     inputs = _text_inputs(model, args)
     predictions = predict(model, inputs, top_k=args.top_k, tta=args.tta)
     for path, ranked in zip([list(i) for i in inputs] if args.pairs else inputs, predictions.top_k):
@@ -73,16 +72,3 @@ def _text_inputs(model, args):
             f"{len(args.files)}: {args.files[-1]!r} has no second text."
         )
     return list(zip(args.files[::2], args.files[1::2]))
-
-
-def _refuse_folders(args):
-    """A folder among the inputs of an image model: named, with the shell's way to pass its images."""
-    from tfl.data import list_image_files
-
-    for path in args.files:
-        if os.path.isdir(path):
-            count = len(list_image_files(path))
-            raise ValueError(
-                f"{path} is a folder ({count} images in it); tfl predict takes image files. Pass the images "
-                f"in it, e.g. tfl predict {args.model} {path.rstrip(os.sep)}/*"
-            )
