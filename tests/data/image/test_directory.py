@@ -209,6 +209,19 @@ def test_bad_folder_is_an_error_that_says_what_to_fix(make, tmp_path):
 
 
 NOISE = fakes.noise(0, (32, 32, 3))
+
+
+def _one_bit_bmp():
+    """A valid black-and-white BMP (PIL mode "1"), which TensorFlow cannot decode."""
+    import io
+
+    from PIL import Image
+
+    data = io.BytesIO()
+    Image.fromarray(NOISE).convert("1").save(data, format="BMP")
+    return data.getvalue()
+
+
 # name -> (file name in class 'cats', bytes, reason in the message)
 BAD_FILES = {
     "zero_bytes": ("empty.jpg", b"", "empty file"),
@@ -217,6 +230,8 @@ BAD_FILES = {
     "truncated_jpeg": ("cut.jpg", fakes.truncated(fakes.jpeg(NOISE)), "corrupt or truncated"),
     "truncated_png": ("cut.png", fakes.truncated(fakes.png(NOISE)), "corrupt or truncated"),
     "jpeg_magic_then_junk": ("junk.jpg", b"\xff\xd8\xff\xe0" + b"\0" * 60, "corrupt or truncated"),
+    "truncated_bmp": ("cut.bmp", fakes.truncated(fakes.bmp(NOISE)), "corrupt or truncated"),
+    "one_bit_bmp": ("ink.bmp", _one_bit_bmp(), r"unsupported BMP bit depth: 1 bits per pixel .*convert it to PNG"),
 }
 
 

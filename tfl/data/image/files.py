@@ -21,6 +21,8 @@ IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "bmp", "gif")
 IGNORED_NAMES = frozenset({"thumbs.db", "desktop.ini", "__macosx"})
 IMAGE_MAGIC = ((b"\xff\xd8", "JPEG"), (b"\x89PNG", "PNG"), (b"GIF8", "GIF"), (b"BM", "BMP"))
 _HEADER_BYTES = 32
+# The bits per pixel TensorFlow's BMP decoder reads; a 1-, 4- or 16-bit BMP is valid but not decoded.
+DECODABLE_BMP_BITS = (8, 24, 32)
 
 # Pillow's limit (its DecompressionBombError): larger images are refused unread.
 DEFAULT_MAX_IMAGE_PIXELS = 178_956_970
@@ -188,8 +190,25 @@ def find_bad_files(paths, *, check_extension=True):
         if problem:
             bad[path] = problem
     for path in undecodable([p for p in paths if p not in bad]):
-        bad[path] = "corrupt or truncated: the header is valid but the image does not decode"
+        bad[path] = _unsupported_bmp(path) or "corrupt or truncated: the header is valid but the image does not decode"
     return {path: bad[path] for path in paths if path in bad}
+
+
+def _unsupported_bmp(path):
+    """Why a BMP that does not decode is unsupported (its bits per pixel), or None."""
+    with open(path, "rb") as f:
+        header = f.read(_HEADER_BYTES)
+    if not header.startswith(b"BM") or len(header) < 30:
+        return None
+    offset = 24 if struct.unpack("<I", header[14:18])[0] == 12 else 28  # OS/2 BITMAPCOREHEADER
+    bits = struct.unpack("<H", header[offset:offset + 2])[0]
+    if bits in DECODABLE_BMP_BITS:
+        return None
+    return (
+        f"unsupported BMP bit depth: {bits} bits per pixel (TensorFlow decodes "
+        f"{', '.join(str(b) for b in DECODABLE_BMP_BITS)}-bit BMPs); convert it to PNG, e.g. with PIL: "
+        f"PIL.Image.open(path).convert('RGB').save(path[:-4] + '.png')"
+    )
 
 
 def describe_bad_files(bad, root=None, limit=10):
