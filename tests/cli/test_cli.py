@@ -156,6 +156,19 @@ def test_evaluate_on_the_training_folder_of_a_val_data_run_names_the_folder_it_s
     assert report["evaluated_on"] == f"{held_out} (the run's held-out data, --val-data; it trained on {image_folder})"
 
 
+def test_val_data_of_one_class_folder_is_named_as_missing_classes_with_the_flags(image_folder, tmp_path, capsys):
+    held_out = tmp_path / "held_out"
+    shutil.copytree(image_folder / "dark", held_out / "dark")
+    arguments = ["--data", str(image_folder), "--val-data", str(held_out), *TINY, "--stages", "none:1:1e-3"]
+    assert main(["train", *arguments, "--output", str(tmp_path / "run"), "--verbose", "0"]) == 2
+    error = capsys.readouterr().err
+    assert "at least 2 classes" not in error
+    assert f"The class folders of the validation folder {held_out} (" in error and "--val-data" in error
+    assert f"the training folder {image_folder} (" in error and "--data with `tfl train`" in error
+    assert "missing from the validation folder: 'bright'" in error
+    assert not (tmp_path / "run").exists()
+
+
 def test_evaluate_from_another_folder_still_scores_a_relative_source_runs_held_out_split(
     image_folder, tmp_path, monkeypatch, capsys
 ):

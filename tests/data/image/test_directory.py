@@ -143,7 +143,7 @@ def test_validation_path_with_other_classes_names_them(folder, tmp_path):
     root, _ = folder
     fakes.write_id_images(tmp_path / "held_out", {"cats": 1, "dgos": 1, "owls": 1})
 
-    message = r"missing from validation_path: 'dogs'.*only in validation_path: 'dgos'"
+    message = r"missing from the validation folder: 'dogs'.*only in the validation folder: 'dgos'"
     with pytest.raises(ValueError, match=message):
         _load(root, validation_path=tmp_path / "held_out")
 

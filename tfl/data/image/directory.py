@@ -67,7 +67,7 @@ def from_directory(path, *, validation_path=None, options=None, **overrides):
     if validation_path is None:
         train, held_out = _split_folder(train, options)
     else:
-        held_out = _scan(validation_path, options.skip_bad_files, "validation_path")
+        held_out = _scan(validation_path, options.skip_bad_files, "validation_path", held_out=True)
         skipped.extend(held_out.skipped)
         _check_same_classes(train, held_out, path, validation_path)
     if not held_out.paths:
@@ -191,14 +191,16 @@ def _pipeline(folder, options, shuffle):
     )
 
 
-def _scan(path, skip_bad_files, argument, known_classes=None):
+def _scan(path, skip_bad_files, argument, known_classes=None, held_out=False):
     """Finds the class folders and image files below `path` and checks them.
 
     With `known_classes`, the folders must be among them and label `i` means
-    `known_classes[i]`; otherwise the sorted folders are the classes.
+    `known_classes[i]`; otherwise the sorted folders are the classes. A
+    `held_out` folder may hold a single class folder here: whether its classes
+    are the training folder's is `_check_same_classes`'s to say.
     """
     root = _check_folder(path, argument)
-    class_names = _class_folders(root, known_classes)
+    class_names = _class_folders(root, known_classes, single_class_ok=held_out)
     files = {name: _class_files(root, name) for name in class_names}
     bad = _find_bad(root, [p for name in class_names for p in files[name]], skip_bad_files)
     paths, labels = [], []
@@ -231,7 +233,7 @@ def _check_folder(path, argument):
     return root
 
 
-def _class_folders(root, known_classes):
+def _class_folders(root, known_classes, single_class_ok=False):
     """The sorted class folders of `root`, checked against `known_classes` if given."""
     class_names = tuple(
         sorted(e.name for e in os.scandir(root) if e.is_dir() and not is_ignored(e.name))
@@ -250,7 +252,7 @@ def _class_folders(root, known_classes):
                 f"Class folder {unknown[0]!r} in {root} is not a class of the model. "
                 f"The model's classes: {', '.join(known_classes)}. Rename or remove the folder."
             )
-    elif len(class_names) < 2:
+    elif len(class_names) < 2 and not single_class_ok:
         raise ValueError(
             f"Found one class folder ({class_names[0]!r}) in {root}; a classifier needs "
             "at least 2 classes. Add a sub-folder of images for each other class."
@@ -299,6 +301,12 @@ def _find_bad(root, every_file, skip_bad_files):
     return bad
 
 
+# How the two folders are named in an error: the loader is shared by Python
+# (from_directory), config files (data:) and `tfl train`, so each is named all three ways.
+_TRAINING_FOLDER = "path; data.source in a config, --data with `tfl train`"
+_VALIDATION_FOLDER = "validation_path; data.validation_source in a config, --val-data with `tfl train`"
+
+
 def _check_same_classes(train, held_out, path, validation_path):
     if train.class_names == held_out.class_names:
         return
@@ -306,12 +314,13 @@ def _check_same_classes(train, held_out, path, validation_path):
     extra = sorted(set(held_out.class_names) - set(train.class_names))
     parts = []
     if missing:
-        parts.append(f"missing from validation_path: {', '.join(map(repr, missing))}")
+        parts.append(f"missing from the validation folder: {', '.join(map(repr, missing))}")
     if extra:
-        parts.append(f"only in validation_path: {', '.join(map(repr, extra))}")
+        parts.append(f"only in the validation folder: {', '.join(map(repr, extra))}")
     raise ValueError(
-        f"The class folders of validation_path ({validation_path}) differ from those of "
-        f"path ({path}): {'; '.join(parts)}. Give both folders the same class folders."
+        f"The class folders of the validation folder {validation_path} ({_VALIDATION_FOLDER}) differ from "
+        f"those of the training folder {path} ({_TRAINING_FOLDER}): {'; '.join(parts)}. "
+        "Give both folders the same class folders."
     )
 
 
