@@ -169,6 +169,21 @@ def test_val_data_of_one_class_folder_is_named_as_missing_classes_with_the_flags
     assert not (tmp_path / "run").exists()
 
 
+def test_evaluate_on_the_runs_own_folder_honours_skip_bad_files(image_folder, tmp_path, capsys):
+    data = tmp_path / "images"
+    shutil.copytree(image_folder, data)
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(data), *TINY, "--stages", "none:1:1e-3", "--output", str(run), "--verbose", "0"]) == 0
+    (data / "dark" / "empty.png").write_bytes(b"")  # a bad file after training
+    capsys.readouterr()
+
+    assert main(["evaluate", str(run), str(data), "--json"]) == 2
+    assert "empty.png: empty file" in capsys.readouterr().err
+    assert main(["evaluate", str(run), str(data), "--json", "--skip-bad-files"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["evaluated_on"] == f"{data} (the run's held-out split)"
+
+
 def test_evaluate_from_another_folder_still_scores_a_relative_source_runs_held_out_split(
     image_folder, tmp_path, monkeypatch, capsys
 ):

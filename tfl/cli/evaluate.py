@@ -104,8 +104,9 @@ def evaluation_data(model, args, trained_on=None):
         )
     same = _same_source(args.data, trained_on)
     if same or args.data == "digits" or args.data.startswith("tfds:"):
-        if same:
-            config = dataclasses.replace(trained_on, batch_size=args.batch_size)
+        if same:  # the run's split, with --skip-bad-files honoured as for any other folder
+            skip = trained_on.skip_bad_files or args.skip_bad_files
+            config = dataclasses.replace(trained_on, batch_size=args.batch_size, skip_bad_files=skip)
         else:
             config = DataConfig(
                 source=args.data,
@@ -163,7 +164,8 @@ def _text_evaluation_data(model, args, trained_on):
     if file and trained_on is not None and trained_on.label_separator is not None:
         columns["label_separator"] = trained_on.label_separator  # a multi-label run's cells, split alike
     if same:
-        config = dataclasses.replace(trained_on, batch_size=args.batch_size, **columns)
+        skip = trained_on.skip_bad_files or args.skip_bad_files
+        config = dataclasses.replace(trained_on, batch_size=args.batch_size, skip_bad_files=skip, **columns)
     else:
         config = DataConfig(
             source=args.data,
