@@ -103,6 +103,13 @@ def test_a_missing_label_column_lists_the_columns(text_run, tmp_path, capsys):
     assert "sentimnet" in error and "review" in error and "sentiment" in error
 
 
+def test_evaluate_names_the_flag_of_a_missing_column(text_run, capsys):
+    _, data, _, output = text_run
+    assert main(["evaluate", str(output), data, "--text-pair-column", "hypothesis"]) == 2
+    error = capsys.readouterr().err
+    assert "has no column 'hypothesis'" in error and "--text-pair-column with `tfl train` or `tfl evaluate`" in error
+
+
 def test_an_unknown_text_stage_is_named_before_training(text_run, tmp_path, capsys):
     _, data, encoder, _ = text_run
     code = main(["train", "--data", data, "--encoder", encoder, "--text-column", "review",

@@ -213,5 +213,13 @@ def check_columns(columns, wanted, source):
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ValueError(
             f"{source} has no column {column!r} ({argument}={column!r}). Its columns: "
-            f"{', '.join(columns) or 'none'}.{hint} Pass {argument}= one of them."
+            f"{', '.join(columns) or 'none'}.{hint} Pass {argument}= one of them{_elsewhere(argument)}."
         )
+
+
+def _elsewhere(argument):
+    """How a column argument is given outside Python: its config key and its flag."""
+    if not argument.endswith("_column"):
+        return ""
+    flag = "--" + argument.replace("_", "-")
+    return f" (data.{argument} in a config, {flag} with `tfl train` or `tfl evaluate`)"
