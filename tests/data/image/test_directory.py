@@ -4,12 +4,15 @@ import os
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tests.data import fakes
 from tfl.data import ImageData
 from tfl.data import ImageOptions
 from tfl.data import from_directory
 from tfl.data import from_directory_for_evaluation
+from tfl.data.image.files import find_bad_files
+from tfl.data.image.pipeline import decode_image
 from tfl.evaluate import evaluate_model
 
 COUNTS = {"cats": 10, "dogs": 5, "owls": 2}
@@ -211,15 +214,33 @@ def test_bad_folder_is_an_error_that_says_what_to_fix(make, tmp_path):
 NOISE = fakes.noise(0, (32, 32, 3))
 
 
-def _one_bit_bmp():
-    """A valid black-and-white BMP (PIL mode "1"), which TensorFlow cannot decode."""
+def _bmp(mode, **convert):
+    """`NOISE` as a BMP that PIL writes from an image of `mode`."""
     import io
 
     from PIL import Image
 
     data = io.BytesIO()
-    Image.fromarray(NOISE).convert("1").save(data, format="BMP")
+    Image.fromarray(NOISE).convert(mode, **convert).save(data, format="BMP")
     return data.getvalue()
+
+
+def _one_bit_bmp():
+    """A valid black-and-white BMP (PIL mode "1"), which TensorFlow cannot decode."""
+    return _bmp("1")
+
+
+def test_an_8_bit_grey_bmp_is_read_as_its_grey_levels(tmp_path):
+    """PIL writes a grey image as an 8-bit BMP whose palette is the grey ramp: TensorFlow's reading."""
+    import io
+
+    from PIL import Image
+
+    path = fakes.write(tmp_path / "grey.bmp", _bmp("L"))
+    assert find_bad_files([str(path)]) == {}
+    decoded = decode_image(tf.io.read_file(str(path))).numpy()
+    expected = np.asarray(Image.open(io.BytesIO(_bmp("L"))).convert("RGB"), dtype=np.float32)
+    np.testing.assert_allclose(decoded, expected, atol=1e-3)
 
 
 # name -> (file name in class 'cats', bytes, reason in the message)
@@ -232,6 +253,8 @@ BAD_FILES = {
     "jpeg_magic_then_junk": ("junk.jpg", b"\xff\xd8\xff\xe0" + b"\0" * 60, "corrupt or truncated"),
     "truncated_bmp": ("cut.bmp", fakes.truncated(fakes.bmp(NOISE)), "corrupt or truncated"),
     "one_bit_bmp": ("ink.bmp", _one_bit_bmp(), r"unsupported BMP bit depth: 1 bits per pixel .*convert it to PNG"),
+    # TensorFlow would read its palette indices as grey levels: wrong colours, silently.
+    "palette_bmp": ("paint.bmp", _bmp("P", palette=1, colors=16), r"8-bit BMP with a colour palette.*convert it to PNG"),
 }
 
 

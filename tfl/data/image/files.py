@@ -82,6 +82,10 @@ def header_problem(path, *, check_extension=True):
     if not any(header.startswith(magic) for magic, _ in IMAGE_MAGIC):
         formats = ", ".join(name for _, name in IMAGE_MAGIC)
         return f"not an image: its first bytes {header[:8]!r} are no {formats} header"
+    if header.startswith(b"BM"):
+        problem = _bmp_palette_problem(path)
+        if problem:
+            return problem
     size = image_size_of(path)
     limit = max_image_pixels()
     if size is not None and size[0] * size[1] > limit:
@@ -192,6 +196,35 @@ def find_bad_files(paths, *, check_extension=True):
     for path in undecodable([p for p in paths if p not in bad]):
         bad[path] = _unsupported_bmp(path) or "corrupt or truncated: the header is valid but the image does not decode"
     return {path: bad[path] for path in paths if path in bad}
+
+
+def _bmp_palette_problem(path):
+    """Why an 8-bit BMP with a colour palette is refused, or None.
+
+    TensorFlow's decoder reads an 8-bit BMP's pixel values as grey levels and
+    never looks at its colour table: right for the grey ramp PIL writes for
+    a grey image (entry i = (i, i, i)), silently wrong colours otherwise.
+    """
+    with open(path, "rb") as f:
+        data = f.read(14 + 40 + 4 * 256)
+    if len(data) < 50:
+        return None  # too short to tell; the decode check reports it
+    header_size = struct.unpack("<I", data[14:18])[0]
+    if header_size < 40:
+        return None  # an OS/2 BMP: its 3-byte palette entries are not read here
+    bits = struct.unpack("<H", data[28:30])[0]
+    if bits != 8:
+        return None
+    count = struct.unpack("<I", data[46:50])[0] or 256
+    table = data[14 + header_size : 14 + header_size + 4 * count]
+    entries = [tuple(table[i : i + 3]) for i in range(0, len(table) - 3, 4)]
+    if all(entry == (index, index, index) for index, entry in enumerate(entries)):
+        return None
+    return (
+        "8-bit BMP with a colour palette: TensorFlow reads its palette indices as grey levels, so its "
+        "colours would be wrong; convert it to PNG, e.g. with PIL: "
+        "PIL.Image.open(path).convert('RGB').save(path[:-4] + '.png')"
+    )
 
 
 def _unsupported_bmp(path):
