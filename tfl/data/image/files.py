@@ -23,6 +23,7 @@ IMAGE_MAGIC = ((b"\xff\xd8", "JPEG"), (b"\x89PNG", "PNG"), (b"GIF8", "GIF"), (b"
 _HEADER_BYTES = 32
 # The bits per pixel TensorFlow's BMP decoder reads; a 1-, 4- or 16-bit BMP is valid but not decoded.
 DECODABLE_BMP_BITS = (8, 24, 32)
+_TO_PNG = "convert it to PNG, e.g. with PIL: PIL.Image.open(path).convert('RGB').save(path[:-4] + '.png')"
 
 # Pillow's limit (its DecompressionBombError): larger images are refused unread.
 DEFAULT_MAX_IMAGE_PIXELS = 178_956_970
@@ -206,24 +207,21 @@ def _bmp_palette_problem(path):
     a grey image (entry i = (i, i, i)), silently wrong colours otherwise.
     """
     with open(path, "rb") as f:
-        data = f.read(14 + 40 + 4 * 256)
-    if len(data) < 50:
-        return None  # too short to tell; the decode check reports it
-    header_size = struct.unpack("<I", data[14:18])[0]
-    if header_size < 40:
-        return None  # an OS/2 BMP: its 3-byte palette entries are not read here
-    bits = struct.unpack("<H", data[28:30])[0]
-    if bits != 8:
-        return None
-    count = struct.unpack("<I", data[46:50])[0] or 256
-    table = data[14 + header_size : 14 + header_size + 4 * count]
+        data = f.read(50)
+        if len(data) < 50:
+            return None  # too short to tell; the decode check reports it
+        header_size = struct.unpack("<I", data[14:18])[0]
+        if header_size < 40 or struct.unpack("<H", data[28:30])[0] != 8:
+            return None  # not 8 bits per pixel, or an OS/2 BMP (3-byte palette entries, not read here)
+        count = min(struct.unpack("<I", data[46:50])[0] or 256, 256)
+        f.seek(14 + header_size)
+        table = f.read(4 * count)  # BGRX entries after the info header (V4 and V5 headers included)
     entries = [tuple(table[i : i + 3]) for i in range(0, len(table) - 3, 4)]
     if all(entry == (index, index, index) for index, entry in enumerate(entries)):
         return None
     return (
         "8-bit BMP with a colour palette: TensorFlow reads its palette indices as grey levels, so its "
-        "colours would be wrong; convert it to PNG, e.g. with PIL: "
-        "PIL.Image.open(path).convert('RGB').save(path[:-4] + '.png')"
+        f"colours would be wrong; {_TO_PNG}"
     )
 
 
@@ -239,8 +237,7 @@ def _unsupported_bmp(path):
         return None
     return (
         f"unsupported BMP bit depth: {bits} bits per pixel (TensorFlow decodes "
-        f"{', '.join(str(b) for b in DECODABLE_BMP_BITS)}-bit BMPs); convert it to PNG, e.g. with PIL: "
-        f"PIL.Image.open(path).convert('RGB').save(path[:-4] + '.png')"
+        f"{', '.join(str(b) for b in DECODABLE_BMP_BITS)}-bit BMPs); {_TO_PNG}"
     )
 
 
