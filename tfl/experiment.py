@@ -14,6 +14,7 @@ import time
 import keras
 import tensorflow as tf
 
+from tfl.adapt import check_target_labels
 from tfl.adapt import fit_adaptation
 from tfl.backbones.encoders import build_text_preprocessor
 from tfl.data import load_data
@@ -188,7 +189,7 @@ def _load_target(plan, data):
     if not plan.adapt:
         return None
     config = plan.config
-    return load_target_images(
+    target = load_target_images(
         config.data.target_source,
         image_size=plan.image_size,
         class_names=data.class_names,
@@ -200,6 +201,11 @@ def _load_target(plan, data):
         cache=config.data.cache,
         skip_bad_files=config.data.skip_bad_files,
     )
+    adaptation = config.train.adaptation
+    check_target_labels(
+        target, method=adaptation.method, align_weight=adaptation.align_weight, source=config.data.target_source
+    )
+    return target
 
 
 def _load_unlabeled(plan, data, preprocessor):

@@ -9,7 +9,9 @@ import tensorflow as tf
 
 from tests.small_backbone import SMALL_BACKBONE
 from tests.train.helpers import tiny_image_data
+from tfl.adapt.fit import check_target_labels
 from tfl.adapt.fit import fit_adaptation
+from tfl.config import Config
 from tfl.config import ModelConfig
 from tfl.model import build_model
 
@@ -86,3 +88,42 @@ def test_an_unlabelled_target_with_an_alignment_term_trains_the_unfrozen_stages_
 def test_an_unlabelled_target_without_an_alignment_term_is_refused():
     with pytest.raises(ValueError, match="nothing would learn on the target"):
         fit_adaptation(_model(), tiny_image_data(), _target(labels_known=False), method="joint", epochs=1, verbose=0)
+
+
+@pytest.mark.parametrize(
+    "method, align_weight, refused",
+    [
+        pytest.param("joint", 1.0, True, id="joint"),
+        pytest.param("mmd", 0.0, True, id="mmd-without-weight"),
+        pytest.param("coral", 1.0, False, id="coral"),
+        pytest.param("source_only", 1.0, False, id="source-only"),
+    ],
+)
+def test_a_target_without_labels_is_checked_against_the_method(method, align_weight, refused):
+    target = _target(labels_known=False)
+    if not refused:
+        check_target_labels(target, method=method, align_weight=align_weight, source="loose/")
+        return
+    with pytest.raises(ValueError, match=r"'loose/' has no labelled images .* nothing would learn on the target.*--adapt"):
+        check_target_labels(target, method=method, align_weight=align_weight, source="loose/")
+
+
+def test_a_run_whose_target_folder_has_no_labels_fails_before_the_stages_train(image_folder, tmp_path, monkeypatch):
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    for path in sorted((image_folder / "dark").iterdir())[:4]:
+        (loose / path.name).write_bytes(path.read_bytes())  # no class folders: no target label
+    config = Config.from_dict({
+        "data": {"source": str(image_folder), "target_source": str(loose), "batch_size": 4},
+        "model": {"backbone": SMALL_BACKBONE, "weights": None, "image_size": 32},
+        "train": {"stages": ["none:1:1e-3"], "adaptation": {"method": "joint", "epochs": 1}},
+    })
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the stages trained before the target was refused")
+
+    monkeypatch.setattr("tfl.experiment._fit", no_training)
+    from tfl.experiment import run_experiment
+
+    with pytest.raises(ValueError, match=r"has no labelled images in its training pool \(4 images.*method 'joint'"):
+        run_experiment(config, None, verbose=0)

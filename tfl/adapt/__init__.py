@@ -5,6 +5,7 @@ from tfl.adapt.alignment import mmd
 from tfl.adapt.domain_adaptation import DomainAdaptation
 from tfl.adapt.domain_adaptation import paired_dataset
 from tfl.adapt.fit import AdaptationRecord
+from tfl.adapt.fit import check_target_labels
 from tfl.adapt.fit import fit_adaptation
 from tfl.adapt.gradient_reversal import GradientReversal
 from tfl.adapt.reversal_ramp import ReversalRamp
@@ -18,6 +19,7 @@ __all__ = [
     "GradientReversal",
     "ReversalRamp",
     "UnsupervisedScores",
+    "check_target_labels",
     "coral",
     "fit_adaptation",
     "information_maximization",

@@ -19,6 +19,7 @@ from tfl.adapt.domain_adaptation import paired_dataset
 from tfl.adapt.reversal_ramp import ReversalRamp
 from tfl.adapt.unsupervised_scores import UnsupervisedScores
 from tfl.config.stage import Stage
+from tfl.config.train_config import ALIGNING_METHODS
 from tfl.train.freezing import apply_stage
 
 
@@ -159,6 +160,38 @@ def fit_adaptation(
         target_accuracy_after=after,
         restored_epoch=scores.best_epoch,
         seconds=time.perf_counter() - start,
+    )
+
+
+def check_target_labels(target, *, method, align_weight, source):
+    """Refuses a target pool without labels when `method` learns on the target only from labels.
+
+    `tfl train` calls it once the target is loaded, before the stages train,
+    so that such a run fails at once instead of after every stage
+    (`DomainAdaptation` itself would refuse only at its first step).
+
+    Args:
+        target: the `TargetData` of `tfl.data.image.target.load_target_images`.
+        method: the adaptation method.
+        align_weight: the weight of its alignment term.
+        source: the target data as the user named it (`data.target_source`).
+
+    Examples:
+
+    >>> from tfl.data.image.target import load_target_images
+    >>> target = load_target_images("test/", class_names=data.class_names, image_size=32, labels_per_class=0)
+    >>> check_target_labels(target, method="coral", align_weight=1.0, source="test/")  # aligns: no labels needed
+    """
+    aligns = method in ALIGNING_METHODS and align_weight > 0
+    if target.num_labelled or method in (None, "source_only") or aligns:
+        return
+    raise ValueError(
+        f"The target data {source!r} has no labelled images in its training pool ({target.num_train} images, "
+        f"{target.num_test} labelled ones held out), and adaptation method {method!r} with "
+        f"align_weight={align_weight:g} learns on the target only from labels: nothing would learn on the "
+        "target. Put labelled target images in class folders named like the source's classes (and leave "
+        "train.adaptation.labels_per_class / --target-labels-per-class above 0), or use an alignment method "
+        "(mmd, coral, dann; train.adaptation.method, --adapt) with align_weight > 0."
     )
 
 

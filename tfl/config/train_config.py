@@ -153,6 +153,19 @@ class AdaptationConfig:
                 f"Unknown restore_best {self.restore_best!r}. Known: {', '.join(UNSUPERVISED_SCORES)} (or null)."
             )
         aligns = self.method in ALIGNING_METHODS and self.align_weight > 0
+        if self.method == "source_only" and self.alpha == 0:
+            raise ValueError(
+                "method 'source_only' learns from the source loss alone, and alpha=0 weighs it 0: nothing "
+                "would train. Set alpha > 0 (train.adaptation.alpha, --adapt-alpha), or choose another method. "
+                f"Received: method='source_only', alpha={self.alpha!r}"
+            )
+        if self.labels_per_class == 0 and self.method not in (None, "source_only") and not aligns:
+            raise ValueError(
+                f"labels_per_class=0 withholds every target label, and method {self.method!r} with "
+                f"align_weight={self.align_weight} has no alignment term: nothing would learn on the target. "
+                "Keep some target labels (train.adaptation.labels_per_class, --target-labels-per-class), or use "
+                "an alignment method (mmd, coral, dann; --adapt) with align_weight > 0."
+            )
         if self.method not in (None, "source_only") and self.beta == 0 and not aligns:
             raise ValueError(
                 f"beta=0 with method={self.method!r} and align_weight={self.align_weight}: nothing would "
