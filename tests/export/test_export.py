@@ -302,6 +302,37 @@ def test_a_pair_model_serves_pairs_of_strings(tmp_path):
     np.testing.assert_allclose(outputs["2/probabilities"], expected, atol=1e-5)
 
 
+UNEQUAL_PAIRS = """
+import sys
+import tensorflow as tf
+import tensorflow_text  # noqa: F401
+
+serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+for texts, pairs in [(1, 2), (2, 1), (3, 2)]:
+    try:
+        serve(text=tf.constant(["the cat"] * texts), text_pair=tf.constant(["sat on the mat"] * pairs))
+        print(texts, pairs, "answered")
+    except tf.errors.InvalidArgumentError as error:
+        print(texts, pairs, "refused:", error.message.splitlines()[-1] if "assertion" not in error.message else
+              next(line for line in error.message.splitlines() if "assertion failed" in line))
+"""
+
+
+def test_a_pair_export_refuses_batches_of_unequal_size(tmp_path):
+    # Unchecked, the tokenizer's packer dropped the extra text_pair (1 vs 2), read token ids out
+    # of range (2 vs 1), or aborted the process (3 vs 2): a fresh process keeps pytest alive.
+    folder = tiny_encoder_folder(tmp_path / "encoder")
+    model = build_model(ModelConfig(encoder=folder, sequence_length=16), ["a", "b"], task="text", text_pairs=True)
+    result = export_model(model, "pairs", base=str(tmp_path / "saved_models"))
+    process = subprocess.run(
+        [sys.executable, "-c", UNEQUAL_PAIRS, result.path], capture_output=True, text=True, timeout=300
+    )
+    lines = process.stdout.splitlines()
+    assert [line.split(" refused: ")[0] for line in lines] == ["1 2", "2 1", "3 2"], process.stderr[-2000:]
+    for line, (texts, pairs) in zip(lines, [(1, 2), (2, 1), (3, 2)]):
+        assert f"text holds {texts} strings and text_pair {pairs}: send one text_pair per text" in line
+
+
 @pytest.mark.slow
 def test_minilm_export_stores_its_weights_once_and_answers_like_keras(tmp_path):
     model = build_model(ModelConfig(encoder="all_minilm_l6_v2", sequence_length=64), ["neg", "pos"], task="text")

@@ -140,6 +140,17 @@ def text_signatures(model, top_k=DEFAULT_TOP_K):
         ]
     )
     def serve_text_pairs(text, text_pair):
+        # Unequal batches reach the tokenizer's packer unchecked: it drops the extra pairs, reads
+        # out-of-range token ids, or aborts the serving process.
+        sizes = tf.shape(text)[0], tf.shape(text_pair)[0]
+        check = tf.debugging.Assert(
+            tf.equal(*sizes),
+            [tf.strings.format(
+                "text holds {} strings and text_pair {}: send one text_pair per text (the same batch size)", sizes
+            )],
+        )
+        with tf.control_dependencies([check]):
+            text, text_pair = tf.identity(text), tf.identity(text_pair)
         return classify(preprocessor(x=(text, text_pair)))
 
     # One signature: each copy of the tokenizer's graph adds ~3 MB to saved_model.pb.
