@@ -5,6 +5,7 @@ import pytest
 from tfl.config import CONFIG_VERSION
 from tfl.config import Config
 from tfl.config import Stage
+from tfl.config import TrainConfig
 from tfl.config import parse_stages
 from tfl.config.reference import config_reference
 
@@ -162,6 +163,32 @@ def test_parse_stages(text, expected):
 def test_unreadable_stage_text_shows_the_format(text, message):
     with pytest.raises(ValueError, match=message):
         parse_stages(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("probe,top2", id="probe-then-backbone"),
+        pytest.param("none,all:2", id="head-then-all"),
+        pytest.param("top1:3:5e-5", id="everything-given"),
+    ],
+)
+def test_plan_strings_in_a_config_file_read_as_the_stages_flag_reads_them(tmp_path, text):
+    path = tmp_path / "config.yaml"
+    items = ", ".join(f'"{item}"' for item in text.split(","))
+    path.write_text(f"train:\n  epochs: 4\n  stages: [{items}]\n")
+    assert Config.from_yaml(path).train.stages == parse_stages(text, epochs=4)
+
+
+def test_plan_strings_given_from_python_are_stages_too():
+    config = Config(train=TrainConfig(stages=("probe", "top2"), epochs=3))
+    assert config.train.stages == parse_stages("probe,top2", epochs=3)
+    assert all(isinstance(stage, Stage) for stage in config.train.stages)
+
+
+def test_an_unreadable_plan_string_in_a_config_names_its_place():
+    with pytest.raises(ValueError, match=r"train: stages\[1\]: Cannot read stage 'top2:x'"):
+        Config.from_dict({"train": {"stages": ["probe", "top2:x"]}})
 
 
 def test_stage_rejects_bad_lr_decay():

@@ -187,7 +187,7 @@ def _coerce(value, annotation, path):
                 errors.append((str(e), typing.get_origin(option) is dict and isinstance(value, dict)))
         raise ValueError(next((error for error, matching in errors if matching), errors[0][0]))
     if annotation is Stage and isinstance(value, str):
-        return Stage.parse(value)  # e.g. "probe" or "top2:3:1e-4"
+        return value  # e.g. "probe" or "top2:3:1e-4": parsed by TrainConfig, with its epochs
     if dataclasses.is_dataclass(annotation):
         return _from_dict(annotation, value, path)
     if origin is dict:

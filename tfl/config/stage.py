@@ -208,18 +208,29 @@ def parse_stages(text, *, epochs=None):
     >>> top2.unfreeze, top2.epochs, top2.learning_rate
     ('top 2', 3, 0.0001)
     """
-    stages = []
-    for item in text.split(","):
-        item = item.strip()
-        if not item:
-            continue
-        stage = Stage.parse(item, epochs=epochs)
-        if len(item.split(":")) < 3 and stage.trains_backbone and not stage.linear_probe:
-            stage = dataclasses.replace(stage, learning_rate=1e-4)
-        stages.append(stage)
+    stages = [parse_stage(item, epochs=epochs) for item in text.split(",") if item.strip()]
     if not stages:
         raise ValueError(f"No stages in {text!r}. Example: 'none:5:1e-3,top2:3:1e-4'.")
     return tuple(stages)
+
+
+def parse_stage(text, *, epochs=None):
+    """Parses one stage of a plan string, `UNFREEZE[:EPOCHS[:LEARNING_RATE]]` or `"probe"`, as
+    `parse_stages` reads each of its items (and a config's `train.stages` its strings).
+
+    Without EPOCHS the stage gets `epochs` (or 1); without LEARNING_RATE, 1e-3
+    for a head stage and 1e-4 for a stage that trains part of the backbone.
+
+    Examples:
+
+    >>> parse_stage("top2", epochs=4)
+    Stage(unfreeze='top 2', epochs=4, learning_rate=0.0001, ...)
+    """
+    item = text.strip()
+    stage = Stage.parse(item, epochs=epochs)
+    if len(item.split(":")) < 3 and stage.trains_backbone and not stage.linear_probe:
+        stage = dataclasses.replace(stage, learning_rate=1e-4)
+    return stage
 
 
 def normalize_unfreeze(value):

@@ -3,6 +3,7 @@
 import dataclasses
 
 from tfl.config.stage import Stage
+from tfl.config.stage import parse_stage
 
 FEATURE_CACHE = ("auto", "off")
 PLANS = ("default", "fine_tune")
@@ -180,7 +181,10 @@ class TrainConfig:
 
     Args:
         stages: the stages to run, in order: mappings of `Stage` fields, or
-            plan strings such as "probe" or "top2:3:1e-4". None uses the
+            plan strings such as "probe" or "top2:3:1e-4", read as `tfl train
+            --stages` reads them (a stage without EPOCHS gets `epochs`; one
+            without a rate 1e-3, or 1e-4 if it trains part of the
+            backbone). None uses the
             default plan (LP-FT): images with pretrained weights: a linear
             probe on the frozen backbone's cached features (a head stage of
             `epochs` at 1e-3 with augmentation), then the top 2 backbone
@@ -244,8 +248,8 @@ class TrainConfig:
 
     Examples:
 
-    >>> TrainConfig(stages=("probe", "top2:3:1e-4")).stages
-    ('probe', 'top2:3:1e-4')
+    >>> [(s.unfreeze, s.epochs, s.learning_rate) for s in TrainConfig(stages=("probe", "top2"), epochs=3).stages]
+    [('none', 1, 0.001), ('top 2', 3, 0.0001)]
     >>> TrainConfig().plan
     'default'
     """
@@ -269,6 +273,8 @@ class TrainConfig:
     cutmix: float = 0.0
 
     def __post_init__(self):
+        if self.stages is not None:
+            object.__setattr__(self, "stages", tuple(self._parse_stage(i, stage) for i, stage in enumerate(self.stages)))
         if self.strategy is not None and self.strategy not in STRATEGIES:
             raise ValueError(
                 f"Unknown strategy {self.strategy!r}. Known: {', '.join(STRATEGIES)} (or null for one device)."
@@ -312,3 +318,12 @@ class TrainConfig:
                 f"train.adaptation (method {self.adaptation.method!r}) does not run under a distribution strategy "
                 f"yet (strategy {self.strategy!r}). Set one of them to null."
             )
+
+    def _parse_stage(self, index, stage):
+        """A plan string read as `--stages` reads it (`parse_stage`: `epochs` where it gives none)."""
+        if not isinstance(stage, str):
+            return stage
+        try:
+            return parse_stage(stage, epochs=self.epochs)
+        except ValueError as e:
+            raise ValueError(f"stages[{index}]: {e}") from None
