@@ -163,8 +163,11 @@ def test_the_search_never_reads_the_held_out_data_and_needs_it_apart():
         ({"tuner": "random"}, "Unknown tuner 'random'. Known: bayesian, hyperband"),
         ({"objective": "loss"}, "Unknown objective 'loss'. Known: accuracy, macro_f1"),
         ({"max_trials": 0}, "max_trials must be a whole number >= 1"),
+        ({"max_unfreeze": -1}, r"max_unfreeze must be a whole number >= 0 \(--max-unfreeze with tfl tune\)"),
+        ({"max_epochs": 0}, r"max_epochs must be a whole number >= 1 \(--max-epochs with tfl tune\)"),
+        ({"validation_split": 1.5}, r"in \(0, 1\), e\.g\. 0\.2 \(--search-split with tfl tune.*validation_split=1\.5"),
     ],
-    ids=["tuner", "objective", "max_trials"],
+    ids=["tuner", "objective", "max_trials", "max_unfreeze", "max_epochs", "search_split"],
 )
 def test_bad_arguments_are_named(arguments, message):
     config = Config.from_dict({"data": {"source": "train/", "validation_source": "test/"}})

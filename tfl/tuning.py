@@ -124,6 +124,16 @@ def search_config(config, validation_split=None):
             "(--data) and the held-out images or file as data.validation_source (--val-data). "
             f"Received: data.source={data.source!r}, data.validation_source=None"
         )
+    if validation_split is not None and (
+        isinstance(validation_split, bool)
+        or not isinstance(validation_split, (int, float))
+        or not 0 < validation_split < 1
+    ):
+        raise ValueError(
+            "validation_split is the fraction of each class of the training data that scores the trials, in "
+            "(0, 1), e.g. 0.2 (--search-split with tfl tune; None keeps data.validation_split). "
+            f"Received: validation_split={validation_split!r}"
+        )
     split = data.validation_split if validation_split is None else validation_split
     return config.replace(**{"data.validation_source": None, "data.validation_split": split})
 
@@ -286,6 +296,9 @@ def tune(
     _check_choice(tuner, "tuner", TUNERS)
     _check_choice(objective, "objective", OBJECTIVES)
     _check_count(max_trials, "max_trials", 1)
+    _check_count(max_unfreeze, "max_unfreeze", 0)  # before the default plan trains, not after
+    if max_epochs is not None:
+        _check_count(max_epochs, "max_epochs", 1)
     searched = search_config(config, validation_split)
     temporary = tempfile.TemporaryDirectory(prefix="tfl-tune-") if output_dir is None else None
     folder = temporary.name if temporary else os.fspath(output_dir)
@@ -457,4 +470,7 @@ def _check_choice(value, name, known):
 
 def _check_count(value, name, minimum):
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be a whole number >= {minimum}. Received: {name}={value!r}")
+        flag = "--" + name.replace("_", "-")
+        raise ValueError(
+            f"{name} must be a whole number >= {minimum} ({flag} with tfl tune). Received: {name}={value!r}"
+        )
