@@ -127,7 +127,7 @@ def test_image_pooling_for_text_is_refused(text_run, tmp_path, capsys):
 
 
 def test_evaluate_reads_another_file_of_a_multi_label_run_with_the_runs_label_separator(text_run, tmp_path):
-    root, _, encoder, _ = text_run
+    _, _, encoder, _ = text_run
     rows = [(t, "pos|fun" if "fun" in t else "pos") for t in POSITIVE] + [(t, "neg") for t in NEGATIVE]
     data = _write_csv(tmp_path / "tags.csv", rows)
     run = tmp_path / "run"
@@ -167,3 +167,61 @@ def test_predict_takes_the_texts_of_a_pair_model_two_at_a_time(text_run, tmp_pat
     assert "classifies sentence pairs" in capsys.readouterr().err
     assert main(["predict", str(run), "--pairs", "a good movie", "great fun", "bad acting"]) == 2
     assert "'bad acting' has no second text" in capsys.readouterr().err
+
+
+def test_evaluate_accepts_a_file_with_some_of_the_models_classes(text_run, tmp_path, capsys):
+    _root, _, _, output = text_run
+    texts = ["good fun", "great film", "bad plot"]
+    other = _write_csv(tmp_path / "positive.csv", [(t, "pos") for t in texts])
+    report_file = tmp_path / "evaluation.json"
+    assert main(["evaluate", str(output), other, "--output", str(report_file)]) == 0
+    report = json.loads(report_file.read_text())
+    assert report["class_names"] == ["neg", "pos"] and report["num_examples"] == 3
+    assert report["per_class"]["pos"]["support"] == 3 and report["per_class"]["neg"]["support"] == 0
+    capsys.readouterr()
+    assert main(["predict", str(output), *texts, "--json", "--top-k", "1"]) == 0
+    predicted = [json.loads(line)["top_k"][0]["class"] for line in capsys.readouterr().out.strip().splitlines()]
+    assert report["accuracy"] == pytest.approx(predicted.count("pos") / 3)  # "pos" is the model's id 1, not 0
+
+
+def test_evaluate_refuses_a_file_with_a_class_the_model_does_not_know(text_run, tmp_path, capsys):
+    _root, _, _, output = text_run
+    other = _write_csv(tmp_path / "more.csv", [("good fun", "pos"), ("so so", "meh")])
+    assert main(["evaluate", str(output), other]) == 2
+    err = capsys.readouterr().err
+    assert "line 3: label 'meh' is not a class of the model" in err and "['neg', 'pos']" in err
+
+
+def test_evaluate_maps_whole_number_labels_by_name(text_run, tmp_path, capsys):
+    _root, _, encoder, _ = text_run
+    rows = [{"text": t, "label": 5} for t in POSITIVE] + [{"text": t, "label": 1} for t in NEGATIVE]
+    rows += [{"text": "it was fine", "label": 3}, {"text": "fine film", "label": 3}]
+    data = tmp_path / "stars.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(data), "--encoder", encoder, "--sequence-length", "16",
+                 "--stages", "none:1:1e-2", "--batch-size", "4", "--output", str(run), "--verbose", "0"]) == 0
+    other = tmp_path / "five.jsonl"
+    other.write_text(json.dumps({"text": "great fun", "label": 5}) + "\n", encoding="utf-8")
+    report_file = tmp_path / "evaluation.json"
+    assert main(["evaluate", str(run), str(other), "--output", str(report_file)]) == 0
+    report = json.loads(report_file.read_text())
+    assert report["class_names"] == ["1", "3", "5"]
+    assert report["per_class"]["5"]["support"] == 1 and report["per_class"]["1"]["support"] == 0
+
+
+def test_evaluate_moves_the_multi_hot_columns_of_a_subset_to_the_models(tmp_path):
+    root = tmp_path
+    encoder = tiny_encoder_folder(root / "encoder")
+    rows = [(t, "pos|fun" if "fun" in t else "pos") for t in POSITIVE] + [(t, "neg") for t in NEGATIVE]
+    data = _write_csv(root / "tags.csv", rows)
+    run = root / "run"
+    assert main(["train", "--data", data, "--encoder", encoder, "--text-column", "review", "--label-column",
+                 "sentiment", "--label-separator", "|", "--sequence-length", "16", "--stages", "none:1:1e-2",
+                 "--batch-size", "4", "--output", str(run), "--verbose", "0"]) == 0
+    other = _write_csv(root / "more.csv", [("good fun", "pos|fun"), ("great", "pos")])  # no 'neg' row
+    report_file = root / "evaluation.json"
+    assert main(["evaluate", str(run), other, "--output", str(report_file)]) == 0
+    report = json.loads(report_file.read_text())
+    assert report["class_names"] == ["fun", "neg", "pos"]
+    assert [report["per_class"][c]["support"] for c in ("fun", "neg", "pos")] == [1, 0, 2]

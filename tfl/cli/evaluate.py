@@ -115,8 +115,7 @@ def evaluation_data(model, args, trained_on=None):
                 tfds_validation_split=args.tfds_split,
             )
         data = load_data(config, model.image_size, model.resize)
-        _check_classes(data, model, args.data)
-        return data.validation, _held_out_description(args.data, trained_on if same else None), None
+        return _in_model_order(data, model, args.data), _held_out_description(args.data, trained_on if same else None), None
     data = from_directory_for_evaluation(
         args.data,
         image_size=model.image_size,
@@ -140,18 +139,37 @@ def _held_out_description(source, trained_on=None):
     return f"{trained_on.validation_source} (the run's held-out data, --val-data; it trained on {source})"
 
 
-def _check_classes(data, model, source):
-    if list(data.class_names) != list(model.class_names):
+def _in_model_order(data, model, source):
+    """The held-out dataset of `data` with its labels as the model's class ids.
+
+    `data` may hold a subset of the model's classes, in any order (a test file
+    without rows of one class): its labels are mapped by class name. A class
+    the model does not have is an error that names it.
+    """
+    import tensorflow as tf
+
+    names, model_names = list(data.class_names), list(model.class_names)
+    if names == model_names:
+        return data.validation
+    unknown = [name for name in names if name not in model_names]
+    if unknown:
         raise ValueError(
-            f"{source} has classes {list(data.class_names)}, the model {model.class_names}. "
-            "Evaluate on data with the model's classes."
+            f"{source} has classes the model does not know: {unknown}. The model's classes are "
+            f"{model_names}. Evaluate on data labelled with the model's classes (some of them is fine)."
         )
+    ids = [model_names.index(name) for name in names]
+    if getattr(data, "multi_label", False):  # multi-hot columns, moved to the model's columns
+        moves = tf.one_hot(ids, len(model_names))
+        return data.validation.map(lambda x, y: (x, tf.matmul(tf.cast(y, tf.float32), moves)))
+    lookup = tf.constant(ids, tf.int32)
+    return data.validation.map(lambda x, y: (x, tf.gather(lookup, tf.cast(y, tf.int32))))
 
 
 def _text_evaluation_data(model, args, trained_on):
     import dataclasses
 
     from tfl.config import DataConfig
+    from tfl.data import from_text_file_for_evaluation
     from tfl.data import load_text_data
 
     same = _same_source(args.data, trained_on)
@@ -163,6 +181,17 @@ def _text_evaluation_data(model, args, trained_on):
     file = not (args.data == "tweets" or args.data.startswith("tfds:"))
     if file and trained_on is not None and trained_on.label_separator is not None:
         columns["label_separator"] = trained_on.label_separator  # a multi-label run's cells, split alike
+    if file and not same:  # every row of another file, labelled by class name
+        data = from_text_file_for_evaluation(
+            args.data,
+            class_names=model.class_names,
+            multi_label=model.multi_label,
+            preprocessor=model.preprocessor,
+            batch_size=args.batch_size,
+            skip_bad_rows=args.skip_bad_files,
+            **columns,
+        )
+        return data.validation, args.data, data
     if same:
         skip = trained_on.skip_bad_files or args.skip_bad_files
         config = dataclasses.replace(trained_on, batch_size=args.batch_size, skip_bad_files=skip, **columns)
@@ -175,13 +204,10 @@ def _text_evaluation_data(model, args, trained_on):
             skip_bad_files=args.skip_bad_files,
             **columns,
         )
-        if file:
-            config = dataclasses.replace(config, validation_source=args.data)  # score every row
     data = load_text_data(config, model.preprocessor)
-    _check_classes(data, model, args.data)
-    every_row = config.validation_source == args.data and not same
-    description = args.data if every_row else _held_out_description(args.data, trained_on if same else None)
-    return data.validation, description, data
+    dataset = _in_model_order(data, model, args.data)
+    description = _held_out_description(args.data, trained_on if same else None)
+    return dataset, description, data
 
 
 def run(args):

@@ -50,6 +50,7 @@ from tfl.data.text import TextOptions
 from tfl.data.text import Tweets
 from tfl.data.text import from_dataframe
 from tfl.data.text import from_text_file
+from tfl.data.text import from_text_file_for_evaluation
 from tfl.data.text import from_texts
 from tfl.data.text import from_tfds_text
 from tfl.data.text import load_tweets
@@ -75,6 +76,7 @@ __all__ = [
     "from_directory",
     "from_directory_for_evaluation",
     "from_text_file",
+    "from_text_file_for_evaluation",
     "from_texts",
     "from_tfds",
     "from_tfds_text",

@@ -7,6 +7,7 @@ import pytest
 
 from tests.data import text_fakes
 from tfl.data import from_text_file
+from tfl.data import from_text_file_for_evaluation
 
 CSV = 'text,label\nthe cat sat,pos\n"a dog, good",neg\nfun movie,pos\nbad movie,neg\n'
 
@@ -208,3 +209,41 @@ def test_a_missing_file_names_the_argument(tmp_path):
 def test_a_folder_is_not_a_text_file(tmp_path):
     with pytest.raises(ValueError, match="is a folder; text data is one .csv, .tsv, .jsonl file"):
         from_text_file(tmp_path)
+
+
+def test_evaluation_rows_keep_file_order_and_take_the_models_ids_by_name(tmp_path):
+    path = text_fakes.write(tmp_path / "test.csv", "text,label\nfun movie,pos\ngood film,pos\nso so,neutral\n")
+
+    data = from_text_file_for_evaluation(path, class_names=("neg", "neutral", "pos"))
+
+    assert (data.num_train, data.num_validation) == (0, 3) and data.class_names == ("neg", "neutral", "pos")
+    assert _rows_of(data) == [("fun movie", "pos"), ("good film", "pos"), ("so so", "neutral")]
+
+
+@pytest.mark.parametrize(
+    "class_names, expected",
+    [(("1", "3", "5"), ["5", "3"]), (("bad", "ok", "good", "great", "best", "top"), ["top", "great"])],
+    ids=["whole-number names: by name", "other names: ids into them"],
+)
+def test_evaluation_whole_number_labels(class_names, expected, tmp_path):
+    path = text_fakes.write(tmp_path / "stars.jsonl", '{"text": "a", "label": 5}\n{"text": "b", "label": 3}\n')
+
+    data = from_text_file_for_evaluation(path, class_names=class_names)
+
+    assert [name for _, name in _rows_of(data)] == expected
+
+
+def test_evaluation_rows_of_a_multi_label_model_are_multi_hot_even_with_one_label_each(tmp_path):
+    path = text_fakes.write(tmp_path / "tags.jsonl", '{"text": "a", "label": "y"}\n{"text": "b", "label": ["x", "z"]}\n')
+
+    data = from_text_file_for_evaluation(path, class_names=("x", "y", "z"), multi_label=True)
+
+    np.testing.assert_array_equal(data.validation_labels, [[0, 1, 0], [1, 0, 1]])
+
+
+def test_an_evaluation_label_the_model_does_not_know_names_its_line(tmp_path):
+    path = text_fakes.write(tmp_path / "test.csv", "text,label\nfun,pos\nmeh,neutral\n")
+
+    with pytest.raises(ValueError, match=r"test.csv line 3: label 'neutral' is not a class of the model; "
+                                         r"its classes are \['neg', 'pos'\]"):
+        from_text_file_for_evaluation(path, class_names=("neg", "pos"))

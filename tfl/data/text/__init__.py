@@ -5,6 +5,7 @@ from tfl.data.text.arrays import from_texts
 from tfl.data.text.data import TextData
 from tfl.data.text.file import TEXT_FILE_EXTENSIONS
 from tfl.data.text.file import from_text_file
+from tfl.data.text.file import from_text_file_for_evaluation
 from tfl.data.text.options import TextOptions
 from tfl.data.text.tfds import from_tfds_text
 from tfl.data.text.tweets import Tweets
@@ -17,6 +18,7 @@ __all__ = [
     "Tweets",
     "from_dataframe",
     "from_text_file",
+    "from_text_file_for_evaluation",
     "from_texts",
     "from_tfds_text",
     "load_tweets",

@@ -13,6 +13,7 @@ from tfl.data.split import first_class
 from tfl.data.split import stratified_split
 from tfl.data.text.data import TextData
 from tfl.data.text.labels import encode_labels
+from tfl.data.text.labels import encode_labels_by_name
 from tfl.data.text.pipeline import build_text_pipeline
 from tfl.data.text.pipeline import token_counts
 from tfl.data.text.pipeline import truncation_limit
@@ -77,6 +78,44 @@ def build_text_data(train, held_out=None, *, options, class_names=None):
         skipped_rows=skipped,
         validation_texts=tuple(held_out.texts),
         validation_text_pairs=None if held_out.pairs is None else tuple(held_out.pairs),
+    )
+
+
+def build_text_evaluation_data(rows, *, options, class_names, multi_label):
+    """Every row, labelled in a trained model's class order, as a `TextData` to score.
+
+    The held-out counterpart of `build_text_data`: nothing is split off or
+    shuffled, and the rows may hold any subset of the model's classes (see
+    `encode_labels_by_name`). Bad rows fail, or are skipped with
+    `options.skip_bad_rows`, as in training.
+
+    Returns:
+        A `TextData` whose `validation` holds every usable row in file order
+        and whose `train` is empty (`num_train` 0).
+    """
+    rows, _, skipped = _clean(rows, None, options.skip_bad_rows)
+    labels = encode_labels_by_name(rows, class_names, multi_label)
+    counts = _token_counts(rows, None, options.preprocessor)
+    truncated = None
+    if counts is not None:
+        limit = truncation_limit(options.preprocessor, rows.pairs is not None)
+        truncated = {"train": 0, "validation": int(np.sum(counts > limit))}
+        _warn_truncated(truncated, 0, len(rows), options.sequence_length)
+    validation = _pipeline(rows, labels, options, shuffle=False)
+    return TextData(
+        train=validation.take(0),
+        validation=validation,
+        class_names=tuple(class_names),
+        num_train=0,
+        num_validation=len(rows),
+        multi_label=multi_label,
+        validation_labels=labels,
+        sequence_length=options.sequence_length,
+        text_pairs=rows.pairs is not None,
+        truncated=truncated,
+        skipped_rows=skipped,
+        validation_texts=tuple(rows.texts),
+        validation_text_pairs=None if rows.pairs is None else tuple(rows.pairs),
     )
 
 

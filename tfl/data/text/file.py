@@ -5,12 +5,14 @@ named (or skipped) instead of failing the whole file.
 """
 
 import csv
+import dataclasses
 import io
 import json
 import os
 
 from tfl.data.options import resolve_options
 from tfl.data.text.build import build_text_data
+from tfl.data.text.build import build_text_evaluation_data
 from tfl.data.text.labels import split_labels
 from tfl.data.text.options import TextOptions
 from tfl.data.text.rows import TextRows
@@ -82,6 +84,60 @@ def from_text_file(
     if validation_path is not None:
         held_out = read_text_file(validation_path, columns, label_separator, "validation_path")
     return build_text_data(train, held_out, options=options, class_names=class_names)
+
+
+def from_text_file_for_evaluation(
+    path,
+    *,
+    class_names,
+    multi_label=False,
+    text_column="text",
+    label_column="label",
+    text_pair_column=None,
+    label_separator=None,
+    options=None,
+    **overrides,
+):
+    """Every row of a text file, labelled in a trained model's class order.
+
+    The text counterpart of `from_directory_for_evaluation`, for scoring a
+    model on a test file: nothing is split off, and label `i` means
+    `class_names[i]`. The file may hold some of the model's classes only;
+    labels are matched by name (whole numbers too, when the model's class
+    names are whole numbers, e.g. star ratings). A label the model does not
+    know is an error naming its line.
+
+    Args:
+        path: a `.csv`, `.tsv` or `.jsonl` file.
+        class_names: the model's class names, in its output order.
+        multi_label: the model is multi-label (labels become multi-hot).
+        text_column, label_column, text_pair_column, label_separator: as in
+            `from_text_file`.
+        options: a `TextOptions`; of its fields, `preprocessor`,
+            `batch_size`, `skip_bad_rows` and `trim_padding` are used: nothing
+            is split, shuffled or cached.
+        **overrides: `TextOptions` fields replacing those of `options`.
+
+    Returns:
+        A `TextData` whose `validation` holds every usable row in file order;
+        its `train` is empty (`num_train` 0).
+
+    Examples:
+
+    A model of star ratings 1 to 6 scored on a file whose 20 rows rate 1 to 5
+    (`class_names=model.class_names, preprocessor=model.preprocessor` for a
+    trained model):
+
+    >>> data = from_text_file_for_evaluation("reviews.csv", text_column="review", label_column="stars",
+    ...     class_names=("1", "2", "3", "4", "5", "6"), preprocessor=preprocessor)
+    >>> data.num_train, data.num_validation, data.validation_labels[:4].tolist()
+    (0, 20, [0, 0, 0, 0])
+    """
+    options = resolve_options(TextOptions, options, overrides, "from_text_file_for_evaluation")
+    options = dataclasses.replace(options, seed=0, cache=False, group_by_length=False)
+    columns = {"text_column": text_column, "label_column": label_column, "text_pair_column": text_pair_column}
+    rows = read_text_file(path, columns, label_separator, "path")
+    return build_text_evaluation_data(rows, options=options, class_names=class_names, multi_label=multi_label)
 
 
 def is_text_file(path):

@@ -81,6 +81,46 @@ def encode_labels(train, held_out, class_names):
     return encoded[0], encoded[1], class_names, multi_label
 
 
+def encode_labels_by_name(rows, class_names, multi_label):
+    """Encodes held-out rows' labels as a trained model's class ids.
+
+    Unlike `encode_labels`, the rows may hold any subset of the classes (a
+    test file without rows of one class), and nothing is checked about
+    training: labels are matched to `class_names` by name. Whole-number labels
+    match the class of the same name when every class name is a whole number
+    (a model trained on labels 1, 3 and 5); otherwise they are ids into
+    `class_names`, as in `encode_labels`.
+
+    Args:
+        rows: the `TextRows` to score (labels already checked as present).
+        class_names: the model's class names, in its output order.
+        multi_label: the model is multi-label: labels are encoded as
+            multi-hot vectors, whether a row holds a list or one label.
+
+    Returns:
+        int32 ids `[N]`, or float32 multi-hot `[N, C]` when `multi_label`.
+    """
+    class_names = tuple(class_names)
+    values = _normalize(rows, multi_label)
+    kind = _kind([rows], [values])
+    if kind == "int" and all(_INTEGER.fullmatch(name) for name in class_names):
+        index = {int(name): i for i, name in enumerate(class_names)}
+    elif kind == "int":
+        index = {i: i for i in range(len(class_names))}
+    else:
+        index = {name: i for i, name in enumerate(class_names)}
+    for i, v in enumerate(values):
+        for x in v if multi_label else [v]:
+            key = int(x) if kind == "int" else x
+            if key not in index:
+                raise ValueError(
+                    f"{rows.where(i)}: label {key!r} is not a class of the model; its classes are "
+                    f"{list(class_names)}. Score data labelled with the model's classes (some of them "
+                    "is fine): fix the label, or leave the row out."
+                )
+    return _encode(rows, values, index, class_names, kind, multi_label)
+
+
 def _is_multi_hot(labels):
     return hasattr(labels, "ndim") and labels.ndim == 2
 
