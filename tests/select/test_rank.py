@@ -1,5 +1,6 @@
 """`tfl.rank` and `tfl rank`: candidates scored on frozen features, best first, with their cost."""
 
+import importlib
 import json
 
 import numpy as np
@@ -69,12 +70,16 @@ def test_a_budget_skips_candidates_over_it_and_says_why():
 @pytest.mark.parametrize(
     "arguments, message",
     [
-        ({"candidates": None}, "give a budget"),
+        ({"candidates": None}, r"give a budget \(max_params, max_latency_ms; --max-params, --max-latency-ms"),
         ({"sort_by": "speed"}, "Unknown sort_by 'speed'"),
-        ({"folds": 1}, "folds is an int >= 2"),
+        ({"folds": 1}, r"folds is an int >= 2 \(--folds with tfl rank\)"),
         ({"image_size": 64}, "differs from the data's"),
+        ({"tolerance": -0.5}, r"a fraction in \[0, 1\].*\(--tolerance with tfl rank\)\. Received: tolerance=-0\.5"),
+        ({"tolerance": float("nan")}, r"\(--tolerance with tfl rank\)\. Received: tolerance=nan"),
+        ({"max_latency_ms": -1.0}, r"max_latency_ms is .* > 0 \(--max-latency-ms with tfl rank\)"),
     ],
-    ids=["no_candidates_no_budget", "sort_by", "folds", "image_size"],
+    ids=["no_candidates_no_budget", "sort_by", "folds", "image_size", "negative_tolerance", "nan_tolerance",
+         "negative_latency"],
 )
 def test_bad_arguments_are_named(arguments, message):
     with pytest.raises(ValueError, match=message):
@@ -106,6 +111,18 @@ def test_tfl_rank_prints_the_table_and_writes_the_files(image_folder, tmp_path, 
     printed = capsys.readouterr().out
     assert "mobilenet_025:none" in printed and "Recommended: mobilenet_025:none." in printed
     assert json.loads((output / "rank.json").read_text())["candidates"][0]["name"] == "mobilenet_025:none"
+
+
+def test_a_negative_tolerance_is_refused_before_any_candidate_is_scored(image_folder, capsys, monkeypatch):
+    def no_scoring(*args, **kwargs):
+        raise AssertionError("a candidate was scored before the tolerance was checked")
+
+    monkeypatch.setattr(importlib.import_module("tfl.select.rank"), "_score", no_scoring)  # the module, not rank()
+    code = main(["rank", "--data", str(image_folder), "--candidates", "mobilenet_025:none", "--image-size", "32",
+                 "--tolerance", "-0.5"])
+
+    assert code == 2
+    assert "tfl rank: error: tolerance is the probe accuracy a cheaper candidate may give up" in capsys.readouterr().err
 
 
 def test_tfl_rank_names_a_bad_candidate_without_a_traceback(image_folder, capsys):

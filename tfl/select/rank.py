@@ -43,6 +43,7 @@ from tfl.select.examples import ScoredExamples
 from tfl.select.logme import logme
 from tfl.select.result import CandidateScore
 from tfl.select.result import RankResult
+from tfl.select.result import check_tolerance
 from tfl.select.result import recommend
 from tfl.select.result import sort_scores
 from tfl.traced import traced
@@ -130,6 +131,12 @@ def rank(
     start = time.perf_counter()
     sort_scores([], sort_by)  # checks sort_by before anything is built
     _check_folds(folds)
+    check_tolerance(tolerance)  # before any candidate is scored: recommend needs it at the end
+    if max_latency_ms is not None and not max_latency_ms > 0:
+        raise ValueError(
+            "max_latency_ms is the most milliseconds per example a candidate may take, > 0 (--max-latency-ms "
+            f"with tfl rank), or None for no limit. Received: max_latency_ms={max_latency_ms!r}"
+        )
     examples = ScoredExamples(
         data, image_size=image_size, max_examples=max_examples, batch_size=batch_size, sequence_length=sequence_length
     )
@@ -180,7 +187,8 @@ def _candidates(candidates, task, max_params, max_latency_ms):
     if max_params is None and max_latency_ms is None:
         raise ValueError(
             "Without named candidates every registered backbone is one, and the large ones take hours on "
-            "a CPU: give a budget (max_params, max_latency_ms) or name candidates as BACKBONE[:WEIGHTS]. "
+            "a CPU: give a budget (max_params, max_latency_ms; --max-params, --max-latency-ms with tfl rank) or "
+            "name candidates as BACKBONE[:WEIGHTS] (--candidates). "
             "Received: candidates=None, max_params=None, max_latency_ms=None"
         )
     return registered_candidates(task)
@@ -188,7 +196,7 @@ def _candidates(candidates, task, max_params, max_latency_ms):
 
 def _check_folds(folds):
     if not isinstance(folds, int) or isinstance(folds, bool) or folds < 2:
-        raise ValueError(f"folds is an int >= 2. Received: folds={folds!r}")
+        raise ValueError(f"folds is an int >= 2 (--folds with tfl rank). Received: folds={folds!r}")
 
 
 def _folds(labels, folds, seed):

@@ -137,6 +137,7 @@ def recommend(scores, tolerance):
         tolerance: accuracy (a fraction: 0.01 is 1 point) a cheaper candidate
             may give up against the best probe.
     """
+    check_tolerance(tolerance)
     best_probe = max(scores, key=lambda s: (s.probe_accuracy, s.logme))
     best_logme = max(scores, key=lambda s: (s.logme, s.probe_accuracy))
     close = [s for s in scores if s.probe_accuracy >= best_probe.probe_accuracy - tolerance]
@@ -162,3 +163,20 @@ def recommend(scores, tolerance):
             "direct measure, LogME the cheaper one."
         )
     return Recommendation(choice.name, reason)
+
+
+def check_tolerance(tolerance):
+    """Returns `tolerance` if it is a fraction of accuracy in [0, 1], else raises a ValueError naming it.
+
+    Examples:
+
+    >>> check_tolerance(0.01)
+    0.01
+    """
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 <= tolerance <= 1:
+        raise ValueError(
+            "tolerance is the probe accuracy a cheaper candidate may give up against the best, a fraction in "
+            f"[0, 1]: 0.01 is 1 point, 0 recommends the best probe (--tolerance with tfl rank). "
+            f"Received: tolerance={tolerance!r}"
+        )
+    return tolerance
