@@ -178,7 +178,8 @@ def test_evaluate_on_the_runs_own_folder_honours_skip_bad_files(image_folder, tm
     capsys.readouterr()
 
     assert main(["evaluate", str(run), str(data), "--json"]) == 2
-    assert "empty.png: empty file" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "empty.png: empty file" in error and "--skip-bad-files with `tfl train`, `tfl evaluate`" in error
     assert main(["evaluate", str(run), str(data), "--json", "--skip-bad-files"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["evaluated_on"] == f"{data} (the run's held-out split)"

@@ -132,7 +132,7 @@ def test_a_bad_row_is_an_error_naming_its_line(case, tmp_path):
     path = text_fakes.write(tmp_path / f"data{suffix}", content)
 
     with pytest.raises(ValueError, match=rf"(?s)1 of 5 rows of {re.escape(path)} are bad:\n"
-                                         rf"  {re.escape(path)} {re.escape(message)}\n.*skip_bad_rows=True"):
+                                         rf"  {re.escape(path)} {re.escape(message)}\n.*skip_bad_rows=True.*`tfl evaluate`"):
         from_text_file(path)
 
 

@@ -288,7 +288,7 @@ def _find_bad(root, every_file, skip_bad_files):
             f"{len(bad)} of {len(every_file)} files in {root} are not readable images:\n"
             f"{describe_bad_files(bad, root)}\n"
             "Fix or delete them, or pass skip_bad_files=True (data.skip_bad_files: true in a "
-            "config, --skip-bad-files with `tfl train`) to skip them."
+            "config, --skip-bad-files with `tfl train`, `tfl evaluate`, `tfl cv` or `tfl tune`) to skip them."
         )
     if bad:
         logger.warning(

@@ -19,7 +19,7 @@ logger = logging.getLogger("tfl")
 _LISTED_ROWS = 5
 SKIP_HINT = (
     "Fix or remove them, or pass skip_bad_rows=True (data.skip_bad_files: true in a config, "
-    "--skip-bad-files with `tfl train`) to skip them."
+    "--skip-bad-files with `tfl train`, `tfl evaluate`, `tfl cv` or `tfl tune`) to skip them."
 )
 
 
