@@ -94,7 +94,8 @@ def test_a_relative_folder_is_mounted_from_the_working_directory(image_export, t
     files = write_serving_files(os.path.join("saved_models", "shapes"), "shapes")
     assert "source=$(pwd)/saved_models/shapes,target=/models/shapes" in files.docker_command
     assert files.docker_command in pathlib.Path(files.readme).read_text()
-    assert "A tfl image classifier, 3 classes (their names come back in `class_names`)" in pathlib.Path(files.readme).read_text()
+    # The class names come from the version itself (assets.extra/class_names.json), not from a caller.
+    assert "A tfl image classifier, 3 classes: `a`, `b`, `c`;" in pathlib.Path(files.readme).read_text()
 
 
 def test_readme_describes_the_signatures_read_from_the_saved_model(image_export):
@@ -225,6 +226,19 @@ def test_files_describe_the_highest_version_and_drop_stale_requests(image_export
     assert files.version == 4 and sorted(os.listdir(copy / "requests")) == ["serving_default.json", "serving_pixels.json"]
     assert "Versions here: 1, 4. TF Serving serves the highest, **4**" in pathlib.Path(files.readme).read_text()
     assert not [f for f in os.listdir(copy) if f.endswith(".tmp")]
+
+
+def test_an_export_below_the_highest_version_leaves_the_readme_its_classes(image_export, tmp_path):
+    # The README describes the highest version; exporting version 1 of another model must not
+    # give version 2 that model's class names.
+    result, _, _ = image_export
+    os.makedirs(tmp_path / "shapes")
+    os.symlink(os.path.abspath(result.path), tmp_path / "shapes" / "2")
+    other = build_model(ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=32), ["ant", "bee"])
+    files = export_model(other, "shapes", base=str(tmp_path), version=1).files
+    readme = pathlib.Path(files.readme).read_text()
+    assert files.version == 2 and "TF Serving serves the highest, **2**" in readme
+    assert "3 classes: `a`, `b`, `c`;" in readme and "`ant`" not in readme
 
 
 @pytest.mark.parametrize(

@@ -19,12 +19,14 @@ import tensorflow as tf
 from tfl.export.layout import DEFAULT_BASE
 from tfl.export.layout import check_export
 from tfl.export.layout import next_version
+from tfl.export.serving_files import CLASS_NAMES_FILE
 from tfl.export.serving_files import ServingFiles
 from tfl.export.serving_files import write_serving_files
 from tfl.export.signatures import DEFAULT_TOP_K
 from tfl.export.signatures import serving_signatures
 from tfl.io import remove_stale_partials
 from tfl.io import write_folder
+from tfl.io import write_json
 from tfl.model.text_classifier import TextClassifier
 
 
@@ -146,10 +148,17 @@ def export_model(model, name, *, base=DEFAULT_BASE, version=None, top_k=DEFAULT_
     remove_stale_partials(model_dir)
 
     servable = _servable(model, signatures)
-    write_folder(target, lambda folder: tf.saved_model.save(servable, folder, signatures=signatures))
+
+    def write_version(folder):
+        tf.saved_model.save(servable, folder, signatures=signatures)
+        write_json(os.path.join(folder, CLASS_NAMES_FILE), list(model.class_names))
+
+    write_folder(target, write_version)
     if verbose:
         print(f"Saved {target}: signatures {', '.join(signatures)}; {len(model.weights)} weights.")
-    files = write_serving_files(model_dir, name, class_names=model.class_names)
+    # The files describe the highest version, which is this one unless `version` is below it:
+    # each version's class names are read from its own folder.
+    files = write_serving_files(model_dir, name)
     return ExportResult(
         path=target,
         version=version,

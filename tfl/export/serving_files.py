@@ -33,6 +33,8 @@ REST_PORT = 8501
 CONFIG_FILE = "models.config"
 README_FILE = "README.md"
 REQUESTS_FOLDER = "requests"
+# In a version folder: the class names, for the README. TF Serving does not load `assets.extra/`.
+CLASS_NAMES_FILE = os.path.join("assets.extra", "class_names.json")
 EXAMPLE_TEXTS = ("a good movie with great acting", "the plot was boring")
 EXAMPLE_TEXT_PAIRS = (("a man is playing a guitar", "someone plays music"), ("the cat sat on the mat", "it is raining"))
 
@@ -121,6 +123,16 @@ def read_signatures(version_dir):
             outputs={key: _tensor_info(definition.outputs[key]) for key in sorted(definition.outputs)},
         )
     return signatures
+
+
+def read_class_names(version_dir):
+    """The class names `export_model` stored in a version (`assets.extra/class_names.json`),
+    or None for a version without them."""
+    path = os.path.join(version_dir, CLASS_NAMES_FILE)
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
 
 
 def custom_ops(version_dir):
@@ -220,8 +232,10 @@ def write_serving_files(model_dir, name=None, *, class_names=None):
         model_dir: `<base>/<name>`, the folder that holds the versions.
         name: the model's name in TF Serving (the URL's `/v1/models/<name>`);
             default: the folder's name.
-        class_names: the class names, for the README (the SavedModel holds
-            them only inside its graph); without them it gives their number.
+        class_names: the class names of the highest version, for the README,
+            when that version does not store them itself (`export_model`
+            writes them to `assets.extra/class_names.json`, which wins);
+            without either it gives their number.
 
     Returns:
         A `ServingFiles`.
@@ -240,6 +254,7 @@ def write_serving_files(model_dir, name=None, *, class_names=None):
     version = present[-1]
     version_dir = os.path.join(model_dir, str(version))
     signatures = read_signatures(version_dir)
+    class_names = read_class_names(version_dir) or class_names
     if not signatures:
         raise ValueError(f"{version_dir} has no serving signatures.")
 
