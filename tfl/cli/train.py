@@ -103,8 +103,9 @@ def _add_training_arguments(parser):
     group.add_argument(
         "--plan",
         choices=("default", "fine_tune"),
-        help="the plan without --stages: default (LP-FT: probe, then top 2 at 1e-4) or fine_tune "
-        "(fastai-style: probe, then all stages on a one-cycle with discriminative rates)",
+        help="the plan, instead of --stages (and of a --config file's train.stages): default (LP-FT: probe, "
+        "then top 2 at 1e-4) or fine_tune (fastai-style: probe, then all stages on a one-cycle with "
+        "discriminative rates)",
     )
     group.add_argument("--epochs", type=arguments.positive_int, help="epochs per stage without its own")
     group.add_argument("--batch-size", type=arguments.positive_int)
@@ -332,8 +333,13 @@ def config_from_args(args):
         overrides["train.self_training.method"] = "pseudo_label"
     if overrides:
         config = config.replace(**overrides)
-    if args.plan is not None:
-        config = config.replace(**{"train.plan": args.plan})
+    if args.plan is not None and args.stages:
+        raise ValueError(
+            "--plan and --stages both choose the stages: --plan a whole plan (default, fine_tune), --stages "
+            f"each stage. Give one of them. Received: --plan {args.plan}, --stages {args.stages}"
+        )
+    if args.plan is not None:  # the flag overrides a config file's stages, as --stages does
+        config = config.replace(**{"train.plan": args.plan, "train.stages": None})
     if args.stages:
         config = config.replace(**{"train.stages": parse_stages(args.stages, epochs=config.train.epochs)})
     return config
