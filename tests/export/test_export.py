@@ -1,5 +1,6 @@
 """Exports load without tfl, in TF Serving's C++ loader too, and answer like the Keras model."""
 
+import io
 import os
 import pathlib
 import subprocess
@@ -162,6 +163,41 @@ def test_an_undecodable_image_names_its_position(image_export, image_files):
     good = pathlib.Path(image_files[0]).read_bytes()
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"images\[1\] is not an encoded JPEG, PNG, BMP or GIF"):
         function(images=tf.constant([good, b"not an image", good]))
+
+
+def _bmp(pixels, mode):
+    """`pixels` (uint8 RGB) as the bytes of a BMP written by PIL in `mode`: "P" an 8-bit BMP with
+    a colour palette, "L" an 8-bit grey one (palette: the grey ramp), "RGB" a 24-bit one."""
+    from PIL import Image
+
+    image = Image.fromarray(pixels)
+    image = image.convert("P", palette=Image.ADAPTIVE, colors=4) if mode == "P" else image.convert(mode)
+    buffer = io.BytesIO()
+    image.save(buffer, "BMP")
+    return buffer.getvalue()
+
+
+def _halves():
+    """Left half red, right half blue: 4 palette colours reproduce it exactly."""
+    pixels = np.zeros((32, 32, 3), np.uint8)
+    pixels[:, :16], pixels[:, 16:] = (255, 0, 0), (0, 0, 255)
+    return pixels
+
+
+def test_an_8_bit_bmp_with_a_colour_palette_is_refused_naming_its_position(served_signatures, image_files):
+    # TensorFlow decodes the palette indices as grey levels: red and blue became black.
+    good = pathlib.Path(image_files[0]).read_bytes()
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"images\[1\] is an 8-bit BMP with a colour palette"):
+        served_signatures["serving_default"](images=tf.constant([good, _bmp(_halves(), "P"), good]))
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB"], ids=["grey_8_bit", "colour_24_bit"])
+def test_bmps_tensorflow_decodes_rightly_are_served_like_their_pixels(served_signatures, mode):
+    contents = _bmp(_halves(), mode)
+    pixels = tf.cast(tf.io.decode_image(contents, channels=3), tf.float32)[None]
+    from_bytes = served_signatures["serving_default"](images=tf.constant([contents]))["probabilities"]
+    from_pixels = served_signatures["serving_pixels"](images=pixels)["probabilities"]
+    np.testing.assert_allclose(from_bytes.numpy(), from_pixels.numpy(), atol=1e-4)
 
 
 def test_an_empty_batch_gives_empty_outputs(image_export):

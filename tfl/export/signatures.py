@@ -64,6 +64,34 @@ def _is_encoded_image(contents):
     )
 
 
+def _bmp_with_colour_palette(contents):
+    """Whether `contents` is an 8-bit BMP whose palette is not the grey ramp: TensorFlow's
+    decoder reads its palette indices as grey levels (wrong colours, silently). The in-graph
+    form of the check `tfl.data` makes on files (an 8-bit grey BMP, entry i = (i, i, i), passes)."""
+    length = tf.strings.length(contents)
+
+    def read(position, count, dtype):
+        return tf.io.decode_raw(tf.strings.substr(contents, position, count), dtype)[0]
+
+    def colour_table():
+        header_size = read(14, 4, tf.int32)
+        count = read(46, 4, tf.int32)  # 0: 2**bits entries
+        count = tf.where((count <= 0) | (count > 256), 256, count)
+
+        def not_grey():
+            start = 14 + header_size
+            table = tf.io.decode_raw(tf.strings.substr(contents, start, tf.minimum(4 * count, length - start)), tf.uint8)
+            entries = tf.shape(table)[0] // 4
+            colours = tf.reshape(table[: 4 * entries], [entries, 4])[:, :3]  # BGRX
+            return tf.reduce_any(colours != tf.cast(tf.range(entries), tf.uint8)[:, None])
+
+        eight_bits = (header_size >= 40) & (header_size <= length - 14) & (read(28, 2, tf.uint16) == 8)
+        return tf.cond(eight_bits, not_grey, lambda: tf.constant(False))
+
+    is_bmp = (tf.strings.substr(contents, 0, 2) == b"BM") & (length >= 50)
+    return tf.cond(is_bmp, colour_table, lambda: tf.constant(False))
+
+
 def image_signatures(model, top_k=DEFAULT_TOP_K):
     """The serving functions of an image classifier (an `ImageClassifier`, or a
     `FusionClassifier` whose branches all read images): {signature name: tf.function}.
@@ -85,7 +113,14 @@ def image_signatures(model, top_k=DEFAULT_TOP_K):
             _is_encoded_image(contents),
             [tf.strings.format("images[{}] is not an encoded JPEG, PNG, BMP or GIF image", index)],
         )
-        with tf.control_dependencies([check]):
+        palette = tf.debugging.Assert(
+            tf.logical_not(_bmp_with_colour_palette(contents)),
+            [tf.strings.format(
+                "images[{}] is an 8-bit BMP with a colour palette, which TensorFlow decodes as grey levels "
+                "(wrong colours); send it as PNG or JPEG", index
+            )],
+        )
+        with tf.control_dependencies([check, palette]):
             image = decode_resized(contents, (height, width), resize)
         return tf.cast(image, tf.float32)
 
