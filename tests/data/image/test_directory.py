@@ -392,3 +392,18 @@ def test_an_unknown_keyword_is_an_error_listing_the_accepted_ones(folder):
     with pytest.raises(TypeError, match=r"from_directory\(\) got an unexpected keyword argument "
                                         r"'batch_sise'.*batch_size.*image_size.*Received: batch_sise=16"):
         from_directory(root, image_size=4, batch_sise=16)
+
+
+def test_a_missing_validation_folder_names_its_config_key_and_its_flag(tmp_path):
+    fakes.write_id_images(tmp_path / "train", {"cats": 2, "dogs": 2})
+
+    with pytest.raises(FileNotFoundError, match=r"Check validation_path='.*nowhere' \(data.validation_source in a "
+                                                r"config, --val-data with `tfl train`\)"):
+        from_directory(tmp_path / "train", validation_path=tmp_path / "nowhere", image_size=4)
+
+
+def test_a_file_as_evaluation_folder_names_the_argument_of_tfl_evaluate(tmp_path):
+    path = fakes.write(tmp_path / "image.png", fakes.png(fakes.noise(0)))
+
+    with pytest.raises(ValueError, match=r"path='.*image.png' \(DATA with `tfl evaluate`\) is a file, not a folder"):
+        from_directory_for_evaluation(path, class_names=("cats", "dogs"), image_size=4)

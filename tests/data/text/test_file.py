@@ -201,9 +201,15 @@ def test_a_bad_file_is_a_clear_error(case, tmp_path):
         from_text_file(path, **kwargs)
 
 
-def test_a_missing_file_names_the_argument(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"Text file not found: .*nope.csv. Check validation_path="):
+def test_a_missing_file_names_the_argument_its_config_key_and_its_flag(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"Text file not found: .*nope.csv. Check validation_path='.*nope.csv' "
+                                                r"\(data.validation_source in a config, --val-data with `tfl train`\)"):
         from_text_file(text_fakes.write(tmp_path / "a.csv", CSV), validation_path=str(tmp_path / "nope.csv"))
+
+
+def test_a_missing_evaluation_file_names_the_argument_of_tfl_evaluate(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"Check path='.*nope.csv' \(DATA with `tfl evaluate`\)"):
+        from_text_file_for_evaluation(str(tmp_path / "nope.csv"), class_names=("a", "b"))
 
 
 def test_a_folder_is_not_a_text_file(tmp_path):

@@ -7,6 +7,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from tfl.data.arguments import path_argument
 from tfl.data.image.data import ImageData
 from tfl.data.image.files import IMAGE_EXTENSIONS
 from tfl.data.image.files import describe_bad_files
@@ -122,7 +123,7 @@ def from_directory_for_evaluation(path, *, class_names, options=None, **override
     """
     options = resolve_options(ImageOptions, options, overrides, "from_directory_for_evaluation")
     options = dataclasses.replace(options, seed=0, cache=False)
-    folder = _scan(path, options.skip_bad_files, "path", known_classes=tuple(class_names))
+    folder = _scan(path, options.skip_bad_files, "evaluation_path", known_classes=tuple(class_names))
     dataset = _pipeline(folder, options, shuffle=False)
     return ImageData(
         train=dataset.take(0),
@@ -222,12 +223,12 @@ def _check_folder(path, argument):
     root = os.fspath(path)
     if not os.path.exists(root):
         raise FileNotFoundError(
-            f"Image folder not found: {root}. Check {argument}={root!r}; it should be a "
+            f"Image folder not found: {root}. Check {path_argument(argument, root)}; it should be a "
             "folder with one sub-folder of images per class."
         )
     if not os.path.isdir(root):
         raise ValueError(
-            f"{argument}={root!r} is a file, not a folder. Give a folder with one "
+            f"{path_argument(argument, root)} is a file, not a folder. Give a folder with one "
             "sub-folder of images per class, e.g. flowers/roses/1.jpg, flowers/tulips/2.jpg."
         )
     return root

@@ -10,6 +10,7 @@ import io
 import json
 import os
 
+from tfl.data.arguments import path_argument
 from tfl.data.options import resolve_options
 from tfl.data.text.build import build_text_data
 from tfl.data.text.build import build_text_evaluation_data
@@ -136,7 +137,7 @@ def from_text_file_for_evaluation(
     options = resolve_options(TextOptions, options, overrides, "from_text_file_for_evaluation")
     options = dataclasses.replace(options, seed=0, cache=False, group_by_length=False)
     columns = {"text_column": text_column, "label_column": label_column, "text_pair_column": text_pair_column}
-    rows = read_text_file(path, columns, label_separator, "path")
+    rows = read_text_file(path, columns, label_separator, "evaluation_path")
     return build_text_evaluation_data(rows, options=options, class_names=class_names, multi_label=multi_label)
 
 
@@ -160,10 +161,10 @@ def read_text_file(path, columns, label_separator, argument):
     """
     name = os.fspath(path)
     if not os.path.exists(name):
-        raise FileNotFoundError(f"Text file not found: {name}. Check {argument}={name!r}.")
+        raise FileNotFoundError(f"Text file not found: {name}. Check {path_argument(argument, name)}.")
     if os.path.isdir(name):
         raise ValueError(
-            f"{argument}={name!r} is a folder; text data is one {', '.join(TEXT_FILE_EXTENSIONS)} "
+            f"{path_argument(argument, name)} is a folder; text data is one {', '.join(TEXT_FILE_EXTENSIONS)} "
             "file. (A folder of class folders is image data.)"
         )
     if not is_text_file(name):
