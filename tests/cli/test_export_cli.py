@@ -92,18 +92,25 @@ def test_an_existing_version_is_refused_and_left_untouched(image_exports, image_
     assert main(["export", image_keras, "--name", "shapes", "--base", str(base), "--version", "1"]) == 2
     err = capsys.readouterr().err
     assert f"{base}/shapes/1 exists: versions are never overwritten" in err and "Traceback" not in err
+    assert "Pass another version (--version), or leave it out for the next free one (3)" in err
     assert sorted(os.listdir(base / "shapes" / "1")) == before
 
 
 @pytest.mark.parametrize(
     "flags, message",
     [
-        pytest.param(["--version", "0"], "version must be an int >= 1. Received: version=0", id="version-0"),
-        pytest.param(["--top-k", "0"], "top_k must be an int >= 1 (how many classes the outputs rank). Received: top_k=0", id="top-k-0"),
+        # Each names the flag the user typed, not only the Python parameter.
+        pytest.param(["--version", "0"], "version (--version with tfl export) must be an int >= 1. Received: version=0", id="version-0"),
+        pytest.param(
+            ["--top-k", "0"],
+            "top_k (--top-k with tfl export) must be an int >= 1 (how many classes the outputs rank). Received: top_k=0",
+            id="top-k-0",
+        ),
+        pytest.param(["--name", "../x"], "Received: name='../x' (--name with tfl export)", id="name"),
     ],
 )
 def test_bad_numbers_are_refused(image_keras, tmp_path, capsys, flags, message):
-    assert main(["export", image_keras, "--name", "m", "--base", str(tmp_path), *flags]) == 2
+    assert main(["export", image_keras, "--name", "m", "--base", str(tmp_path), *flags]) == 2  # a later --name wins
     assert message in capsys.readouterr().err
 
 

@@ -262,9 +262,9 @@ def test_names_that_could_leave_the_base_folder_are_refused(image_model, tmp_pat
 @pytest.mark.parametrize(
     "version, top_k, error, message",
     [
-        pytest.param(0, 5, ValueError, r"version must be an int >= 1\. Received: version=0\. Pass 1 or more", id="version-0"),
+        pytest.param(0, 5, ValueError, r"version \(--version with tfl export\) must be an int >= 1\. Received: version=0\. Pass 1 or more", id="version-0"),
         pytest.param(True, 5, ValueError, r"Received: version=True", id="version-bool"),
-        pytest.param(None, 0, ValueError, r"top_k must be an int >= 1 .*Received: top_k=0", id="top-k-0"),
+        pytest.param(None, 0, ValueError, r"top_k \(--top-k with tfl export\) must be an int >= 1 .*Received: top_k=0", id="top-k-0"),
         pytest.param(None, 2.0, ValueError, r"Received: top_k=2\.0", id="top-k-float"),
         pytest.param(1, 5, FileExistsError, r"m/1 exists: versions are never overwritten.*next free one \(2\)", id="existing"),
     ],

@@ -31,7 +31,7 @@ def check_export_name(name):
         raise ValueError(
             f"Export name {name!r} is not allowed: use letters, digits, '.', '_' and '-' "
             "(starting with a letter or digit, no '..', no path separators), e.g. 'flowers'. "
-            f"Received: name={name!r}"
+            f"Received: name={name!r} (--name with tfl export)"
         )
     return name
 
@@ -86,18 +86,19 @@ def check_export(name, *, base=DEFAULT_BASE, version=None, top_k=1):
     check_export_name(name)
     if not _is_count(top_k):
         raise ValueError(
-            f"top_k must be an int >= 1 (how many classes the outputs rank). Received: top_k={top_k!r}"
+            "top_k (--top-k with tfl export) must be an int >= 1 (how many classes the outputs rank). "
+            f"Received: top_k={top_k!r}"
         )
     if version is not None and not _is_count(version):
         raise ValueError(
-            f"version must be an int >= 1. Received: version={version!r}. Pass 1 or more, or leave "
-            "it out for the next free one."
+            f"version (--version with tfl export) must be an int >= 1. Received: version={version!r}. "
+            "Pass 1 or more, or leave it out for the next free one."
         )
     model_dir = os.path.join(os.fspath(base), name)
     target = os.path.join(model_dir, str(version))
     if version is not None and os.path.exists(target):
         raise FileExistsError(
             f"{target} exists: versions are never overwritten (TF Serving may be serving it). "
-            f"Pass another version, or leave it out for the next free one ({next_version(model_dir)})."
+            f"Pass another version (--version), or leave it out for the next free one ({next_version(model_dir)})."
         )
     return model_dir
