@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from tfl.adapt.alignment import DEFAULT_BANDWIDTH_FACTORS
 from tfl.adapt.alignment import coral
 from tfl.adapt.alignment import mmd
 
@@ -27,6 +28,16 @@ def test_unbiased_mmd_is_near_zero_for_two_samples_of_one_distribution_and_below
     unbiased = float(mmd(x, y, unbiased=True))
     assert abs(unbiased) < 0.01
     assert unbiased < float(mmd(x, y))
+
+
+@pytest.mark.parametrize("m, n", [(1, 1), (3, 2), (16, 16)])
+def test_the_median_bandwidth_is_the_median_distance_between_two_different_examples(m, n):
+    x, y = _batch(m, seed=0), _batch(n, seed=1) + 1.0
+    pooled = np.concatenate([x, y])
+    distances = np.sqrt(((pooled[:, None] - pooled[None]) ** 2).sum(-1))
+    median = float(np.median(distances[np.triu_indices(m + n, k=1)]))
+    expected = mmd(x, y, [median * f for f in DEFAULT_BANDWIDTH_FACTORS])
+    assert float(mmd(x, y)) == pytest.approx(float(expected), rel=1e-5)
 
 
 def test_coral_of_a_batch_with_itself_is_zero():

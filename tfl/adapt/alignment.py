@@ -57,7 +57,7 @@ def mmd(x, y, bandwidths=None, *, unbiased=False):
     pooled = ops.concatenate([x, y], axis=0)
     distances = _squared_distances(pooled, pooled)
     if bandwidths is None:
-        median = ops.sqrt(ops.median(ops.stop_gradient(distances)))
+        median = ops.sqrt(_median_between_examples(ops.stop_gradient(distances)))
         median = ops.maximum(median, 1e-6)
         sigmas = [median * factor for factor in DEFAULT_BANDWIDTH_FACTORS]
     else:
@@ -118,6 +118,18 @@ def _covariance(x):
     count = ops.cast(ops.shape(x)[0], "float32")
     centred = x - ops.mean(x, axis=0, keepdims=True)  # all zeros for one example
     return ops.matmul(ops.transpose(centred), centred) / ops.maximum(count - 1.0, 1.0)
+
+
+def _median_between_examples(distances):
+    """The median of a square distance matrix's off-diagonal entries: the
+    distances between two different examples, without each example's zero
+    distance to itself (which pull the median of the whole matrix down,
+    by a factor sqrt(2) for one example on each side)."""
+    n = ops.shape(distances)[0]
+    apart = ops.where(ops.eye(n, dtype="bool"), float("inf"), distances)
+    values = ops.sort(ops.reshape(apart, [-1]))  # the n(n - 1) pair distances, then n infinities
+    count = n * (n - 1)
+    return (values[(count - 1) // 2] + values[count // 2]) / 2.0
 
 
 def _squared_distances(a, b):
