@@ -266,11 +266,10 @@ def test_a_compared_text_plan_runs_on_the_same_fold_files(text_file, tmp_path, f
     "updates, error, message",
     [
         ({}, ValueError, r"folds=5 is more than the 4 examples of class 'mixed', the smallest.*folds <= 4"),
-        ({"data.label_separator": "|"}, ValueError, r"multi-label \(label_separator='\|' splits its labels\)"),
         ({"data.validation_source": "held_out.csv"}, ValueError, r"Received: data.validation_source='held_out.csv'"),
         ({"data.text_column": "text"}, ValueError, r"has no column 'text' \(text_column='text'\)"),
     ],
-    ids=["too_few_rows_of_a_class", "multi_label", "held_out_file", "unknown_column"],
+    ids=["too_few_rows_of_a_class", "held_out_file", "unknown_column"],
 )
 def test_text_it_cannot_fold_is_refused_before_any_run(text_file, tmp_path, fake_runs, updates, error, message):
     with pytest.raises(error, match=message):

@@ -225,3 +225,19 @@ def test_evaluate_moves_the_multi_hot_columns_of_a_subset_to_the_models(tmp_path
     report = json.loads(report_file.read_text())
     assert report["class_names"] == ["fun", "neg", "pos"]
     assert [report["per_class"][c]["support"] for c in ("fun", "neg", "pos")] == [1, 0, 2]
+
+
+def test_cv_folds_a_multi_label_file_and_scores_each_fold(text_run, tmp_path):
+    _, _, encoder, _ = text_run
+    rows = [(t, "pos|fun" if "fun" in t else "pos") for t in POSITIVE] + [(t, "neg") for t in NEGATIVE]
+    data = _write_csv(tmp_path / "tags.csv", rows)
+    output = tmp_path / "cv"
+    assert main(["cv", "--data", data, "--encoder", encoder, "--text-column", "review", "--label-column", "sentiment",
+                 "--label-separator", "|", "--sequence-length", "16", "--stages", "none:1:1e-2", "--batch-size", "4",
+                 "--folds", "2", "--output", str(output), "--verbose", "0"]) == 0
+    cv = json.loads((output / "cv.json").read_text())
+    assert [fold["num_held_out"] for fold in cv["folds"]] == [8, 8]
+    for fold in cv["folds"]:
+        report = json.loads((output / f"fold-{fold['repeat']}-{fold['fold']}" / "report.json").read_text())
+        assert report["class_names"] == ["fun", "neg", "pos"] and report["multi_label"]
+        assert report["per_class"]["fun"]["support"] >= 1  # 3 rows of 'fun': one fold has 1, the other 2

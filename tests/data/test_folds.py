@@ -7,8 +7,10 @@ import os
 import numpy as np
 import pytest
 
+from tfl.data import from_text_file
 from tfl.data.folds import fold_folders
 from tfl.data.folds import fold_text_file
+from tfl.data.folds import multi_label_folds
 from tfl.data.folds import stratified_folds
 
 KEYS = np.array([0] * 7 + [1] * 5 + [2] * 3 + [3] * 10)
@@ -174,19 +176,63 @@ def test_too_many_folds_name_the_smallest_text_class_and_write_nothing(tmp_path)
     assert not (tmp_path / "folds").exists()
 
 
+def _multi_hot(seed=0, n=60):
+    """Rows of 4 labels of unequal frequency, some rows with two or none."""
+    rng = np.random.default_rng(seed)
+    return (rng.random((n, 4)) < np.array([0.5, 0.3, 0.15, 0.1])).astype(np.int64)
+
+
+@pytest.mark.parametrize("folds", [2, 3, 5])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_multi_label_folds_hold_each_label_about_evenly(folds, seed):
+    hot = _multi_hot(seed)
+    assignment = multi_label_folds(hot, folds, seed=seed)
+
+    assert sorted(set(assignment.tolist())) == list(range(folds))
+    for label in range(hot.shape[1]):
+        per_fold = np.bincount(assignment[hot[:, label] == 1], minlength=folds)
+        ideal = hot[:, label].sum() / folds
+        assert np.abs(per_fold - ideal).max() < 1.0 + 1e-9, (label, per_fold, ideal)
+    sizes = np.bincount(assignment, minlength=folds)
+    assert sizes.max() - sizes.min() <= 2
+
+
+def test_multi_label_folds_are_seeded_and_each_repeat_redraws():
+    hot = _multi_hot()
+    first = multi_label_folds(hot, 3, seed=7, repeat=0)
+
+    assert np.array_equal(first, multi_label_folds(hot, 3, seed=7, repeat=0))
+    assert not np.array_equal(first, multi_label_folds(hot, 3, seed=7, repeat=1))
+
+
+def test_more_folds_than_the_rarest_label_holds_is_an_error():
+    hot = np.array([[1, 0], [1, 1], [1, 0], [0, 1], [1, 0]])
+
+    with pytest.raises(ValueError, match=r"folds=3 is more than the 2 examples with label 'b', the rarest.*folds <= 2"):
+        multi_label_folds(hot, 3, seed=0, class_names=("a", "b"))
+
+
 @pytest.mark.parametrize(
-    "name, content, separator, message",
+    "name, content, separator",
     [
-        ("tags.jsonl", "".join(json.dumps({"text": "a film", "label": [t]}) + "\n" for t in "abab"), None, "its labels are lists"),
-        ("tags.csv", "text,label\n" + "a film,a|b\n" * 4, "|", r"label_separator='\|' splits its labels"),
+        ("tags.jsonl", "".join(json.dumps({"text": f"film {i}", "label": [t] + (["c"] if i % 2 else [])}) + "\n"
+                               for i, t in enumerate("abababab")), None),
+        ("tags.csv", "text,label\n" + "".join(f"film {i},{t}{'|c' if i % 2 else ''}\n" for i, t in enumerate("abababab")),
+         "|"),
     ],
     ids=["jsonl_lists", "label_separator"],
 )
-def test_multi_label_rows_are_refused(name, content, separator, message, tmp_path):
+def test_multi_label_rows_are_dealt_to_folds_with_every_label_in_each(name, content, separator, tmp_path):
     (tmp_path / name).write_text(content)
 
-    with pytest.raises(ValueError, match=f"stratified by each row's class.*multi-label \\({message}\\).*one label per row"):
-        fold_text_file(tmp_path / name, 2, tmp_path / "folds", label_separator=separator)
+    found = fold_text_file(tmp_path / name, 2, tmp_path / "folds", label_separator=separator)
+
+    assert [(fold.num_train, fold.num_held_out) for fold in found] == [(4, 4), (4, 4)]
+    for fold in found:
+        parts = [from_text_file(part, label_separator=separator, validation_path=part).validation_labels
+                 for part in (fold.train, fold.held_out)]
+        for labels in parts:  # every label in both parts: a, b, c, in the same columns
+            assert labels.shape[1] == 3 and labels.sum(axis=0).tolist() == [2, 2, 2]
 
 
 def test_bad_rows_are_named_or_left_out_of_every_fold(tmp_path):

@@ -5,7 +5,8 @@ of a folder of class folders, a `train/` and a `held_out/` folder of class
 folders whose files are links to the original images; `fold_text_file`
 writes, for each fold of a `.csv`, `.tsv` or `.jsonl` file, a `train` and a
 `held_out` file of the same format and columns. Both deal the examples to
-the folds with `stratified_folds`. A fold's run is then an ordinary run with
+the folds with `stratified_folds` (one class per example), multi-label rows
+with `multi_label_folds` (iterative stratification). A fold's run is then an ordinary run with
 `data.source=train` and `data.validation_source=held_out`, so training,
 resume, the feature cache and the run folder need nothing new.
 """
@@ -103,6 +104,84 @@ def stratified_folds(keys, folds, seed, repeat=0, *, class_names=None):
     return assignment
 
 
+def multi_label_folds(hot, folds, seed, repeat=0, *, class_names=None):
+    """The held-out fold of every example of multi-label data: iterative stratification.
+
+    The algorithm of Sechidis et al. 2011 ("On the Stratification of
+    Multi-label Data"): the label with the fewest examples still to place
+    goes first, and each of its examples goes to the fold that still wants
+    the most of that label (ties: the fold that wants the most examples,
+    then a seeded draw); examples without a label fill the folds that want
+    the most examples. Each fold then holds about `1 / folds` of every
+    label, which dealing by one class per example cannot promise.
+
+    Args:
+        hot: 0/1 array `[N, C]`, one row of labels per example.
+        folds: the number of folds K, at most the smallest label's count.
+        seed: the split seed.
+        repeat: the repeat; another repeat draws other ties and another
+            order of examples.
+        class_names: the name of each label, for the errors; None names a
+            label by its column.
+
+    Returns:
+        An int array of fold indices in `0..folds-1`, one per example.
+
+    Examples:
+
+    >>> hot = np.array([[1, 0], [1, 0], [1, 1], [0, 1], [0, 1], [1, 1]])
+    >>> found = multi_label_folds(hot, 2, seed=0)
+    >>> [hot[found == fold].sum(axis=0).tolist() for fold in range(2)]
+    [[2, 2], [2, 2]]
+    """
+    check_fold_counts(folds)
+    hot = np.asarray(hot) > 0
+    num_examples = hot.shape[0]
+    counts = hot.sum(axis=0)
+
+    def name(label):
+        return label if class_names is None else repr(class_names[label])
+
+    present = np.flatnonzero(counts)
+    if len(present) and counts[present].min() < folds:
+        smallest = int(present[np.argmin(counts[present])])
+        raise ValueError(
+            f"folds={folds} is more than the {counts[smallest]} examples with label {name(smallest)}, the "
+            f"rarest: every held-out fold needs an example of each label. Use folds <= {counts[smallest]}, "
+            "or add examples with that label."
+        )
+    rng = np.random.default_rng([seed % _UINT64, repeat])
+    order = rng.permutation(num_examples)
+    wanted_of_label = np.tile(counts / folds, (folds, 1))
+    wanted = np.full(folds, num_examples / folds)
+    assignment = np.full(num_examples, -1, dtype=np.int64)
+
+    def place(example, want):
+        best = np.flatnonzero(np.isclose(want, want.max()))
+        best = best[np.isclose(wanted[best], wanted[best].max())]
+        fold = int(rng.choice(best))
+        assignment[example] = fold
+        wanted_of_label[fold] -= hot[example]
+        wanted[fold] -= 1
+
+    while True:
+        left = (hot & (assignment < 0)[:, None]).sum(axis=0)
+        if not left.any():
+            break
+        label = int(np.argmin(np.where(left > 0, left, num_examples + 1)))
+        for example in order[hot[order, label] & (assignment[order] < 0)]:
+            place(example, wanted_of_label[:, label])
+    for example in order[assignment[order] < 0]:
+        place(example, wanted)
+    for label in present:
+        if len(np.unique(assignment[hot[:, label]])) < 2:
+            raise ValueError(
+                f"Every example with label {name(label)} fell in one fold, so that fold's training part "
+                f"has none of them. Use fewer folds than {folds}, or add examples with that label."
+            )
+    return assignment
+
+
 def fold_folders(source, folds, root, *, repeats=1, seed=0, skip_bad_files=False):
     """Splits a folder of class folders into `folds` stratified folds, `repeats` times.
 
@@ -170,8 +249,9 @@ def fold_text_file(
         label_column: the column holding the label (`data.label_column`).
         text_pair_column: an optional second text column.
         label_separator: splits label cells (`data.label_separator`). Data
-            it makes multi-label (as JSONL label lists do) has no one class
-            per row to stratify by, and is refused.
+            it makes multi-label (as JSONL label lists do) is dealt by
+            `multi_label_folds` (iterative stratification) instead of by
+            one class per row.
         repeats: how many times to split, each with another shuffle.
         seed: the split seed (`data.seed`).
         skip_bad_rows: leave bad rows out of every fold (logged) instead of
@@ -190,13 +270,6 @@ def fold_text_file(
     class_names, lines, labels = labelled_rows(
         source, text_column, label_column, text_pair_column, label_separator, skip_bad_rows=skip_bad_rows
     )
-    if labels.ndim != 1:
-        how = f"label_separator={label_separator!r} splits its labels" if label_separator else "its labels are lists"
-        raise ValueError(
-            f"Cross-validation folds are stratified by each row's class, and {os.fspath(source)} is "
-            f"multi-label ({how}). Give one label per row (no data.label_separator, --label-separator), "
-            "or train once on a held-out split (`tfl train`)."
-        )
     lines = np.asarray(lines)
 
     def fill(folder, held_out):
@@ -207,12 +280,14 @@ def fold_text_file(
 
 
 def _write_folds(labels, class_names, folds, root, repeats, seed, fill, names):
-    """Deals `labels` to the folds of each repeat and makes each fold folder
-    that is missing by `fill(folder, held_out)` (a bool per example);
-    `names` are the fold's training and held-out parts in it."""
+    """Deals `labels` (class ids, or multi-hot rows) to the folds of each
+    repeat and makes each fold folder that is missing by `fill(folder,
+    held_out)` (a bool per example); `names` are the fold's training and
+    held-out parts in it."""
+    deal = stratified_folds if np.ndim(labels) == 1 else multi_label_folds
     made = []
     for repeat in range(repeats):
-        assignment = stratified_folds(labels, folds, seed, repeat, class_names=class_names)
+        assignment = deal(labels, folds, seed, repeat, class_names=class_names)
         for index in range(folds):
             folder = os.path.join(os.fspath(root), f"fold-{repeat}-{index}")
             held_out = assignment == index
