@@ -112,6 +112,41 @@ def test_bad_values_name_the_key_and_the_fix(raw, message):
         Config.from_dict(raw)
 
 
+@pytest.mark.parametrize(
+    "section, key, value",
+    [
+        pytest.param("train", "weight_decay", "nan", id="weight-decay-nan"),
+        pytest.param("train", "weight_decay", "inf", id="weight-decay-inf"),
+        pytest.param("train", "mixup", "nan", id="mixup-nan"),
+        pytest.param("train", "mixup", "inf", id="mixup-inf"),
+        pytest.param("train", "cutmix", "nan", id="cutmix-nan"),
+        pytest.param("train", "cutmix", "inf", id="cutmix-inf"),
+        pytest.param("train.self_training", "lambda_u", "nan", id="lambda-u-nan"),
+        pytest.param("train.self_training", "lambda_u", "inf", id="lambda-u-inf"),
+        pytest.param("train.adaptation", "learning_rate", "inf", id="adaptation-learning-rate-inf"),
+        pytest.param("model", "prototype_temperature", "inf", id="prototype-temperature-inf"),
+    ],
+)
+def test_a_nan_or_infinite_number_is_refused_naming_the_key(tmp_path, section, key, value):
+    path = tmp_path / "config.yaml"
+    indent = "  " * section.count(".")
+    nested = "".join(f"{'  ' * depth}{name}:\n" for depth, name in enumerate(section.split(".")))
+    path.write_text(f"{nested}{indent}  {key}: .{value}\n")  # YAML's .nan and .inf
+    with pytest.raises(ValueError, match=rf"{section}: .*{key}.* finite.*Received: {key}={value}"):
+        Config.from_yaml(path)
+
+
+@pytest.mark.parametrize("weight", [float("nan"), float("inf"), -1.0], ids=["nan", "inf", "negative"])
+def test_a_class_weight_that_is_not_a_finite_weight_is_refused_naming_the_class(weight):
+    with pytest.raises(ValueError, match=r"train: class_weight maps class names to finite weights >= 0 .*'ants'"):
+        Config.from_dict({"train": {"class_weight": {"ants": weight, "bees": 1.0}}})
+
+
+def test_a_stage_refuses_an_infinite_learning_rate():
+    with pytest.raises(ValueError, match=r"train\.stages\[0\]: A stage needs a finite learning rate > 0"):
+        Config.from_dict({"train": {"stages": [{"unfreeze": "all", "learning_rate": float("inf")}]}})
+
+
 def test_early_stopping_of_the_train_section_and_of_a_stage_round_trip(tmp_path):
     config = Config.from_dict(
         {"train": {"early_stopping": 3, "stages": [{"unfreeze": "all", "epochs": 9, "early_stopping": 2}]}}

@@ -133,5 +133,5 @@ class DataConfig:
                 "validation_split is the held-out fraction, in (0, 1). "
                 f"Received: validation_split={self.validation_split!r}"
             )
-        if self.batch_size < 1:
+        if not self.batch_size >= 1:
             raise ValueError(f"batch_size must be >= 1. Received: batch_size={self.batch_size!r}")

@@ -1,6 +1,7 @@
 """The `model` section of a config: backbone or encoder, head, augmentation and fusion."""
 
 import dataclasses
+import math
 
 from tfl.config.data_config import check_resize
 
@@ -184,7 +185,7 @@ class ModelConfig:
         if isinstance(self.image_size, int) and not isinstance(self.image_size, bool):
             object.__setattr__(self, "image_size", (self.image_size, self.image_size))
         if self.image_size is not None:
-            if len(self.image_size) != 2 or min(self.image_size) < 1:
+            if len(self.image_size) != 2 or not min(self.image_size) >= 1:
                 raise ValueError(
                     f"image_size is (height, width) or one int for a square. Received: image_size={self.image_size!r}"
                 )
@@ -196,7 +197,7 @@ class ModelConfig:
                 f"Unknown pooling {self.pooling!r}. Known: {', '.join(IMAGE_POOLINGS)} for "
                 f"images, {', '.join(TEXT_POOLINGS)} for text (or null for the default)."
             )
-        if self.sequence_length < 8:
+        if not self.sequence_length >= 8:
             raise ValueError(
                 "sequence_length counts tokens with [CLS] and [SEP]; it must be >= 8. "
                 f"Received: sequence_length={self.sequence_length!r}"
@@ -220,10 +221,10 @@ class ModelConfig:
             )
         temperature = self.prototype_temperature
         if temperature is not None and (
-            isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0
+            isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 < temperature < math.inf
         ):
             raise ValueError(
-                "prototype_temperature must be a number > 0, or null for the metric's default. "
+                "prototype_temperature must be a number > 0 (and finite), or null for the metric's default. "
                 f"Received: prototype_temperature={temperature!r}"
             )
         if self.head == "prototypes" and self.multi_label:

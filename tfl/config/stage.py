@@ -1,6 +1,7 @@
 """`Stage`: one step of a staged fine-tuning plan, as plain data."""
 
 import dataclasses
+import math
 import re
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
@@ -106,8 +107,10 @@ class Stage:
         object.__setattr__(self, "unfreeze", normalize_unfreeze(self.unfreeze))
         if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
             raise ValueError(f"A stage needs a whole number of epochs >= 1. Received: epochs={self.epochs!r}")
-        if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
-            raise ValueError(f"A stage needs a learning rate > 0. Received: learning_rate={self.learning_rate!r}")
+        if not (isinstance(self.learning_rate, (int, float)) and 0 < self.learning_rate < math.inf):
+            raise ValueError(
+                f"A stage needs a finite learning rate > 0. Received: learning_rate={self.learning_rate!r}"
+            )
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"Unknown optimizer {self.optimizer!r}. Known: {', '.join(OPTIMIZERS)}.")
         if self.schedule not in SCHEDULES:

@@ -1,6 +1,7 @@
 """The `train` section of a config: the plan of stages, distribution and domain adaptation."""
 
 import dataclasses
+import math
 
 from tfl.config.stage import Stage
 from tfl.config.stage import parse_stage
@@ -62,7 +63,7 @@ class SelfTrainingConfig:
                 f"Unknown self-training method {self.method!r}. Known: {', '.join(SELF_TRAINING_METHODS)} "
                 "(or null for none)."
             )
-        if self.rounds < 1:
+        if not self.rounds >= 1:
             raise ValueError(
                 "self_training.rounds counts the pseudo-label rounds after the labelled-only one, >= 1. "
                 f"Received: rounds={self.rounds!r}"
@@ -72,9 +73,9 @@ class SelfTrainingConfig:
                 "self_training.threshold is the least top probability for a pseudo-label, in (0, 1], e.g. 0.9. "
                 f"Received: threshold={self.threshold!r}"
             )
-        if self.lambda_u < 0:
-            raise ValueError(f"self_training.lambda_u is a weight >= 0. Received: lambda_u={self.lambda_u!r}")
-        if self.mu < 1:
+        if not 0 <= self.lambda_u < math.inf:
+            raise ValueError(f"self_training.lambda_u is a finite weight >= 0. Received: lambda_u={self.lambda_u!r}")
+        if not self.mu >= 1:
             raise ValueError(
                 f"self_training.mu is a count of unlabelled images per labelled one, >= 1. Received: mu={self.mu!r}"
             )
@@ -140,11 +141,11 @@ class AdaptationConfig:
                 raise ValueError(f"{name} is a mixing weight in [0, 1]. Received: {name}={value!r}")
         if not 0 <= self.align_weight < float("inf"):
             raise ValueError(f"align_weight is a weight >= 0. Received: align_weight={self.align_weight!r}")
-        if self.epochs < 1:
+        if not self.epochs >= 1:
             raise ValueError(f"adaptation epochs must be >= 1. Received: epochs={self.epochs!r}")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0. Received: learning_rate={self.learning_rate!r}")
-        if self.labels_per_class is not None and self.labels_per_class < 0:
+        if not 0 < self.learning_rate < math.inf:
+            raise ValueError(f"learning_rate must be a finite number > 0. Received: learning_rate={self.learning_rate!r}")
+        if self.labels_per_class is not None and not self.labels_per_class >= 0:
             raise ValueError(
                 f"labels_per_class is a count >= 0, or null for every label. "
                 f"Received: labels_per_class={self.labels_per_class!r}"
@@ -224,10 +225,11 @@ class TrainConfig:
         label_smoothing: targets move this far towards uniform, in [0, 1)
             (`Classifier.compile`); kept by every stage.
         class_weight: None, "balanced" (n / (classes * count), from the
-            training labels) or {class name: weight} (missing classes weigh
-            1); through the loss, kept by every stage.
-        weight_decay: decoupled weight decay of every stage's optimizer, or
-            None for the optimizer's own (AdamW: 0.004, others: none).
+            training labels) or {class name: weight} (finite weights >= 0;
+            missing classes weigh 1); through the loss, kept by every stage.
+        weight_decay: decoupled weight decay of every stage's optimizer (a
+            finite number >= 0), or None for the optimizer's own (AdamW:
+            0.004, others: none).
         early_stopping: the patience, in epochs, of every stage of the plan
             that sets none itself (linear probes aside): a stage stops once
             `val_loss` has not improved for that many epochs and ends on its
@@ -279,7 +281,7 @@ class TrainConfig:
             raise ValueError(
                 f"Unknown strategy {self.strategy!r}. Known: {', '.join(STRATEGIES)} (or null for one device)."
             )
-        if self.epochs < 1:
+        if not self.epochs >= 1:
             raise ValueError(f"epochs must be >= 1. Received: epochs={self.epochs!r}")
         if self.plan not in PLANS:
             raise ValueError(
@@ -287,7 +289,7 @@ class TrainConfig:
             )
         if self.feature_cache not in FEATURE_CACHE:
             raise ValueError(f"Unknown feature_cache {self.feature_cache!r}. Known: {', '.join(FEATURE_CACHE)}.")
-        if self.augmented_views < 1:
+        if not self.augmented_views >= 1:
             raise ValueError(f"augmented_views must be >= 1. Received: augmented_views={self.augmented_views!r}")
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing is in [0, 1). Received: label_smoothing={self.label_smoothing!r}")
@@ -296,16 +298,22 @@ class TrainConfig:
                 "class_weight is 'balanced', a mapping {class name: weight} or null. "
                 f"Received: class_weight={self.class_weight!r}"
             )
-        if self.weight_decay is not None and self.weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0 or null. Received: weight_decay={self.weight_decay!r}")
-        if self.early_stopping is not None and self.early_stopping < 1:
+        if isinstance(self.class_weight, dict):
+            _check_class_weights(self.class_weight)
+        if self.weight_decay is not None and not 0 <= self.weight_decay < math.inf:
+            raise ValueError(
+                f"weight_decay must be a finite number >= 0, or null. Received: weight_decay={self.weight_decay!r}"
+            )
+        if self.early_stopping is not None and not self.early_stopping >= 1:
             raise ValueError(
                 "early_stopping is the patience in epochs (>= 1), or null to run every epoch. "
                 f"Received: early_stopping={self.early_stopping!r}"
             )
         for name in ("mixup", "cutmix"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} is a Beta alpha >= 0 (0: off). Received: {name}={getattr(self, name)!r}")
+            if not 0 <= getattr(self, name) < math.inf:
+                raise ValueError(
+                    f"{name} is a finite Beta alpha >= 0 (0: off). Received: {name}={getattr(self, name)!r}"
+                )
         if self.stages is not None and not self.stages:
             raise ValueError("stages is empty. Give at least one stage, or null for the default plan.")
         if self.self_training.method is not None and (self.adaptation.method is not None or self.strategy):
@@ -327,3 +335,13 @@ class TrainConfig:
             return parse_stage(stage, epochs=self.epochs)
         except ValueError as e:
             raise ValueError(f"stages[{index}]: {e}") from None
+
+
+def _check_class_weights(weights):
+    """A `{class name: weight}` mapping's weights: finite numbers >= 0."""
+    for name, weight in weights.items():
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight < math.inf:
+            raise ValueError(
+                "class_weight maps class names to finite weights >= 0 (missing classes weigh 1). "
+                f"Received: class_weight[{name!r}]={weight!r}"
+            )
