@@ -214,18 +214,33 @@ def test_rest_rows_of_two_inputs_and_of_floats():
     assert pixels["images"].dtype == tf.float32 and pixels["images"].shape == (1, 1, 1, 3)
 
 
-def test_files_describe_the_highest_version_and_drop_stale_requests(image_export, tmp_path):
+def test_files_describe_the_highest_version_and_keep_the_users_requests(image_export, tmp_path):
+    # docs/serving.md: "Add your own bodies to requests/ to check them too"; the next export kept
+    # none of them.
     result, _, _ = image_export
     copy = tmp_path / "shapes"
     os.makedirs(copy)
     os.symlink(os.path.abspath(result.path), copy / "1")
     os.symlink(os.path.abspath(result.path), copy / "4")
     os.makedirs(copy / "requests")
-    (copy / "requests" / "gone.json").write_text("{}")
+    (copy / "requests" / "photo.json").write_text('{"instances": [{"b64": "iVBORw0KGgo="}]}')
     files = write_serving_files(str(copy))
-    assert files.version == 4 and sorted(os.listdir(copy / "requests")) == ["serving_default.json", "serving_pixels.json"]
+    assert files.version == 4
+    assert sorted(os.listdir(copy / "requests")) == ["photo.json", "serving_default.json", "serving_pixels.json"]
     assert "Versions here: 1, 4. TF Serving serves the highest, **4**" in pathlib.Path(files.readme).read_text()
     assert not [f for f in os.listdir(copy) if f.endswith(".tmp")]
+
+
+def test_the_body_of_a_signature_the_highest_version_lacks_is_removed(text_export, tmp_path):
+    # An image version wrote serving_pixels.json; a text version above it has no such signature.
+    result, _, _ = text_export
+    copy = tmp_path / "reviews"
+    os.makedirs(copy / "requests")
+    os.symlink(os.path.abspath(result.path), copy / "2")
+    (copy / "requests" / "serving_pixels.json").write_text('{"signature_name": "serving_pixels", "instances": []}')
+    (copy / "requests" / "mine.json").write_text('{"instances": ["my own text"]}')
+    write_serving_files(str(copy))
+    assert sorted(os.listdir(copy / "requests")) == ["mine.json", "serving_default.json"]
 
 
 def test_an_export_below_the_highest_version_leaves_the_readme_its_classes(image_export, tmp_path):

@@ -16,6 +16,7 @@ version.
 """
 
 import base64
+import contextlib
 import dataclasses
 import json
 import os
@@ -26,6 +27,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 
 from tfl.export.layout import check_export_name
 from tfl.export.layout import versions
+from tfl.export.signatures import SIGNATURE_NAMES
 from tfl.io import write_text
 
 DOCKER_IMAGE = "tensorflow/serving"
@@ -225,8 +227,10 @@ def write_serving_files(model_dir, name=None, *, class_names=None):
     """Writes `models.config`, `README.md` and `requests/*.json` into `model_dir`.
 
     Call it after each export: it describes the highest version present. Each
-    file is replaced atomically; request bodies of signatures that no longer
-    exist are removed.
+    file is replaced atomically; the request body tfl wrote for a signature
+    this version lacks (`serving_pixels.json` after an image version, when a
+    text version is the highest) is removed. Other files in `requests/` are
+    the user's own bodies and stay.
 
     Args:
         model_dir: `<base>/<name>`, the folder that holds the versions.
@@ -264,9 +268,9 @@ def write_serving_files(model_dir, name=None, *, class_names=None):
     for signature in signatures.values():
         requests[signature.name] = os.path.join(requests_dir, f"{signature.name}.json")
         write_text(requests[signature.name], request_json(example_request(signature)))
-    for entry in os.listdir(requests_dir):
-        if entry.endswith(".json") and entry[: -len(".json")] not in signatures:
-            os.remove(os.path.join(requests_dir, entry))
+    for stale in set(SIGNATURE_NAMES) - set(signatures):  # tfl's body of a signature this version lacks
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(requests_dir, f"{stale}.json"))
 
     config = os.path.join(model_dir, CONFIG_FILE)
     write_text(config, model_config(name))

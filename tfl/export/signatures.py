@@ -29,6 +29,8 @@ from tfl.model.text_classifier import TextClassifier
 
 DEFAULT_TOP_K = 5
 OUTPUTS = ("probabilities", "class_ids", "class_names", "scores")
+# Every signature name an export of tfl may have.
+SIGNATURE_NAMES = ("serving_default", "serving_pixels")
 
 
 def _classify_nonempty(classify, batch_size, class_names, top_k):
