@@ -182,3 +182,32 @@ def test_tfl_fewshot_reads_a_text_file_through_an_encoder(tmp_path, capsys):
     assert content["settings"]["examples"] == 15 and content["settings"]["feature_dim"] == 8
     assert content["results"]["linear_probe"]["2"]["episodes"] == 10
     assert "3-way episodes on 15 examples of 3 classes" in capsys.readouterr().out
+
+
+def test_tfl_fewshot_reads_the_second_text_of_sentence_pairs(tmp_path, capsys):
+    from tests.text_fakes import tiny_encoder_folder
+
+    encoder = tiny_encoder_folder(tmp_path / "encoder", hidden_dim=8)
+    words = {"good": "good great fun", "bad": "bad awful boring", "flat": "the a is"}
+    lines = ["question,answer,label"] + [f"how was it,{words[c]} {i},{c}" for c in words for i in range(5)]
+    (tmp_path / "pairs.csv").write_text("\n".join(lines) + "\n")
+    arguments = ["fewshot", "--data", str(tmp_path / "pairs.csv"), "--text-column", "question", "--encoder",
+                 str(encoder), "--sequence-length", "12", "--ways", "3", "--shots", "2", "--queries", "3",
+                 "--episodes", "20", "--methods", "prototypes"]
+    results = {}
+    for pair in (None, "answer"):
+        output = tmp_path / f"out-{pair}"
+        extra = [] if pair is None else ["--text-pair-column", pair]
+        assert main([*arguments, *extra, "--output", str(output)]) == 0, capsys.readouterr().err
+        content = json.loads((output / "fewshot.json").read_text())
+        assert content["settings"].get("text_pair_column") == pair
+        results[pair] = content["results"]["prototypes"]["2"]["mean"]
+    # Without the pair every example is the same question: one feature, chance. With it, the answers tell.
+    assert results[None] < 0.5 < results["answer"], results
+
+
+def test_tfl_fewshot_refuses_text_columns_for_images(image_folder, capsys):
+    code = main(["fewshot", "--data", str(image_folder), "--backbone", "mobilenet_v3_small", "--weights", "none",
+                 "--text-pair-column", "answer"])
+    assert code == 2
+    assert "Remove text_pair_column (--text-pair-column with `tfl fewshot`)" in capsys.readouterr().err

@@ -193,6 +193,7 @@ def evaluate_few_shot(
     sequence_length=128,
     text_column=None,
     label_column=None,
+    text_pair_column=None,
     ways=5,
     shots=(1, 5),
     queries=15,
@@ -222,6 +223,9 @@ def evaluate_few_shot(
         sequence_length: text: tokens per example.
         text_column, label_column: text: the file's columns (default "text",
             "label").
+        text_pair_column: text: the column of a second text, for data of
+            sentence pairs: each example is the pair through the encoder,
+            as `tfl train --text-pair-column` trains on it.
         ways, shots, queries, episodes, seed, methods: as
             `evaluate_few_shot_features`.
         batch_size: examples per batch of the extraction.
@@ -243,7 +247,7 @@ def evaluate_few_shot(
     features, labels, source = frozen_features(
         data, backbone=backbone, weights=weights, image_size=image_size, encoder=encoder,
         sequence_length=sequence_length, text_column=text_column, label_column=label_column,
-        batch_size=batch_size, seed=seed,
+        text_pair_column=text_pair_column, batch_size=batch_size, seed=seed,
         check=lambda labels, names: sample_episodes(labels, ways=ways, shots=max(shots), queries=queries,
                                                     episodes=1, class_names=names),
     )
@@ -267,7 +271,7 @@ def write_few_shot(result, output):
 
 
 def frozen_features(data, *, backbone, weights, image_size, encoder, sequence_length, text_column, label_column,
-                    batch_size, seed, check=None):
+                    batch_size, seed, check=None, text_pair_column=None):
     """`(features [N, D], labels [N], source)`: every labelled example through the frozen feature model.
 
     `check(labels, class_names)`, if given, runs before the model is built
@@ -278,6 +282,14 @@ def frozen_features(data, *, backbone, weights, image_size, encoder, sequence_le
     """
     task = "image" if isinstance(data, ImageData) else _task(data)
     if task == "image":
+        given = [k for k, v in (("text_column", text_column), ("label_column", label_column),
+                                ("text_pair_column", text_pair_column)) if v]
+        if given:
+            raise ValueError(
+                f"{', '.join(given)} name columns of a text file, and {os.fspath(data) if not isinstance(data, ImageData) else 'data'} "
+                f"holds images (their labels are their class folders). Remove {', '.join(given)} "
+                f"({', '.join('--' + k.replace('_', '-') for k in given)} with `tfl fewshot`)."
+            )
         if backbone is None:
             raise ValueError("Images need a backbone: pass backbone= (`tfl backbones` lists them). Received: backbone=None")
         images = data if isinstance(data, ImageData) else load_data(
@@ -290,13 +302,15 @@ def frozen_features(data, *, backbone, weights, image_size, encoder, sequence_le
         splits, class_names, text_pairs = (images.train, images.validation), images.class_names, False
     else:
         encoder = encoder or MINILM
-        columns = {k: v for k, v in (("text_column", text_column), ("label_column", label_column)) if v}
+        columns = {k: v for k, v in (("text_column", text_column), ("label_column", label_column),
+                                     ("text_pair_column", text_pair_column)) if v}
         text = load_text_data(
             DataConfig(source=os.fspath(data), batch_size=batch_size, trim_padding=False, **columns),
             build_text_preprocessor(encoder, sequence_length),
         )
         config = ModelConfig(encoder=encoder, sequence_length=sequence_length)
-        source = dict(task="text", encoder=encoder, sequence_length=sequence_length)
+        source = dict(task="text", encoder=encoder, sequence_length=sequence_length,
+                      **({"text_pair_column": text_pair_column} if text_pair_column else {}))
         splits, class_names, text_pairs = (text.train, text.validation), text.class_names, text.text_pairs
     inputs, labels = _every_example(splits)
     if check is not None:

@@ -41,6 +41,7 @@ def add_parser(subparsers):
                         help="text: tokens per example (128)")
     parser.add_argument("--text-column", help="text: the column holding the text (default: text)")
     parser.add_argument("--label-column", help="text: the column holding the label (default: label)")
+    parser.add_argument("--text-pair-column", help="text: the column holding a second text (sentence pairs)")
     group = parser.add_argument_group("episodes")
     group.add_argument("--ways", type=arguments.positive_int, default=5, help="classes per episode (5)")
     group.add_argument("--shots", type=shot_counts, default=(1, 5),
@@ -74,6 +75,7 @@ def run(args):
         sequence_length=args.sequence_length,
         text_column=args.text_column,
         label_column=args.label_column,
+        text_pair_column=args.text_pair_column,
         ways=args.ways,
         shots=args.shots,
         queries=args.queries,
