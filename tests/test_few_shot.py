@@ -9,7 +9,6 @@ import pytest
 import tfl
 from tests.small_backbone import SMALL_BACKBONE
 from tfl.cli.main import main
-from tfl.data import sample_episodes
 from tfl.evaluate.intervals import episode_interval
 from tfl.train import fit_linear_probe
 from tfl.train.episode_classifiers import fine_tune_predictions
