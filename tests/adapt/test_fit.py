@@ -127,3 +127,9 @@ def test_a_run_whose_target_folder_has_no_labels_fails_before_the_stages_train(i
 
     with pytest.raises(ValueError, match=r"has no labelled images in its training pool \(4 images.*method 'joint'"):
         run_experiment(config, None, verbose=0)
+
+
+def test_the_record_keeps_unfreeze_in_a_stages_form():
+    record = fit_adaptation(_model(), tiny_image_data(), _target(labels_known=True), method="joint", epochs=1,
+                            unfreeze=1, verbose=0)
+    assert (record.unfreeze, record.trainable_stages) == ("top 1", ["stride32"])

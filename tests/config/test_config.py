@@ -1,6 +1,7 @@
 import os
 
 import pytest
+import yaml
 
 from tfl.config import CONFIG_VERSION
 from tfl.config import Config
@@ -145,6 +146,40 @@ def test_a_class_weight_that_is_not_a_finite_weight_is_refused_naming_the_class(
 def test_a_stage_refuses_an_infinite_learning_rate():
     with pytest.raises(ValueError, match=r"train\.stages\[0\]: A stage needs a finite learning rate > 0"):
         Config.from_dict({"train": {"stages": [{"unfreeze": "all", "learning_rate": float("inf")}]}})
+
+
+@pytest.mark.parametrize(
+    "unfreeze, expected",
+    [
+        pytest.param(2, "top 2", id="number"),
+        pytest.param("Top2", "top 2", id="top-n"),
+        pytest.param("head", "none", id="head-alias"),
+        pytest.param(["conv4", "conv5"], "conv4+conv5", id="names"),
+    ],
+)
+def test_the_adaptation_unfreeze_is_kept_in_a_stages_form_and_written_so(tmp_path, unfreeze, expected):
+    config = Config.from_dict({"train": {"adaptation": {"unfreeze": unfreeze}}})
+    assert config.train.adaptation.unfreeze == expected == Stage(unfreeze=unfreeze).unfreeze
+    path = tmp_path / "config.yaml"
+    path.write_text(config.to_yaml())
+    assert yaml.safe_load(path.read_text())["train"]["adaptation"]["unfreeze"] == expected
+    assert Config.from_yaml(path) == config
+
+
+@pytest.mark.parametrize(
+    "unfreeze, reason",
+    [
+        pytest.param("probe", r"'probe' is a linear-probe stage, .*Set train\.adaptation\.unfreeze to none .*in train\.stages", id="probe"),
+        pytest.param(["probe"], r"'probe' is a linear-probe stage", id="probe-in-a-list"),
+        pytest.param(0, r"'top N' needs N >= 1\. Received: unfreeze=0", id="top-0"),
+        pytest.param(True, r"Received: unfreeze=True", id="bool"),
+        pytest.param("conv4+", r"Empty stage name", id="empty-name"),
+    ],
+)
+def test_an_adaptation_unfreeze_that_adaptation_cannot_use_is_refused_with_the_known_values(unfreeze, reason):
+    known = r"train\.adaptation: unfreeze is what trains besides the head while adapting: all, none .*top N .*'\+'"
+    with pytest.raises(ValueError, match=known + ".*" + reason):
+        Config.from_dict({"train": {"adaptation": {"unfreeze": unfreeze}}})
 
 
 def test_early_stopping_of_the_train_section_and_of_a_stage_round_trip(tmp_path):

@@ -121,7 +121,8 @@ def fit_adaptation(
     ('coral', 4, 0, ['alignment_loss', 'loss'])
     """
     start = time.perf_counter()
-    plan = apply_stage(model, Stage(unfreeze, epochs=epochs, learning_rate=learning_rate))
+    stage = Stage(unfreeze, epochs=epochs, learning_rate=learning_rate)
+    plan = apply_stage(model, stage)
     trainable_params = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     adapted = DomainAdaptation(model, method, alpha=alpha, beta=beta, align_weight=align_weight)
     adapted.compile(optimizer=keras.optimizers.Adam(learning_rate))
@@ -149,7 +150,7 @@ def fit_adaptation(
         align_weight=float(align_weight),
         epochs=int(epochs),
         learning_rate=float(learning_rate),
-        unfreeze=str(unfreeze),
+        unfreeze=stage.unfreeze,
         trainable_stages=list(plan.trainable_stages),
         trainable_params=trainable_params,
         num_target=int(target.num_train),

@@ -3,7 +3,9 @@
 import dataclasses
 import math
 
+from tfl.config.stage import PROBE
 from tfl.config.stage import Stage
+from tfl.config.stage import normalize_unfreeze
 from tfl.config.stage import parse_stage
 
 FEATURE_CACHE = ("auto", "off")
@@ -103,8 +105,11 @@ class AdaptationConfig:
         align_weight: weight (lambda) of the alignment term, >= 0.
         epochs: passes over the source training data.
         learning_rate: Adam's learning rate.
-        unfreeze: what trains besides the head, as in a stage: "all", "none",
-            "topN" or stage names joined by "+".
+        unfreeze: what trains besides the head, as in a stage: "all",
+            "none" (alias "head"), "top N" (or the number N) or backbone
+            stage names joined by "+"; kept in a stage's canonical form
+            ("top 2"). Not "probe": adaptation trains with gradients, so a
+            linear probe goes in `train.stages`.
         labels_per_class: target labels used per class (seeded choice; the
             others are withheld); None uses every label of the training
             pool, 0 none.
@@ -130,6 +135,7 @@ class AdaptationConfig:
     restore_best: str | None = None
 
     def __post_init__(self):
+        object.__setattr__(self, "unfreeze", _adaptation_unfreeze(self.unfreeze))
         if self.method is not None and self.method not in ADAPTATION_METHODS:
             raise ValueError(
                 f"Unknown adaptation method {self.method!r}. Known: {', '.join(ADAPTATION_METHODS)} "
@@ -174,6 +180,28 @@ class AdaptationConfig:
                 "learn on the target. Set beta > 0 (with target labels), or use an alignment method "
                 "(mmd, coral, dann) with align_weight > 0."
             )
+
+
+_ADAPTATION_UNFREEZE = (
+    "unfreeze is what trains besides the head while adapting: all, none (alias head), top N (or the number N) "
+    "or backbone stage names joined by '+', e.g. 'top 2' or 'conv4+conv5'"
+)
+
+
+def _adaptation_unfreeze(value):
+    """`AdaptationConfig.unfreeze` in a stage's canonical form (`normalize_unfreeze`), or a ValueError
+    naming the key, the accepted values and the fix; "probe" too, which adaptation cannot run."""
+    try:
+        unfreeze = normalize_unfreeze(value)
+    except ValueError as e:
+        raise ValueError(f"{_ADAPTATION_UNFREEZE}. {e}") from None
+    if unfreeze.lower() == PROBE:
+        raise ValueError(
+            f"{_ADAPTATION_UNFREEZE}; 'probe' is a linear-probe stage, and adaptation trains with gradients. "
+            "Set train.adaptation.unfreeze to none to adapt the head alone (or all, top N), and put 'probe' "
+            f"in train.stages to fit a probe before adapting. Received: unfreeze={value!r}"
+        )
+    return unfreeze
 
 
 @dataclasses.dataclass(frozen=True)
