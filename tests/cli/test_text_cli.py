@@ -241,3 +241,28 @@ def test_cv_folds_a_multi_label_file_and_scores_each_fold(text_run, tmp_path):
         report = json.loads((output / f"fold-{fold['repeat']}-{fold['fold']}" / "report.json").read_text())
         assert report["class_names"] == ["fun", "neg", "pos"] and report["multi_label"]
         assert report["per_class"]["fun"]["support"] >= 1  # 3 rows of 'fun': one fold has 1, the other 2
+
+
+def test_predict_names_every_class_a_multi_label_model_predicts_whatever_the_top_k(text_run, tmp_path, capsys):
+    import tfl
+
+    _, _, encoder, _ = text_run
+    rows = [(t, "pos|fun" if "fun" in t else "pos") for t in POSITIVE] + [(t, "neg") for t in NEGATIVE]
+    data = _write_csv(tmp_path / "tags.csv", rows)
+    run = tmp_path / "run"
+    assert main(["train", "--data", data, "--encoder", encoder, "--text-column", "review", "--label-column",
+                 "sentiment", "--label-separator", "|", "--sequence-length", "16", "--stages", "none:8:3e-2",
+                 "--batch-size", "4", "--output", str(run), "--verbose", "0"]) == 0
+    texts = ["great fun", "fun movie", "awful film"]
+    expected = tfl.predict(str(run / "model.keras"), texts).labels
+    assert any(len(labels) != 1 for labels in expected)  # the case --top-k 1 cannot show
+    capsys.readouterr()
+
+    assert main(["predict", str(run), *texts, "--json", "--top-k", "1"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert [line["labels"] for line in lines] == expected
+    assert all(len(line["top_k"]) == 1 for line in lines)
+    assert main(["predict", str(run), *texts, "--top-k", "1"]) == 0
+    printed = capsys.readouterr().out.strip().splitlines()
+    for line, labels in zip(printed, expected):
+        assert f"labels {', '.join(labels) if labels else 'none at or above 0.5'}; top 1: " in line

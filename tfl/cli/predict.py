@@ -1,4 +1,5 @@
-"""`tfl predict MODEL INPUTS...`: the top-k classes of each image file, or of each text."""
+"""`tfl predict MODEL INPUTS...`: the top-k classes of each image file, or of each text
+(and, for a multi-label model, the classes it predicts: every one at or above 0.5)."""
 
 import json
 
@@ -34,6 +35,7 @@ def add_parser(subparsers):
 
 def run(args):
     from tfl.model import load_model
+    from tfl.evaluate import THRESHOLD
     from tfl.prediction import predict
 
     if args.top_k < 1:
@@ -44,9 +46,15 @@ def run(args):
         refuse_image_folders("predict", args.model, args.files)
     inputs = _text_inputs(model, args)
     predictions = predict(model, inputs, top_k=args.top_k, tta=args.tta)
-    for path, ranked in zip([list(i) for i in inputs] if args.pairs else inputs, predictions.top_k):
+    shown = [list(i) for i in inputs] if args.pairs else inputs
+    for path, ranked, labels in zip(shown, predictions.top_k, predictions.labels):
+        top_k = [{"class": c, "probability": round(float(p), 6)} for c, p in ranked]
         if args.json:
-            print(json.dumps({key: path, "top_k": [{"class": c, "probability": round(float(p), 6)} for c, p in ranked]}))
+            # A multi-label model predicts every class at or above the threshold, however many --top-k shows.
+            print(json.dumps({key: path, **({"labels": labels} if model.multi_label else {}), "top_k": top_k}))
+        elif model.multi_label:
+            predicted = ", ".join(labels) if labels else f"none at or above {THRESHOLD}"
+            print(f"{path}: labels {predicted}; top {len(ranked)}: " + ", ".join(f"{c} {p:.3f}" for c, p in ranked))
         else:
             print(f"{path}: " + ", ".join(f"{c} {p:.3f}" for c, p in ranked))
     return 0
