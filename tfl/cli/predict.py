@@ -3,7 +3,8 @@
 
 import json
 
-from tfl.cli.arguments import add_trust_model_code, refuse_image_folders
+from tfl.cli.arguments import add_trust_model_code
+from tfl.cli.arguments import refuse_image_folders
 from tfl.cli.evaluate import model_path
 
 
@@ -34,8 +35,8 @@ def add_parser(subparsers):
 
 
 def run(args):
-    from tfl.model import load_model
     from tfl.evaluate import THRESHOLD
+    from tfl.model import load_model
     from tfl.prediction import predict
 
     if args.top_k < 1:
