@@ -115,3 +115,25 @@ def test_a_checkpoint_of_another_plan_is_refused(runs):
     plan = (Stage("top 1", epochs=2), STAGES[1])
     with pytest.raises(ValueError, match=r"saved by another plan.*\['none'\].*\['top 1', 'all'\]"):
         fit_stages(_model(), runs.data, plan, verbose=0, feature_cache="off", checkpoint=checkpoint)
+
+
+def test_a_head_stage_on_cached_features_resumed_midway_reads_the_features_of_the_saved_backbone(tmp_path):
+    """The stage in progress computes its cached features before it fits: from the
+    saved backbone (trained by stage 1), not from the freshly built one."""
+    stages = (Stage("all", epochs=1, learning_rate=1e-2), Stage("none", epochs=3, learning_rate=1e-2))
+    data = _shuffled_by_epoch(tiny_image_data(n=16))
+
+    def run(folder, callbacks=()):
+        model = _model()
+        checkpoint = TrainingCheckpoint(folder, {"run": "cached"})
+        history = fit_stages(model, data, stages, verbose=0, checkpoint=checkpoint, callbacks=list(callbacks))
+        return model, history
+
+    reference, reference_history = run(tmp_path / "reference")
+    with pytest.raises(Interrupted):
+        run(tmp_path / "resumed", callbacks=[StopAfter(2)])  # stage 2 stopped after its first epoch
+    resumed, resumed_history = run(tmp_path / "resumed")
+    assert resumed_history.stages[1].feature_cache.startswith("on")
+    np.testing.assert_allclose(resumed_history.history["loss"], reference_history.history["loss"], rtol=1e-5)
+    for mine, theirs in zip(resumed.weights, reference.weights, strict=True):
+        np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-6, err_msg=mine.path)

@@ -159,13 +159,15 @@ class TrainingCheckpoint:
         self._remove_orphans(keep=weights)
         return point
 
-    def restore(self, variables, point):
+    def restore(self, variables, point, *, model_only=False):
         """Assigns the saved arrays to `variables` (the same model and
-        optimizer, built the same way)."""
+        optimizer, built the same way); with `model_only`, `variables` are
+        the model's alone and the optimizer's saved arrays are left out."""
         paths = [_path(v) for v in variables]
-        if len(paths) != len(point.variable_paths):
+        saved_count = len(point.variable_paths) - (point.optimizer_variables if model_only else 0)
+        if len(paths) != saved_count:
             raise CheckpointMismatchError(
-                f"{self.directory} saved {len(point.variable_paths)} variables, but the model and optimizer "
+                f"{self.directory} saved {saved_count} variables, but the model{'' if model_only else ' and optimizer'} "
                 f"to restore have {len(paths)}: the model was built differently. Start over with "
                 "--no-resume (resume=False), or choose another output folder."
             )

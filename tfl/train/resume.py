@@ -12,7 +12,8 @@ from tfl.train.checkpoint import ResumePoint
 
 def resume_point(checkpoint, stages, model, verbose):
     """The checkpoint's saved state, checked against the plan, with the
-    model's variables restored when it stopped between stages."""
+    model's variables restored; the stage in progress restores its
+    optimizer's when it starts fitting (`EpochSaver.initial_epoch`)."""
     point = checkpoint.load() if checkpoint is not None else None
     if point is None:
         return None
@@ -23,8 +24,10 @@ def resume_point(checkpoint, stages, model, verbose):
             f"then stage {point.stage + 1}); this plan is {[stage.unfreeze for stage in stages]}. Start "
             "over with resume=False (--no-resume), or choose another output folder."
         )
-    if not point.stage_epochs:
-        checkpoint.restore(list(model.variables), point)
+    # The model as it was saved, before the stage in progress sets anything up: a stage
+    # resumed midway computes its cached features (and its report) from these weights,
+    # and gets its optimizer's state back when it starts fitting (`EpochSaver`).
+    checkpoint.restore(list(model.variables), point, model_only=True)
     if verbose:
         finished = f"{point.stage} of {len(stages)} stages finished"
         if point.stage_epochs:
