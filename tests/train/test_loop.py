@@ -1,3 +1,5 @@
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -6,6 +8,7 @@ from tests.small_backbone import SMALL_BACKBONE
 from tests.train.helpers import tiny_image_data
 from tfl.config import ModelConfig
 from tfl.config import Stage
+from tfl.config import parse_stages
 from tfl.model import batchnorm_layers
 from tfl.model import build_model
 from tfl.train import default_stages
@@ -101,6 +104,25 @@ def test_stage_training_batchnorm_ends_with_recalibrated_statistics_and_its_vali
     moving = batchnorm_layers(model)[0].moving_variance.numpy()
     assert not np.allclose(moving, 1.0)  # no longer the initial statistics
     assert all(layer.momentum in (0.99, 0.999) for layer in batchnorm_layers(model))  # restored
+
+
+@pytest.mark.parametrize("stage", ["none:1:1e-2", "probe"], ids=["cached_head", "linear_probe"])
+def test_a_first_head_stage_that_recalibrates_batchnorm_reports_its_validation(model, stage):
+    """AdaBN (`recalibrate_batchnorm=True`) after a stage on cached features, on a
+    model nothing compiled yet: the statistics are recomputed and scored."""
+    data = tiny_image_data()
+    (stage,) = parse_stages(stage)
+    stage = dataclasses.replace(stage, recalibrate_batchnorm=True)
+    layer = batchnorm_layers(model)[0]
+    before = layer.moving_mean.numpy().copy()
+
+    history = fit_stages(model, data, [stage], verbose=0)
+
+    assert not np.allclose(layer.moving_mean.numpy(), before)  # recomputed over the training data
+    after = history.stages[0].after_recalibration
+    expected = model.evaluate(data.validation, verbose=0, return_dict=True)
+    assert after["accuracy"] == pytest.approx(expected["accuracy"])
+    assert after["loss"] == pytest.approx(expected["loss"], rel=1e-5)
 
 
 # Pins of Keras 3 behaviour that tfl works around (TRAPS.md). If one fails, Keras

@@ -453,6 +453,9 @@ def _recalibrate(model, data, stage, plan, verbose):
         return None
     if data.validation is None:
         return None
+    if not model.compiled:  # a first stage on cached features compiled only the head model
+        forget_compile(model)
+        _compile(model, model, keras.optimizers.Adam(), jit_compile=False)
     after = model.evaluate(data.validation, verbose=0, return_dict=True)
     if verbose:
         print(f"  BatchNorm statistics recomputed; validation: {_format(after)}")
