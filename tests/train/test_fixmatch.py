@@ -78,6 +78,40 @@ def test_fixmatch_trains_the_backbone_with_batchnorm_frozen_and_reports_per_clas
     assert record.history.stages[0].trainable_stages == ["stride32"]
 
 
+def _compiled_model(data, **options):
+    keras.utils.set_random_seed(1)
+    model = tfl.build_model(tfl.ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=32, dropout=0.0),
+                            data.class_names)
+    model.compile(**options)
+    tfl.train.apply_stage(model, Stage("none"))
+    return model
+
+
+def test_the_labelled_term_is_the_classifiers_loss_with_its_label_smoothing_and_class_weights(setup):
+    data, _, unlabeled = setup
+    model = _compiled_model(data, label_smoothing=0.2, class_weight={"dark": 4.0, "bright": 1.0})
+    batch = next(iter(fixmatch_dataset(data.train, unlabeled.inputs, batch_size=4, mu=2, seed=0)))
+    (x, y) = batch
+    expected = float(model.training_loss()(y["labelled"], model(x["labelled"], training=True)))
+    plain = float(np.mean(keras.losses.sparse_categorical_crossentropy(y["labelled"], model(x["labelled"]))))
+    assert abs(expected - plain) > 1e-3  # smoothing and weights change this batch's loss
+
+    _, logs = _one_step(model, batch, model.get_weights(), threshold=1.0, lambda_u=1.0)
+
+    assert logs["supervised_loss"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_fit_fixmatch_resolves_balanced_class_weights_from_the_labelled_training_data(setup):
+    data, _, unlabeled = setup
+    model = _compiled_model(data, class_weight="balanced")
+    labels = np.concatenate([np.asarray(batch[1]) for batch in data.train])
+
+    fit_fixmatch(model, data, unlabeled, [Stage("none", epochs=1)], mu=1, feature_cache="off", verbose=0)
+
+    expected = tfl.model.balanced_class_weights(np.bincount(labels, minlength=2))
+    np.testing.assert_allclose(model.class_weights(), expected)
+
+
 @pytest.mark.parametrize(
     "stage, feature_cache, message",
     [

@@ -10,7 +10,11 @@ erased patch, all `keras.layers`). The loss is
 
     cross-entropy(labelled) + lambda_u * sum(mask * cross-entropy(pseudo-label, strong view)) / (mu * B)
 
-so the examples below the threshold add nothing. Images only, and only on
+so the examples below the threshold add nothing. The labelled term is the
+classifier's own training loss (`Classifier.training_loss`: its label
+smoothing and class weights, `"balanced"` counted from the labelled training
+data by `fit_fixmatch`, as in every stage); the pseudo-labels' term is plain
+cross-entropy. Images only, and only on
 the route that runs the backbone (a stage on cached features never sees the
 augmented views); BatchNorm stays in inference mode (a stage that trains it
 is refused). True labels of unlabelled images, where known, only score the
@@ -33,6 +37,7 @@ from tfl.train.fit_stage import choose_route
 from tfl.train.freezing import apply_stage
 from tfl.train.history import StageRecord
 from tfl.train.history import TrainingHistory
+from tfl.train.loop import class_counts
 from tfl.train.optimizers import make_optimizer
 from tfl.train.pseudo_labels import check_threshold
 
@@ -107,6 +112,14 @@ class FixMatch(keras.Model):
         if isinstance(lambda_u, bool) or not isinstance(lambda_u, (int, float)) or lambda_u < 0:
             raise ValueError(f"lambda_u is the weight of the unlabelled loss, >= 0. Received: lambda_u={lambda_u!r}")
         self.lambda_u = float(lambda_u)
+        if classifier.training_options.class_weight == "balanced":
+            raise ValueError(
+                "class_weight='balanced' needs the training labels. Train with tfl.train.fit_fixmatch, which "
+                "counts them, or pass the weights: model.compile(class_weight={class name: weight})."
+            )
+        # The classifier's label smoothing, class weights (or own loss), as every stage trains with.
+        loss = classifier.training_loss()
+        self.supervised_loss = keras.losses.get(loss) if isinstance(loss, str) else loss
         self.weak = weak_augmentation(seed)
         self.strong = strong_augmentation(seed)
         count = classifier.num_classes
@@ -146,7 +159,7 @@ class FixMatch(keras.Model):
         mask = ops.cast(ops.max(guess, axis=-1) >= self.threshold, "float32")
         with tf.GradientTape() as tape:
             labelled = self.classifier(x["labelled"], training=True)
-            supervised = ops.mean(keras.losses.sparse_categorical_crossentropy(y["labelled"], labelled))
+            supervised = ops.mean(self.supervised_loss(y["labelled"], labelled))
             predicted = self.classifier({"images": strong}, training=True)
             unlabeled_loss = ops.sum(mask * keras.losses.sparse_categorical_crossentropy(pseudo, predicted)) / ops.cast(
                 ops.shape(mask)[0], "float32"
@@ -297,6 +310,7 @@ def fit_fixmatch(model, data, unlabeled, stages, *, threshold=0.95, lambda_u=1.0
     """
     options = FitOptions.of(options, **overrides)
     _check(model, unlabeled, stages, options)
+    model.balance_classes(class_counts(model, data))
     start = time.perf_counter()
     steps = max(1, int(data.train.cardinality()))
     batch_size = max(1, -(-data.num_train // steps))

@@ -95,7 +95,7 @@ def fit_stages(model, data, stages, options=None, *, cache=None, **overrides):
         )
     options = FitOptions.of(options, **overrides)
     check_scope(model)
-    model.balance_classes(_class_counts(model, data))
+    model.balance_classes(class_counts(model, data))
     history = TrainingHistory(plan=stages)
     context = StageContext(
         cache=cache or FeatureCache(model, cache_dir=options.cache_dir, augmented_views=options.augmented_views),
@@ -127,7 +127,7 @@ def fit_stages(model, data, stages, options=None, *, cache=None, **overrides):
     return history
 
 
-def _class_counts(model, data):
+def class_counts(model, data):
     """Training examples per class (positives per class when multi-label),
     counted only when `class_weight="balanced"` needs them."""
     if model.training_options.class_weight != "balanced":
