@@ -322,3 +322,22 @@ def test_serve_check_refuses_before_starting_a_process(tmp_path, layout, version
         os.makedirs(model_dir, exist_ok=True)
     with pytest.raises(FileNotFoundError, match=message):
         serve_check(str(model_dir), version)
+
+
+def test_serve_check_of_an_older_version_sends_bodies_made_for_its_own_inputs(encoder_folder, tmp_path):
+    keras.utils.set_random_seed(0)
+    image = build_model(ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=32), IMAGE_CLASSES)
+    text = build_model(ModelConfig(encoder=encoder_folder, sequence_length=16), ["neg", "pos"], task="text")
+    export_model(image, "switched", base=str(tmp_path))
+    export_model(text, "switched", base=str(tmp_path))  # version 2: requests/ now holds text bodies
+    model_dir = str(tmp_path / "switched")
+
+    old = serve_check(model_dir, version=1, batch_sizes=(1,), repeats=1)
+
+    assert old["request_bodies"] == "example requests made from version 1's signatures"
+    assert [r["signature_name"] for r in old["requests"]] == ["serving_default", "serving_pixels"]
+    assert sorted(old["requests"][0]["predictions"][0]["class_names"]) == IMAGE_CLASSES
+    assert os.listdir(tmp_path / "switched" / "requests") == ["serving_default.json"]  # nothing written there
+    newest = serve_check(model_dir, batch_sizes=(1,), repeats=1)
+    assert newest["request_bodies"] == "requests/" and newest["version"] == 2
+    assert sorted(newest["requests"][0]["predictions"][0]["class_names"]) == ["neg", "pos"]

@@ -45,6 +45,8 @@ def print_report(report):
         modules += " and tensorflow_text"
     imported = ", ".join(report["imported"]) or "neither tfl nor KerasHub"
     print(f"{report['path']}: loaded in {report['load_seconds']:.2f} s by a fresh process ({modules}; imported {imported})")
+    if report["request_bodies"] != "requests/":
+        print(f"sent {report['request_bodies']} (requests/ describes the highest version)")
     for request in report["requests"]:
         print(f"{request['signature_name']} ({request['file']}):")
         for i, prediction in enumerate(request["predictions"]):

@@ -16,6 +16,9 @@ import tempfile
 
 from tfl.export.layout import versions
 from tfl.export.serving_files import REQUESTS_FOLDER
+from tfl.export.serving_files import example_request
+from tfl.export.serving_files import read_signatures
+from tfl.export.serving_files import request_json
 
 WORKER = pathlib.Path(__file__).with_name("serve_check_worker.py")
 # `python -c`, not `python WORKER`: a script's folder (tfl/export) would go first on sys.path.
@@ -52,6 +55,11 @@ def _version_dir(model_dir, version):
 def serve_check(model_dir, version=None, *, batch_sizes=(1, 8), repeats=10, timeout=600):
     """Loads a version of an export in a fresh process and sends it `requests/*.json`.
 
+    `requests/` describes the highest version, the one TF Serving serves. An
+    older version may take other inputs, so it is sent example bodies made
+    from its own signatures instead (`request_bodies` in the report says
+    which).
+
     Args:
         model_dir: `<base>/<name>`, the folder of the versions and of
             `requests/` (from `write_serving_files`).
@@ -80,17 +88,13 @@ def serve_check(model_dir, version=None, *, batch_sizes=(1, 8), repeats=10, time
     """
     model_dir = os.fspath(model_dir)
     version = _version_dir(model_dir, version)
+    highest = version == versions(model_dir)[-1]
     requests_dir = os.path.join(model_dir, REQUESTS_FOLDER)
-    request_files = sorted(
-        os.path.join(requests_dir, entry) for entry in os.listdir(requests_dir) if entry.endswith(".json")
-    ) if os.path.isdir(requests_dir) else []
-    if not request_files:
-        raise FileNotFoundError(
-            f"No request bodies in {requests_dir}. Write them with "
-            f"tfl.export.write_serving_files({model_dir!r}) (tfl export does)."
-        )
     version_dir = os.path.join(model_dir, str(version))
     with tempfile.TemporaryDirectory() as folder:
+        # requests/ describes the highest version; an older one may take other inputs (an image model
+        # before a text one), so it gets example bodies made from its own signatures.
+        request_files = _request_files(requests_dir, model_dir) if highest else _own_examples(version_dir, folder)
         output = os.path.join(folder, "report.json")
         command = [
             sys.executable, "-c", _RUN_WORKER, str(WORKER), version_dir, *request_files,
@@ -105,7 +109,32 @@ def serve_check(model_dir, version=None, *, batch_sizes=(1, 8), repeats=10, time
             raise ServeCheckError(f"Checking {version_dir} failed:\n{_error_lines(process.stderr)}")
         with open(output, encoding="utf-8") as f:
             report = json.load(f)
-    return {"model_dir": model_dir, "version": version, "path": version_dir, **report}
+    requests = "requests/" if highest else f"example requests made from version {version}'s signatures"
+    return {"model_dir": model_dir, "version": version, "path": version_dir, "request_bodies": requests, **report}
+
+
+def _request_files(requests_dir, model_dir):
+    """The request bodies in `requests/` (tfl's and the user's own)."""
+    request_files = sorted(
+        os.path.join(requests_dir, entry) for entry in os.listdir(requests_dir) if entry.endswith(".json")
+    ) if os.path.isdir(requests_dir) else []
+    if not request_files:
+        raise FileNotFoundError(
+            f"No request bodies in {requests_dir}. Export the model again (tfl export RUN --name NAME "
+            f"--base BASE writes them), or write them from Python: tfl.export.write_serving_files({model_dir!r})."
+        )
+    return request_files
+
+
+def _own_examples(version_dir, folder):
+    """Example request bodies for each signature of `version_dir`, written into `folder`."""
+    files = []
+    for signature in read_signatures(version_dir).values():
+        path = os.path.join(folder, f"{signature.name}.json")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(request_json(example_request(signature)))
+        files.append(path)
+    return files
 
 
 def _error_lines(stderr, count=15):
