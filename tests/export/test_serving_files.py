@@ -341,3 +341,17 @@ def test_serve_check_of_an_older_version_sends_bodies_made_for_its_own_inputs(en
     newest = serve_check(model_dir, batch_sizes=(1,), repeats=1)
     assert newest["request_bodies"] == "requests/" and newest["version"] == 2
     assert sorted(newest["requests"][0]["predictions"][0]["class_names"]) == ["neg", "pos"]
+
+
+@pytest.mark.parametrize("multi_label", [False, True], ids=["single-label", "multi-label"])
+def test_the_readme_says_how_a_multi_label_model_is_read(tmp_path, multi_label):
+    keras.utils.set_random_seed(0)
+    config = ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=32, multi_label=multi_label)
+    result = export_model(build_model(config, IMAGE_CLASSES), "tags", base=str(tmp_path))
+
+    readme = pathlib.Path(result.files.readme).read_text()
+    assert ("**Multi-label.**" in readme) == multi_label
+    if multi_label:
+        assert "every class whose probability is at least 0.5" in readme
+    stored = json.loads((pathlib.Path(result.path) / "assets.extra" / "outputs.json").read_text())
+    assert stored == {"multi_label": multi_label, "threshold": 0.5}

@@ -16,10 +16,12 @@ import time
 
 import tensorflow as tf
 
+from tfl.evaluate import THRESHOLD
 from tfl.export.layout import DEFAULT_BASE
 from tfl.export.layout import check_export
 from tfl.export.layout import next_version
 from tfl.export.serving_files import CLASS_NAMES_FILE
+from tfl.export.serving_files import OUTPUTS_FILE
 from tfl.export.serving_files import ServingFiles
 from tfl.export.serving_files import write_serving_files
 from tfl.export.signatures import DEFAULT_TOP_K
@@ -152,6 +154,7 @@ def export_model(model, name, *, base=DEFAULT_BASE, version=None, top_k=DEFAULT_
     def write_version(folder):
         tf.saved_model.save(servable, folder, signatures=signatures)
         write_json(os.path.join(folder, CLASS_NAMES_FILE), list(model.class_names))
+        write_json(os.path.join(folder, OUTPUTS_FILE), {"multi_label": bool(model.multi_label), "threshold": THRESHOLD})
 
     write_folder(target, write_version)
     if verbose:

@@ -37,6 +37,8 @@ README_FILE = "README.md"
 REQUESTS_FOLDER = "requests"
 # In a version folder: the class names, for the README. TF Serving does not load `assets.extra/`.
 CLASS_NAMES_FILE = os.path.join("assets.extra", "class_names.json")
+# In a version folder: how to read its outputs ({"multi_label": bool, "threshold": float}), for the README.
+OUTPUTS_FILE = os.path.join("assets.extra", "outputs.json")
 EXAMPLE_TEXTS = ("a good movie with great acting", "the plot was boring")
 EXAMPLE_TEXT_PAIRS = (("a man is playing a guitar", "someone plays music"), ("the cat sat on the mat", "it is raining"))
 
@@ -131,6 +133,16 @@ def read_class_names(version_dir):
     """The class names `export_model` stored in a version (`assets.extra/class_names.json`),
     or None for a version without them."""
     path = os.path.join(version_dir, CLASS_NAMES_FILE)
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def read_outputs(version_dir):
+    """How `export_model` said a version's outputs read (`assets.extra/outputs.json`:
+    `multi_label`, `threshold`), or None for a version without it."""
+    path = os.path.join(version_dir, OUTPUTS_FILE)
     if not os.path.isfile(path):
         return None
     with open(path, encoding="utf-8") as f:
@@ -275,7 +287,8 @@ def write_serving_files(model_dir, name=None, *, class_names=None):
     config = os.path.join(model_dir, CONFIG_FILE)
     write_text(config, model_config(name))
     readme = os.path.join(model_dir, README_FILE)
-    text = readme_text(model_dir, name, version, present, signatures, custom_ops(version_dir), class_names)
+    text = readme_text(model_dir, name, version, present, signatures, custom_ops(version_dir), class_names,
+                       outputs=read_outputs(version_dir))
     write_text(readme, text)
     return ServingFiles(config, readme, requests, version, docker_command(model_dir, name))
 
@@ -317,7 +330,7 @@ def _curl_example(name, signature):
     return None
 
 
-def readme_text(model_dir, name, version, present, signatures, ops, class_names=None):
+def readme_text(model_dir, name, version, present, signatures, ops, class_names=None, outputs=None):
     """The README of an export folder, section by section.
 
     Args:
@@ -328,6 +341,8 @@ def readme_text(model_dir, name, version, present, signatures, ops, class_names=
         signatures: {name: `Signature`}, `serving_default` first.
         ops: the TF Text ops the graph needs (`custom_ops`), or empty.
         class_names: the class names, or None to give their number.
+        outputs: how the outputs read (`read_outputs`: `multi_label`,
+            `threshold`), or None when the version does not say.
 
     Returns:
         The Markdown text.
@@ -335,7 +350,7 @@ def readme_text(model_dir, name, version, present, signatures, ops, class_names=
     default = signatures["serving_default"] if "serving_default" in signatures else next(iter(signatures.values()))
     lines = [
         *_readme_heading(model_dir, name, version, present, signatures, default, class_names),
-        *_readme_signatures(signatures, default),
+        *_readme_signatures(signatures, default, outputs),
         *_readme_docker(model_dir, name, signatures, default),
         *_readme_python(model_dir, version, default, ops),
     ]
@@ -372,7 +387,7 @@ def _readme_heading(model_dir, name, version, present, signatures, default, clas
     ]
 
 
-def _readme_signatures(signatures, default):
+def _readme_signatures(signatures, default, outputs=None):
     """A table of inputs and outputs per signature, then what the inputs take and the outputs give."""
     lines = [
         "## Signatures",
@@ -398,6 +413,14 @@ def _readme_signatures(signatures, default):
         lines += [
             f"Outputs: `probabilities` of all {_num_classes(default)} classes, and the {top_k} most probable classes, best",
             "first: `class_ids`, `class_names` and their `scores`.",
+        ]
+    if outputs is not None and outputs.get("multi_label"):
+        lines += [
+            "",
+            "**Multi-label.** Each class's probability is its own sigmoid: they do not sum to 1, and the",
+            f"model predicts every class whose probability is at least {outputs['threshold']} (as `tfl predict` and",
+            f"`tfl evaluate` do), however many that is. Cut `probabilities` (or `scores`) at {outputs['threshold']}",
+            "on the client: the top classes alone are not the prediction.",
         ]
     return lines
 
