@@ -403,3 +403,25 @@ def test_a_bfloat16_model_exports_and_answers_in_float32(tmp_path):
     served = tf.saved_model.load(result.path).signatures["serving_pixels"](images=tf.constant(pixels))
     assert served["probabilities"].dtype == tf.float32
     np.testing.assert_allclose(served["probabilities"].numpy(), model.predict({"images": pixels}, verbose=0), atol=1e-5)
+
+
+def test_only_ascii_digit_folders_are_versions(tmp_path):
+    for entry in ("1", "12", "²", "3a", "٣"):
+        os.makedirs(tmp_path / "m" / entry)
+    assert versions(tmp_path / "m") == [1, 12]
+
+
+def test_a_version_another_export_wrote_meanwhile_is_kept_and_named(image_model, tmp_path, monkeypatch):
+    from tfl.export import export as export_module
+
+    real_write_folder = export_module.write_folder
+
+    def racing_write_folder(path, write):  # another export publishes the same version first
+        real_write_folder(path, lambda folder: os.makedirs(os.path.join(folder, "theirs")))
+        return real_write_folder(path, write)
+
+    monkeypatch.setattr(export_module, "write_folder", racing_write_folder)
+    with pytest.raises(FileExistsError, match=r"Version 1 of .*m was written by another export while this one ran"):
+        export_model(image_model, "m", base=str(tmp_path))
+    assert os.listdir(tmp_path / "m" / "1") == ["theirs"]
+    assert not [e for e in os.listdir(tmp_path / "m") if e.startswith(".")]

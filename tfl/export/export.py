@@ -156,7 +156,15 @@ def export_model(model, name, *, base=DEFAULT_BASE, version=None, top_k=DEFAULT_
         write_json(os.path.join(folder, CLASS_NAMES_FILE), list(model.class_names))
         write_json(os.path.join(folder, OUTPUTS_FILE), {"multi_label": bool(model.multi_label), "threshold": THRESHOLD})
 
-    write_folder(target, write_version)
+    try:
+        write_folder(target, write_version)
+    except OSError:
+        if not os.path.isdir(target):
+            raise
+        raise FileExistsError(
+            f"Version {version} of {model_dir} was written by another export while this one ran, and is kept "
+            f"as it is. Export again for the next free version, or pass another version (--version)."
+        ) from None
     if verbose:
         print(f"Saved {target}: signatures {', '.join(signatures)}; {len(model.weights)} weights.")
     # The files describe the highest version, which is this one unless `version` is below it:

@@ -46,7 +46,8 @@ def versions(model_dir):
     """
     if not os.path.isdir(model_dir):
         return []
-    return sorted(int(entry) for entry in os.listdir(model_dir) if entry.isdigit())
+    # TF Serving reads a version folder's name as an integer: ASCII digits only ("²" is a digit to str.isdigit).
+    return sorted(int(entry) for entry in os.listdir(model_dir) if entry.isascii() and entry.isdigit())
 
 
 def next_version(model_dir):
