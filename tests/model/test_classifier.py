@@ -1,10 +1,12 @@
 """The `Classifier` contract and its `compile`: defaults, user choices, and their survival."""
 
+import types
 import warnings
 
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tests.small_backbone import SMALL_BACKBONE
 from tests.train.helpers import tiny_image_data
@@ -133,6 +135,31 @@ def test_every_stage_keeps_the_users_choices_and_balanced_is_counted_from_the_da
     assert model.loss.class_weights == pytest.approx(balanced_class_weights(counts))
     assert model.loss.label_smoothing == pytest.approx(0.1)
     assert model.optimizer.weight_decay == pytest.approx(1e-3)
+
+
+def _labelled(labels):
+    labels = np.asarray(labels)
+    images = np.random.RandomState(0).uniform(0, 255, (len(labels), 32, 32, 3)).astype("float32")
+    train = tf.data.Dataset.from_tensor_slices(({"images": images}, labels.astype("int32"))).batch(4)
+    return types.SimpleNamespace(train=train, validation=None, num_train=len(labels))
+
+
+def test_balanced_is_counted_again_from_each_training_set_also_after_a_keras_file(tmp_path):
+    """A second fit_stages on other data (another labelled set, a self-training round)
+    weighs by its own counts, not the first's: there, the majority class would be upweighted."""
+    model = build_model(ModelConfig(**SMALL), ["cat", "dog"])
+    model.compile(class_weight="balanced")
+    fit_stages(model, _labelled([0] * 6 + [1] * 2), [Stage("none", 1, 1e-3)], verbose=0)
+    assert model.class_weights() == pytest.approx(balanced_class_weights([6, 2]))
+
+    fit_stages(model, _labelled([0] * 2 + [1] * 6), [Stage("none", 1, 1e-3)], verbose=0)
+    assert model.class_weights() == pytest.approx(balanced_class_weights([2, 6]))
+
+    model.save(tmp_path / "m.keras")
+    loaded = load_model(tmp_path / "m.keras")
+    assert loaded.class_weights() == pytest.approx(balanced_class_weights([2, 6]))
+    fit_stages(loaded, _labelled([0] * 3 + [1] * 5), [Stage("none", 1, 1e-3)], verbose=0)
+    assert loaded.class_weights() == pytest.approx(balanced_class_weights([3, 5]))
 
 
 def test_the_training_options_survive_a_keras_file(tmp_path):

@@ -39,6 +39,9 @@ class TrainingOptions:
             `tfl.fit_stages`), or {class name or index: weight}; through the
             default loss.
         weight_decay: decoupled weight decay of every stage's optimizer, or None.
+        balanced: `class_weight` holds the weights "balanced" resolved from
+            the last training data (`Classifier.balance_classes`); the next
+            `tfl.fit_stages` counts its own training data again.
 
     Examples:
 
@@ -53,6 +56,7 @@ class TrainingOptions:
     label_smoothing: float = 0.0
     class_weight: object = None
     weight_decay: float | None = None
+    balanced: bool = False
 
 
 @keras_serializable
@@ -287,6 +291,8 @@ class Classifier(keras.Model):
             weight_decay=options.weight_decay,
             **kwargs,
         )
+        if options.balanced:  # resolved weights, to be counted again on other training data
+            self._training_options = dataclasses.replace(self._training_options, balanced=True)
 
     def get_compile_config(self):
         config = super().get_compile_config()
@@ -300,6 +306,7 @@ class Classifier(keras.Model):
                 if not isinstance(options.class_weight, dict)
                 else sorted(options.class_weight.items()),
                 "weight_decay": options.weight_decay,
+                "balanced": options.balanced,
             }
         return config
 
@@ -317,6 +324,8 @@ class Classifier(keras.Model):
                 weight_decay=options["weight_decay"],
             )
         self.compile(**config)
+        if options is not None and options.get("balanced"):
+            self._training_options = dataclasses.replace(self._training_options, balanced=True)
         if self.built:
             self.optimizer.build(self.trainable_variables)
 
@@ -366,11 +375,18 @@ class Classifier(keras.Model):
 
     def balance_classes(self, class_counts):
         """Resolves `class_weight="balanced"` from the training set's class
-        counts (positives per class when multi-label); no-op otherwise."""
-        if self._training_options.class_weight != "balanced":
+        counts (positives per class when multi-label), again for each training
+        set (`TrainingOptions.balanced`); no-op otherwise."""
+        if not self.counts_classes:
             return
         weights = dict(enumerate(balanced_class_weights(class_counts)))
-        self._training_options = dataclasses.replace(self._training_options, class_weight=weights)
+        self._training_options = dataclasses.replace(self._training_options, class_weight=weights, balanced=True)
+
+    @property
+    def counts_classes(self):
+        """Whether training needs the training data's class counts (`class_weight="balanced"`)."""
+        options = self._training_options
+        return options.balanced or options.class_weight == "balanced"
 
     def _check_training_options(self, loss, metrics, label_smoothing, class_weight, weight_decay):
         if isinstance(loss, str) and loss == "auto":

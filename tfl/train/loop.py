@@ -130,7 +130,7 @@ def fit_stages(model, data, stages, options=None, *, cache=None, **overrides):
 def class_counts(model, data):
     """Training examples per class (positives per class when multi-label),
     counted only when `class_weight="balanced"` needs them."""
-    if model.training_options.class_weight != "balanced":
+    if not model.counts_classes:
         return None
     counts = np.zeros(model.num_classes)
     for labels in data.train.map(lambda *batch: batch[1]).as_numpy_iterator():
