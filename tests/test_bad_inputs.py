@@ -22,6 +22,8 @@ from tests.small_backbone import SMALL_BACKBONE
 from tfl.backbones import WeightsUnavailableError
 from tfl.backbones import build_backbone
 from tfl.backbones import save_backbone
+from tfl.cli.main import build_parser
+from tfl.cli.train import config_from_args
 from tfl.config import Config
 from tfl.config import DataConfig
 from tfl.data import from_arrays
@@ -322,6 +324,16 @@ def negative_epochs(tmp_path, caplog):
         Config.from_yaml(_yaml(tmp_path, stage))
 
 
+def bad_flag_value(tmp_path, caplog):
+    for command in ("train", "cv", "tune"):
+        args = build_parser().parse_args([command, "--data", "digits", "--adapt-alpha", "2", "--adapt", "mmd", "--target-data", "t/"])
+        with pytest.raises(ValueError, match=r"^--adapt-alpha is a mixing weight in \[0, 1\]\. Received: --adapt-alpha 2$"):
+            config_from_args(args)
+    args = build_parser().parse_args(["train", "--data", "digits", "--augment", "flip,rotation=1.5"])
+    with pytest.raises(ValueError, match=r"^--augment rotation is a fraction in \[0, 1\)\. Received: --augment rotation=1\.5$"):
+        config_from_args(args)
+
+
 def weights_of_another_backbone(tmp_path, caplog):
     path = save_backbone(build_backbone(SMALL_BACKBONE, weights=None, image_size=32), tmp_path / "m.weights.h5")
     with pytest.raises(WeightsUnavailableError) as error:
@@ -379,6 +391,7 @@ ROWS = {
         unknown_config_key,
         wrong_config_type,
         negative_epochs,
+        bad_flag_value,
         weights_of_another_backbone,
         keras_file_from_another_tfl_version,
     )

@@ -336,7 +336,7 @@ def test_a_bad_class_weight_flag_names_the_forms(capsys):
         pytest.param(["--backbone", "resnet5"], "Did you mean: resnet50", id="unknown-backbone"),
         pytest.param(["--stages", "conv9:1"], "Unknown backbone stage 'conv9'", id="unknown-stage"),
         pytest.param(["--image-size", "16"], "at least 32x32", id="image-too-small"),
-        pytest.param(["--label-smoothing", "1.5"], "label_smoothing is in [0, 1)", id="bad-label-smoothing"),
+        pytest.param(["--label-smoothing", "1.5"], "--label-smoothing is in [0, 1). Received: --label-smoothing 1.5", id="bad-label-smoothing"),
     ],
 )
 def test_bad_flags_fail_before_any_training(image_folder, tmp_path, capsys, flags, message):
@@ -410,7 +410,7 @@ def test_train_with_fusion_and_adaptation_writes_the_adaptation_report_and_plot(
         pytest.param(["--target-data", "shifted/"], "train.adaptation.method is not set", id="target-without-method"),
         pytest.param(["--target-data", "missing/", "--adapt", "dann"], "The target folder missing/ does not exist", id="missing-target"),
         pytest.param(["--adapt", "joint", "--adapt-beta", "0", "--target-data", "t/"], "nothing would learn", id="beta-zero"),
-        pytest.param(["--adapt", "mmd", "--adapt-alpha", "2", "--target-data", "t/"], "alpha is a mixing weight", id="alpha"),
+        pytest.param(["--adapt", "mmd", "--adapt-alpha", "2", "--target-data", "t/"], "--adapt-alpha is a mixing weight in [0, 1]. Received: --adapt-alpha 2", id="alpha"),
     ],
 )
 def test_bad_adaptation_flags_fail_before_any_training(image_folder, tmp_path, capsys, flags, message):

@@ -315,8 +315,12 @@ _FLAG_KEYS = (
 
 
 def config_from_args(args):
-    """The `Config` of a config file with the flags applied on top."""
+    """The `Config` of a config file with the flags applied on top.
+
+    A value a flag gave that its config key does not take is refused naming
+    the flag and the value (`flag_error`)."""
     from tfl.config import Config
+    from tfl.config import ConfigValueError
     from tfl.config import parse_stages
 
     config = Config.from_yaml(args.config) if args.config else Config()
@@ -332,7 +336,10 @@ def config_from_args(args):
     if args.unlabeled is not None and config.train.self_training.method is None and args.self_training_method is None:
         overrides["train.self_training.method"] = "pseudo_label"
     if overrides:
-        config = config.replace(**overrides)
+        try:
+            config = config.replace(**overrides)
+        except ConfigValueError as error:
+            raise flag_error(error, args) from None
     if args.plan is not None and args.stages:
         raise ValueError(
             "--plan and --stages both choose the stages: --plan a whole plan (default, fine_tune), --stages "
@@ -343,6 +350,36 @@ def config_from_args(args):
     if args.stages:
         config = config.replace(**{"train.stages": parse_stages(args.stages, epochs=config.train.epochs)})
     return config
+
+
+def flag_option(dest):
+    """The option of an argparse destination, e.g. "--adapt-alpha" for `adapt_alpha`."""
+    return "--" + dest.replace("_", "-")
+
+
+def flag_error(error, args):
+    """A `ConfigValueError` of a key that a flag set, as a ValueError naming the flag and
+    its value: "--adapt-alpha is a mixing weight in [0, 1]. Received: --adapt-alpha 2".
+    An error of a key that no flag set is returned as it is."""
+    for dest, key in _FLAG_KEYS:
+        value = getattr(args, dest)
+        if key == error.path and value is not None:
+            option = flag_option(dest)
+            return ValueError(error.named(option, f"{option} {_flag_text(value)}"))
+    if error.section == "model.augmentation" and args.augment is not None:
+        return ValueError(error.named(f"--augment {error.key}", f"--augment {error.key}={_flag_text(error.value)}"))
+    return error
+
+
+def _flag_text(value):
+    """A flag's value as it is typed: 2.0 as "2", (240, 320) as "240x320", {"ants": 2.0} as "ants=2"."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, tuple):
+        return "x".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return ",".join(f"{name}={_flag_text(weight)}" for name, weight in value.items())
+    return str(value)
 
 
 def run(args):

@@ -16,12 +16,14 @@ from tfl.config.stage import parse_stages
 from tfl.config.train_config import AdaptationConfig
 from tfl.config.train_config import SelfTrainingConfig
 from tfl.config.train_config import TrainConfig
+from tfl.config.value_error import ConfigValueError
 
 __all__ = [
     "CONFIG_VERSION",
     "AdaptationConfig",
     "AugmentationConfig",
     "Config",
+    "ConfigValueError",
     "DataConfig",
     "FusionConfig",
     "ModelConfig",

@@ -23,6 +23,7 @@ from tfl.config.model_config import ModelConfig
 from tfl.config.stage import Stage
 from tfl.config.train_config import ADAPTATION_METHODS
 from tfl.config.train_config import TrainConfig
+from tfl.config.value_error import ConfigValueError
 
 CONFIG_VERSION = 1
 
@@ -168,6 +169,8 @@ def _from_dict(cls, raw, path):
     kwargs = {k: _coerce(v, hints[k], _join(path, k)) for k, v in raw.items()}
     try:
         return cls(**kwargs)
+    except ConfigValueError as e:
+        raise e.within(path) from None
     except ValueError as e:
         raise ValueError(f"{path + ': ' if path else ''}{e}") from None
 

@@ -6,6 +6,8 @@ image is brought to the model's size.
 
 import dataclasses
 
+from tfl.config.value_error import ConfigValueError
+
 RESIZE_MODES = ("crop", "stretch")
 
 
@@ -129,9 +131,6 @@ class DataConfig:
 
     def __post_init__(self):
         if not 0 < self.validation_split < 1:
-            raise ValueError(
-                "validation_split is the held-out fraction, in (0, 1). "
-                f"Received: validation_split={self.validation_split!r}"
-            )
+            raise ConfigValueError("validation_split", self.validation_split, "is the held-out fraction, in (0, 1).")
         if not self.batch_size >= 1:
-            raise ValueError(f"batch_size must be >= 1. Received: batch_size={self.batch_size!r}")
+            raise ConfigValueError("batch_size", self.batch_size, "must be >= 1.")

@@ -4,6 +4,7 @@ import dataclasses
 import math
 
 from tfl.config.data_config import check_resize
+from tfl.config.value_error import ConfigValueError
 
 FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical")
 TASKS = ("image", "text")
@@ -42,11 +43,11 @@ class AugmentationConfig:
 
     def __post_init__(self):
         if self.flip is not None and self.flip not in FLIP_MODES:
-            raise ValueError(f"Unknown flip {self.flip!r}. Known: {', '.join(FLIP_MODES)} (or null).")
+            raise ConfigValueError("flip", self.flip, f"Unknown {{key}} {self.flip!r}. Known: {', '.join(FLIP_MODES)} (or null).")
         for name in ("rotation", "zoom", "contrast"):
             value = getattr(self, name)
             if not 0 <= value < 1:
-                raise ValueError(f"{name} is a fraction in [0, 1). Received: {name}={value!r}")
+                raise ConfigValueError(name, value, "is a fraction in [0, 1).")
 
     @property
     def enabled(self):
@@ -193,17 +194,18 @@ class ModelConfig:
         check_resize(self.resize)
         known = IMAGE_POOLINGS + TEXT_POOLINGS
         if self.pooling is not None and self.pooling not in known:
-            raise ValueError(
-                f"Unknown pooling {self.pooling!r}. Known: {', '.join(IMAGE_POOLINGS)} for "
-                f"images, {', '.join(TEXT_POOLINGS)} for text (or null for the default)."
+            raise ConfigValueError(
+                "pooling",
+                self.pooling,
+                f"Unknown {{key}} {self.pooling!r}. Known: {', '.join(IMAGE_POOLINGS)} for images, "
+                f"{', '.join(TEXT_POOLINGS)} for text (or null for the default).",
             )
         if not self.sequence_length >= 8:
-            raise ValueError(
-                "sequence_length counts tokens with [CLS] and [SEP]; it must be >= 8. "
-                f"Received: sequence_length={self.sequence_length!r}"
+            raise ConfigValueError(
+                "sequence_length", self.sequence_length, "counts tokens with [CLS] and [SEP]; it must be >= 8."
             )
         if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1). Received: dropout={self.dropout!r}")
+            raise ConfigValueError("dropout", self.dropout, "must be in [0, 1).")
         if isinstance(self.weights, str) and self.weights.strip().lower() in ("none", "null", ""):
             object.__setattr__(self, "weights", None)
         if self.fusion.mode is not None and self.augmentation.enabled:
@@ -223,9 +225,10 @@ class ModelConfig:
         if temperature is not None and (
             isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 < temperature < math.inf
         ):
-            raise ValueError(
-                "prototype_temperature must be a number > 0 (and finite), or null for the metric's default. "
-                f"Received: prototype_temperature={temperature!r}"
+            raise ConfigValueError(
+                "prototype_temperature",
+                temperature,
+                "must be a number > 0 (and finite), or null for the metric's default.",
             )
         if self.head == "prototypes" and self.multi_label:
             raise ValueError(

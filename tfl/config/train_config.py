@@ -7,6 +7,7 @@ from tfl.config.stage import PROBE
 from tfl.config.stage import Stage
 from tfl.config.stage import normalize_unfreeze
 from tfl.config.stage import parse_stage
+from tfl.config.value_error import ConfigValueError
 
 FEATURE_CACHE = ("auto", "off")
 PLANS = ("default", "fine_tune")
@@ -66,21 +67,17 @@ class SelfTrainingConfig:
                 "(or null for none)."
             )
         if not self.rounds >= 1:
-            raise ValueError(
-                "self_training.rounds counts the pseudo-label rounds after the labelled-only one, >= 1. "
-                f"Received: rounds={self.rounds!r}"
+            raise ConfigValueError(
+                "rounds", self.rounds, "counts the pseudo-label rounds after the labelled-only one, >= 1."
             )
         if not 0 < self.threshold <= 1:
-            raise ValueError(
-                "self_training.threshold is the least top probability for a pseudo-label, in (0, 1], e.g. 0.9. "
-                f"Received: threshold={self.threshold!r}"
+            raise ConfigValueError(
+                "threshold", self.threshold, "is the least top probability for a pseudo-label, in (0, 1], e.g. 0.9."
             )
         if not 0 <= self.lambda_u < math.inf:
-            raise ValueError(f"self_training.lambda_u is a finite weight >= 0. Received: lambda_u={self.lambda_u!r}")
+            raise ConfigValueError("lambda_u", self.lambda_u, "is a finite weight >= 0.")
         if not self.mu >= 1:
-            raise ValueError(
-                f"self_training.mu is a count of unlabelled images per labelled one, >= 1. Received: mu={self.mu!r}"
-            )
+            raise ConfigValueError("mu", self.mu, "is a count of unlabelled images per labelled one, >= 1.")
         if self.balance not in PSEUDO_LABEL_BALANCES:
             raise ValueError(
                 f"Unknown self_training.balance {self.balance!r}. Known: {', '.join(PSEUDO_LABEL_BALANCES)}."
@@ -144,17 +141,16 @@ class AdaptationConfig:
         for name in ("alpha", "beta"):
             value = getattr(self, name)
             if not 0 <= value <= 1:
-                raise ValueError(f"{name} is a mixing weight in [0, 1]. Received: {name}={value!r}")
-        if not 0 <= self.align_weight < float("inf"):
-            raise ValueError(f"align_weight is a weight >= 0. Received: align_weight={self.align_weight!r}")
+                raise ConfigValueError(name, value, "is a mixing weight in [0, 1].")
+        if not 0 <= self.align_weight < math.inf:
+            raise ConfigValueError("align_weight", self.align_weight, "is a weight >= 0.")
         if not self.epochs >= 1:
-            raise ValueError(f"adaptation epochs must be >= 1. Received: epochs={self.epochs!r}")
+            raise ConfigValueError("epochs", self.epochs, "(of adaptation) must be >= 1.")
         if not 0 < self.learning_rate < math.inf:
-            raise ValueError(f"learning_rate must be a finite number > 0. Received: learning_rate={self.learning_rate!r}")
+            raise ConfigValueError("learning_rate", self.learning_rate, "must be a finite number > 0.")
         if self.labels_per_class is not None and not self.labels_per_class >= 0:
-            raise ValueError(
-                f"labels_per_class is a count >= 0, or null for every label. "
-                f"Received: labels_per_class={self.labels_per_class!r}"
+            raise ConfigValueError(
+                "labels_per_class", self.labels_per_class, "is a count >= 0, or null for every label."
             )
         if self.restore_best is not None and self.restore_best not in UNSUPERVISED_SCORES:
             raise ValueError(
@@ -310,7 +306,7 @@ class TrainConfig:
                 f"Unknown strategy {self.strategy!r}. Known: {', '.join(STRATEGIES)} (or null for one device)."
             )
         if not self.epochs >= 1:
-            raise ValueError(f"epochs must be >= 1. Received: epochs={self.epochs!r}")
+            raise ConfigValueError("epochs", self.epochs, "must be >= 1.")
         if self.plan not in PLANS:
             raise ValueError(
                 f"Unknown plan {self.plan!r}. Known: {', '.join(PLANS)} (or give stages explicitly)."
@@ -318,9 +314,9 @@ class TrainConfig:
         if self.feature_cache not in FEATURE_CACHE:
             raise ValueError(f"Unknown feature_cache {self.feature_cache!r}. Known: {', '.join(FEATURE_CACHE)}.")
         if not self.augmented_views >= 1:
-            raise ValueError(f"augmented_views must be >= 1. Received: augmented_views={self.augmented_views!r}")
+            raise ConfigValueError("augmented_views", self.augmented_views, "must be >= 1.")
         if not 0 <= self.label_smoothing < 1:
-            raise ValueError(f"label_smoothing is in [0, 1). Received: label_smoothing={self.label_smoothing!r}")
+            raise ConfigValueError("label_smoothing", self.label_smoothing, "is in [0, 1).")
         if isinstance(self.class_weight, str) and self.class_weight != "balanced":
             raise ValueError(
                 "class_weight is 'balanced', a mapping {class name: weight} or null. "
@@ -329,19 +325,14 @@ class TrainConfig:
         if isinstance(self.class_weight, dict):
             _check_class_weights(self.class_weight)
         if self.weight_decay is not None and not 0 <= self.weight_decay < math.inf:
-            raise ValueError(
-                f"weight_decay must be a finite number >= 0, or null. Received: weight_decay={self.weight_decay!r}"
-            )
+            raise ConfigValueError("weight_decay", self.weight_decay, "must be a finite number >= 0, or null.")
         if self.early_stopping is not None and not self.early_stopping >= 1:
-            raise ValueError(
-                "early_stopping is the patience in epochs (>= 1), or null to run every epoch. "
-                f"Received: early_stopping={self.early_stopping!r}"
+            raise ConfigValueError(
+                "early_stopping", self.early_stopping, "is the patience in epochs (>= 1), or null to run every epoch."
             )
         for name in ("mixup", "cutmix"):
             if not 0 <= getattr(self, name) < math.inf:
-                raise ValueError(
-                    f"{name} is a finite Beta alpha >= 0 (0: off). Received: {name}={getattr(self, name)!r}"
-                )
+                raise ConfigValueError(name, getattr(self, name), "is a finite Beta alpha >= 0 (0: off).")
         if self.stages is not None and not self.stages:
             raise ValueError("stages is empty. Give at least one stage, or null for the default plan.")
         if self.self_training.method is not None and (self.adaptation.method is not None or self.strategy):
@@ -369,7 +360,8 @@ def _check_class_weights(weights):
     """A `{class name: weight}` mapping's weights: finite numbers >= 0."""
     for name, weight in weights.items():
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight < math.inf:
-            raise ValueError(
-                "class_weight maps class names to finite weights >= 0 (missing classes weigh 1). "
-                f"Received: class_weight[{name!r}]={weight!r}"
+            raise ConfigValueError(
+                "class_weight",
+                weights,
+                f"maps class names to finite weights >= 0 (missing classes weigh 1); {name!r} weighs {weight!r}.",
             )
