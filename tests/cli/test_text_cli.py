@@ -38,6 +38,19 @@ def text_run(tmp_path_factory):
     return root, data, encoder, output
 
 
+@pytest.fixture(scope="module")
+def tags_run(text_run):
+    """A multi-label run: 'pos|fun' cells split at '|' (3 classes: fun, neg, pos)."""
+    root, _, encoder, _ = text_run
+    rows = [(t, "pos|fun" if "fun" in t else "pos") for t in POSITIVE] + [(t, "neg") for t in NEGATIVE]
+    data = _write_csv(root / "tags.csv", rows)
+    run = root / "tags_run"
+    assert main(["train", "--data", data, "--encoder", encoder, "--text-column", "review", "--label-column",
+                 "sentiment", "--label-separator", "|", "--sequence-length", "16", "--stages", "none:8:3e-2",
+                 "--batch-size", "4", "--output", str(run), "--verbose", "0"]) == 0
+    return run
+
+
 def test_train_detects_text_and_writes_the_image_report_keys(text_run):
     _, _, encoder, output = text_run
     report = json.loads((output / "report.json").read_text())
@@ -126,17 +139,10 @@ def test_image_pooling_for_text_is_refused(text_run, tmp_path, capsys):
     assert "pooling 'avg' does not apply to task 'text'" in capsys.readouterr().err
 
 
-def test_evaluate_reads_another_file_of_a_multi_label_run_with_the_runs_label_separator(text_run, tmp_path):
-    _, _, encoder, _ = text_run
-    rows = [(t, "pos|fun" if "fun" in t else "pos") for t in POSITIVE] + [(t, "neg") for t in NEGATIVE]
-    data = _write_csv(tmp_path / "tags.csv", rows)
-    run = tmp_path / "run"
-    assert main(["train", "--data", data, "--encoder", encoder, "--text-column", "review", "--label-column",
-                 "sentiment", "--label-separator", "|", "--sequence-length", "16", "--stages", "none:1:1e-2",
-                 "--batch-size", "4", "--output", str(run), "--verbose", "0"]) == 0
+def test_evaluate_reads_another_file_of_a_multi_label_run_with_the_runs_label_separator(tags_run, tmp_path):
     other = _write_csv(tmp_path / "more.csv", [("good fun", "pos|fun"), ("bad plot", "neg"), ("great", "pos")])
     report_file = tmp_path / "evaluation.json"
-    assert main(["evaluate", str(run), other, "--output", str(report_file)]) == 0
+    assert main(["evaluate", str(tags_run), other, "--output", str(report_file)]) == 0
     report = json.loads(report_file.read_text())
     assert report["class_names"] == ["fun", "neg", "pos"] and report["num_examples"] == 3
     assert report["per_class"]["fun"]["support"] == 1
@@ -210,18 +216,10 @@ def test_evaluate_maps_whole_number_labels_by_name(text_run, tmp_path, capsys):
     assert report["per_class"]["5"]["support"] == 1 and report["per_class"]["1"]["support"] == 0
 
 
-def test_evaluate_moves_the_multi_hot_columns_of_a_subset_to_the_models(tmp_path):
-    root = tmp_path
-    encoder = tiny_encoder_folder(root / "encoder")
-    rows = [(t, "pos|fun" if "fun" in t else "pos") for t in POSITIVE] + [(t, "neg") for t in NEGATIVE]
-    data = _write_csv(root / "tags.csv", rows)
-    run = root / "run"
-    assert main(["train", "--data", data, "--encoder", encoder, "--text-column", "review", "--label-column",
-                 "sentiment", "--label-separator", "|", "--sequence-length", "16", "--stages", "none:1:1e-2",
-                 "--batch-size", "4", "--output", str(run), "--verbose", "0"]) == 0
-    other = _write_csv(root / "more.csv", [("good fun", "pos|fun"), ("great", "pos")])  # no 'neg' row
-    report_file = root / "evaluation.json"
-    assert main(["evaluate", str(run), other, "--output", str(report_file)]) == 0
+def test_evaluate_moves_the_multi_hot_columns_of_a_subset_to_the_models(tags_run, tmp_path):
+    other = _write_csv(tmp_path / "more.csv", [("good fun", "pos|fun"), ("great", "pos")])  # no 'neg' row
+    report_file = tmp_path / "evaluation.json"
+    assert main(["evaluate", str(tags_run), other, "--output", str(report_file)]) == 0
     report = json.loads(report_file.read_text())
     assert report["class_names"] == ["fun", "neg", "pos"]
     assert [report["per_class"][c]["support"] for c in ("fun", "neg", "pos")] == [1, 0, 2]
@@ -243,26 +241,19 @@ def test_cv_folds_a_multi_label_file_and_scores_each_fold(text_run, tmp_path):
         assert report["per_class"]["fun"]["support"] >= 1  # 3 rows of 'fun': one fold has 1, the other 2
 
 
-def test_predict_names_every_class_a_multi_label_model_predicts_whatever_the_top_k(text_run, tmp_path, capsys):
+def test_predict_names_every_class_a_multi_label_model_predicts_whatever_the_top_k(tags_run, capsys):
     import tfl
 
-    _, _, encoder, _ = text_run
-    rows = [(t, "pos|fun" if "fun" in t else "pos") for t in POSITIVE] + [(t, "neg") for t in NEGATIVE]
-    data = _write_csv(tmp_path / "tags.csv", rows)
-    run = tmp_path / "run"
-    assert main(["train", "--data", data, "--encoder", encoder, "--text-column", "review", "--label-column",
-                 "sentiment", "--label-separator", "|", "--sequence-length", "16", "--stages", "none:8:3e-2",
-                 "--batch-size", "4", "--output", str(run), "--verbose", "0"]) == 0
     texts = ["great fun", "fun movie", "awful film"]
-    expected = tfl.predict(str(run / "model.keras"), texts).labels
+    expected = tfl.predict(str(tags_run / "model.keras"), texts).labels
     assert any(len(labels) != 1 for labels in expected)  # the case --top-k 1 cannot show
     capsys.readouterr()
 
-    assert main(["predict", str(run), *texts, "--json", "--top-k", "1"]) == 0
+    assert main(["predict", str(tags_run), *texts, "--json", "--top-k", "1"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
     assert [line["labels"] for line in lines] == expected
     assert all(len(line["top_k"]) == 1 for line in lines)
-    assert main(["predict", str(run), *texts, "--top-k", "1"]) == 0
+    assert main(["predict", str(tags_run), *texts, "--top-k", "1"]) == 0
     printed = capsys.readouterr().out.strip().splitlines()
     for line, labels in zip(printed, expected):
         assert f"labels {', '.join(labels) if labels else 'none at or above 0.5'}; top 1: " in line
