@@ -169,6 +169,17 @@ def test_early_stopping_without_validation_data_is_refused():
         fit_stages(_model(), data, [Stage("all", epochs=2, early_stopping=2)], verbose=0)
 
 
+def test_a_later_stage_that_stops_early_without_validation_data_is_refused_before_the_first_trains():
+    data = tiny_image_data(n=8)
+    data.validation = None
+    model = _model()
+    before = [np.array(w) for w in model.get_weights()]
+    with pytest.raises(ValueError, match="Stage 2 stops early.*needs validation data"):
+        fit_stages(model, data, [Stage("none", epochs=1, learning_rate=1e-2), Stage("all", epochs=2, early_stopping=2)],
+                   verbose=0)
+    assert all(np.array_equal(a, np.array(b)) for a, b in zip(before, model.get_weights()))  # nothing trained
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [

@@ -100,6 +100,15 @@ def test_a_stage_on_cached_features_refuses_mixing():
         fit_stages(_model(), tiny_image_data(n=8), [Stage("none", epochs=1)], verbose=0, mixup=0.2)
 
 
+def test_a_later_stage_on_cached_features_is_refused_before_the_first_stage_trains():
+    model = _model()
+    before = [np.array(w) for w in model.get_weights()]
+    message = r"Stage 2 trains on cached features .*MixUp and CutMix"
+    with pytest.raises(ValueError, match=message):
+        fit_stages(model, tiny_image_data(n=8), "top1:1:1e-2,none:1:1e-2", verbose=0, mixup=0.2)
+    assert all(np.array_equal(a, np.array(b)) for a, b in zip(before, model.get_weights()))  # nothing trained
+
+
 def test_the_flags_reach_the_config():
     args = build_parser().parse_args(["train", "--data", "digits", "--mixup", "0.2", "--cutmix", "1"])
     train = config_from_args(args).train

@@ -210,11 +210,11 @@ def fit_stage(model, data, stage, options, context):
     >>> record.index, record.epochs, context.history.stages == [record]
     (0, 1, True)
     """
-    _check_early_stopping(stage, data, context.index)
+    check_early_stopping(stage, data, context.index)
     plan = apply_stage(model, stage)
     decision = cache_decision(model, stage, options.feature_cache, options.augmented_views)
     route = choose_route(stage, decision, context.index, prototype_head=model.prototype_head)
-    _check_mixing(options, route, decision, context.index)
+    check_mixing(options, route, decision, context.index)
     report = stage_report(model, stage, plan, index=context.index, count=context.count)
     _announce(report, decision, stage, context, options)
     start = time.perf_counter()
@@ -278,7 +278,8 @@ def _run_route(route, model, data, features, stage, plan, options, context, call
     return _fit_model(model, data, stage, plan, options, context, callbacks), None, None
 
 
-def _check_mixing(options, route, decision, index):
+def check_mixing(options, route, decision, index):
+    """Refuses MixUp or CutMix for a stage whose route does not train the whole model."""
     if (options.mixup or options.cutmix) and route != "model":
         raise ValueError(
             f"Stage {index + 1} trains on cached features ({decision}), where MixUp and CutMix, which mix "
@@ -288,7 +289,8 @@ def _check_mixing(options, route, decision, index):
         )
 
 
-def _check_early_stopping(stage, data, index):
+def check_early_stopping(stage, data, index):
+    """Refuses early stopping for a stage without validation data."""
     if stage.early_stopping is not None and data.validation is None:
         raise ValueError(
             f"Stage {index + 1} stops early on {MONITOR!r}, which needs validation data, and the data has "

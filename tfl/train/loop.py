@@ -16,6 +16,8 @@ from tfl.train.feature_cache import FeatureCache
 from tfl.train.feature_cache import cache_decision
 from tfl.train.fit_stage import FitOptions
 from tfl.train.fit_stage import StageContext
+from tfl.train.fit_stage import check_early_stopping
+from tfl.train.fit_stage import check_mixing
 from tfl.train.fit_stage import choose_route
 from tfl.train.fit_stage import fit_stage
 from tfl.train.history import StageRecord
@@ -103,15 +105,15 @@ def fit_stages(model, data, stages, options=None, *, cache=None, **overrides):
         count=len(stages),
         history=history,
     )
+    decisions = [cache_decision(model, stage, options.feature_cache, options.augmented_views) for stage in stages]
     routes = [
-        choose_route(
-            stage,
-            cache_decision(model, stage, options.feature_cache, options.augmented_views),
-            index,
-            prototype_head=model.prototype_head,
-        )
-        for index, stage in enumerate(stages)
+        choose_route(stage, decision, index, prototype_head=model.prototype_head)
+        for index, (stage, decision) in enumerate(zip(stages, decisions))
     ]
+    for index, (stage, route, decision) in enumerate(zip(stages, routes, decisions)):
+        # Every stage's refusal before any stage trains, not after the stages before it ran.
+        check_early_stopping(stage, data, index)
+        check_mixing(options, route, decision, index)
     context.shared = share_stages(model, stages, routes, context.steps, options.shared_trace, options.checkpoint)
     resume = resume_point(options.checkpoint, stages, model, options.verbose)
     if resume is not None:
