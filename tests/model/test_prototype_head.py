@@ -175,6 +175,23 @@ def test_a_text_model_adds_a_class_from_strings():
     assert copy.class_names == ["good", "bad", "animals"]
 
 
+def test_a_text_model_with_added_classes_reads_strings_and_round_trips_through_keras(tmp_path):
+    from tfl.prediction import predict
+
+    encoder, preprocessor = tiny_encoder()
+    model = TextClassifier(encoder, preprocessor, ["good", "bad"], encoder_name="tiny", head="prototypes")
+    extended = model.add_classes({"animals": ["the cat sat on the mat", "a dog sat"]})
+    texts = ["a cat sat", "good"]
+    # The copy tokenizes with the original's vocabulary (an asset, not part of get_config()).
+    expected = np.asarray(extended(preprocessor(tf.constant(texts))))
+    np.testing.assert_allclose(predict(extended, texts).probabilities, expected, atol=1e-6)
+
+    save_keras(extended, tmp_path / "text.keras")
+    loaded = load_model(tmp_path / "text.keras")
+    assert loaded.class_names == ["good", "bad", "animals"]
+    np.testing.assert_allclose(predict(loaded, texts).probabilities, expected, atol=1e-6)
+
+
 @pytest.fixture(scope="module")
 def dense_model():
     backbone_config = ModelConfig(backbone=SMALL_BACKBONE, weights=None, image_size=32)

@@ -213,12 +213,16 @@ class Classifier(keras.Model):
         added = class_prototypes(
             keras.ops.concatenate(features), labels, len(examples), metric=self.head.metric
         )
-        model = type(self).from_config({**self.get_config(), "class_names": class_names})
+        model = self._with_class_names(class_names)
         for old, new in zip(self.layers, model.layers):
             if old is not self.head:
                 new.set_weights(old.get_weights())
         model.head.prototypes.assign(keras.ops.concatenate([self.head.prototypes, added]))
         return model
+
+    def _with_class_names(self, class_names):
+        """A new model of this model's config with other class names (its weights freshly initialised)."""
+        return type(self).from_config({**self.get_config(), "class_names": class_names})
 
     def _example_inputs(self, name, items):
         """This model's input dicts (batches) for one class's raw examples."""

@@ -192,13 +192,23 @@ class TextClassifier(Classifier):
             ],
         }
 
+    def _with_class_names(self, class_names):
+        """A new model of this model's config with other class names, and this model's preprocessor:
+        its tokenizer's vocabulary is an asset (written beside the config in a `.keras` file), which
+        a preprocessor made from `get_config()` alone lacks."""
+        return self._from_config({**self.get_config(), "class_names": class_names}, self.preprocessor)
+
     @classmethod
     def from_config(cls, config):
+        return cls._from_config(config, keras.layers.deserialize(config["preprocessor"]))
+
+    @classmethod
+    def _from_config(cls, config, preprocessor):
         config = dict(config)
         config.pop(VERSION_KEY, None)
         frozen = set(config.pop("frozen_encoder_layers", ()))
         config["encoder"] = keras.layers.deserialize(config["encoder"])
-        config["preprocessor"] = keras.layers.deserialize(config["preprocessor"])
+        config["preprocessor"] = preprocessor
         model = cls(**config)
         for layer in model.backbone.layers:
             if layer.name in frozen:
