@@ -3,6 +3,7 @@ training data; the best YAML reproduces its score; a second run continues the se
 
 import json
 import os
+import re
 import shutil
 
 import keras_tuner
@@ -89,6 +90,21 @@ def test_a_search_of_another_config_is_refused(searched, image_folder, held_out)
     )
     with pytest.raises(ValueError, match="holds a search of another config"):
         tune(config, output_dir=output)
+
+
+@pytest.mark.parametrize(
+    "flags, named",
+    [(["--tuner", "hyperband"], r"tuner='bayesian' there, 'hyperband' now \(--tuner\)"),
+     (["--max-epochs", "5"], r"max_epochs=2 there, 5 now \(--max-epochs\)"),
+     (["--objective", "macro_f1"], r"objective='accuracy' there, 'macro_f1' now \(--objective\)")],
+    ids=["tuner", "max_epochs", "objective"],
+)
+def test_a_search_with_other_settings_is_refused_before_any_trial(searched, image_folder, held_out, capsys, flags, named):
+    output, _ = searched
+    before = _trials(output)
+    assert main([*_tune_arguments(image_folder, held_out, output, max_trials=9), *flags]) == 2
+    assert re.search(named, capsys.readouterr().err)
+    assert _trials(output) == before and json.loads((output / "search.json").read_text())["tuner"] == "bayesian"
 
 
 def test_hyperband_trains_each_trial_for_its_epoch_budget(image_folder, held_out):

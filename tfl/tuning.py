@@ -21,6 +21,8 @@ The output folder:
     trials.json      every trial: values, plan, scores, seconds; the default first
     default.json     the config's own plan, scored on the same split
     search.yaml      the config searched (a resumed search must match it)
+    search.json      the search's own settings: tuner, objective, max_unfreeze,
+                     max_epochs (a resumed search must match them too)
     keras_tuner/     KerasTuner's state, one folder per trial (with its config.yaml)
     feature_cache/   the backbone's features, shared by the trials
 """
@@ -300,16 +302,18 @@ def tune(
     if max_epochs is not None:
         _check_count(max_epochs, "max_epochs", 1)
     searched = search_config(config, validation_split)
+    settings = {"tuner": tuner, "objective": objective, "max_unfreeze": max_unfreeze,
+                "max_epochs": max_epochs or 2 * searched.train.epochs}
     temporary = tempfile.TemporaryDirectory(prefix="tfl-tune-") if output_dir is None else None
     folder = temporary.name if temporary else os.fspath(output_dir)
     try:
-        searched = _prepare_folder(folder, searched, overwrite)
+        searched = _prepare_folder(folder, searched, overwrite, settings)
         default = _score_default(folder, searched, objective, verbose)
         planned = plan_run(searched)  # checks names and sizes before any trial
         space = PlanSpace(
             searched,
             max_unfreeze=_max_unfreeze(planned, max_unfreeze),
-            max_epochs=max_epochs or 2 * searched.train.epochs,
+            max_epochs=settings["max_epochs"],
             hyperband=tuner == "hyperband",
             probe=head_can_be_probed(planned.config.model, planned.task),
         )
@@ -341,12 +345,19 @@ def tune(
     )
 
 
-def _prepare_folder(folder, searched, overwrite):
-    """Creates `folder` or checks that its search is of `searched`; returns
-    `searched` with the shared feature cache in the folder (unless it has its own)."""
+# How a setting of the search is given on the command line, for the message that refuses a change.
+_SETTING_FLAGS = {"tuner": "--tuner", "objective": "--objective", "max_unfreeze": "--max-unfreeze",
+                  "max_epochs": "--max-epochs"}
+
+
+def _prepare_folder(folder, searched, overwrite, settings):
+    """Creates `folder` or checks that its search is of `searched` with the same
+    `settings`; returns `searched` with the shared feature cache in the folder
+    (unless it has its own)."""
     recorded = os.path.join(folder, "search.yaml")
+    recorded_settings = os.path.join(folder, "search.json")
     if overwrite and os.path.isdir(folder):
-        for name in ("search.yaml", "default.json", "best.yaml", "trials.json"):
+        for name in ("search.yaml", "search.json", "default.json", "best.yaml", "trials.json"):
             if os.path.exists(os.path.join(folder, name)):
                 os.remove(os.path.join(folder, name))
         if os.path.isdir(os.path.join(folder, PROJECT)):
@@ -356,8 +367,22 @@ def _prepare_folder(folder, searched, overwrite):
             f"{folder} holds a search of another config ({recorded}). Continue it with the same config, "
             "or start over with overwrite=True (--overwrite), or give another output folder."
         )
+    elif os.path.isfile(recorded_settings):
+        with open(recorded_settings, encoding="utf-8") as f:
+            before = json.load(f)
+        changed = [key for key in settings if key in before and before[key] != settings[key]]
+        if changed:
+            differences = "; ".join(
+                f"{key}={before[key]!r} there, {settings[key]!r} now ({_SETTING_FLAGS[key]})" for key in changed
+            )
+            raise ValueError(
+                f"{folder} holds a search with other settings: {differences}. KerasTuner would continue it in its "
+                "own search space and objective, not the new ones. Continue it with the same settings, start over "
+                "with overwrite=True (--overwrite), or give another output folder."
+            )
     os.makedirs(folder, exist_ok=True)
     write_text(recorded, searched.to_yaml())
+    write_json(recorded_settings, settings)
     if searched.train.feature_cache_dir is None:
         searched = searched.replace(**{"train.feature_cache_dir": os.path.join(folder, "feature_cache")})
     return searched
