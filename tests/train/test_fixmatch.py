@@ -150,3 +150,44 @@ def test_fixmatch_is_refused_for_text_in_the_config():
     with pytest.raises(ValueError, match="'fixmatch' augments images; this is a text task"):
         tfl.Config.from_dict({"task": "text", "data": {"unlabeled_source": "pool.csv"},
                               "train": {"self_training": {"method": "fixmatch"}}})
+
+
+class _SpoilHead(keras.callbacks.Callback):
+    """Adds large noise to the classifier's head at the start of every epoch after the first, so those
+    epochs end with a high `val_loss`; keeps the classifier's weights after each epoch."""
+
+    def __init__(self, classifier):
+        super().__init__()
+        self.classifier, self.weights = classifier, []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch > 0:
+            rng = np.random.RandomState(epoch)
+            self.classifier.head.set_weights(
+                [w + rng.normal(0, 100, w.shape).astype(w.dtype) for w in self.classifier.head.get_weights()]
+            )
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.weights.append([np.array(w) for w in self.classifier.get_weights()])
+
+
+def test_a_stage_with_early_stopping_stops_and_ends_on_its_best_epochs_weights(setup):
+    data, _, unlabeled = setup
+    model = _compiled_model(data)
+    spoil = _SpoilHead(model)
+    stage = Stage("none", epochs=4, learning_rate=1e-3, early_stopping=1)
+
+    record = fit_fixmatch(model, data, unlabeled, [stage], mu=1, feature_cache="off", verbose=0, callbacks=[spoil])
+
+    history = record.stages[0]["history"]
+    assert len(history["val_loss"]) == 2  # epoch 2 did not improve on epoch 1: patience 1 stops there
+    assert record.history.stages[0].epochs == 2
+    assert record.history.stages[0].early_stopping["best_epoch"] == 0
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), spoil.weights[0]))
+
+
+@pytest.mark.parametrize("mixing", [{"mixup": 0.2}, {"cutmix": 1.0}])
+def test_mixup_and_cutmix_are_refused_rather_than_ignored(setup, mixing):
+    data, model, unlabeled = setup
+    with pytest.raises(ValueError, match="does not mix batches.*--mixup and --cutmix"):
+        fit_fixmatch(model, data, unlabeled, [Stage("none")], feature_cache="off", verbose=0, **mixing)

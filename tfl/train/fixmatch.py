@@ -17,8 +17,10 @@ data by `fit_fixmatch`, as in every stage); the pseudo-labels' term is plain
 cross-entropy. Images only, and only on
 the route that runs the backbone (a stage on cached features never sees the
 augmented views); BatchNorm stays in inference mode (a stage that trains it
-is refused). True labels of unlabelled images, where known, only score the
-pseudo-labels (`pseudo_label_accuracy`, per-class counts per epoch).
+is refused), and so are MixUp and CutMix (FixMatch does not mix batches). A
+stage's `early_stopping` stops it on `val_loss` and keeps its best epoch's
+weights, as `fit_stages` does. True labels of unlabelled images, where known,
+only score the pseudo-labels (`pseudo_label_accuracy`, per-class counts per epoch).
 """
 
 import dataclasses
@@ -31,8 +33,10 @@ from keras import ops
 
 from tfl.model.classifier import Classifier
 from tfl.model.prebuild import prebuild_optimizer
+from tfl.train.early_stopping import BestEpoch
 from tfl.train.feature_cache import cache_decision
 from tfl.train.fit_stage import FitOptions
+from tfl.train.fit_stage import check_early_stopping
 from tfl.train.fit_stage import choose_route
 from tfl.train.freezing import apply_stage
 from tfl.train.history import StageRecord
@@ -309,7 +313,7 @@ def fit_fixmatch(model, data, unlabeled, stages, *, threshold=0.95, lambda_u=1.0
     ['accuracy', 'loss']
     """
     options = FitOptions.of(options, **overrides)
-    _check(model, unlabeled, stages, options)
+    _check(model, data, unlabeled, stages, options)
     model.balance_classes(class_counts(model, data))
     start = time.perf_counter()
     steps = max(1, int(data.train.cardinality()))
@@ -326,19 +330,26 @@ def fit_fixmatch(model, data, unlabeled, stages, *, threshold=0.95, lambda_u=1.0
         optimizer = make_optimizer(stage, steps, plan.lr_multipliers, model.training_options.weight_decay)
         fixmatch.compile(optimizer=optimizer)
         counts = _EpochCounts(fixmatch, model.class_names)
+        first_epoch = sum(r.epochs for r in record.history.stages)
+        # As in every stage: stop after `early_stopping` epochs without a lower val_loss, on the best epoch's weights.
+        best = None if stage.early_stopping is None else BestEpoch(stage.early_stopping, stage.epochs, first_epoch)
         stage_start = time.perf_counter()
         history = fixmatch.fit(
-            train, validation_data=data.validation, epochs=stage.epochs, shuffle=False, verbose=options.verbose,
-            callbacks=[counts, *options.callbacks],
+            train, validation_data=data.validation, initial_epoch=first_epoch, epochs=first_epoch + stage.epochs,
+            shuffle=False, verbose=options.verbose,
+            callbacks=[counts, *options.callbacks, *([best] if best else [])],
         )
         logs = {k: [float(v) for v in values] for k, values in history.history.items()}
         seconds = time.perf_counter() - stage_start
+        if best is not None and options.verbose:
+            print(f"  {best.describe()}")
         record.stages.append({"index": index, "unfreeze": stage.unfreeze, "history": logs, "per_class": counts.epochs})
         record.history.stages.append(StageRecord(
             index=index, unfreeze=stage.unfreeze, trainable_stages=list(plan.trainable_stages),
-            first_epoch=sum(r.epochs for r in record.history.stages), epochs=stage.epochs,
+            first_epoch=first_epoch, epochs=len(counts.epochs),
             learning_rate=stage.learning_rate, lr_decay=stage.lr_decay, train_batchnorm=False,
             trainable_params=plan.trainable_params, seconds=seconds, history=logs,
+            early_stopping=None if best is None else best.summary(),
         ))
     record.seconds = time.perf_counter() - start
     return record
@@ -377,7 +388,7 @@ def format_fixmatch(record, class_names):
     return "\n".join(lines)
 
 
-def _check(model, unlabeled, stages, options):
+def _check(model, data, unlabeled, stages, options):
     if isinstance(model, Classifier) and model.task == "image_text":
         raise ValueError(
             f"FixMatch augments images: it trains a single-label image classifier (a fusion model of image "
@@ -392,7 +403,15 @@ def _check(model, unlabeled, stages, options):
         )
     if unlabeled.task != "image":
         raise ValueError(f"FixMatch needs unlabelled images; {unlabeled.source} holds {unlabeled.task}.")
+    if options.mixup or options.cutmix:
+        raise ValueError(
+            "FixMatch trains on its own weak and strong views of the images and does not mix batches: MixUp "
+            f"and CutMix would be ignored. Received: mixup={options.mixup}, cutmix={options.cutmix}. Set both "
+            "to 0 (leave out --mixup and --cutmix), or use method 'pseudo_label', whose rounds mix the batches "
+            "of stages that train the whole model."
+        )
     for index, stage in enumerate(stages):
+        check_early_stopping(stage, data, index)
         decision = cache_decision(model, stage, options.feature_cache, options.augmented_views)
         if choose_route(stage, decision, index) != "model":
             raise ValueError(
