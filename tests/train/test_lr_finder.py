@@ -239,3 +239,18 @@ def test_plot_has_a_log_axis_and_marks_the_suggestion(as_dict):
     assert any(text.startswith("steepest") for text in legend)
     assert any(text.startswith("minimum/10") for text in legend)
     assert figure.suggestion == rates[8]
+
+
+def test_the_finder_decays_weights_as_the_stages_optimizer_does():
+    data = types.SimpleNamespace(train=tiny_image_data().validation)  # unshuffled: runs repeat exactly
+    losses = {}
+    for decay in (None, None, 0.9):
+        keras.utils.set_random_seed(0)
+        model = _image_model()
+        model.compile(weight_decay=decay)
+        stage = Stage("none", optimizer="adamw")
+        found = find_learning_rate(model, data, stage, start=1e-1, end=10.0, steps=8, divergence=1e9).losses
+        assert decay not in losses or np.array_equal(losses[decay], found)  # the same run twice: the same losses
+        losses[decay] = found
+    # AdamW's own default decay (0.004) against the classifier's 0.9: the training loss differs from step 2 on.
+    assert not np.allclose(losses[None], losses[0.9])

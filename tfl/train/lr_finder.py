@@ -251,13 +251,14 @@ def _is_number(value):
 
 def _prepare(model, stage, start):
     """Sets the stage's `trainable` flags; returns its optimizer, built, and the variables it trains."""
-    multipliers = {}
+    multipliers, weight_decay = {}, None
     if isinstance(model, Classifier):
         stage = stage or Stage("none")
         multipliers = apply_stage(model, stage).lr_multipliers
+        weight_decay = model.training_options.weight_decay  # as fit_stages builds the stage's optimizer
     stage = stage or Stage()
     constant = dataclasses.replace(stage, schedule="constant", learning_rate=start)
-    optimizer = make_optimizer(constant, steps=1, lr_multipliers=multipliers)
+    optimizer = make_optimizer(constant, steps=1, lr_multipliers=multipliers, weight_decay=weight_decay)
     variables = list(model.trainable_variables)
     if not variables:
         raise ValueError(
