@@ -90,9 +90,10 @@ class FitOptions:
             saved state of this plan, continue from it: finished stages are
             skipped (their records come back), the stage in progress restarts
             at the epoch after its last finished one, with its `trainable`
-            flags, optimizer state and schedule position restored. Data
-            order after a resume differs from an uninterrupted run's (the
-            shuffle restarts), so the results agree to within noise.
+            flags, optimizer state and schedule position restored. The data
+            order is drawn from the seed and the epoch (`tfl.data.order`), so
+            a resumed run sees the batches an uninterrupted one would, and
+            ends with its weights to float rounding (docs/reliability.md).
 
     Examples:
 
