@@ -282,3 +282,12 @@ def test_fusion_and_adaptation_keys_round_trip_through_yaml(tmp_path):
     path = tmp_path / "config.yaml"
     path.write_text(config.to_yaml())
     assert Config.from_yaml(path) == config
+
+
+def test_overrides_of_a_config_file_are_read_with_its_plan_strings(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("train:\n  epochs: 2\n  stages: [probe, top2]\n")
+    config = Config.from_yaml(path, {"train.epochs": 5, "model.augmentation.zoom": 0.1})
+    assert config.train.stages == parse_stages("probe,top2", epochs=5)
+    assert config.model.augmentation.zoom == 0.1
+    assert Config.from_yaml(path).train.stages == parse_stages("probe,top2", epochs=2)

@@ -107,7 +107,11 @@ def _add_training_arguments(parser):
         "then top 2 at 1e-4) or fine_tune (fastai-style: probe, then all stages on a one-cycle with "
         "discriminative rates)",
     )
-    group.add_argument("--epochs", type=arguments.positive_int, help="epochs per stage without its own")
+    group.add_argument(
+        "--epochs",
+        type=arguments.positive_int,
+        help="epochs per stage without its own (also the plan strings of a --config file's train.stages)",
+    )
     group.add_argument("--batch-size", type=arguments.positive_int)
     group.add_argument("--seed", type=int)
     group.add_argument("--augment", type=arguments.augmentation, help="e.g. 'flip,rotation=0.1,zoom=0.1'")
@@ -336,8 +340,8 @@ def config_from_args(args):
     if args.unlabeled is not None and config.train.self_training.method is None and args.self_training_method is None:
         overrides["train.self_training.method"] = "pseudo_label"
     if overrides:
-        try:
-            config = config.replace(**overrides)
+        try:  # set in a config file's mapping before it is read, the flags win also over what it reads with them
+            config = Config.from_yaml(args.config, overrides) if args.config else config.replace(**overrides)
         except ConfigValueError as error:
             raise flag_error(error, args) from None
     if args.plan is not None and args.stages:

@@ -7,6 +7,7 @@ Unknown keys are errors that name the key and its closest known spelling;
 renamed keys are migrated in `migrate`, the only place that knows old names.
 """
 
+import copy
 import dataclasses
 import difflib
 import os
@@ -98,8 +99,16 @@ class Config:
         return _from_dict(cls, migrate(dict(raw or {})), "")
 
     @classmethod
-    def from_yaml(cls, path):
-        """Loads a YAML config file. Unknown keys and wrong types are errors."""
+    def from_yaml(cls, path, overrides=None):
+        """Loads a YAML config file. Unknown keys and wrong types are errors.
+
+        `overrides` ({dotted key: value}, as `replace` takes them; `tfl
+        train`'s flags) are set in the file's mapping before it is read, so
+        they win also where one key is read with another: a plan string of
+        the file's `train.stages` without EPOCHS gets the overriding
+        `train.epochs`. The file is checked on its own first; its errors
+        name it.
+        """
         if not os.path.isfile(path):
             raise FileNotFoundError(f"Config file not found: {path}")
         with open(path, encoding="utf-8") as f:
@@ -110,9 +119,10 @@ class Config:
         if raw is not None and not isinstance(raw, dict):
             raise ValueError(f"{path} must hold a mapping of sections (data, model, train).")
         try:
-            return cls.from_dict(raw)
+            config = cls.from_dict(raw)
         except ValueError as e:
             raise ValueError(f"{path}: {e}") from None
+        return cls.from_dict(_with_dotted(migrate(dict(raw or {})), overrides)) if overrides else config
 
     def to_dict(self):
         return _to_plain(self)
@@ -123,14 +133,7 @@ class Config:
     def replace(self, **sections):
         """Returns a copy with fields replaced by dotted keys, e.g.
         `config.replace(**{"model.backbone": "resnet50"})`."""
-        updated = self.to_dict()
-        for dotted, value in sections.items():
-            node = updated
-            *parents, leaf = dotted.split(".")
-            for key in parents:
-                node = node[key]
-            node[leaf] = _to_plain(value)
-        return Config.from_dict(updated)
+        return Config.from_dict(_with_dotted(self.to_dict(), sections))
 
 
 def migrate(raw):
@@ -151,6 +154,21 @@ def migrate(raw):
         )
     raw["version"] = CONFIG_VERSION
     return raw
+
+
+def _with_dotted(raw, values):
+    """A copy of a config mapping with `values` ({dotted key: value}) set in it,
+    sections made where it has none."""
+    updated = copy.deepcopy(raw)
+    for dotted, value in values.items():
+        node = updated
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            if not isinstance(node.get(key), dict):
+                node[key] = {}
+            node = node[key]
+        node[leaf] = _to_plain(value)
+    return updated
 
 
 def _from_dict(cls, raw, path):

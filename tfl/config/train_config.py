@@ -207,9 +207,9 @@ class TrainConfig:
     Args:
         stages: the stages to run, in order: mappings of `Stage` fields, or
             plan strings such as "probe" or "top2:3:1e-4", read as `tfl train
-            --stages` reads them (a stage without EPOCHS gets `epochs`; one
-            without a rate 1e-3, or 1e-4 if it trains part of the
-            backbone). None uses the
+            --stages` reads them (a stage without EPOCHS gets `epochs`, or
+            `tfl train --epochs` where given; one without a rate 1e-3, or
+            1e-4 if it trains part of the backbone). None uses the
             default plan (LP-FT): images with pretrained weights: a linear
             probe on the frozen backbone's cached features (a head stage of
             `epochs` at 1e-3 with augmentation), then the top 2 backbone
