@@ -81,14 +81,7 @@ def target_layer(model, layer=None):
     else:
         names = [each.name for each in backbone.layers]
         if layer not in names:
-            close = difflib.get_close_matches(str(layer), names, n=3, cutoff=0.6)
-            hint = f" Close layer names: {', '.join(close)}." if close else ""
-            raise ValueError(
-                f"Unknown layer {layer!r}: {model.backbone_name} has no such stage or layer. "
-                f"Stages: {', '.join(stages)}.{hint} Pass a stage name, a layer name of "
-                f"model.backbone (`[l.name for l in model.backbone.layers]`), or None for the last "
-                f"feature map. Received: layer={layer!r}"
-            )
+            raise UnknownLayerError(model, layer, names)
         label, tensor = str(layer), backbone.get_layer(layer).output
     if len(tensor.shape) != 4:
         raise ValueError(
@@ -97,6 +90,42 @@ def target_layer(model, layer=None):
             f"layer or a stage name ({', '.join(stages)}). Received: layer={layer!r}"
         )
     return label, tensor
+
+
+class UnknownLayerError(ValueError):
+    """A `layer` that is neither a stage nor a layer of the model's backbone.
+
+    It keeps the model, the layer and the backbone's layer names, so that a
+    caller that took the layer another way (`tfl explain --layer`) can say the
+    same in its own terms (`named`).
+
+    Examples:
+
+    >>> model = tfl.build_model(tfl.ModelConfig(backbone="mobilenet_v3_small", weights=None, image_size=32), ["cat", "dog"])
+    >>> error = UnknownLayerError(model, "conv_99", [l.name for l in model.backbone.layers])
+    >>> str(error).endswith("or None for the last feature map. Received: layer='conv_99'")
+    True
+    >>> error.named("leave out --layer", "--layer conv_99").endswith(
+    ...     "or leave out --layer for the last feature map. Received: --layer conv_99")
+    True
+    """
+
+    def __init__(self, model, layer, names):
+        self.model, self.layer, self.names = model, layer, list(names)
+        super().__init__(self.named("None", f"layer={layer!r}"))
+
+    def named(self, default, received):
+        """The message with `default` for how to ask for the last feature map (e.g. "None") and
+        `received` for how the layer was given (e.g. "layer='conv_99'")."""
+        model, layer = self.model, self.layer
+        close = difflib.get_close_matches(str(layer), self.names, n=3, cutoff=0.6)
+        hint = f" Close layer names: {', '.join(close)}." if close else ""
+        return (
+            f"Unknown layer {layer!r}: {model.backbone_name} has no such stage or layer. "
+            f"Stages: {', '.join(model.stage_layers())}.{hint} Pass a stage name, a layer name of "
+            f"model.backbone (`[l.name for l in model.backbone.layers]`), or {default} for the last "
+            f"feature map. Received: {received}"
+        )
 
 
 def grad_cam_model(model, layer=None):

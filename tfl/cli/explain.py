@@ -29,26 +29,30 @@ def add_parser(subparsers):
     )
     parser.add_argument("--class-name", help="the class to explain (name or index); default: each input's predicted one")
     parser.add_argument("--layer", help="images: a stage (see `tfl backbones`) or backbone layer; default: the last")
-    parser.add_argument("--steps", type=int, default=32, help="texts: integrated gradients' steps (32-64)")
-    parser.add_argument("--baseline", choices=("pad", "mask"), default="pad", help="texts: the baseline token")
+    parser.add_argument("--steps", type=int, help="texts: integrated gradients' steps (default 32; 32-64)")
+    parser.add_argument("--baseline", choices=("pad", "mask"), help="texts: the baseline token (default pad)")
     add_trust_model_code(parser)
     parser.set_defaults(run=run)
     return parser
 
 
 def run(args):
+    from tfl.attribution.grad_cam import UnknownLayerError
     from tfl.explanation import explain
     from tfl.io import write_json
     from tfl.model import load_model
 
     model = load_model(model_path(args.model), safe_mode=not args.trust_model_code)
-    class_name = args.class_name
-    if class_name is not None and class_name not in model.class_names and class_name.isdigit():
-        class_name = int(class_name)
+    class_name = _class_name(model, args.class_name)
+    _check_options(model, args)
     if model.task != "text":
         refuse_image_folders("explain", args.model, args.inputs)
-    explanations = explain(model, args.inputs, method=args.method, class_name=class_name, layer=args.layer,
-                           steps=args.steps, baseline=args.baseline)
+    try:
+        explanations = explain(model, args.inputs, method=args.method, class_name=class_name, layer=args.layer,
+                               steps=32 if args.steps is None else args.steps,
+                               baseline="pad" if args.baseline is None else args.baseline)
+    except UnknownLayerError as error:
+        raise ValueError(error.named("leave out --layer", f"--layer {args.layer}")) from None
     os.makedirs(args.output, exist_ok=True)
     if explanations.task == "image":
         rows = _write_overlays(args.output, explanations)
@@ -64,6 +68,45 @@ def run(args):
         print(f"{row['input']}: {row['explained']} {row['probability']:.3f} -> {row['file']}")
     print(f"wrote {os.path.join(args.output, SUMMARY_FILE)}")
     return 0
+
+
+def _class_name(model, given):
+    """--class-name as `explain` takes it: a class name, or an index into the model's classes."""
+    if given is None or given in model.class_names:
+        return given
+    if given.isascii() and given.isdigit() and int(given) < len(model.class_names):
+        return int(given)
+    raise ValueError(
+        f"Unknown class {given!r}. Known: {', '.join(model.class_names)} (or indices 0 to "
+        f"{len(model.class_names) - 1}); leave out --class-name to explain each input's most probable class. "
+        f"Received: --class-name {given}"
+    )
+
+
+def _check_options(model, args):
+    """The options of the other kind of model refused, and --steps' range, naming the flags."""
+    from tfl.attribution.token_attributions import MAX_STEPS
+    from tfl.attribution.token_attributions import MIN_STEPS
+
+    if model.task == "image":
+        given = [flag for flag, value in (("--steps", args.steps), ("--baseline", args.baseline)) if value is not None]
+        if given:
+            raise ValueError(
+                f"{' and '.join(given)} appl{'y' if len(given) > 1 else 'ies'} to text models (integrated gradients); {args.model} is an image "
+                f"model, explained by Grad-CAM, which takes neither. Leave out {' and '.join(given)}."
+            )
+    elif model.task != "text":
+        return  # a fusion model: explain refuses it, naming what to explain instead
+    elif args.layer is not None:
+        raise ValueError(
+            f"--layer applies to image models (Grad-CAM's feature map); {args.model} is a text model. "
+            f"Leave out --layer. Received: --layer {args.layer}"
+        )
+    elif args.steps is not None and not MIN_STEPS <= args.steps <= MAX_STEPS:
+        raise ValueError(
+            f"--steps is integrated gradients' number of steps, a whole number from {MIN_STEPS} to {MAX_STEPS} "
+            f"(32 to 64 are usual). Received: --steps {args.steps}"
+        )
 
 
 def _row(explanations, i, file):
