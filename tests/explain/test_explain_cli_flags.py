@@ -1,6 +1,8 @@
 """`tfl explain` names the flags the user typed (not `explain`'s Python parameters) when one
 does not fit the model, before anything is written."""
 
+import os
+import pathlib
 import re
 
 import keras
@@ -85,3 +87,21 @@ def test_the_flags_that_fit_still_explain(image_model, text_model, tmp_path):
     assert main(["explain", text_model, "a lovely film", "--output", str(tmp_path / "text"), "--steps", "4",
                  "--baseline", "mask"]) == 0
     assert (tmp_path / "image" / "ant.png").exists() and (tmp_path / "text" / "explanations.html").exists()
+
+
+def test_each_image_gets_its_own_overlay_even_when_a_file_is_named_like_anothers_suffix(image_model, tmp_path):
+    import json
+
+    model, photo = image_model
+    files = []
+    for folder, name in (("c", "ant_2.png"), ("a", "ant.png"), ("b", "ant.png")):  # the third would be ant_2.png
+        (tmp_path / folder).mkdir()
+        target = tmp_path / folder / name
+        target.write_bytes(pathlib.Path(photo).read_bytes())
+        files.append(str(target))
+    output = tmp_path / "out"
+    assert main(["explain", model, *files, "--output", str(output)]) == 0
+    rows = json.loads((output / "explanations.json").read_text())["inputs"]
+    written = [row["file"] for row in rows]
+    assert len(set(written)) == 3 and all(os.path.exists(file) for file in written)
+    assert sorted(os.listdir(output)) == sorted([os.path.basename(file) for file in written] + ["explanations.json"])

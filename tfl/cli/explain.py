@@ -127,8 +127,7 @@ def _write_overlays(folder, explanations):
 
     rows, used = [], set()
     for i, path in enumerate(explanations.inputs):
-        stem = os.path.splitext(os.path.basename(path))[0]
-        name = stem + OVERLAY_SUFFIX if stem + OVERLAY_SUFFIX not in used else f"{stem}_{i}{OVERLAY_SUFFIX}"
+        name = _overlay_name(path, i, used)
         used.add(name)
         title = f"{explanations.explained[i]} {explanations.probabilities[i]:.2f} ({explanations.method})"
         if explanations.explained[i] != explanations.predicted[i]:
@@ -137,6 +136,14 @@ def _write_overlays(folder, explanations):
         file = write_overlay(os.path.join(folder, name), image, explanations.maps[i], title)
         rows.append(_row(explanations, i, file))
     return rows
+
+
+def _overlay_name(path, index, used):
+    """The overlay's file name: the image's own stem, or with the input's position (and a count) after it
+    when an earlier input took that name, never one in `used` (an input may be named like another's suffix)."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    candidates = [stem, f"{stem}_{index}", *(f"{stem}_{index}_{n}" for n in range(1, len(used) + 2))]
+    return next(name for name in (c + OVERLAY_SUFFIX for c in candidates) if name not in used)
 
 
 def _write_page(folder, explanations):
