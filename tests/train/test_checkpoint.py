@@ -1,6 +1,7 @@
 """`TrainingCheckpoint` with `fit_stages`: a run stopped midway continues
 where it stopped (the subprocess kill test is in tests/cli/test_resume.py)."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -115,6 +116,29 @@ def test_a_checkpoint_of_another_plan_is_refused(runs):
     plan = (Stage("top 1", epochs=2), STAGES[1])
     with pytest.raises(ValueError, match=r"saved by another plan.*\['none'\].*\['top 1', 'all'\]"):
         fit_stages(_model(), runs.data, plan, verbose=0, feature_cache="off", checkpoint=checkpoint)
+
+
+@pytest.mark.parametrize(
+    "plan, message",
+    [
+        ((dataclasses.replace(STAGES[0], learning_rate=1e-2), STAGES[1]),
+         r"stage 1 \(finished\) differs in learning_rate 0.001 then, 0.01 now"),
+        ((STAGES[0], dataclasses.replace(STAGES[1], epochs=5)), r"stage 2 \(in progress\) differs in epochs 2 then, 5 now"),
+    ],
+    ids=["finished-stage-rate", "stage-in-progress-epochs"],
+)
+def test_a_checkpoint_of_the_same_stage_names_with_other_settings_is_refused(runs, plan, message):
+    checkpoint = TrainingCheckpoint(runs.folder / "stopped", {"run": "tiny"})
+    with pytest.raises(ValueError, match=rf"saved by another plan: {message}.*--no-resume"):
+        fit_stages(_model(), runs.data, plan, verbose=0, feature_cache="off", checkpoint=checkpoint)
+
+
+def test_a_plan_with_a_stage_added_after_the_one_in_progress_resumes(runs, tmp_path):
+    shutil.copytree(runs.folder / "stopped", tmp_path / "stopped")
+    checkpoint = TrainingCheckpoint(tmp_path / "stopped", {"run": "tiny"})
+    history = fit_stages(_model(), runs.data, (*STAGES, Stage("none", epochs=1)), verbose=0, feature_cache="off",
+                         checkpoint=checkpoint)
+    assert [record.index for record in history.stages] == [0, 1, 2]
 
 
 def test_a_head_stage_on_cached_features_resumed_midway_reads_the_features_of_the_saved_backbone(tmp_path):

@@ -62,6 +62,9 @@ class ResumePoint:
         optimizer_variables: how many of the saved arrays (at the end)
             belong to the optimizer; 0 at a stage boundary.
         saved_at: `time.time()` of the save.
+        plan: every stage of the plan, as JSON-ready dicts of `Stage`
+            fields (a resume checks the finished stages and the one in
+            progress against them); None in checkpoints that predate it.
 
     Examples:
 
@@ -79,6 +82,7 @@ class ResumePoint:
     variable_paths: list
     optimizer_variables: int
     saved_at: float
+    plan: list | None = None
 
 
 class TrainingCheckpoint:

@@ -153,6 +153,8 @@ class StageContext:
         history: the plan's `TrainingHistory` so far (saved with checkpoints).
         midway: the `ResumePoint` when this stage resumes after an epoch.
         shared: the plan's `SharedTrace` (stages compiled once), or None.
+        plan: the plan's stages as a checkpoint keeps them
+            (`tfl.train.resume.plan_state`), or None.
     """
 
     cache: object
@@ -163,6 +165,7 @@ class StageContext:
     history: object = None
     midway: object = None
     shared: object = None
+    plan: list | None = None
 
 
 def choose_route(stage, decision, index=0, *, prototype_head=False):
@@ -222,7 +225,8 @@ def fit_stage(model, data, stage, options, context):
     saver = None
     if options.checkpoint is not None:
         saver = EpochSaver(
-            options.checkpoint, model, context.index, context.first_epoch, context.history, context.midway
+            options.checkpoint, model, context.index, context.first_epoch, context.history, context.midway,
+            context.plan,
         )
     kept = context.cache.features_kept()
     features = None if route == "model" else context.cache.get(data)

@@ -22,6 +22,7 @@ from tfl.train.fit_stage import choose_route
 from tfl.train.fit_stage import fit_stage
 from tfl.train.history import StageRecord
 from tfl.train.history import TrainingHistory
+from tfl.train.resume import plan_state
 from tfl.train.resume import resume_point
 from tfl.train.shared_trace import share_stages
 
@@ -115,6 +116,7 @@ def fit_stages(model, data, stages, options=None, *, cache=None, **overrides):
         check_early_stopping(stage, data, index)
         check_mixing(options, route, decision, index)
     context.shared = share_stages(model, stages, routes, context.steps, options.shared_trace, options.checkpoint)
+    context.plan = plan_state(stages)
     resume = resume_point(options.checkpoint, stages, model, options.verbose)
     if resume is not None:
         history.stages.extend(StageRecord(**record) for record in resume.records)

@@ -1,6 +1,7 @@
 """Resuming a plan: the checkpoint's saved state, and the callbacks that save each epoch."""
 
 import dataclasses
+import json
 import time
 
 import keras
@@ -24,6 +25,7 @@ def resume_point(checkpoint, stages, model, verbose):
             f"then stage {point.stage + 1}); this plan is {[stage.unfreeze for stage in stages]}. Start "
             "over with resume=False (--no-resume), or choose another output folder."
         )
+    _check_saved_stages(checkpoint, point, stages)
     # The model as it was saved, before the stage in progress sets anything up: a stage
     # resumed midway computes its cached features (and its report) from these weights,
     # and gets its optimizer's state back when it starts fitting (`EpochSaver`).
@@ -34,6 +36,30 @@ def resume_point(checkpoint, stages, model, verbose):
             finished += f", stage {point.stage + 1} after epoch {point.stage_epochs}"
         print(f"Resuming from {checkpoint.directory}: {finished}.")
     return point
+
+
+def plan_state(stages):
+    """The stages of a plan as JSON-ready dicts, as a checkpoint keeps them."""
+    return [json.loads(json.dumps(dataclasses.asdict(stage), default=str)) for stage in stages]
+
+
+def _check_saved_stages(checkpoint, point, stages):
+    """Refuses a resume whose finished stages, or the stage in progress, differ from those saved
+    (other epochs, rates, ...): the same `unfreeze` names are not the same plan."""
+    if point.plan is None:  # a checkpoint saved before plans were kept
+        return
+    now = plan_state(stages)
+    for index in range(min(point.stage + 1, len(stages), len(point.plan))):
+        saved, current = point.plan[index], now[index]
+        changed = sorted(key for key in set(saved) | set(current) if saved.get(key) != current.get(key))
+        if changed:
+            differences = ", ".join(f"{key} {saved.get(key)!r} then, {current.get(key)!r} now" for key in changed)
+            state = "finished" if index < point.stage else "in progress"
+            raise ValueError(
+                f"The checkpoint in {checkpoint.directory} was saved by another plan: stage {index + 1} "
+                f"({state}) differs in {differences}. Continue with the plan it was saved by, start over "
+                "with resume=False (--no-resume), or choose another output folder."
+            )
 
 
 class EpochOrder(keras.callbacks.Callback):
@@ -49,8 +75,9 @@ class EpochSaver(keras.callbacks.Callback):
     history so far to a `TrainingCheckpoint` after every epoch, and restores
     them when the stage resumes midway."""
 
-    def __init__(self, checkpoint, model, index, first_epoch, history, midway):
+    def __init__(self, checkpoint, model, index, first_epoch, history, midway, plan=None):
         super().__init__()
+        self.plan = plan
         self.checkpoint = checkpoint
         self.full_model = model
         self.index = index
@@ -103,5 +130,6 @@ class EpochSaver(keras.callbacks.Callback):
             variable_paths=[],
             optimizer_variables=optimizer_variables,
             saved_at=time.time(),
+            plan=self.plan,
         )
         self.checkpoint.save(variables, point)
