@@ -15,22 +15,13 @@ splits `data.validation_split` of each class of `data.source` off instead
 search. Head stages train on cached features (one feature cache on disk for
 every trial), so a trial without fine-tuning costs seconds.
 
-The output folder:
-
-    best.yaml        the best config (`tfl train --config best.yaml` reruns it)
-    trials.json      every trial: values, plan, scores, seconds; the default first
-    default.json     the config's own plan, scored on the same split
-    search.yaml      the config searched (a resumed search must match it)
-    search.json      the search's own settings: tuner, objective, max_unfreeze,
-                     max_epochs (a resumed search must match them too)
-    keras_tuner/     KerasTuner's state, one folder per trial (with its config.yaml)
-    feature_cache/   the backbone's features, shared by the trials
+The output folder is `tfl.tune_folder`'s (what it holds, and when a search
+in it may continue).
 """
 
 import dataclasses
 import json
 import os
-import shutil
 import tempfile
 import time
 
@@ -46,10 +37,13 @@ from tfl.io import write_text
 from tfl.model import build_model
 from tfl.run_plan import plan_run
 from tfl.train import head_can_be_probed
+from tfl.tune_folder import PROJECT
+from tfl.tune_folder import prepare_search_folder
+from tfl.tune_folder import search_settings
+from tfl.tune_folder import write_results
 
 TUNERS = ("bayesian", "hyperband")
 OBJECTIVES = ("accuracy", "macro_f1")
-PROJECT = "keras_tuner"
 WEIGHT_DECAYS = (0.0, 1e-5, 1e-4, 1e-3)
 
 
@@ -295,19 +289,13 @@ def tune(
     (2, ['best.yaml', 'default.json', 'feature_cache'])
     """
     start = time.perf_counter()
-    _check_choice(tuner, "tuner", TUNERS)
-    _check_choice(objective, "objective", OBJECTIVES)
-    _check_count(max_trials, "max_trials", 1)
-    _check_count(max_unfreeze, "max_unfreeze", 0)  # before the default plan trains, not after
-    if max_epochs is not None:
-        _check_count(max_epochs, "max_epochs", 1)
+    _check_search_arguments(tuner, objective, max_trials, max_unfreeze, max_epochs)
     searched = search_config(config, validation_split)
-    settings = {"tuner": tuner, "objective": objective, "max_unfreeze": max_unfreeze,
-                "max_epochs": max_epochs or 2 * searched.train.epochs}
+    settings = search_settings(tuner, objective, max_unfreeze, max_epochs or 2 * searched.train.epochs)
     temporary = tempfile.TemporaryDirectory(prefix="tfl-tune-") if output_dir is None else None
     folder = temporary.name if temporary else os.fspath(output_dir)
     try:
-        searched = _prepare_folder(folder, searched, overwrite, settings)
+        searched = prepare_search_folder(folder, searched, overwrite, settings)
         default = _score_default(folder, searched, objective, verbose)
         planned = plan_run(searched)  # checks names and sizes before any trial
         space = PlanSpace(
@@ -330,7 +318,7 @@ def tune(
         best = max(trials, key=_sort_key)
         best_config = best["config"].replace(**{"train.feature_cache_dir": config.train.feature_cache_dir})
         if temporary is None:
-            _write_results(folder, best_config, trials)
+            write_results(folder, best_config, trials)
     finally:
         if temporary is not None:
             temporary.cleanup()
@@ -343,49 +331,6 @@ def tune(
         seconds=time.perf_counter() - start,
         output_dir=None if temporary else folder,
     )
-
-
-# How a setting of the search is given on the command line, for the message that refuses a change.
-_SETTING_FLAGS = {"tuner": "--tuner", "objective": "--objective", "max_unfreeze": "--max-unfreeze",
-                  "max_epochs": "--max-epochs"}
-
-
-def _prepare_folder(folder, searched, overwrite, settings):
-    """Creates `folder` or checks that its search is of `searched` with the same
-    `settings`; returns `searched` with the shared feature cache in the folder
-    (unless it has its own)."""
-    recorded = os.path.join(folder, "search.yaml")
-    recorded_settings = os.path.join(folder, "search.json")
-    if overwrite and os.path.isdir(folder):
-        for name in ("search.yaml", "search.json", "default.json", "best.yaml", "trials.json"):
-            if os.path.exists(os.path.join(folder, name)):
-                os.remove(os.path.join(folder, name))
-        if os.path.isdir(os.path.join(folder, PROJECT)):
-            shutil.rmtree(os.path.join(folder, PROJECT))
-    elif os.path.isfile(recorded) and Config.from_yaml(recorded) != searched:
-        raise ValueError(
-            f"{folder} holds a search of another config ({recorded}). Continue it with the same config, "
-            "or start over with overwrite=True (--overwrite), or give another output folder."
-        )
-    elif os.path.isfile(recorded_settings):
-        with open(recorded_settings, encoding="utf-8") as f:
-            before = json.load(f)
-        changed = [key for key in settings if key in before and before[key] != settings[key]]
-        if changed:
-            differences = "; ".join(
-                f"{key}={before[key]!r} there, {settings[key]!r} now ({_SETTING_FLAGS[key]})" for key in changed
-            )
-            raise ValueError(
-                f"{folder} holds a search with other settings: {differences}. KerasTuner would continue it in its "
-                "own search space and objective, not the new ones. Continue it with the same settings, start over "
-                "with overwrite=True (--overwrite), or give another output folder."
-            )
-    os.makedirs(folder, exist_ok=True)
-    write_text(recorded, searched.to_yaml())
-    write_json(recorded_settings, settings)
-    if searched.train.feature_cache_dir is None:
-        searched = searched.replace(**{"train.feature_cache_dir": os.path.join(folder, "feature_cache")})
-    return searched
 
 
 def _score_default(folder, searched, objective, verbose):
@@ -483,9 +428,14 @@ def _sort_key(row):
     return float("-inf") if row["score"] is None else row["score"]
 
 
-def _write_results(folder, best_config, trials):
-    write_text(os.path.join(folder, "best.yaml"), best_config.to_yaml())
-    write_json(os.path.join(folder, "trials.json"), [{k: v for k, v in row.items() if k != "config"} for row in trials])
+def _check_search_arguments(tuner, objective, max_trials, max_unfreeze, max_epochs):
+    """`tune`'s own arguments, checked before the default plan trains, not after."""
+    _check_choice(tuner, "tuner", TUNERS)
+    _check_choice(objective, "objective", OBJECTIVES)
+    _check_count(max_trials, "max_trials", 1)
+    _check_count(max_unfreeze, "max_unfreeze", 0)
+    if max_epochs is not None:
+        _check_count(max_epochs, "max_epochs", 1)
 
 
 def _check_choice(value, name, known):
