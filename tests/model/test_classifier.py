@@ -105,6 +105,19 @@ def test_class_weight_takes_names_and_refuses_unknown_classes():
         model.compile(loss="mse", class_weight={"dog": 2.0})
 
 
+@pytest.mark.parametrize(
+    "options, message",
+    [({"weight_decay": float("nan")}, r"weight_decay must be a finite number >= 0 or None\. Received: weight_decay=nan"),
+     ({"weight_decay": float("inf")}, r"Received: weight_decay=inf"),
+     ({"class_weight": {"dog": float("nan")}}, r"A class weight is a finite number >= 0\. Received: class_weight\['dog'\]=nan")],
+    ids=["nan-decay", "infinite-decay", "nan-class-weight"],
+)
+def test_compile_refuses_nan_and_infinite_numbers(options, message):
+    model = build_model(ModelConfig(**SMALL), ["cat", "dog"])
+    with pytest.raises(ValueError, match=message):
+        model.compile(**options)
+
+
 def test_balanced_needs_the_training_labels_outside_fit_stages():
     model = build_model(ModelConfig(**SMALL), ["cat", "dog"])
     model.compile(class_weight="balanced")

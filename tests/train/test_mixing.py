@@ -18,6 +18,7 @@ from tfl.model import HeadLoss
 from tfl.model import build_model
 from tfl.model import head_loss
 from tfl.model import load_model
+from tfl.train import FitOptions
 from tfl.train import fit_stages
 
 B = 6
@@ -54,8 +55,10 @@ def test_mixing_refuses_multi_label_batches_and_bad_alphas():
     multi_hot = tf.data.Dataset.from_tensor_slices(({"images": tf.zeros([4, 8, 8, 3])}, tf.ones([4, 2]))).batch(2)
     with pytest.raises(ValueError, match="single-label data"):
         mix_batches(multi_hot, 2, mixup=0.2)
-    with pytest.raises(ValueError, match=r"mixup is the alpha of a Beta distribution, >= 0 .* Received: mixup=-1"):
+    with pytest.raises(ValueError, match=r"mixup is the alpha of a Beta distribution, finite and >= 0 .* Received: mixup=-1"):
         mix_batches(_constant_batch(), B, mixup=-1)
+    with pytest.raises(ValueError, match=r"Received: cutmix=nan"):
+        mix_batches(_constant_batch(), B, cutmix=float("nan"))
 
 
 def test_the_soft_target_loss_is_the_mixed_cross_entropy_and_the_default_stays_keras():
@@ -125,3 +128,10 @@ def test_train_with_mixup_runs_end_to_end_and_a_probe_plan_is_refused(image_fold
     assert type(model.loss) is keras.losses.SparseCategoricalCrossentropy  # reloads with the default loss
     code = main([*args, "--weights", "none", "--stages", "probe,all:1:1e-4", "--output", str(tmp_path / "probe")])
     assert code == 2 and "would be ignored" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["mixup", "cutmix"])
+def test_fit_options_refuse_a_nan_or_infinite_alpha(name):
+    for value in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match=rf"{name} is a finite Beta alpha >= 0 \(0: off\)\. Received: {name}={value}"):
+            FitOptions(**{name: value})

@@ -7,6 +7,8 @@ onehot(b)`, with `lam ~ Beta(alpha, alpha)` drawn per batch. With both on,
 each batch uses one of them, chosen with equal chance (timm's switch).
 """
 
+import math
+
 import tensorflow as tf
 
 
@@ -28,8 +30,10 @@ def mix_batches(dataset, num_classes, *, mixup=0.0, cutmix=0.0, seed=0):
     (TensorShape([4, 3]), True)
     """
     for name, alpha in (("mixup", mixup), ("cutmix", cutmix)):
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha < 0:
-            raise ValueError(f"{name} is the alpha of a Beta distribution, >= 0 (0: off). Received: {name}={alpha!r}")
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha < math.inf:
+            raise ValueError(
+                f"{name} is the alpha of a Beta distribution, finite and >= 0 (0: off). Received: {name}={alpha!r}"
+            )
     if not mixup and not cutmix:
         raise ValueError("mix_batches needs mixup > 0 or cutmix > 0. Received: mixup=0, cutmix=0")
     inputs, labels = dataset.element_spec

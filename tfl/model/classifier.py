@@ -7,6 +7,7 @@ none of them needs to ask what kind of model it holds.
 """
 
 import dataclasses
+import math
 import numbers
 
 import keras
@@ -399,8 +400,10 @@ class Classifier(keras.Model):
             metrics = None
         if not isinstance(label_smoothing, numbers.Real) or not 0 <= label_smoothing < 1:
             raise ValueError(f"label_smoothing must be a number in [0, 1). Received: label_smoothing={label_smoothing!r}")
-        if weight_decay is not None and (not isinstance(weight_decay, numbers.Real) or weight_decay < 0):
-            raise ValueError(f"weight_decay must be a number >= 0 or None. Received: weight_decay={weight_decay!r}")
+        if weight_decay is not None and (not isinstance(weight_decay, numbers.Real) or not 0 <= weight_decay < math.inf):
+            raise ValueError(
+                f"weight_decay must be a finite number >= 0 or None. Received: weight_decay={weight_decay!r}"
+            )
         if loss is not None and (label_smoothing or class_weight is not None):
             raise ValueError(
                 "label_smoothing and class_weight apply to tfl's default loss; with your own loss, build them "
@@ -431,7 +434,7 @@ class Classifier(keras.Model):
                     f"Unknown class {key!r} in class_weight. Known: {', '.join(self.class_names)} "
                     f"(or indices 0 to {self.num_classes - 1})."
                 )
-            if not isinstance(weight, numbers.Real) or weight < 0:
-                raise ValueError(f"A class weight is a number >= 0. Received: class_weight[{key!r}]={weight!r}")
+            if not isinstance(weight, numbers.Real) or not 0 <= weight < math.inf:
+                raise ValueError(f"A class weight is a finite number >= 0. Received: class_weight[{key!r}]={weight!r}")
             weights[index] = float(weight)
         return weights

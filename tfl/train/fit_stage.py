@@ -24,6 +24,7 @@ means of the training features (`tfl.train.prototype_fit`).
 
 import dataclasses
 import logging
+import math
 import time
 
 import keras
@@ -127,8 +128,8 @@ class FitOptions:
             raise ValueError(f"augmented_views must be a whole number >= 1. Received: {self.augmented_views!r}")
         for name in ("mixup", "cutmix"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"{name} is a Beta alpha >= 0 (0: off). Received: {name}={value!r}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+                raise ValueError(f"{name} is a finite Beta alpha >= 0 (0: off). Received: {name}={value!r}")
 
     @classmethod
     def of(cls, options=None, **overrides):
