@@ -73,3 +73,14 @@ def test_a_good_flag_value_over_a_config_file_is_kept(tmp_path):
     path.write_text("train:\n  label_smoothing: 0.1\n")
     config = config_from_args(_parse("train", "--config", str(path), "--label-smoothing", "0.2", "--adapt-alpha", "0.5"))
     assert (config.train.label_smoothing, config.train.adaptation.alpha) == (0.2, 0.5)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize(
+    "plan, item, reason",
+    [("probe,top2:3:-1", "top2:3:-1", r"finite learning rate > 0"), ("none:1:1e-3,top2:x", "top2:x", r"EPOCHS must be an integer")],
+    ids=["rate", "epochs"],
+)
+def test_a_bad_stages_item_is_named_with_the_flag(command, plan, item, reason):
+    with pytest.raises(ValueError, match=rf"^--stages '{re.escape(plan)}', item '{re.escape(item)}': .*{reason}"):
+        config_from_args(_parse(command, "--stages", plan))

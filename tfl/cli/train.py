@@ -318,6 +318,20 @@ _FLAG_KEYS = (
 )
 
 
+def _stages_flag(text, epochs):
+    """`--stages`, parsed; an error names the flag and the item of it that is wrong, as typed."""
+    from tfl.config.stage import parse_stage
+    from tfl.config.stage import parse_stages
+
+    for item in (item.strip() for item in text.split(",")):
+        try:
+            if item:
+                parse_stage(item, epochs=epochs)
+        except ValueError as error:
+            raise ValueError(f"--stages {text!r}, item {item!r}: {error}") from None
+    return parse_stages(text, epochs=epochs)
+
+
 def config_from_args(args):
     """The `Config` of a config file with the flags applied on top.
 
@@ -325,7 +339,6 @@ def config_from_args(args):
     the flag and the value (`flag_error`)."""
     from tfl.config import Config
     from tfl.config import ConfigValueError
-    from tfl.config import parse_stages
 
     config = Config.from_yaml(args.config) if args.config else Config()
     overrides = {}
@@ -352,7 +365,7 @@ def config_from_args(args):
     if args.plan is not None:  # the flag overrides a config file's stages, as --stages does
         config = config.replace(**{"train.plan": args.plan, "train.stages": None})
     if args.stages:
-        config = config.replace(**{"train.stages": parse_stages(args.stages, epochs=config.train.epochs)})
+        config = config.replace(**{"train.stages": _stages_flag(args.stages, config.train.epochs)})
     return config
 
 
