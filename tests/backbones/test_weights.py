@@ -76,3 +76,67 @@ def test_weights_of_another_backbone_are_refused_with_both_named(tmp_path):
 def test_missing_weights_file_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.weights.h5"):
         build_backbone("vgg16", weights=os.fspath(tmp_path / "nope.weights.h5"), image_size=32)
+
+
+# EfficientNet's ImageNet preprocessing: the stem reads (pixels / 255 - mean) / std.
+_IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], "float32")
+_IMAGENET_STD = np.array([0.229, 0.224, 0.225], "float32")
+
+
+@pytest.fixture(scope="module")
+def efficientnet_imagenet_file(tmp_path_factory):
+    """A stand-in for Keras' efficientnetb0_notop.h5, in its legacy .h5 format: random
+    weights, and in the Normalization layer what Keras' file holds there (the ImageNet
+    mean, and the standard deviations as the variance)."""
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format
+
+    keras.utils.set_random_seed(0)
+    model = keras.applications.EfficientNetB0(include_top=False, weights=None, input_shape=(32, 32, 3))
+    normalization = next(layer for layer in model.layers if isinstance(layer, keras.layers.Normalization))
+    normalization.set_weights([_IMAGENET_MEAN, _IMAGENET_STD, np.array(0, "int64")])
+    path = tmp_path_factory.mktemp("efficientnet") / "efficientnetb0_notop.h5"
+    with h5py.File(path, "w") as file:
+        legacy_h5_format.save_weights_to_hdf5_group(file, model)
+    return path
+
+
+def _stem_input(backbone, images):
+    return keras.Model(backbone.input, backbone.get_layer("stem_conv_pad").input)(images).numpy()
+
+
+def _efficientnet_from(route, imagenet_file, tmp_path):
+    if route == "keras_h5":
+        return build_backbone("efficientnet_b0", weights=imagenet_file, image_size=32)
+    if route == "saved_backbone":
+        source = build_backbone("efficientnet_b0", weights=imagenet_file, image_size=32)
+        return build_backbone("efficientnet_b0", weights=save_backbone(source, tmp_path / "b.weights.h5"), image_size=32)
+    model = build_model({"backbone": "efficientnet_b0", "weights": str(imagenet_file), "image_size": 32}, ["a", "b"])
+    model.save(tmp_path / "classifier.keras")
+    return build_backbone("efficientnet_b0", weights=tmp_path / "classifier.keras", image_size=32)
+
+
+@pytest.mark.parametrize(
+    "route",
+    [
+        pytest.param("keras_h5", id="keras_file"),
+        pytest.param("saved_backbone", id="save_backbone"),
+        pytest.param("classifier_keras", id="classifier_keras_file", marks=pytest.mark.slow),
+    ],
+)
+def test_efficientnet_imagenet_weights_from_a_path_are_preprocessed_as_keras_does(
+    efficientnet_imagenet_file, tmp_path, route
+):
+    # Keras adds a Rescaling by 1/sqrt(std) for these weights, built with weights="imagenet" only:
+    # without it, a path gave the stem inputs about half as large as its ImageNet weights expect.
+    images = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    backbone = _efficientnet_from(route, efficientnet_imagenet_file, tmp_path)
+    np.testing.assert_allclose(_stem_input(backbone, images), (images / 255 - _IMAGENET_MEAN) / _IMAGENET_STD, atol=1e-4)
+
+
+def test_efficientnet_trained_from_scratch_reloads_unchanged(tmp_path):
+    source = build_backbone("efficientnet_b0", weights=None, image_size=32)
+    loaded = build_backbone("efficientnet_b0", weights=save_backbone(source, tmp_path / "b.weights.h5"), image_size=32)
+    images = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    assert len(loaded.layers) == len(source.layers)
+    np.testing.assert_array_equal(_stem_input(loaded, images), _stem_input(source, images))

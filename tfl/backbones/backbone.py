@@ -39,7 +39,9 @@ def build_backbone(name, *, weights="imagenet", image_size=None):
         name: a registered backbone name (see `tfl.backbones.list_backbones()`).
         weights: "imagenet", None (random initialisation), or a path to a
             `.weights.h5`, legacy `.h5` or `.keras` file with this backbone's
-            weights.
+            weights. Keras' own ImageNet file given as a path builds the
+            model "imagenet" builds (EfficientNet: with the `Rescaling` layer
+            Keras adds for those weights).
         image_size: (height, width) or an int; None for the default size.
 
     Returns:
@@ -61,7 +63,7 @@ def build_backbone(name, *, weights="imagenet", image_size=None):
         include_top=False, weights=None, input_shape=input_shape, **spec.kwargs
     )
     if weights is not None:
-        load_weights_file(backbone, weights, spec)
+        backbone = load_weights_file(backbone, weights, spec)
     return backbone
 
 

@@ -6,6 +6,7 @@ put the file and what to pass instead.
 """
 
 import contextlib
+import math
 import os
 import re
 import socket
@@ -15,6 +16,12 @@ import keras
 
 # Seconds a stalled connection may take before the download is given up.
 DOWNLOAD_TIMEOUT_S = float(os.environ.get("TFL_DOWNLOAD_TIMEOUT", "30"))
+
+# What Keras' ImageNet weights of EfficientNet (v1) put in its `Normalization` layer: the
+# ImageNet mean, and the standard deviations as the variance (keras/src/applications/efficientnet.py,
+# IMAGENET_STDDEV_RGB; tensorflow/tensorflow#49930).
+_EFFICIENTNET_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_EFFICIENTNET_IMAGENET_STD = (0.229, 0.224, 0.225)
 
 WEIGHT_FILE_SUFFIXES = (".weights.h5", ".h5", ".keras")
 
@@ -122,6 +129,11 @@ def load_weights_file(backbone, path, spec):
     Keras' legacy `.h5` weight files (such as its own ImageNet downloads), and
     `.keras` files holding this backbone, alone or inside a tfl classifier.
 
+    Returns:
+        The backbone holding the weights: `backbone`, or for Keras' ImageNet
+        weights of EfficientNet, `backbone` with the layer Keras adds for
+        them (`_with_imagenet_rescaling`).
+
     Raises:
         FileNotFoundError: the file does not exist.
         WeightsUnavailableError: the file holds weights of another architecture.
@@ -149,6 +161,53 @@ def load_weights_file(backbone, path, spec):
             f"(keras.applications.{spec.keras_name}): {_first_line(error).rstrip('.')}. "
             "Pass a weights file written for this backbone, or the backbone it was written for."
         ) from None
+    return _with_imagenet_rescaling(backbone, spec)
+
+
+def _with_imagenet_rescaling(backbone, spec):
+    """`backbone` as Keras builds it for the weights it holds.
+
+    Keras' EfficientNet (v1) built with `weights="imagenet"` has one layer
+    more than built with `weights=None`: a `Rescaling` by 1/sqrt(std) after
+    its `Normalization`, whose ImageNet variance holds the standard
+    deviations. Without it the stem sees inputs about twice too small. An
+    EfficientNet built with `weights=None` whose `Normalization` then
+    received those ImageNet statistics (from Keras' file, or a backbone
+    trained from it, given as a path) is returned with that layer, its
+    weights unchanged; any other backbone is returned as it is.
+    """
+    if not (spec.from_keras_applications and spec.module == "efficientnet"):
+        return backbone
+    normalizations = [layer for layer in backbone.layers if isinstance(layer, keras.layers.Normalization)]
+    if len(normalizations) != 1 or not _holds_imagenet_statistics(normalizations[0]):
+        return backbone
+
+    def call(layer, *args, **kwargs):
+        outputs = layer(*args, **kwargs)
+        if isinstance(layer, keras.layers.Normalization):
+            return keras.layers.Rescaling([1.0 / math.sqrt(std) for std in _EFFICIENTNET_IMAGENET_STD])(outputs)
+        return outputs
+
+    images = keras.Input(batch_shape=backbone.input.shape, name=backbone.layers[0].name)
+    rebuilt = keras.models.clone_model(backbone, input_tensors=images, call_function=call)
+    for target_layer, source_layer in zip(_weighted_layers(rebuilt), _weighted_layers(backbone)):
+        _set_weights(target_layer, source_layer.get_weights())
+    return rebuilt
+
+
+def _set_weights(layer, weights):
+    layer.set_weights(weights)
+    if isinstance(layer, keras.layers.Normalization):
+        layer.finalize_state()  # its mean and variance are read from its weights here, not by set_weights
+
+
+def _holds_imagenet_statistics(normalization):
+    mean, variance = (keras.ops.convert_to_numpy(v).reshape(-1) for v in (normalization.mean, normalization.variance))
+    return (
+        mean.shape == variance.shape == (3,)
+        and all(math.isclose(a, b, abs_tol=1e-6) for a, b in zip(mean, _EFFICIENTNET_IMAGENET_MEAN))
+        and all(math.isclose(a, b, abs_tol=1e-6) for a, b in zip(variance, _EFFICIENTNET_IMAGENET_STD))
+    )
 
 
 def _copy_from_keras_file(backbone, path):
@@ -156,8 +215,8 @@ def _copy_from_keras_file(backbone, path):
     source = _find_matching_model(loaded, backbone)
     if source is None:
         raise ValueError(f"no model inside {os.path.basename(path)} has this backbone's layers")
-    for target_layer, source_layer in zip(backbone.layers, source.layers):
-        target_layer.set_weights(source_layer.get_weights())
+    for target_layer, source_layer in zip(_weighted_layers(backbone), _weighted_layers(source)):
+        _set_weights(target_layer, source_layer.get_weights())
 
 
 def _find_matching_model(model, backbone):
@@ -173,12 +232,20 @@ def _find_matching_model(model, backbone):
 
 
 def _same_architecture(a, b):
-    if not isinstance(a, keras.Model) or len(a.layers) != len(b.layers):
+    """Whether `a` holds weights for `b`: the same layers with weights, in order, of the same
+    types and shapes. Layers without weights may differ (Keras' EfficientNet has one `Rescaling`
+    more when built for ImageNet weights: `_with_imagenet_rescaling`)."""
+    if not isinstance(a, keras.Model):
         return False
-    return all(
+    a_layers, b_layers = _weighted_layers(a), _weighted_layers(b)
+    return len(a_layers) == len(b_layers) and all(
         type(x) is type(y) and [w.shape for w in x.weights] == [w.shape for w in y.weights]
-        for x, y in zip(a.layers, b.layers)
+        for x, y in zip(a_layers, b_layers)
     )
+
+
+def _weighted_layers(model):
+    return [layer for layer in model.layers if layer.weights]
 
 
 def _first_line(error):
