@@ -77,6 +77,15 @@ def test_each_width_variant_asks_keras_for_its_own_file(imagenet_home, no_networ
     assert get_backbone_spec(name).kwargs["alpha"] == alpha
 
 
+@pytest.mark.parametrize("image_size", [96, 160])
+def test_mobilenet_v2_140_below_224_asks_for_its_224_file_the_only_one_released(imagenet_home, no_network, image_size):
+    # Keras asks for ..._1.4_96_no_top.h5 at 96, which does not exist (HTTP 404, keras-team/keras#16452).
+    with pytest.raises(WeightsUnavailableError, match=r"kernels_1\.4_224_no_top\.h5") as error:
+        build_backbone("mobilenet_v2_140", weights="imagenet", image_size=image_size)
+    assert f"1.4_{image_size}_no_top" not in str(error.value)
+    assert get_backbone_spec("mobilenet_v2_140").imagenet_weights_size((image_size, image_size)) == 224
+
+
 def test_width_variants_are_listed_with_their_arguments_and_weight_sizes():
     rows = {row["name"]: row for row in list_backbones()}
     assert rows["mobilenet_025"]["keras_arguments"] == {"alpha": 0.25}
@@ -88,3 +97,5 @@ def test_width_variants_are_listed_with_their_arguments_and_weight_sizes():
         "minimalistic": True,
     }
     assert rows["resnet50"]["imagenet_sizes"] == [224]
+    assert rows["mobilenet_v2_035"]["imagenet_sizes"] == [96, 128, 160, 192, 224]
+    assert rows["mobilenet_v2_130"]["imagenet_sizes"] == rows["mobilenet_v2_140"]["imagenet_sizes"] == [224]

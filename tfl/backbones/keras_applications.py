@@ -156,9 +156,12 @@ def _mobilenet(name, alpha):
 def _mobilenet_v2(name, alpha):
     # The last 1x1 convolution keeps 1280 channels below alpha 1 and widens above it.
     feature_dim = 1280 if alpha <= 1.0 else _round_to_8(1280 * alpha)
+    # Widths 1.3 and 1.4 were released at 224 only: Keras asks for a 1.4_96 file that does not
+    # exist (HTTP 404; keras-team/keras#16452, keras-applications#169).
+    sizes = (224,) if alpha > 1.0 else (96, 128, 160, 192, 224)
     return _strided(
         name, apps.MobileNetV2, "mobilenet_v2", "tf", feature_dim, "block_{}_expand", (1, 3, 6, 13), "MobileNetV2",
-        _width_kwargs(alpha), imagenet_sizes=(96, 128, 160, 192, 224),
+        _width_kwargs(alpha), imagenet_sizes=sizes,
     )
 
 

@@ -75,17 +75,34 @@ def _is_download_failure(error):
 def build_imagenet(spec, input_shape):
     """Builds `spec`'s backbone with ImageNet weights (downloaded once, then cached).
 
-    Keras chooses the file: for a backbone with weights at several input
-    sizes (MobileNet v1 and v2), the one trained at `input_shape`'s size if
-    it is square and published, else the one trained at `spec.default_size`
-    (`spec.imagenet_weights_size`).
+    The file is the one trained at `input_shape`'s size if it is square and
+    published (`spec.imagenet_sizes`: MobileNet v1 and v2 have several),
+    else the one trained at `spec.default_size` (`spec.imagenet_weights_size`).
+    Keras' download holds the same rule, except for MobileNetV2 at widths 1.3
+    and 1.4, released at 224 only, where it asks for a file of the input's
+    size that does not exist: those, and any square size without its own
+    file, are built at the size the weights were trained at, whose weights
+    then go to the backbone of the input's size (all layers are
+    convolutional).
 
     Raises:
         WeightsUnavailableError: when the download fails or stalls, naming the
             backbone, the cache folder and file name, and the alternatives.
     """
+    trained_at = spec.imagenet_weights_size(tuple(input_shape[:2])) if input_shape is not None else None
+    square = input_shape is not None and input_shape[0] == input_shape[1]
     try:
         with _socket_timeout(DOWNLOAD_TIMEOUT_S):
+            if square and spec.imagenet_sizes and input_shape[0] != trained_at:
+                # Keras would ask for a file trained at this size that is not published (MobileNetV2 1.3
+                # and 1.4 below 224): the weights trained at `trained_at`, in a backbone of this size.
+                source = spec.constructor(
+                    include_top=False, weights="imagenet", input_shape=(trained_at, trained_at, input_shape[2]),
+                    **spec.kwargs,
+                )
+                backbone = spec.constructor(include_top=False, weights=None, input_shape=input_shape, **spec.kwargs)
+                backbone.set_weights(source.get_weights())
+                return backbone
             return spec.constructor(
                 include_top=False, weights="imagenet", input_shape=input_shape, **spec.kwargs
             )
