@@ -132,17 +132,18 @@ def read_signatures(version_dir):
 def read_class_names(version_dir):
     """The class names `export_model` stored in a version (`assets.extra/class_names.json`),
     or None for a version without them."""
-    path = os.path.join(version_dir, CLASS_NAMES_FILE)
-    if not os.path.isfile(path):
-        return None
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    return _read_extra(version_dir, CLASS_NAMES_FILE)
 
 
 def read_outputs(version_dir):
     """How `export_model` said a version's outputs read (`assets.extra/outputs.json`:
     `multi_label`, `threshold`), or None for a version without it."""
-    path = os.path.join(version_dir, OUTPUTS_FILE)
+    return _read_extra(version_dir, OUTPUTS_FILE)
+
+
+def _read_extra(version_dir, name):
+    """The JSON file `name` of a version folder, or None where the version has none."""
+    path = os.path.join(version_dir, name)
     if not os.path.isfile(path):
         return None
     with open(path, encoding="utf-8") as f:
