@@ -1,5 +1,6 @@
 """The pipeline options: defaults, checks, and how a source merges options with keywords."""
 
+import numpy as np
 import pytest
 
 from tfl.data import ImageOptions
@@ -65,3 +66,17 @@ def test_options_of_the_other_modality_are_an_error():
     with pytest.raises(TypeError, match=r"from_texts\(\) takes options=TextOptions\(\.\.\.\).*"
                                         r"Received: options of type ImageOptions"):
         resolve_options(TextOptions, ImageOptions(image_size=8), {}, "from_texts")
+
+
+BAD_SEEDS = {"none": None, "string": "1", "fraction": 1.5, "negative": -1, "too_large": 2**62, "bool": True}
+
+
+@pytest.mark.parametrize("seed", BAD_SEEDS.values(), ids=BAD_SEEDS.keys())
+def test_a_seed_that_cannot_seed_a_run_is_refused_naming_it(seed):
+    # Before, these failed later: a TypeError inside the split, or an OverflowError in the traced shuffle.
+    with pytest.raises(ValueError, match=rf"seed is a whole number from 0 to 2\*\*32 - 1.*Received: seed={seed!r}"):
+        TextOptions(seed=seed)
+
+
+def test_a_numpy_integer_seed_is_taken():
+    assert ImageOptions(image_size=8, seed=np.int64(7)).seed == 7

@@ -9,8 +9,13 @@ image_size=224, batch_size=16))` are the same call.
 """
 
 import dataclasses
+import numbers
 
 from tfl.data.split import check_validation_split
+
+# The seeds a run takes: `keras.utils.set_random_seed` (NumPy's) accepts 0 <= seed < 2**32,
+# and the shuffle seeds made from it (`tfl.data.order`) must fit in an int64.
+SEED_LIMIT = 2**32
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,7 +28,8 @@ class PipelineOptions:
             held-out data of its own (stratified, seeded, deterministic;
             multi-label examples by their first class). Sources with their own
             held-out split (TFDS) do not use it.
-        seed: seed of the split and of the shuffle.
+        seed: seed of the split and of the shuffle, a whole number in
+            [0, 2**32).
         cache: keep the prepared examples (resized uint8 images, token ids) in
             memory after the first pass.
         balanced_sampling: draw training examples with every class equally
@@ -48,10 +54,25 @@ class PipelineOptions:
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise ValueError(f"batch_size must be an int >= 1. Received: batch_size={batch_size!r}")
         check_validation_split(self.validation_split)
+        check_seed(self.seed)
         if not isinstance(self.balanced_sampling, bool):
             raise ValueError(
                 f"balanced_sampling is True or False. Received: balanced_sampling={self.balanced_sampling!r}"
             )
+
+
+def check_seed(seed):
+    """Refuses a seed that is not a whole number in [0, 2**32), naming it.
+
+    Examples:
+
+    >>> check_seed(1337)
+    """
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < SEED_LIMIT:
+        raise ValueError(
+            "seed is a whole number from 0 to 2**32 - 1 (4294967295), as keras.utils.set_random_seed "
+            f"takes. Received: seed={seed!r}"
+        )
 
 
 def resolve_options(options_class, options, overrides, caller):

@@ -16,7 +16,8 @@ class ImageOptions(PipelineOptions):
         validation_split: fraction of each class held out when a source has no
             held-out data of its own (stratified, seeded, deterministic;
             multi-hot examples by their first class).
-        seed: seed of the split and of the shuffle.
+        seed: seed of the split and of the shuffle, a whole number in
+            [0, 2**32).
         cache: keep the decoded, resized images (uint8) in memory.
         balanced_sampling: draw training images with every class equally
             often, an epoch keeping the data's size (single-label only).

@@ -15,7 +15,8 @@ class TextOptions(PipelineOptions):
         validation_split: fraction of each class held out when a source has no
             held-out data of its own (stratified, seeded; multi-label rows by
             their first class).
-        seed: seed of the split and of the shuffle.
+        seed: seed of the split and of the shuffle, a whole number in
+            [0, 2**32).
         cache: keep the tokenized examples in memory.
         balanced_sampling: draw training texts with every class equally
             often, an epoch keeping the data's size (single-label only).
