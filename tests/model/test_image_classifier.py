@@ -127,6 +127,27 @@ def test_augmentation_is_active_in_training_only():
     assert augmented(inputs).shape == (3, 32, 32, 3)
 
 
+@pytest.fixture(scope="module")
+def augmented_model():
+    config = ModelConfig(**SMALL, dropout=0.5, augmentation=AugmentationConfig(flip="horizontal", rotation=0.2, zoom=0.2))
+    return build_model(config, ["a", "b"], seed=3)
+
+
+def test_a_call_without_training_neither_augments_nor_drops_out(augmented_model, tmp_path):
+    inputs = {"images": _images()}
+    augmented_model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+
+    for model in (augmented_model, loaded):
+        expected = model.predict(inputs, verbose=0)
+        np.testing.assert_allclose(model(inputs), expected, rtol=1e-5, atol=1e-6)
+        features = model.feature_model()
+        np.testing.assert_array_equal(features(inputs), features(inputs, training=False))
+        preprocessed = model.preprocessor(model.resizing(inputs["images"]))
+        np.testing.assert_array_equal(model.backbone_input_model()(inputs), preprocessed)
+    assert not np.allclose(augmented_model(inputs, training=True), augmented_model(inputs, training=False))
+
+
 def test_every_batchnorm_is_frozen_after_build():
     model = build_model(ModelConfig(**SMALL), ["a", "b"])
     layers = batchnorm_layers(model)

@@ -2,9 +2,32 @@
 
 import keras
 
+from tfl.serialization import keras_serializable
+
+
+@keras_serializable
+class Augmentation(keras.Sequential):
+    """A `keras.Sequential` of random image layers that runs in inference mode
+    unless it is called in training (`fit`, or `training=True`).
+
+    Keras' random image layers default to `training=True`: in a model called
+    without `training` (`model(x)`, `model.feature_model()(x)`) they would
+    augment, and pass training mode on to the layers after them (dropout).
+
+    Examples:
+
+    >>> augmentation = build_augmentation({"flip": "horizontal"}, seed=0)
+    >>> images = np.arange(12.0).reshape(1, 2, 2, 3)
+    >>> bool(np.all(augmentation(images) == images))
+    True
+    """
+
+    def call(self, inputs, training=False, mask=None, **kwargs):
+        return super().call(inputs, training=training, mask=mask, **kwargs)
+
 
 def build_augmentation(augmentation, seed=None):
-    """Returns a `keras.Sequential` of random layers, or None if all are off.
+    """Returns an `Augmentation` (a `keras.Sequential`) of random layers, or None if all are off.
 
     Args:
         augmentation: a dict with the fields of `tfl.config.AugmentationConfig`
@@ -30,4 +53,4 @@ def build_augmentation(augmentation, seed=None):
         layers.append(
             keras.layers.RandomContrast(augmentation["contrast"], value_range=(0, 255), seed=seed, name="contrast")
         )
-    return keras.Sequential(layers, name="augmentation") if layers else None
+    return Augmentation(layers, name="augmentation") if layers else None
