@@ -147,6 +147,10 @@ ERRORS = {
     "multi_hot_all_zero": (_id_images(2), [[0, 0], [0, 0]], {}, "no positive label"),
     "bad_value_range": (_id_images(2), [0, 1], {"value_range": (1, 0)}, "value_range is"),
     "duplicate_class_names": (_id_images(2), [0, 1], {"class_names": ["a", "a"]}, "Class names must be unique; repeated: a"),
+    # Before, from_arrays returned an empty validation set without a word; folders and texts refuse it.
+    "single_image_per_class": (_id_images(3), ["a", "b", "c"], {},
+                               r"No image is left for validation in x: every class has a single image.*validation_data="),
+    "single_image_per_class_multi_hot": (_id_images(2), [[1, 0], [0, 1]], {}, "No image is left for validation in x"),
 }
 
 

@@ -57,10 +57,7 @@ def from_arrays(
     labels, class_names, multi_label = _encode_labels(y, len(x), class_names, "y")
     _check_classes_present(labels, class_names, multi_label)
     if validation_data is None:
-        keys = first_class(labels) if multi_label else labels
-        train_index, held_out_index = stratified_split(keys, options.validation_split, options.seed)
-        x_train, y_train = x[train_index], labels[train_index]
-        x_held_out, y_held_out = x[held_out_index], labels[held_out_index]
+        (x_train, y_train), (x_held_out, y_held_out) = _split(x, labels, multi_label, options)
     else:
         x_train, y_train = x, labels
         x_held_out, y_held_out = _held_out(validation_data, low, high, class_names, multi_label)
@@ -93,6 +90,19 @@ def from_arrays(
         multi_label=multi_label,
         validation_labels=y_held_out,
     )
+
+
+def _split(x, labels, multi_label, options):
+    """`((x_train, y_train), (x_held_out, y_held_out))`: `validation_split` of each class held out."""
+    keys = first_class(labels) if multi_label else labels
+    train_index, held_out_index = stratified_split(keys, options.validation_split, options.seed)
+    if not len(held_out_index):
+        raise ValueError(
+            f"No image is left for validation in x: every class has a single image ({len(x)} images, "
+            f"{len(train_index)} for training). Add images, or pass validation_data=(x_val, y_val) with "
+            "held-out images."
+        )
+    return (x[train_index], labels[train_index]), (x[held_out_index], labels[held_out_index])
 
 
 def _held_out(validation_data, low, high, class_names, multi_label):
