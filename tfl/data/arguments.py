@@ -11,6 +11,7 @@ _GIVEN_AS = {
     "validation_path": "data.validation_source in a config, --val-data with `tfl train`",
     "evaluation_path": "DATA with `tfl evaluate`",
     "data.unlabeled_source": "--unlabeled with `tfl train`",
+    "data.target_source": "--target-data with `tfl train`",
 }
 
 
@@ -20,7 +21,7 @@ def path_argument(argument, value=None):
 
     Args:
         argument: "path", "validation_path", "evaluation_path" (the `path` of
-            the evaluation loaders) or "data.unlabeled_source".
+            the evaluation loaders), "data.unlabeled_source" or "data.target_source".
         value: the path given, shown after the argument; None for the
             argument alone.
 

@@ -14,6 +14,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from tfl.data.arguments import path_argument
 from tfl.data.image.files import scan_partly_labelled_folder
 from tfl.data.image.pipeline import build_pipeline
 from tfl.data.image.pipeline import load_image_file
@@ -191,15 +192,15 @@ def load_unlabeled(source, task, *, class_names, batch_size=32, image_size=None,
     if task == "image":
         if is_text_file(name):
             raise ValueError(
-                f"data.unlabeled_source {name!r} is a text file, and this run trains an image classifier. "
-                "Give a folder of unlabelled images (class folders named like the classes are allowed)."
+                f"{path_argument('data.unlabeled_source', name)} is a text file, and this run trains an image "
+                "classifier. Give a folder of unlabelled images (class folders named like the classes are allowed)."
             )
         return unlabeled_images(name, image_size=image_size, class_names=class_names, resize=resize,
                                 batch_size=batch_size, skip_bad_files=skip_bad_files)
     if os.path.isdir(name) or not is_text_file(name):
         raise ValueError(
-            f"data.unlabeled_source {name!r} is not a {'/'.join(TEXT_FILE_EXTENSIONS)} file, and this run "
-            f"trains a text classifier. Give a text file with the column {text_column!r}."
+            f"{path_argument('data.unlabeled_source', name)} is not a {'/'.join(TEXT_FILE_EXTENSIONS)} file, "
+            f"and this run trains a text classifier. Give a text file with the column {text_column!r}."
         )
     return unlabeled_texts(name, preprocessor=preprocessor, class_names=class_names, text_column=text_column,
                            text_pair_column=text_pair_column, label_column=label_column, batch_size=batch_size,
@@ -231,7 +232,7 @@ def _scan_folder(root, class_names, skip_bad_files):
         class_names,
         skip_bad_files=skip_bad_files,
         name="the unlabelled images folder",
-        argument=f"data.unlabeled_source={root!r}",
+        argument="data.unlabeled_source",
     )
 
 

@@ -1,6 +1,7 @@
 """Target-domain images: labelled class folders, loose unlabelled images, withheld labels, errors."""
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -104,9 +105,17 @@ def test_bad_target_folders_are_named(tmp_path, make, message):
         _load(tmp_path)
 
 
-def test_a_missing_target_folder_names_the_config_key(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"does not exist.*data.target_source"):
-        _load(tmp_path / "nope")
+def test_a_missing_target_folder_names_the_config_key_and_the_flag(tmp_path):
+    missing = tmp_path / "nope"
+    message = rf"does not exist\. Check data\.target_source='{re.escape(str(missing))}' \(--target-data with `tfl train`\)"
+    with pytest.raises(FileNotFoundError, match=message):
+        _load(missing)
+
+
+def test_unreadable_target_files_name_the_flag_that_skips_them(tmp_path):
+    write(os.path.join(tmp_path, "x.png"), b"")
+    with pytest.raises(ValueError, match=r"(?s)x\.png: empty file.*--skip-bad-files with `tfl train`"):
+        _load(tmp_path)
 
 
 def test_recoloured_digits_need_the_digit_classes():

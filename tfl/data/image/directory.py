@@ -10,6 +10,7 @@ import tensorflow as tf
 from tfl.data.arguments import path_argument
 from tfl.data.image.data import ImageData
 from tfl.data.image.files import IMAGE_EXTENSIONS
+from tfl.data.image.files import SKIP_BAD_FILES_HINT
 from tfl.data.image.files import describe_bad_files
 from tfl.data.image.files import find_bad_files
 from tfl.data.image.files import has_image_extension
@@ -287,9 +288,7 @@ def _find_bad(root, every_file, skip_bad_files):
     if bad and not skip_bad_files:
         raise ValueError(
             f"{len(bad)} of {len(every_file)} files in {root} are not readable images:\n"
-            f"{describe_bad_files(bad, root)}\n"
-            "Fix or delete them, or pass skip_bad_files=True (data.skip_bad_files: true in a "
-            "config, --skip-bad-files with `tfl train`, `tfl evaluate`, `tfl cv` or `tfl tune`) to skip them."
+            f"{describe_bad_files(bad, root)}\n{SKIP_BAD_FILES_HINT}"
         )
     if bad:
         logger.warning(

@@ -14,6 +14,7 @@ import struct
 import numpy as np
 import tensorflow as tf
 
+from tfl.data.arguments import path_argument
 from tfl.data.image.pipeline import AUTOTUNE
 from tfl.data.image.pipeline import decode_resized
 
@@ -23,6 +24,10 @@ IMAGE_MAGIC = ((b"\xff\xd8", "JPEG"), (b"\x89PNG", "PNG"), (b"GIF8", "GIF"), (b"
 _HEADER_BYTES = 32
 # The bits per pixel TensorFlow's BMP decoder reads; a 1-, 4- or 16-bit BMP is valid but not decoded.
 DECODABLE_BMP_BITS = (8, 24, 32)
+SKIP_BAD_FILES_HINT = (
+    "Fix or delete them, or pass skip_bad_files=True (data.skip_bad_files: true in a config, --skip-bad-files "
+    "with `tfl train`, `tfl evaluate`, `tfl cv` or `tfl tune`) to skip them."
+)
 _TO_PNG = "convert it to PNG, e.g. with PIL: PIL.Image.open(path).convert('RGB').save(path[:-4] + '.png')"
 
 # Pillow's limit (its DecompressionBombError): larger images are refused unread.
@@ -266,7 +271,8 @@ def scan_partly_labelled_folder(root, class_names, *, skip_bad_files, name, argu
         class_names: the classes a subfolder may be named after.
         skip_bad_files: skip unreadable images (logged) instead of refusing.
         name: how messages call the folder, e.g. "the target folder".
-        argument: the setting that named it, e.g. "data.target_source='t/'".
+        argument: the config key that names it, "data.target_source" or
+            "data.unlabeled_source" (messages name its flag too: see `path_argument`).
         missing_hint: added to the message of a missing folder.
 
     Returns:
@@ -275,7 +281,9 @@ def scan_partly_labelled_folder(root, class_names, *, skip_bad_files, name, argu
     root = os.fspath(root)
     if not os.path.isdir(root):
         state = "is a file, not a folder" if os.path.exists(root) else "does not exist"
-        raise FileNotFoundError(f"{name[0].upper()}{name[1:]} {root} {state}. Check {argument}{missing_hint}.")
+        raise FileNotFoundError(
+            f"{name[0].upper()}{name[1:]} {root} {state}. Check {path_argument(argument, root)}{missing_hint}."
+        )
     folders = sorted(e.name for e in os.scandir(root) if e.is_dir() and not is_ignored(e.name))
     unknown = [folder for folder in folders if folder not in class_names]
     if unknown:
@@ -303,7 +311,7 @@ def scan_partly_labelled_folder(root, class_names, *, skip_bad_files, name, argu
     if bad and not skip_bad_files:
         raise ValueError(
             f"{len(bad)} of {len(paths)} files in {root} are not readable images:\n{describe_bad_files(bad, root)}\n"
-            "Fix or delete them, or set data.skip_bad_files: true to skip them."
+            f"{SKIP_BAD_FILES_HINT}"
         )
     if bad:
         logging.getLogger("tfl").warning("Skipped %d bad files of %d in %s", len(bad), len(paths), root)

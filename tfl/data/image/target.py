@@ -185,7 +185,7 @@ def _scan_target_folder(source, class_names, skip_bad_files):
         class_names,
         skip_bad_files=skip_bad_files,
         name="the target folder",
-        argument=f"data.target_source={root!r}",
+        argument="data.target_source",
         missing_hint=(
             ": give a folder with unlabelled images and/or class folders named like the source's classes, "
             f"or {RECOLOURED_DIGITS!r}"
