@@ -1,5 +1,6 @@
 """The `Classifier` contract and its `compile`: defaults, user choices, and their survival."""
 
+import collections
 import types
 import warnings
 
@@ -194,3 +195,47 @@ def test_stage_probe_is_the_linear_probe_stage():
 def test_fit_options_name_an_unknown_option():
     with pytest.raises(TypeError, match=r"Unknown fit option 'verbosity'\. Known: callbacks, verbose"):
         FitOptions.of(None, verbosity=0)
+
+
+def _mixed_image():
+    return build_model(ModelConfig(**SMALL, mixed_precision="mixed_float16"), ["a", "b"]), _images()
+
+
+def _mixed_fusion():
+    from tfl.model import build_fusion_model
+
+    branches = [{"name": "a", "backbone": "small_cnn", "image_size": 32}, {"name": "b", "backbone": "small_cnn", "image_size": 32}]
+    model = build_fusion_model(branches, ["a", "b"], fusion="gated", mixed_precision="mixed_bfloat16")
+    return model, _images()
+
+
+def _mixed_text():
+    from tests.text_fakes import tiny_encoder
+    from tfl.model import TextClassifier
+    from tfl.model.dtype_policy import dtype_policy
+
+    with dtype_policy("mixed_float16"):
+        encoder, preprocessor = tiny_encoder()
+        model = TextClassifier(encoder, preprocessor, ["a", "b"], encoder_name="tiny", pooling="lstm")
+    return model, model.preprocessor(tf.constant(["the cat sat", "a good movie"]))
+
+
+def _policies(model):
+    """How many layers of each kind in the model's graph have each dtype policy (input layers aside)."""
+    layers = [inner for layer in model.layers for inner in layer._flatten_layers()]
+    layers = [layer for layer in layers if not isinstance(layer, keras.layers.InputLayer)]
+    return collections.Counter((type(layer).__name__, layer.dtype_policy.name) for layer in layers)
+
+
+@pytest.mark.parametrize("make", [_mixed_image, _mixed_fusion, _mixed_text], ids=["image", "fusion", "text"])
+def test_a_mixed_precision_model_loads_with_the_policy_of_every_layer_and_its_predictions(make, tmp_path):
+    model, inputs = make()
+    expected = model.predict(inputs, verbose=0)
+    model.save(tmp_path / "model.keras")
+
+    loaded = load_model(tmp_path / "model.keras")
+
+    assert _policies(loaded) == _policies(model)
+    assert loaded.features.dtype == model.features.dtype != "float32"
+    np.testing.assert_array_equal(loaded.predict(inputs, verbose=0), expected)
+    assert keras.config.dtype_policy().name == "float32"

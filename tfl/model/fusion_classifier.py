@@ -11,6 +11,7 @@ from tfl.backbones.encoders import encoder_stages
 from tfl.config.class_names import check_class_names
 from tfl.config.data_config import check_resize
 from tfl.model.classifier import Classifier
+from tfl.model.dtype_policy import dtype_policy
 from tfl.model.fusion import Fusion
 from tfl.model.fusion_branches import check_branches
 from tfl.model.model_file import VERSION_KEY
@@ -290,6 +291,7 @@ class FusionClassifier(Classifier):
             "resize": self.resize,
             "name": self.name,
             "trainable": self.trainable,
+            "dtype": self.dtype_policy.name,  # the mixed-precision policy its own layers were built under
             VERSION_KEY: __version__,
             # KerasHub backbones keep no per-layer `trainable` in their config;
             # without this a loaded model would train more variables than were
@@ -309,20 +311,22 @@ class FusionClassifier(Classifier):
         frozen = config.pop("frozen_layers", {})
         # A model saved before `resize` existed was trained on stretched images.
         config.setdefault("resize", "stretch")
-        branches = []
-        for b in config["branches"]:
-            with keras.name_scope(b["name"]):  # variable paths "<branch>/...", as build_fusion_model makes them
-                b = dict(b, backbone=keras.layers.deserialize(b["backbone"]))
-            if b.get("preprocessor") is not None:
-                b["preprocessor"] = keras.layers.deserialize(b["preprocessor"])
-            branches.append(b)
-        config["branches"] = branches
-        model = cls(**config)
+        with dtype_policy(config.pop("dtype", None)):
+            config["branches"] = [_deserialized_branch(b) for b in config["branches"]]
+            model = cls(**config)
         for name, layer_names in frozen.items():
             for layer in model.backbones[name].layers:
                 if layer.name in layer_names:
                     layer.trainable = False
         return model
+
+
+def _deserialized_branch(b):
+    with keras.name_scope(b["name"]):  # variable paths "<branch>/...", as build_fusion_model makes them
+        b = dict(b, backbone=keras.layers.deserialize(b["backbone"]))
+    if b.get("preprocessor") is not None:
+        b["preprocessor"] = keras.layers.deserialize(b["preprocessor"])
+    return b
 
 
 def _branch_stages(branch, backbone):

@@ -14,6 +14,7 @@ from tfl.data.image.pipeline import normalize_image_size
 from tfl.data.load import load_images
 from tfl.model.augmentation import build_augmentation
 from tfl.model.classifier import Classifier
+from tfl.model.dtype_policy import dtype_policy
 from tfl.model.model_file import VERSION_KEY
 from tfl.model.preprocessing import BackbonePreprocessing
 from tfl.model.prototype_head import build_head
@@ -201,6 +202,7 @@ class ImageClassifier(Classifier):
             "prototype_temperature": self.prototype_temperature,
             "name": self.name,
             "trainable": self.trainable,
+            "dtype": self.dtype_policy.name,  # the mixed-precision policy its own layers were built under
             VERSION_KEY: __version__,
         }
 
@@ -210,5 +212,6 @@ class ImageClassifier(Classifier):
         config.pop(VERSION_KEY, None)
         # A model saved before `resize` existed was trained on stretched images.
         config.setdefault("resize", "stretch")
-        config["backbone"] = keras.layers.deserialize(config["backbone"])
-        return cls(**config)
+        with dtype_policy(config.pop("dtype", None)):
+            config["backbone"] = keras.layers.deserialize(config["backbone"])
+            return cls(**config)

@@ -7,6 +7,7 @@ from tfl import __version__
 from tfl.backbones.encoders import encoder_stages
 from tfl.config.class_names import check_class_names
 from tfl.model.classifier import Classifier
+from tfl.model.dtype_policy import dtype_policy
 from tfl.model.model_file import VERSION_KEY
 from tfl.model.prototype_head import build_head
 from tfl.model.prototype_head import check_head
@@ -183,6 +184,7 @@ class TextClassifier(Classifier):
             "prototype_temperature": self.prototype_temperature,
             "name": self.name,
             "trainable": self.trainable,
+            "dtype": self.dtype_policy.name,  # the mixed-precision policy its own layers were built under
             VERSION_KEY: __version__,
             # A KerasHub backbone's config keeps no per-layer `trainable`;
             # without this, a loaded model has more trainable variables than
@@ -200,16 +202,19 @@ class TextClassifier(Classifier):
 
     @classmethod
     def from_config(cls, config):
-        return cls._from_config(config, keras.layers.deserialize(config["preprocessor"]))
+        with dtype_policy(config.get("dtype")):
+            preprocessor = keras.layers.deserialize(config["preprocessor"])
+        return cls._from_config(config, preprocessor)
 
     @classmethod
     def _from_config(cls, config, preprocessor):
         config = dict(config)
         config.pop(VERSION_KEY, None)
         frozen = set(config.pop("frozen_encoder_layers", ()))
-        config["encoder"] = keras.layers.deserialize(config["encoder"])
-        config["preprocessor"] = preprocessor
-        model = cls(**config)
+        with dtype_policy(config.pop("dtype", None)):
+            config["encoder"] = keras.layers.deserialize(config["encoder"])
+            config["preprocessor"] = preprocessor
+            model = cls(**config)
         for layer in model.backbone.layers:
             if layer.name in frozen:
                 layer.trainable = False
