@@ -144,9 +144,11 @@ def unlabeled_texts(source, *, preprocessor, class_names=(), true_labels=None, t
             model; None for single texts.
         label_column: the file's label column, if it has one.
         batch_size: examples per batch.
-        skip_bad_rows: skip (and log) rows of the file that training data
-            would refuse (empty or whitespace-only text, text that is not
-            UTF-8, a wrong number of fields, invalid JSON) instead of failing.
+        skip_bad_rows: skip (and log) rows of the file, or items of the list,
+            that training data would refuse (a missing, empty or
+            whitespace-only text, text that is not UTF-8, a wrong number of
+            fields, invalid JSON) instead of failing. A list that mixes
+            strings and pairs is always refused.
 
     Returns:
         An `UnlabeledData`.
@@ -161,9 +163,11 @@ def unlabeled_texts(source, *, preprocessor, class_names=(), true_labels=None, t
                                     label_column, skip_bad_rows)
         name = os.fspath(source)
     else:
-        texts = [tuple(map(str, text)) if isinstance(text, (tuple, list)) else str(text) for text in source]
-        labels = _true_labels(true_labels, len(texts), len(class_names))
-        name = f"a list of {len(texts)} texts"
+        source = list(source)
+        name = f"a list of {len(source)} texts"
+        labels = _true_labels(true_labels, len(source), len(class_names))
+        texts, kept = _list_texts(source, name, skip_bad_rows)
+        labels = None if labels is None else labels[kept]
     if not texts:
         raise ValueError(f"No unlabelled texts in {name}. Give at least one text.")
     pairs = None
@@ -219,6 +223,31 @@ def _true_labels(true_labels, count, num_classes):
             f"true_labels holds {bad[0]}, which is not a class id 0..{num_classes - 1} or -1 (unknown)."
         )
     return labels.astype(np.int32)
+
+
+def _list_texts(source, name, skip_bad_rows):
+    """The texts of a list (`(text, text_pair)` tuples when its first item is a pair), and the
+    positions kept: an item that training would refuse is an error naming it, or skipped."""
+    pairs = bool(source) and isinstance(source[0], (tuple, list))
+    kinds = "(text, text_pair) pairs, like source[0]" if pairs else "strings, like source[0]"
+    texts, kept, bad = [], [], []
+    for i, item in enumerate(source):
+        if pairs and isinstance(item, (tuple, list)) and len(item) != 2:
+            raise ValueError(f"source[{i}] holds {len(item)} texts: {item!r:.80}. A pair is (text, text_pair).")
+        if isinstance(item, (tuple, list)) != pairs:
+            raise ValueError(
+                f"source[{i}] is {item!r:.80}, but a list of unlabelled texts holds {kinds}: strings for a "
+                "single-text model, (text, text_pair) tuples for a sentence-pair model, never both."
+            )
+        cleaned = [clean_text(value, what) for value, what in zip(item if pairs else [item], ("text", "text pair"))]
+        problem = next((problem for _, problem in cleaned if problem), None)
+        if problem:
+            bad.append(f"source[{i}]: {problem}")
+            continue
+        texts.append(tuple(text for text, _ in cleaned) if pairs else cleaned[0][0])
+        kept.append(i)
+    handle_bad_rows(bad, len(source), name, skip_bad_rows)
+    return texts, kept
 
 
 def _none_if_unknown(labels):
