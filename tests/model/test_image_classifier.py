@@ -181,3 +181,27 @@ def test_mixed_precision_computes_in_16_bits_and_keeps_float32_weights_and_outpu
     assert conv.compute_dtype == policy.split("_")[1] and conv.variable_dtype == "float32"
     assert outputs.dtype == "float32"
     assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
+
+
+def test_build_model_reads_a_dict_as_a_config_files_model_section():
+    raw = dict(SMALL, augmentation={"flip": "horizontal", "rotation": 0.1})
+
+    model = build_model(raw, ["a", "b"], seed=1)
+
+    expected = ModelConfig(**SMALL, augmentation=AugmentationConfig(flip="horizontal", rotation=0.1))
+    assert model.augmentation == build_model(expected, ["a", "b"], seed=1).augmentation
+    assert [type(layer).__name__ for layer in model.augmenter.layers] == ["RandomFlip", "RandomRotation"]
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ({"augmentaton": {"flip": "horizontal"}}, "Unknown config key 'model.augmentaton'. Did you mean 'augmentation'"),
+        ({"augmentation": {"rotation": 2}}, "model.augmentation: rotation is a fraction in \\[0, 1\\)"),
+        ({"fusion": {"mode": "blend"}}, "Unknown fusion mode 'blend'"),
+    ],
+    ids=["misspelt_key", "bad_nested_value", "bad_fusion_mode"],
+)
+def test_build_model_refuses_a_bad_dict_naming_the_key(raw, message):
+    with pytest.raises(ValueError, match=message):
+        build_model(dict(SMALL, **raw), ["a", "b"])

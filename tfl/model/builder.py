@@ -8,7 +8,7 @@ from tfl.backbones import build_backbone
 from tfl.backbones import get_backbone_spec
 from tfl.backbones import resolve_image_size
 from tfl.backbones.encoders import build_encoder
-from tfl.config import ModelConfig
+from tfl.config import Config
 from tfl.config.model_config import DEFAULT_POOLING
 from tfl.config.model_config import TASKS
 from tfl.model.batchnorm import freeze_batchnorm
@@ -31,7 +31,8 @@ def build_model(config, class_names, *, task="image", seed=None, text_pairs=Fals
     stays float32.
 
     Args:
-        config: a `ModelConfig`, or a dict of its fields.
+        config: a `ModelConfig`, or a dict of its fields as a config file's
+            `model` section holds them (`augmentation` and `fusion` as dicts).
         class_names: the class names, in output order.
         task: "image" or "text".
         seed: seed of the augmentation layers.
@@ -48,8 +49,8 @@ def build_model(config, class_names, *, task="image", seed=None, text_pairs=Fals
     >>> model.backbone_name
     'mobilenet_v3_small'
     """
-    if isinstance(config, dict):
-        config = ModelConfig(**config)
+    if isinstance(config, dict):  # read as a config file's `model` section: nested sections, checked keys
+        config = Config.from_dict({"model": config}).model
     if task not in TASKS:
         raise ValueError(f"Unknown task {task!r}. Known: {', '.join(TASKS)}.")
     with dtype_policy(config.mixed_precision):
