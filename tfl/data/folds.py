@@ -18,6 +18,7 @@ import os
 import numpy as np
 
 from tfl.data.image.directory import labelled_files
+from tfl.data.split import iterative_stratification
 from tfl.data.text.file_parts import labelled_rows
 from tfl.data.text.file_parts import write_parts
 from tfl.io import write_folder
@@ -107,13 +108,10 @@ def stratified_folds(keys, folds, seed, repeat=0, *, class_names=None):
 def multi_label_folds(hot, folds, seed, repeat=0, *, class_names=None):
     """The held-out fold of every example of multi-label data: iterative stratification.
 
-    The algorithm of Sechidis et al. 2011 ("On the Stratification of
-    Multi-label Data"): the label with the fewest examples still to place
-    goes first, and each of its examples goes to the fold that still wants
-    the most of that label (ties: the fold that wants the most examples,
-    then a seeded draw); examples without a label fill the folds that want
-    the most examples. Each fold then holds about `1 / folds` of every
-    label, which dealing by one class per example cannot promise.
+    `tfl.data.split.iterative_stratification` (Sechidis et al. 2011) into
+    `folds` equal parts, seeded with `(seed, repeat)`: each fold holds about
+    `1 / folds` of every label, which dealing by one class per example cannot
+    promise.
 
     Args:
         hot: 0/1 array `[N, C]`, one row of labels per example.
@@ -136,7 +134,6 @@ def multi_label_folds(hot, folds, seed, repeat=0, *, class_names=None):
     """
     check_fold_counts(folds)
     hot = np.asarray(hot) > 0
-    num_examples = hot.shape[0]
     counts = hot.sum(axis=0)
 
     def name(label):
@@ -151,28 +148,7 @@ def multi_label_folds(hot, folds, seed, repeat=0, *, class_names=None):
             "or add examples with that label."
         )
     rng = np.random.default_rng([seed % _UINT64, repeat])
-    order = rng.permutation(num_examples)
-    wanted_of_label = np.tile(counts / folds, (folds, 1))
-    wanted = np.full(folds, num_examples / folds)
-    assignment = np.full(num_examples, -1, dtype=np.int64)
-
-    def place(example, want):
-        best = np.flatnonzero(np.isclose(want, want.max()))
-        best = best[np.isclose(wanted[best], wanted[best].max())]
-        fold = int(rng.choice(best))
-        assignment[example] = fold
-        wanted_of_label[fold] -= hot[example]
-        wanted[fold] -= 1
-
-    while True:
-        left = (hot & (assignment < 0)[:, None]).sum(axis=0)
-        if not left.any():
-            break
-        label = int(np.argmin(np.where(left > 0, left, num_examples + 1)))
-        for example in order[hot[order, label] & (assignment[order] < 0)]:
-            place(example, wanted_of_label[:, label])
-    for example in order[assignment[order] < 0]:
-        place(example, wanted)
+    assignment = iterative_stratification(hot, np.full(folds, 1.0 / folds), rng)
     for label in present:
         if len(np.unique(assignment[hot[:, label]])) < 2:
             raise ValueError(

@@ -26,7 +26,7 @@ class PipelineOptions:
         batch_size: examples per batch (the last batch may be smaller).
         validation_split: fraction of each class held out when a source has no
             held-out data of its own (stratified, seeded, deterministic;
-            multi-label examples by their first class). Sources with their own
+            multi-label examples per label, by iterative stratification). Sources with their own
             held-out split (TFDS) do not use it.
         seed: seed of the split and of the shuffle, a whole number in
             [0, 2**32).

@@ -139,7 +139,7 @@ def test_a_2d_array_is_multi_hot():
     np.testing.assert_array_equal(data.validation_labels, multi_hot)
 
 
-def test_multi_label_is_stratified_by_first_class_and_allows_one_class():
+def test_multi_label_is_stratified_per_label_and_allows_one_class():
     texts = [f"t{i}" for i in range(10)]
     data = from_texts(texts, [["only"]] * 10, validation_split=0.3)
 
@@ -366,3 +366,12 @@ def test_a_preprocessor_must_look_like_one():
     with pytest.raises(TypeError, match=r"KerasHub TextClassifierPreprocessor.*Received: str with "
                                         r"sequence_length=None"):
         from_texts(["a", "b"], ["x", "y"], preprocessor="bert_base_en")
+
+
+def test_a_label_that_is_never_a_rows_first_is_in_both_parts_of_the_split():
+    texts = [f"t{i}" for i in range(10)]
+    labels = [["a"]] * 8 + [["a", "b"]] * 2  # 'b' only ever comes second
+    for seed in range(8):
+        data = from_texts(texts, labels, validation_split=0.5, seed=seed)
+        assert data.class_names == ("a", "b")
+        assert data.validation_labels[:, 1].sum() == 1, seed  # one 'b' held out, one to learn it from

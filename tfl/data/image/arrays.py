@@ -10,8 +10,7 @@ from tfl.data.image.pipeline import build_pipeline
 from tfl.data.image.pipeline import resize_to_uint8
 from tfl.data.image.pipeline import to_rgb
 from tfl.data.options import resolve_options
-from tfl.data.split import first_class
-from tfl.data.split import stratified_split
+from tfl.data.split import split_examples
 
 _SHAPES = "(N, H, W) or (N, H, W, C) with C = 1, 2, 3 or 4"
 
@@ -32,8 +31,8 @@ def from_arrays(
             multi-hot labels, and to the sorted unique strings for strings.
         validation_data: optional held-out `(x_val, y_val)`, labelled like `y`.
             Without it, `validation_split` of each class is held out
-            (stratified, seeded); multi-hot examples are stratified by their
-            first class.
+            (stratified, seeded); multi-hot examples are stratified per label
+            (`tfl.data.split.multi_label_split`).
         value_range: `(low, high)` of the values in `x`, mapped to [0, 255]:
             `(0, 1)` for float images in [0, 1], `(0, 65535)` for 16-bit.
         options: an `ImageOptions`; None for the defaults.
@@ -57,7 +56,7 @@ def from_arrays(
     labels, class_names, multi_label = _encode_labels(y, len(x), class_names, "y")
     _check_classes_present(labels, class_names, multi_label)
     if validation_data is None:
-        (x_train, y_train), (x_held_out, y_held_out) = _split(x, labels, multi_label, options)
+        (x_train, y_train), (x_held_out, y_held_out) = _split(x, labels, options)
     else:
         x_train, y_train = x, labels
         x_held_out, y_held_out = _held_out(validation_data, low, high, class_names, multi_label)
@@ -92,10 +91,9 @@ def from_arrays(
     )
 
 
-def _split(x, labels, multi_label, options):
+def _split(x, labels, options):
     """`((x_train, y_train), (x_held_out, y_held_out))`: `validation_split` of each class held out."""
-    keys = first_class(labels) if multi_label else labels
-    train_index, held_out_index = stratified_split(keys, options.validation_split, options.seed)
+    train_index, held_out_index = split_examples(labels, options.validation_split, options.seed)
     if not len(held_out_index):
         raise ValueError(
             f"No image is left for validation in x: every class has a single image ({len(x)} images, "

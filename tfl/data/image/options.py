@@ -15,7 +15,7 @@ class ImageOptions(PipelineOptions):
         batch_size: examples per batch (the last batch may be smaller).
         validation_split: fraction of each class held out when a source has no
             held-out data of its own (stratified, seeded, deterministic;
-            multi-hot examples by their first class).
+            multi-hot examples per label).
         seed: seed of the split and of the shuffle, a whole number in
             [0, 2**32).
         cache: keep the decoded, resized images (uint8) in memory.

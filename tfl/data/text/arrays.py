@@ -30,7 +30,7 @@ def from_texts(
         validation_data: optional held-out `(texts, labels)` or
             `(texts, labels, text_pairs)`. Without it, `validation_split` of
             each class is held out (stratified, seeded); multi-label rows are
-            stratified by their first class.
+            stratified per label (`tfl.data.split.multi_label_split`).
         options: a `TextOptions` (preprocessor, batch size, split, seed,
             cache, bad rows, padding); None for the defaults.
         **overrides: `TextOptions` fields replacing those of `options`, e.g.

@@ -9,8 +9,7 @@ import logging
 
 import numpy as np
 
-from tfl.data.split import first_class
-from tfl.data.split import stratified_split
+from tfl.data.split import split_examples
 from tfl.data.text.data import TextData
 from tfl.data.text.labels import encode_labels
 from tfl.data.text.labels import encode_labels_by_name
@@ -30,7 +29,7 @@ def build_text_data(train, held_out=None, *, options, class_names=None):
         train: the training `TextRows`.
         held_out: the held-out `TextRows`, or None to hold out
             `options.validation_split` of each class of `train` (stratified,
-            seeded; multi-label rows by their first class).
+            seeded; multi-label rows per label, `multi_label_split`).
         options: the `TextOptions` (preprocessor, batch size, seed, cache,
             skip_bad_rows, group_by_length, trim_padding).
         class_names: the class names, or None to take them from the labels.
@@ -43,8 +42,7 @@ def build_text_data(train, held_out=None, *, options, class_names=None):
     # Tokens are counted once, over all rows, before any split.
     counts = _token_counts(train, held_out, options.preprocessor)
     if held_out is None:
-        keys = first_class(y_train) if multi_label else y_train
-        train_index, held_out_index = stratified_split(keys, options.validation_split, options.seed)
+        train_index, held_out_index = split_examples(y_train, options.validation_split, options.seed)
         if not len(held_out_index):
             raise ValueError(
                 f"No row is left for validation in {train.source}: every class has a single "

@@ -13,8 +13,8 @@ class TextOptions(PipelineOptions):
     Args:
         batch_size: examples per batch (the last batch may be smaller).
         validation_split: fraction of each class held out when a source has no
-            held-out data of its own (stratified, seeded; multi-label rows by
-            their first class).
+            held-out data of its own (stratified, seeded; multi-label rows per
+            label).
         seed: seed of the split and of the shuffle, a whole number in
             [0, 2**32).
         cache: keep the tokenized examples in memory.
