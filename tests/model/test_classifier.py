@@ -239,3 +239,28 @@ def test_a_mixed_precision_model_loads_with_the_policy_of_every_layer_and_its_pr
     assert loaded.features.dtype == model.features.dtype != "float32"
     np.testing.assert_array_equal(loaded.predict(inputs, verbose=0), expected)
     assert keras.config.dtype_policy().name == "float32"
+
+
+@pytest.mark.parametrize("kind", ["image", "text", "fusion"])
+def test_head_layers_frozen_by_hand_stay_frozen_in_a_keras_file(tmp_path, kind):
+    from tests.text_fakes import tiny_encoder_folder
+
+    if kind == "image":
+        model = build_model(ModelConfig(**SMALL), ["cat", "dog"])
+    elif kind == "text":
+        config = ModelConfig(encoder=tiny_encoder_folder(tmp_path / "encoder"), sequence_length=8, pooling="lstm")
+        model = build_model(config, ["neg", "pos"], task="text")
+    else:
+        branches = [cnn_branch("source", small_cnn(32, (4, 8), name="source_cnn"), 32),
+                    cnn_branch("target", small_cnn(16, (4, 8), name="target_cnn"), 16)]
+        model = FusionClassifier(branches, ["cat", "dog"], fusion={"mode": "gated"}, dropout=0.0)
+    frozen = [layer for layer in model.head_layers() if layer.weights][-2:]  # e.g. the fusion layer and the head
+    assert frozen[-1] is model.head
+    for layer in frozen:
+        layer.trainable = False
+    model.save(tmp_path / "m.keras")
+
+    loaded = load_model(tmp_path / "m.keras")
+
+    assert loaded.frozen_head_layer_names() == [layer.name for layer in frozen]
+    assert len(loaded.trainable_weights) == len(model.trainable_weights)

@@ -60,6 +60,10 @@ class TrainingOptions:
     balanced: bool = False
 
 
+# The key of `get_config` that lists the head layers frozen by hand.
+FROZEN_HEAD_KEY = "frozen_head_layers"
+
+
 @keras_serializable
 class Classifier(keras.Model):
     """The base class of tfl's classifiers (image, text, fusion).
@@ -111,6 +115,19 @@ class Classifier(keras.Model):
     def head_layers(self):
         """The layers after the backbone(s): they train in every stage."""
         raise NotImplementedError(f"{type(self).__name__} must implement head_layers().")
+
+    def frozen_head_layer_names(self):
+        """The head layers with weights frozen by hand (`layer.trainable = False`), which a
+        `.keras` file keeps frozen (`FROZEN_HEAD_KEY`): the classifier rebuilds these layers
+        when it loads, and would otherwise train more variables than its saved optimizer
+        state holds (Keras then skips that state)."""
+        return [layer.name for layer in self.head_layers() if layer.weights and not layer.trainable]
+
+    def freeze_head_layers(self, names):
+        """Sets `trainable = False` on the head layers named (`frozen_head_layer_names` of a saved model)."""
+        for layer in self.head_layers():
+            if layer.name in set(names):
+                layer.trainable = False
 
     def feature_model(self):
         """A model from this model's inputs to the features the head reads."""

@@ -10,6 +10,7 @@ from tfl.backbones import stage_layers
 from tfl.backbones.encoders import encoder_stages
 from tfl.config.class_names import check_class_names
 from tfl.config.data_config import check_resize
+from tfl.model.classifier import FROZEN_HEAD_KEY
 from tfl.model.classifier import Classifier
 from tfl.model.dtype_policy import dtype_policy
 from tfl.model.fusion import Fusion
@@ -302,6 +303,7 @@ class FusionClassifier(Classifier):
                 ]
                 for b in self.branches
             },
+            FROZEN_HEAD_KEY: self.frozen_head_layer_names(),
         }
 
     @classmethod
@@ -309,6 +311,7 @@ class FusionClassifier(Classifier):
         config = dict(config)
         config.pop(VERSION_KEY, None)
         frozen = config.pop("frozen_layers", {})
+        frozen_head = config.pop(FROZEN_HEAD_KEY, ())
         # A model saved before `resize` existed was trained on stretched images.
         config.setdefault("resize", "stretch")
         with dtype_policy(config.pop("dtype", None)):
@@ -318,6 +321,7 @@ class FusionClassifier(Classifier):
             for layer in model.backbones[name].layers:
                 if layer.name in layer_names:
                     layer.trainable = False
+        model.freeze_head_layers(frozen_head)
         return model
 
 

@@ -13,6 +13,7 @@ from tfl.config.data_config import check_resize
 from tfl.data.image.pipeline import normalize_image_size
 from tfl.data.load import load_images
 from tfl.model.augmentation import build_augmentation
+from tfl.model.classifier import FROZEN_HEAD_KEY
 from tfl.model.classifier import Classifier
 from tfl.model.dtype_policy import dtype_policy
 from tfl.model.model_file import VERSION_KEY
@@ -204,14 +205,18 @@ class ImageClassifier(Classifier):
             "trainable": self.trainable,
             "dtype": self.dtype_policy.name,  # the mixed-precision policy its own layers were built under
             VERSION_KEY: __version__,
+            FROZEN_HEAD_KEY: self.frozen_head_layer_names(),
         }
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
         config.pop(VERSION_KEY, None)
+        frozen_head = config.pop(FROZEN_HEAD_KEY, ())
         # A model saved before `resize` existed was trained on stretched images.
         config.setdefault("resize", "stretch")
         with dtype_policy(config.pop("dtype", None)):
             config["backbone"] = keras.layers.deserialize(config["backbone"])
-            return cls(**config)
+            model = cls(**config)
+        model.freeze_head_layers(frozen_head)
+        return model

@@ -23,7 +23,7 @@ logger = logging.getLogger("tfl")
 VERSION_KEY = "tfl_version"
 _PACKAGE = "tfl>"
 # Keys a tfl model's config holds besides its constructor's arguments.
-_MODEL_KEYS = {"name", "trainable", "dtype", VERSION_KEY, "frozen_layers", "frozen_encoder_layers"}
+_MODEL_KEYS = {"name", "trainable", "dtype", VERSION_KEY, "frozen_layers", "frozen_encoder_layers", "frozen_head_layers"}
 
 
 class ModelFileError(ValueError):

@@ -6,6 +6,7 @@ import tensorflow as tf
 from tfl import __version__
 from tfl.backbones.encoders import encoder_stages
 from tfl.config.class_names import check_class_names
+from tfl.model.classifier import FROZEN_HEAD_KEY
 from tfl.model.classifier import Classifier
 from tfl.model.dtype_policy import dtype_policy
 from tfl.model.model_file import VERSION_KEY
@@ -192,6 +193,7 @@ class TextClassifier(Classifier):
             "frozen_encoder_layers": [
                 layer.name for layer in self.backbone.layers if layer.weights and not layer.trainable
             ],
+            FROZEN_HEAD_KEY: self.frozen_head_layer_names(),
         }
 
     def _with_class_names(self, class_names):
@@ -211,6 +213,7 @@ class TextClassifier(Classifier):
         config = dict(config)
         config.pop(VERSION_KEY, None)
         frozen = set(config.pop("frozen_encoder_layers", ()))
+        frozen_head = config.pop(FROZEN_HEAD_KEY, ())
         with dtype_policy(config.pop("dtype", None)):
             config["encoder"] = keras.layers.deserialize(config["encoder"])
             config["preprocessor"] = preprocessor
@@ -218,6 +221,7 @@ class TextClassifier(Classifier):
         for layer in model.backbone.layers:
             if layer.name in frozen:
                 layer.trainable = False
+        model.freeze_head_layers(frozen_head)
         return model
 
 
