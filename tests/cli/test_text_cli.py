@@ -198,24 +198,6 @@ def test_evaluate_refuses_a_file_with_a_class_the_model_does_not_know(text_run, 
     assert "line 3: label 'meh' is not a class of the model" in err and "['neg', 'pos']" in err
 
 
-def test_evaluate_maps_whole_number_labels_by_name(text_run, tmp_path, capsys):
-    _root, _, encoder, _ = text_run
-    rows = [{"text": t, "label": 5} for t in POSITIVE] + [{"text": t, "label": 1} for t in NEGATIVE]
-    rows += [{"text": "it was fine", "label": 3}, {"text": "fine film", "label": 3}]
-    data = tmp_path / "stars.jsonl"
-    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    run = tmp_path / "run"
-    assert main(["train", "--data", str(data), "--encoder", encoder, "--sequence-length", "16",
-                 "--stages", "none:1:1e-2", "--batch-size", "4", "--output", str(run), "--verbose", "0"]) == 0
-    other = tmp_path / "five.jsonl"
-    other.write_text(json.dumps({"text": "great fun", "label": 5}) + "\n", encoding="utf-8")
-    report_file = tmp_path / "evaluation.json"
-    assert main(["evaluate", str(run), str(other), "--output", str(report_file)]) == 0
-    report = json.loads(report_file.read_text())
-    assert report["class_names"] == ["1", "3", "5"]
-    assert report["per_class"]["5"]["support"] == 1 and report["per_class"]["1"]["support"] == 0
-
-
 def test_evaluate_moves_the_multi_hot_columns_of_a_subset_to_the_models(tags_run, tmp_path):
     other = _write_csv(tmp_path / "more.csv", [("good fun", "pos|fun"), ("great", "pos")])  # no 'neg' row
     report_file = tmp_path / "evaluation.json"
@@ -241,19 +223,25 @@ def test_cv_folds_a_multi_label_file_and_scores_each_fold(text_run, tmp_path):
         assert report["per_class"]["fun"]["support"] >= 1  # 3 rows of 'fun': one fold has 1, the other 2
 
 
-def test_predict_names_every_class_a_multi_label_model_predicts_whatever_the_top_k(tags_run, capsys):
+def test_predict_names_every_class_a_multi_label_model_predicts_whatever_the_top_k(tags_run, tmp_path, capsys):
+    import numpy as np
+
     import tfl
 
+    model = tfl.load_model(str(tags_run / "model.keras"))
+    kernel, bias = model.head.get_weights()
+    model.head.set_weights([kernel, np.array([4.0, -4.0, 4.0], dtype=bias.dtype)])  # 'fun' and 'pos' above 0.5
+    model.save(tmp_path / "m.keras")
     texts = ["great fun", "fun movie", "awful film"]
-    expected = tfl.predict(str(tags_run / "model.keras"), texts).labels
-    assert any(len(labels) != 1 for labels in expected)  # the case --top-k 1 cannot show
+    expected = tfl.predict(str(tmp_path / "m.keras"), texts).labels
+    assert any(len(labels) > 1 for labels in expected)  # the case --top-k 1 cannot show
     capsys.readouterr()
 
-    assert main(["predict", str(tags_run), *texts, "--json", "--top-k", "1"]) == 0
+    assert main(["predict", str(tmp_path / "m.keras"), *texts, "--json", "--top-k", "1"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
     assert [line["labels"] for line in lines] == expected
     assert all(len(line["top_k"]) == 1 for line in lines)
-    assert main(["predict", str(tags_run), *texts, "--top-k", "1"]) == 0
+    assert main(["predict", str(tmp_path / "m.keras"), *texts, "--top-k", "1"]) == 0
     printed = capsys.readouterr().out.strip().splitlines()
     for line, labels in zip(printed, expected):
         assert f"labels {', '.join(labels) if labels else 'none at or above 0.5'}; top 1: " in line

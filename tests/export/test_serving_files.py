@@ -275,6 +275,7 @@ def test_serve_check_answers_the_image_requests_without_tfl(image_export):
     _, model_dir, _ = image_export
     report = serve_check(model_dir)
     assert report["imported"] == [] and report["tensorflow_text"] is False and report["version"] == 1
+    assert report["request_bodies"] == "requests/"  # the highest version: the bodies tfl export wrote
     assert report["load_seconds"] > 0
     assert [r["signature_name"] for r in report["requests"]] == ["serving_default", "serving_pixels"]
     for request in report["requests"]:
@@ -338,9 +339,6 @@ def test_serve_check_of_an_older_version_sends_bodies_made_for_its_own_inputs(en
     assert [r["signature_name"] for r in old["requests"]] == ["serving_default", "serving_pixels"]
     assert sorted(old["requests"][0]["predictions"][0]["class_names"]) == IMAGE_CLASSES
     assert os.listdir(tmp_path / "switched" / "requests") == ["serving_default.json"]  # nothing written there
-    newest = serve_check(model_dir, batch_sizes=(1,), repeats=1)
-    assert newest["request_bodies"] == "requests/" and newest["version"] == 2
-    assert sorted(newest["requests"][0]["predictions"][0]["class_names"]) == ["neg", "pos"]
 
 
 @pytest.mark.parametrize("multi_label", [False, True], ids=["single-label", "multi-label"])
