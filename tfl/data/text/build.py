@@ -62,21 +62,9 @@ def build_text_data(train, held_out=None, *, options, class_names=None):
             "validation": int(np.sum(counts[held_out_index] > limit)),
         }
         _warn_truncated(truncated, len(train), len(held_out), options.sequence_length)
-    return TextData(
-        train=_pipeline(train, y_train, options, shuffle=True, classes=len(class_names)),
-        validation=_pipeline(held_out, y_held_out, options, shuffle=False),
-        class_names=class_names,
-        num_train=len(train),
-        num_validation=len(held_out),
-        multi_label=multi_label,
-        validation_labels=y_held_out,
-        sequence_length=options.sequence_length,
-        text_pairs=train.pairs is not None,
-        truncated=truncated,
-        skipped_rows=skipped,
-        validation_texts=tuple(held_out.texts),
-        validation_text_pairs=None if held_out.pairs is None else tuple(held_out.pairs),
-    )
+    train_pipeline = _pipeline(train, y_train, options, shuffle=True, classes=len(class_names))
+    return _text_data(train_pipeline, len(train), held_out, y_held_out, class_names, multi_label, options,
+                      truncated, skipped)
 
 
 def build_text_evaluation_data(rows, *, options, class_names, multi_label):
@@ -99,21 +87,26 @@ def build_text_evaluation_data(rows, *, options, class_names, multi_label):
         limit = truncation_limit(options.preprocessor, rows.pairs is not None)
         truncated = {"train": 0, "validation": int(np.sum(counts > limit))}
         _warn_truncated(truncated, 0, len(rows), options.sequence_length)
-    validation = _pipeline(rows, labels, options, shuffle=False)
+    return _text_data(None, 0, rows, labels, tuple(class_names), multi_label, options, truncated, skipped)
+
+
+def _text_data(train, num_train, held_out, y_held_out, class_names, multi_label, options, truncated, skipped):
+    """The `TextData` of a training pipeline (None: none, for data only scored) and held-out rows."""
+    validation = _pipeline(held_out, y_held_out, options, shuffle=False)
     return TextData(
-        train=validation.take(0),
+        train=validation.take(0) if train is None else train,
         validation=validation,
-        class_names=tuple(class_names),
-        num_train=0,
-        num_validation=len(rows),
+        class_names=class_names,
+        num_train=num_train,
+        num_validation=len(held_out),
         multi_label=multi_label,
-        validation_labels=labels,
+        validation_labels=y_held_out,
         sequence_length=options.sequence_length,
-        text_pairs=rows.pairs is not None,
+        text_pairs=held_out.pairs is not None,
         truncated=truncated,
         skipped_rows=skipped,
-        validation_texts=tuple(rows.texts),
-        validation_text_pairs=None if rows.pairs is None else tuple(rows.pairs),
+        validation_texts=tuple(held_out.texts),
+        validation_text_pairs=None if held_out.pairs is None else tuple(held_out.pairs),
     )
 
 
